@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/sink/popup"
+)
+
+// requestTimeout bounds every CLI call to the daemon.
+const requestTimeout = 30 * time.Second
+
+func (g *globalFlags) client() (*api.Client, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(cfg.SocketPath()), nil
+}
+
+func daemonError(err error, dataDirHint string) error {
+	if errors.Is(err, api.ErrDaemonNotRunning) {
+		return fmt.Errorf("%w; start it with \"messenger serve%s\"", err, dataDirHint)
+	}
+	return err
+}
+
+func (g *globalFlags) dataDirHint() string {
+	if g.dataDir != "" {
+		return " --data-dir " + g.dataDir
+	}
+	return ""
+}
+
+func newInboxCmd(g *globalFlags) *cobra.Command {
+	var asJSON, unread bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "inbox",
+		Short: "List received messages",
+		Long: `List the messages the daemon has stored, oldest first. With --json, print every
+message in full as one JSON object per line (id, from, to, text, time,
+transport, source, state), for scripts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			var state message.State
+			if unread {
+				state = message.StateUnread
+			}
+			msgs, err := c.List(ctx, state, 0, limit)
+			if err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			if asJSON {
+				return writeJSONLines(cmd.OutOrStdout(), msgs)
+			}
+			return writeTable(cmd.OutOrStdout(), msgs)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message per line, every field")
+	cmd.Flags().BoolVar(&unread, "unread", false, "only unread messages")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many messages (0 = all)")
+	return cmd
+}
+
+func writeJSONLines(w io.Writer, msgs []message.Message) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, m := range msgs {
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeTable(w io.Writer, msgs []message.Message) error {
+	if len(msgs) == 0 {
+		_, err := fmt.Fprintln(w, "No messages.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tTIME\tFROM\tTO\tTEXT")
+	for _, m := range msgs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.State, m.Time.Local().Format("2006-01-02 15:04:05"),
+			popup.Printable(m.From), popup.Printable(m.To), summary(m.Text, 50))
+	}
+	return tw.Flush()
+}
+
+// summary is the first line of text, cut to n characters.
+func summary(text string, n int) string {
+	line, _, more := strings.Cut(text, "\n")
+	r := []rune(popup.Printable(line))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	if more {
+		return string(r) + " …"
+	}
+	return string(r)
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a message id (a positive number, as \"messenger inbox\" shows)", s)
+	}
+	return id, nil
+}
+
+func newReadCmd(g *globalFlags) *cobra.Command {
+	var asJSON, keepUnread bool
+	cmd := &cobra.Command{
+		Use:   "read ID",
+		Short: "Show one message as the pop-up showed it, and mark it read",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			var m message.Message
+			if keepUnread {
+				m, err = c.Get(ctx, id)
+			} else {
+				m, err = c.MarkRead(ctx, id)
+			}
+			if err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			if asJSON {
+				return writeJSONLines(cmd.OutOrStdout(), []message.Message{m})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n\n%s\n", popup.Printable(m.Header()), popup.Printable(m.Text))
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the message as one JSON object")
+	cmd.Flags().BoolVar(&keepUnread, "keep-unread", false, "do not mark the message read")
+	return cmd
+}
+
+func newDeleteCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID...",
+		Short: "Delete messages from the inbox",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids := make([]int64, len(args))
+			for i, a := range args {
+				id, err := parseID(a)
+				if err != nil {
+					return err
+				}
+				ids[i] = id
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			for _, id := range ids {
+				if err := c.Delete(ctx, id); err != nil {
+					return daemonError(err, g.dataDirHint())
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func newStatusCmd(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show whether the daemon runs, its names and its listeners",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			s, err := c.Status(ctx)
+			if err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(w).Encode(s)
+			}
+			fmt.Fprintf(w, "messenger %s running, pid %d\n\nNames:\n", s.Version, s.PID)
+			tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+			for _, n := range s.Names {
+				fmt.Fprintf(tw, "  %s\t<%s>\t%s\n", n.Name, n.Suffix, n.Source)
+			}
+			tw.Flush()
+			fmt.Fprintln(w, "\nListeners:")
+			for _, l := range s.Listeners {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", l.Transport, l.Network, l.Addr)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "messenger", daemonVersion())
+		},
+	}
+}

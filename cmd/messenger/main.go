@@ -1,0 +1,59 @@
+// Command messenger is the Messenger service: `messenger serve` runs the
+// daemon, the other verbs talk to it.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a specific exit status up to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	root := newRootCmd()
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "messenger:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}
+
+// globalFlags are the flags every verb has: where the configuration and
+// the daemon's data directory are.
+type globalFlags struct {
+	configPath string
+	dataDir    string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "messenger",
+		Short: "The Messenger service: net send, done properly",
+		Long: `messenger receives and sends "net send" messages the way the Windows
+Messenger service did — SMB message commands over NetBIOS sessions — stores
+every message durably, and shows it where its recipient is.
+
+Run the daemon with "messenger serve"; the other verbs talk to it over its
+local socket in the data directory.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default "+defaultConfigHelp()+", or $MESSENGER_CONFIG)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory of the daemon (default from the configuration, or $MESSENGER_DATA_DIR)")
+	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd())
+	return root
+}

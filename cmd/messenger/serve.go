@@ -1,0 +1,51 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/config"
+	"github.com/netsend/messenger/internal/daemon"
+)
+
+func newServeCmd(g *globalFlags) *cobra.Command {
+	var flags *config.Flags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Messenger daemon",
+		Long: `Run the Messenger daemon: accept "net send" / "smbclient -M" messages on the
+NetBIOS session port for this host's messenger names, store each durably
+before acknowledging it, and show it as a pop-up block on standard output.
+Stops cleanly on SIGINT or SIGTERM.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			flags.Apply(&cfg)
+			log := newLogger(cfg.Log)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return daemon.Run(ctx, cfg, log, cmd.OutOrStdout())
+		},
+	}
+	flags = config.AddDaemonFlags(cmd.Flags())
+	return cmd
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func daemonVersion() string { return daemon.Version() }

@@ -1,0 +1,193 @@
+// Package api is the daemon's local HTTP API, served on its Unix socket
+// (and on the loopback HTTP listener), and the client the CLI verbs use to
+// reach it. The CLI never opens the database itself.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/store"
+)
+
+// Store is what the API reads and changes.
+type Store interface {
+	Get(ctx context.Context, id int64) (message.Message, error)
+	List(ctx context.Context, opt store.ListOptions) ([]message.Message, error)
+	SetState(ctx context.Context, id int64, st message.State) error
+	Delete(ctx context.Context, id int64) error
+}
+
+// Status is what GET /v1/status reports about the running daemon.
+type Status struct {
+	Version   string      `json:"version"`
+	PID       int         `json:"pid"`
+	Names     []NameEntry `json:"names"`
+	Listeners []Listener  `json:"listeners"`
+}
+
+// NameEntry is one messenger name of the daemon.
+type NameEntry struct {
+	Name   string `json:"name"`
+	Suffix string `json:"suffix"`
+	Source string `json:"source"`
+}
+
+// Listener is one open socket of the daemon.
+type Listener struct {
+	Transport string `json:"transport"`
+	Network   string `json:"network"`
+	Addr      string `json:"addr"`
+}
+
+// Error is the JSON body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Server serves the API.
+type Server struct {
+	Store  Store
+	Status func() Status
+	Log    *slog.Logger
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("GET /v1/messages", s.list)
+	mux.HandleFunc("GET /v1/messages/{id}", s.get)
+	mux.HandleFunc("POST /v1/messages/{id}/read", s.markRead)
+	mux.HandleFunc("DELETE /v1/messages/{id}", s.delete)
+	return mux
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Status())
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	var opt store.ListOptions
+	q := r.URL.Query()
+	if v := q.Get("state"); v != "" {
+		switch st := message.State(v); st {
+		case message.StateUnread, message.StateRead:
+			opt.State = st
+		default:
+			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q is not unread or read", v))
+			return
+		}
+	}
+	for _, p := range []struct {
+		key string
+		dst *int64
+	}{{"after", &opt.AfterID}} {
+		if v := q.Get(p.key); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("%s %q is not a non-negative integer", p.key, v))
+				return
+			}
+			*p.dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q is not a non-negative integer", v))
+			return
+		}
+		opt.Limit = n
+	}
+	msgs, err := s.Store.List(r.Context(), opt)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []message.Message{}
+	}
+	writeJSON(w, http.StatusOK, msgs)
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	m, err := s.Store.Get(r.Context(), id)
+	if err != nil {
+		s.storeError(w, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := s.Store.SetState(r.Context(), id, message.StateRead); err != nil {
+		s.storeError(w, id, err)
+		return
+	}
+	m, err := s.Store.Get(r.Context(), id)
+	if err != nil {
+		s.storeError(w, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := s.Store.Delete(r.Context(), id); err != nil {
+		s.storeError(w, id, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	v := r.PathValue("id")
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("message id %q is not a positive integer", v))
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) storeError(w http.ResponseWriter, id int64, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no message with id %d", id))
+		return
+	}
+	s.internal(w, err)
+}
+
+func (s *Server) internal(w http.ResponseWriter, err error) {
+	s.Log.Error("api", slog.Any("err", err))
+	writeError(w, http.StatusInternalServerError, errors.New("internal error; see the daemon's log"))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, Error{Error: err.Error()})
+}

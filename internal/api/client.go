@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/netsend/messenger/internal/message"
+)
+
+// ErrDaemonNotRunning is returned when nothing answers on the socket.
+var ErrDaemonNotRunning = errors.New("the messenger daemon is not running")
+
+// ErrNotFound is returned for a message id the daemon does not have.
+var ErrNotFound = errors.New("not found")
+
+// Client talks to a running daemon over its Unix socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// NewClient returns a client for the daemon whose socket is at path.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}
+	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+}
+
+// Status asks the daemon about itself.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := c.do(ctx, http.MethodGet, "/v1/status", &s)
+	return s, err
+}
+
+// List returns stored messages in ascending id order.
+func (c *Client) List(ctx context.Context, state message.State, after int64, limit int) ([]message.Message, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", string(state))
+	}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var msgs []message.Message
+	err := c.do(ctx, http.MethodGet, "/v1/messages?"+q.Encode(), &msgs)
+	return msgs, err
+}
+
+// Get returns one message.
+func (c *Client) Get(ctx context.Context, id int64) (message.Message, error) {
+	var m message.Message
+	err := c.do(ctx, http.MethodGet, "/v1/messages/"+strconv.FormatInt(id, 10), &m)
+	return m, err
+}
+
+// MarkRead marks a message read and returns it.
+func (c *Client) MarkRead(ctx context.Context, id int64) (message.Message, error) {
+	var m message.Message
+	err := c.do(ctx, http.MethodPost, "/v1/messages/"+strconv.FormatInt(id, 10)+"/read", &m)
+	return m, err
+}
+
+// Delete removes a message.
+func (c *Client) Delete(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodDelete, "/v1/messages/"+strconv.FormatInt(id, 10), nil)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://messenger"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%w (nothing answers on %s)", ErrDaemonNotRunning, c.socket)
+		}
+		return fmt.Errorf("reaching the daemon at %s: %w", c.socket, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading the daemon's answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = resp.Status
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("%w: %s", ErrNotFound, e.Error)
+		}
+		return errors.New(e.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decoding the daemon's answer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+// Package config holds the daemon's one configuration: its embedded
+// defaults, the TOML file over them, the environment, and the command-line
+// flags over all of those. It is parsed and validated here, in one place,
+// before anything starts.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/netbios"
+)
+
+// EnvDataDir names the environment variable that sets the data directory,
+// so CLI verbs find the running daemon without repeating --data-dir.
+const EnvDataDir = "MESSENGER_DATA_DIR"
+
+// EnvConfig names the environment variable that sets the configuration file.
+const EnvConfig = "MESSENGER_CONFIG"
+
+// SocketName is the local API's Unix socket inside the data directory.
+const SocketName = "messenger.sock"
+
+// Duration is a time.Duration that reads and writes as "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is every setting of the daemon. Each has a flag of the same name
+// with '-' for '_' (see flags.go).
+type Config struct {
+	// DataDir holds the store and the local API socket.
+	DataDir string `toml:"data_dir"`
+	// HostName is the computer name; it is always a messenger name.
+	HostName string `toml:"host_name"`
+	// Workgroup is the workgroup or domain this host belongs to.
+	Workgroup string `toml:"workgroup"`
+	// Names are extra messenger names (aliases) answered to besides the
+	// host name and the logged-in users.
+	Names []string `toml:"names"`
+	// UserNames makes the names of users logged in on this host messenger
+	// names, as Windows registered the interactive user's name.
+	UserNames bool `toml:"user_names"`
+	// CodePage is the OEM code page of peers' text (Samba's "dos charset").
+	CodePage string `toml:"code_page"`
+
+	// Bind is the address the network listeners bind; empty means all.
+	Bind string `toml:"bind"`
+	// Ports of the legacy listeners; 0 switches a listener off.
+	SMBPort   int `toml:"smb_port"`
+	NBNSPort  int `toml:"nbns_port"`
+	DgramPort int `toml:"dgram_port"`
+	RPCPort   int `toml:"rpc_port"`
+	// HTTPAddr is the local HTTP listener (metrics, API); empty switches it off.
+	HTTPAddr string `toml:"http_addr"`
+
+	SMB   SMB   `toml:"smb"`
+	Popup Popup `toml:"popup"`
+	Log   Log   `toml:"log"`
+}
+
+// SMB bounds the NetBIOS session listener.
+type SMB struct {
+	// IdleTimeout closes a session that sends nothing for this long.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxSessions caps concurrent sessions; more are refused with
+	// "called name present but insufficient resources".
+	MaxSessions int `toml:"max_sessions"`
+}
+
+// Popup configures the classic pop-up block on the daemon's standard output.
+type Popup struct {
+	Enabled bool `toml:"enabled"`
+}
+
+// Log configures the daemon's structured log on standard error.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Default returns the embedded defaults: the real ports, the real host
+// name, and a data directory fit for the user running it.
+func Default() Config {
+	host, _ := os.Hostname()
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		host = host[:i]
+	}
+	return Config{
+		DataDir:   defaultDataDir(),
+		HostName:  strings.ToUpper(host),
+		Workgroup: "WORKGROUP",
+		UserNames: true,
+		CodePage:  message.DefaultCodePage,
+		SMBPort:   139,
+		NBNSPort:  137,
+		DgramPort: 138,
+		RPCPort:   135,
+		HTTPAddr:  "127.0.0.1:8139",
+		SMB: SMB{
+			IdleTimeout: Duration{2 * time.Minute},
+			MaxSessions: 1024,
+		},
+		Popup: Popup{Enabled: true},
+		Log:   Log{Level: "info", Format: "text"},
+	}
+}
+
+func defaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/messenger"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "messenger")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "messenger")
+	}
+	return filepath.Join(os.TempDir(), "messenger")
+}
+
+// DefaultPath is the configuration file read when none is named.
+func DefaultPath() string {
+	if os.Geteuid() == 0 {
+		return "/etc/messenger/messenger.toml"
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "messenger", "messenger.toml")
+	}
+	return ""
+}
+
+// Load reads the configuration file at path over the defaults, then the
+// environment. An explicit path that does not exist is an error; the
+// default path may be absent.
+func Load(path string, explicit bool) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		path = DefaultPath()
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if err := decode(data, path, &cfg); err != nil {
+				return cfg, err
+			}
+		case errors.Is(err, os.ErrNotExist) && !explicit:
+		default:
+			return cfg, fmt.Errorf("config: reading %s: %w", path, err)
+		}
+	}
+	if d := os.Getenv(EnvDataDir); d != "" {
+		cfg.DataDir = d
+	}
+	return cfg, nil
+}
+
+func decode(data []byte, path string, cfg *Config) error {
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("config: %s:%d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config: %s: unknown setting %s", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// Validate checks every setting and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.DataDir == "" {
+		bad("data_dir: must not be empty")
+	}
+	cp, err := message.LookupCodePage(c.CodePage)
+	if err != nil {
+		bad("code_page: %v", err)
+	}
+	if err == nil {
+		if _, err := MessengerName(c.HostName, cp); err != nil {
+			bad("host_name %q: %v", c.HostName, err)
+		}
+		if _, err := netbios.NewName(string(cp.Encode(strings.ToUpper(c.Workgroup))), 0x00); err != nil {
+			bad("workgroup %q: %v", c.Workgroup, err)
+		}
+		for _, n := range c.Names {
+			if _, err := MessengerName(n, cp); err != nil {
+				bad("names: %q: %v", n, err)
+			}
+		}
+	}
+	if c.Bind != "" {
+		if _, err := netip.ParseAddr(c.Bind); err != nil {
+			bad("bind: %q is not an IP address", c.Bind)
+		}
+	}
+	ports := map[string]int{"smb_port": c.SMBPort, "nbns_port": c.NBNSPort, "dgram_port": c.DgramPort, "rpc_port": c.RPCPort}
+	for _, k := range []string{"smb_port", "nbns_port", "dgram_port", "rpc_port"} {
+		if p := ports[k]; p < 0 || p > 65535 {
+			bad("%s: %d is not a port (0-65535, 0 = off)", k, p)
+		}
+	}
+	if c.NBNSPort != 0 && c.NBNSPort == c.DgramPort {
+		bad("nbns_port and dgram_port: both are %d", c.NBNSPort)
+	}
+	if c.RPCPort != 0 && (c.RPCPort == c.NBNSPort || c.RPCPort == c.DgramPort) {
+		bad("rpc_port: %d is already the name or datagram port", c.RPCPort)
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			bad("http_addr: %q: %v", c.HTTPAddr, err)
+		}
+	}
+	if c.SMB.IdleTimeout.Duration <= 0 {
+		bad("smb.idle_timeout: must be positive")
+	}
+	if c.SMB.MaxSessions < 1 {
+		bad("smb.max_sessions: must be at least 1")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q is not text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// SocketPath is the local API's Unix socket.
+func (c *Config) SocketPath() string { return filepath.Join(c.DataDir, SocketName) }
+
+// MessengerName turns a user-facing name into the NetBIOS messenger name
+// (suffix 0x03): upper-cased, in the OEM code page, at most 15 bytes.
+func MessengerName(s string, cp message.CodePage) (netbios.Name, error) {
+	return netbios.NewName(string(cp.Encode(strings.ToUpper(s))), 0x03)
+}
+
+// Encode writes the configuration as TOML, as `messenger config print` shows it.
+func (c *Config) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		return nil, fmt.Errorf("config: encoding: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,70 @@
+package config
+
+import "github.com/spf13/pflag"
+
+// Flags are the daemon's command-line flags. They are parsed into a scratch
+// Config and copied over the loaded one only where the user set them, so a
+// flag always beats the file and an unset flag never resets it.
+type Flags struct {
+	scratch Config
+	fs      *pflag.FlagSet
+}
+
+// flagSpec ties a flag to the field it overrides.
+type flagSpec struct {
+	name  string
+	apply func(dst, src *Config)
+}
+
+var flagSpecs = []flagSpec{
+	{"host-name", func(d, s *Config) { d.HostName = s.HostName }},
+	{"workgroup", func(d, s *Config) { d.Workgroup = s.Workgroup }},
+	{"name", func(d, s *Config) { d.Names = append(d.Names, s.Names...) }},
+	{"user-names", func(d, s *Config) { d.UserNames = s.UserNames }},
+	{"code-page", func(d, s *Config) { d.CodePage = s.CodePage }},
+	{"bind", func(d, s *Config) { d.Bind = s.Bind }},
+	{"smb-port", func(d, s *Config) { d.SMBPort = s.SMBPort }},
+	{"nbns-port", func(d, s *Config) { d.NBNSPort = s.NBNSPort }},
+	{"dgram-port", func(d, s *Config) { d.DgramPort = s.DgramPort }},
+	{"rpc-port", func(d, s *Config) { d.RPCPort = s.RPCPort }},
+	{"http-addr", func(d, s *Config) { d.HTTPAddr = s.HTTPAddr }},
+	{"smb-idle-timeout", func(d, s *Config) { d.SMB.IdleTimeout = s.SMB.IdleTimeout }},
+	{"smb-max-sessions", func(d, s *Config) { d.SMB.MaxSessions = s.SMB.MaxSessions }},
+	{"popup", func(d, s *Config) { d.Popup.Enabled = s.Popup.Enabled }},
+	{"log-level", func(d, s *Config) { d.Log.Level = s.Log.Level }},
+	{"log-format", func(d, s *Config) { d.Log.Format = s.Log.Format }},
+}
+
+// AddDaemonFlags registers the daemon's settings on fs; defaults shown in
+// help are the embedded ones.
+func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
+	f := &Flags{fs: fs}
+	d := Default()
+	s := &f.scratch
+	fs.StringVar(&s.HostName, "host-name", d.HostName, "computer name (always a messenger name)")
+	fs.StringVar(&s.Workgroup, "workgroup", d.Workgroup, "workgroup or domain name")
+	fs.StringArrayVar(&s.Names, "name", nil, "extra messenger name to answer to (repeatable)")
+	fs.BoolVar(&s.UserNames, "user-names", d.UserNames, "answer to the names of users logged in on this host")
+	fs.StringVar(&s.CodePage, "code-page", d.CodePage, "OEM code page of peers' text")
+	fs.StringVar(&s.Bind, "bind", d.Bind, "address for the network listeners (default all)")
+	fs.IntVar(&s.SMBPort, "smb-port", d.SMBPort, "TCP port of the NetBIOS session listener (0 = off)")
+	fs.IntVar(&s.NBNSPort, "nbns-port", d.NBNSPort, "UDP port of the NetBIOS name service (0 = off)")
+	fs.IntVar(&s.DgramPort, "dgram-port", d.DgramPort, "UDP port of the NetBIOS datagram service (0 = off)")
+	fs.IntVar(&s.RPCPort, "rpc-port", d.RPCPort, "UDP port of the DCE/RPC NetrSendMessage listener (0 = off)")
+	fs.StringVar(&s.HTTPAddr, "http-addr", d.HTTPAddr, "HOST:PORT of the local HTTP listener for /metrics and the API (empty = off)")
+	fs.DurationVar(&s.SMB.IdleTimeout.Duration, "smb-idle-timeout", d.SMB.IdleTimeout.Duration, "close NetBIOS sessions idle this long")
+	fs.IntVar(&s.SMB.MaxSessions, "smb-max-sessions", d.SMB.MaxSessions, "most concurrent NetBIOS sessions")
+	fs.BoolVar(&s.Popup.Enabled, "popup", d.Popup.Enabled, "print each message as a pop-up block on standard output")
+	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
+	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")
+	return f
+}
+
+// Apply copies every flag the user set onto cfg.
+func (f *Flags) Apply(cfg *Config) {
+	for _, spec := range flagSpecs {
+		if fl := f.fs.Lookup(spec.name); fl != nil && fl.Changed {
+			spec.apply(cfg, &f.scratch)
+		}
+	}
+}

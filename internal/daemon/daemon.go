@@ -1,0 +1,280 @@
+// Package daemon wires the parts of `messenger serve` together and runs
+// them: configuration in, listeners opened, pipeline assembled, and an
+// orderly stop. It holds no protocol logic.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/config"
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/metrics"
+	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/pipeline"
+	"github.com/netsend/messenger/internal/sink/popup"
+	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/transport/smbmsg"
+	"github.com/netsend/messenger/internal/utmp"
+)
+
+// userPollInterval is how often the logged-in users are re-read.
+const userPollInterval = 5 * time.Second
+
+// Version reports the module version the binary was built from.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Run runs the daemon until ctx ends. Pop-up blocks go to stdout.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) (err error) {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	cp, err := message.LookupCodePage(cfg.CodePage)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	nameTable, err := names.New(cp, cfg.HostName, cfg.Names)
+	if err != nil {
+		return err
+	}
+	met := metrics.New()
+
+	// Open every socket before anything runs, so a port that cannot be had
+	// stops the start with a clear error and nothing half-started.
+	var listeners []api.Listener
+	var smbLn net.Listener
+	if cfg.SMBPort != 0 {
+		smbLn, err = listenTCP(cfg.Bind, cfg.SMBPort, "smb-port")
+		if err != nil {
+			return err
+		}
+		defer smbLn.Close()
+		listeners = append(listeners, api.Listener{Transport: "smb", Network: "tcp", Addr: smbLn.Addr().String()})
+	}
+	for _, off := range []struct {
+		what string
+		port int
+		flag string
+	}{
+		{"NetBIOS name service", cfg.NBNSPort, "nbns-port"},
+		{"NetBIOS datagram service", cfg.DgramPort, "dgram-port"},
+		{"DCE/RPC NetrSendMessage", cfg.RPCPort, "rpc-port"},
+	} {
+		if off.port != 0 {
+			log.Info("listener not built into this version; setting has no effect yet",
+				slog.String("transport", off.what), slog.String("flag", "--"+off.flag), slog.Int("port", off.port))
+		}
+	}
+	sockLn, err := listenSocket(cfg.SocketPath())
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cfg.SocketPath())
+	defer sockLn.Close()
+	listeners = append(listeners, api.Listener{Transport: "api", Network: "unix", Addr: cfg.SocketPath()})
+	var httpLn net.Listener
+	if cfg.HTTPAddr != "" {
+		httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on --http-addr %s: %w", cfg.HTTPAddr, err)
+		}
+		defer httpLn.Close()
+		listeners = append(listeners, api.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
+	}
+
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	var sinks []pipeline.Sink
+	if cfg.Popup.Enabled {
+		sinks = append(sinks, popup.New(stdout))
+	}
+	pl := pipeline.New(st, met, log, sinks...)
+	defer pl.Close()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	if cfg.UserNames {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nameTable.WatchUsers(runCtx, utmp.DefaultPath, userPollInterval, log)
+		}()
+	}
+
+	apiSrv := &api.Server{Store: st, Log: log, Status: func() api.Status {
+		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
+		for _, e := range nameTable.List() {
+			s.Names = append(s.Names, api.NameEntry{Name: e.Name.Base(), Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Source: string(e.Source)})
+		}
+		return s
+	}}
+	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{})
+	sockMux := http.NewServeMux()
+	sockMux.Handle("/v1/", apiSrv.Handler())
+	sockMux.Handle("GET /metrics", metricsHandler)
+	servers := []*http.Server{{Handler: sockMux, ReadHeaderTimeout: 10 * time.Second}}
+	serveHTTP := func(srv *http.Server, ln net.Listener) {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", slog.String("addr", ln.Addr().String()), slog.Any("err", err))
+			cancel()
+		}
+	}
+	wg.Add(1)
+	go serveHTTP(servers[0], sockLn)
+	if httpLn != nil {
+		httpMux := http.NewServeMux()
+		httpMux.Handle("GET /metrics", metricsHandler)
+		if isLoopback(httpLn.Addr()) {
+			httpMux.Handle("/v1/", apiSrv.Handler())
+		} else {
+			// The API has no authentication yet; off loopback it would hand
+			// the inbox to the network.
+			log.Warn("http_addr is not loopback: serving /metrics only, not the API", slog.String("addr", httpLn.Addr().String()))
+		}
+		srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		wg.Add(1)
+		go serveHTTP(srv, httpLn)
+	}
+
+	smbDone := make(chan error, 1)
+	if smbLn != nil {
+		srv := &smbmsg.Server{
+			Names: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
+			Log: log.With(slog.String("transport", "smb")), IdleTimeout: cfg.SMB.IdleTimeout.Duration, MaxSessions: cfg.SMB.MaxSessions,
+		}
+		go func() { smbDone <- srv.Serve(runCtx, smbLn) }()
+	} else {
+		smbDone <- nil
+	}
+
+	hostName, _ := config.MessengerName(cfg.HostName, cp)
+	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
+		slog.String("host_name", hostName.String()), slog.String("code_page", cp.Name()), slog.Any("listeners", listeners))
+
+	var runErr error
+	select {
+	case <-runCtx.Done():
+	case runErr = <-smbDone:
+		smbDone <- runErr
+	}
+	log.Info("messenger stopping")
+	cancel()
+	// Transports first, so every message in flight is stored and answered
+	// before the pipeline and the store close (deferred above).
+	if e := <-smbDone; e != nil && runErr == nil {
+		runErr = e
+	}
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	for _, srv := range servers {
+		srv.Shutdown(shutdownCtx)
+	}
+	return runErr
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// listenTCP opens a listener and turns the two errors operators meet into
+// advice.
+func listenTCP(bind string, port int, flag string) (net.Listener, error) {
+	addr := net.JoinHostPort(bind, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	switch {
+	case errors.Is(err, syscall.EACCES) && port < 1024:
+		return nil, fmt.Errorf("cannot listen on TCP port %d: permission denied. Ports below 1024 need root or the "+
+			"CAP_NET_BIND_SERVICE capability (sudo setcap cap_net_bind_service=+ep \"$(command -v messenger)\"), "+
+			"or choose a port above 1023 with --%s", port, flag)
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("cannot listen on TCP port %d: it is already in use (is Samba's smbd running? "+
+			"stop it, or choose another port with --%s)", port, flag)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, fmt.Errorf("cannot listen on %s: --bind %s is not an address of this host", addr, bind)
+	}
+	return nil, fmt.Errorf("cannot listen on TCP %s: %w", addr, err)
+}
+
+// listenSocket opens the local API socket, replacing a stale one left by
+// a daemon that was killed.
+func listenSocket(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another messenger daemon is already running with data directory %s", filepath.Dir(path))
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the local API socket %s: %w", path, err)
+	}
+	// Group access lets an operator group use the CLI with a root daemon.
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("setting permissions on %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// lockDataDir makes sure only one daemon uses a data directory; the lock
+// goes away with the process, however it ends.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "messenger.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another messenger daemon is already running with data directory %s", dir)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}

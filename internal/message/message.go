@@ -1,0 +1,60 @@
+// Package message holds the one type that crosses every boundary of the
+// daemon — transports produce it, policy judges it, the store keeps it and
+// sinks show it — together with the text conversions and limits every
+// transport shares.
+package message
+
+import (
+	"fmt"
+	"time"
+)
+
+// Transport names the wire path a message arrived on.
+type Transport string
+
+// The transports a Message can come from.
+const (
+	TransportSMB      Transport = "smb"      // SMB message commands over a NetBIOS session
+	TransportMailslot Transport = "mailslot" // \MAILSLOT\MESSNGR datagram
+	TransportRPC      Transport = "rpc"      // DCE/RPC NetrSendMessage over UDP
+	TransportAPI      Transport = "api"      // the local API
+)
+
+// State is where a stored message stands for its reader.
+type State string
+
+// Message states.
+const (
+	StateUnread State = "unread"
+	StateRead   State = "read"
+)
+
+// Limits shared by every transport (protocols.md §10, §11).
+const (
+	// MaxNameLen bounds a sender or recipient name as received. NetBIOS names
+	// are 15 bytes, but senders put user names of any length in the From
+	// field; anything past this is hostile.
+	MaxNameLen = 255
+	// MaxTextLen is the most text, in bytes after line-break expansion, that a
+	// message may carry. Windows displayed at most 4,095 characters.
+	MaxTextLen = 4095
+)
+
+// Message is one message, from whichever transport. Text is UTF-8 with
+// "\n" line breaks, whatever the wire used.
+type Message struct {
+	ID        int64     `json:"id"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Text      string    `json:"text"`
+	Time      time.Time `json:"time"`
+	Transport Transport `json:"transport"`
+	Source    string    `json:"source"` // remote address as host:port
+	State     State     `json:"state"`
+}
+
+// Header is the classic pop-up header line of the Windows Messenger
+// service ("Message from %1 to %2 on %3").
+func (m *Message) Header() string {
+	return fmt.Sprintf("Message from %s to %s on %s", m.From, m.To, m.Time.Local().Format("1/2/2006 3:04:05 PM"))
+}

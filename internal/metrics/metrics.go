@@ -1,0 +1,71 @@
+// Package metrics defines the daemon's Prometheus metrics in one place, so
+// every part counts into the same families and /metrics shows them all.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is the set of collectors of one daemon. Each daemon (and each
+// test) has its own registry, so nothing is global.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Received counts messages stored, by transport.
+	Received *prometheus.CounterVec
+	// Rejected counts messages or frames refused, by transport and reason.
+	Rejected *prometheus.CounterVec
+	// Sessions is the number of open NetBIOS sessions.
+	Sessions prometheus.Gauge
+	// CommitBatch observes how many messages each store commit carried.
+	CommitBatch prometheus.Histogram
+	// CommitSeconds observes how long each store commit took.
+	CommitSeconds prometheus.Histogram
+	// SinkDropped counts messages a sink could not show because it lagged.
+	SinkDropped *prometheus.CounterVec
+}
+
+// New creates and registers the collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_messages_received_total",
+			Help: "Messages received and stored, by transport.",
+		}, []string{"transport"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_messages_rejected_total",
+			Help: "Messages or frames refused, by transport and reason.",
+		}, []string{"transport", "reason"}),
+		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "messenger_smb_sessions",
+			Help: "Open NetBIOS sessions.",
+		}),
+		CommitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "messenger_store_commit_batch_size",
+			Help:    "Messages per store commit (group commit).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
+		CommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "messenger_store_commit_seconds",
+			Help:    "Duration of store commits.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		SinkDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_sink_dropped_total",
+			Help: "Messages a sink skipped because it could not keep up (they are still stored).",
+		}, []string{"sink"}),
+	}
+	m.Registry.MustRegister(m.Received, m.Rejected, m.Sessions, m.CommitBatch, m.CommitSeconds, m.SinkDropped,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveCommit records one store commit.
+func (m *Metrics) ObserveCommit(batch int, d time.Duration) {
+	m.CommitBatch.Observe(float64(batch))
+	m.CommitSeconds.Observe(d.Seconds())
+}

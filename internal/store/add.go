@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/netsend/messenger/internal/message"
+)
+
+const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state)
+VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// The instants Unix nanoseconds in an int64 can hold (years 1677 to 2262).
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// addRequest is one Add waiting for the writer. msg is a copy so that a
+// caller who gives up (ctx) is never raced by the writer touching its
+// Message.
+type addRequest struct {
+	ctx context.Context
+	msg message.Message
+	id  int64          // set by the writer
+	res chan addResult // buffered: the writer never waits for a caller
+}
+
+type addResult struct {
+	id  int64
+	err error
+}
+
+// Add stores m durably and sets m.ID; an empty m.State becomes unread and a
+// zero m.Time becomes now. It returns nil only after the transaction holding
+// m has committed with a full sync, so the caller may then acknowledge its
+// peer. Concurrent Adds share commits, up to Options.MaxBatch per
+// transaction.
+//
+// An invalid m returns an error wrapping ErrInvalid and stores nothing. If
+// ctx ends before the commit, Add returns ctx.Err() and m may or may not be
+// stored. After Close, Add returns ErrClosed.
+func (s *Store) Add(ctx context.Context, m *message.Message) error {
+	msg := *m
+	if msg.State == "" {
+		msg.State = message.StateUnread
+	}
+	if msg.Time.IsZero() {
+		msg.Time = time.Now()
+	}
+	if err := validate(&msg); err != nil {
+		return fmt.Errorf("store: adding message: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed() {
+		return ErrClosed
+	}
+
+	r := &addRequest{ctx: ctx, msg: msg, res: make(chan addResult, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	var res addResult
+	select {
+	case res = <-r.res:
+	case <-ctx.Done():
+		// A result that is already there is the better answer: the
+		// caller can still ack.
+		select {
+		case res = <-r.res:
+		default:
+			return ctx.Err()
+		}
+	case <-s.done:
+		// The writer answers everything it took before it stops, so no
+		// answer now means the request arrived after the final drain and
+		// was never stored.
+		select {
+		case res = <-r.res:
+		default:
+			return ErrClosed
+		}
+	}
+	if res.err != nil {
+		return res.err
+	}
+	m.ID, m.State, m.Time = res.id, msg.State, msg.Time
+	return nil
+}
+
+// validate checks what a hostile peer controls before it reaches the
+// database, so that bad input changes nothing.
+func validate(m *message.Message) error {
+	if err := message.Validate(m); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := validState(m.State); err != nil {
+		return err
+	}
+	if m.Time.Before(minTime) || m.Time.After(maxTime) {
+		return fmt.Errorf("%w: time %s out of range", ErrInvalid, m.Time.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func validState(st message.State) error {
+	switch st {
+	case message.StateUnread, message.StateRead:
+		return nil
+	}
+	return fmt.Errorf("%w: unknown state %q", ErrInvalid, st)
+}
+
+// writer is the only goroutine that inserts. Each batch is whatever queued
+// while the previous commit was syncing, so the batch size follows the load
+// without a timer: one message alone is committed at once.
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*addRequest, 0, s.maxBatch)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = s.fill(append(batch[:0], r))
+			s.commit(batch)
+			clear(batch) // let answered requests be collected
+		case <-s.quit:
+			for {
+				batch = s.fill(batch[:0])
+				if len(batch) == 0 {
+					return
+				}
+				s.commit(batch)
+				clear(batch)
+			}
+		}
+	}
+}
+
+// fill tops batch up from the queue without waiting.
+func (s *Store) fill(batch []*addRequest) []*addRequest {
+	for len(batch) < s.maxBatch {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit stores batch in one transaction and answers every request in it.
+func (s *Store) commit(batch []*addRequest) {
+	live := batch[:0] // filtered in place; the writer owns batch
+	for _, r := range batch {
+		// A caller that gave up has already returned ctx.Err(); storing
+		// its message anyway would only make a duplicate when it retries.
+		if err := r.ctx.Err(); err != nil {
+			r.res <- addResult{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	start := time.Now()
+	err := s.insertBatch(live)
+	d := time.Since(start)
+	if err != nil {
+		s.log.Error("store commit failed", slog.Int("batch", len(live)), slog.Any("error", err))
+		for _, r := range live {
+			r.res <- addResult{err: err}
+		}
+		return
+	}
+	// Counted before anyone is answered, so that a caller who sees its Add
+	// return also sees it in Stats.
+	s.commits.Add(1)
+	s.messages.Add(uint64(len(live)))
+	if s.onCommit != nil {
+		s.onCommit(len(live), d)
+	}
+	for _, r := range live {
+		r.res <- addResult{id: r.id}
+	}
+}
+
+func (s *Store) insertBatch(batch []*addRequest) error {
+	// Not any caller's context: one caller giving up must not fail the
+	// others' commit.
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: beginning batch: %w", err)
+	}
+	st := tx.StmtContext(ctx, s.insert)
+	for _, r := range batch {
+		m := &r.msg
+		res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
+			string(m.Transport), m.Source, string(m.State))
+		if err == nil {
+			r.id, err = res.LastInsertId()
+		}
+		if err != nil {
+			if rerr := tx.Rollback(); rerr != nil {
+				s.log.Error("store rollback failed", slog.Any("error", rerr))
+			}
+			return fmt.Errorf("store: inserting message: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		// SQLite may keep the transaction open after a failed COMMIT
+		// (SQLITE_BUSY); database/sql has forgotten it, so end it here or
+		// every later BEGIN on this connection would fail.
+		_, _ = s.wdb.ExecContext(ctx, "ROLLBACK")
+		return fmt.Errorf("store: committing batch of %d: %w", len(batch), err)
+	}
+	return nil
+}

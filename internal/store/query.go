@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/netsend/messenger/internal/message"
+)
+
+const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state FROM messages`
+
+// ListOptions select messages for List.
+type ListOptions struct {
+	State   message.State // "" lists every state
+	AfterID int64         // only ids greater than this: the cursor for paging
+	Limit   int           // at most this many; 0 means no limit
+}
+
+// Get returns the message with id, or an error wrapping ErrNotFound.
+func (s *Store) Get(ctx context.Context, id int64) (message.Message, error) {
+	if s.closed() {
+		return message.Message{}, ErrClosed
+	}
+	m, err := scanMessage(s.rdb.QueryRowContext(ctx, selectColumns+` WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return message.Message{}, fmt.Errorf("store: message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return message.Message{}, fmt.Errorf("store: getting message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// List returns the messages opt selects in ascending id order.
+func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, error) {
+	if s.closed() {
+		return nil, ErrClosed
+	}
+	if opt.Limit < 0 {
+		return nil, fmt.Errorf("store: listing: %w: limit %d is negative", ErrInvalid, opt.Limit)
+	}
+	if opt.State != "" {
+		if err := validState(opt.State); err != nil {
+			return nil, fmt.Errorf("store: listing: %w", err)
+		}
+	}
+	limit := int64(opt.Limit)
+	if limit == 0 {
+		limit = -1 // SQLite's "no limit"
+	}
+	// Two texts rather than "(? = '' OR state = ?)", which would keep
+	// SQLite from using the (state, id) index.
+	var rows *sql.Rows
+	var err error
+	if opt.State == "" {
+		rows, err = s.rdb.QueryContext(ctx, selectColumns+` WHERE id > ? ORDER BY id LIMIT ?`,
+			opt.AfterID, limit)
+	} else {
+		rows, err = s.rdb.QueryContext(ctx, selectColumns+` WHERE state = ? AND id > ? ORDER BY id LIMIT ?`,
+			string(opt.State), opt.AfterID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: listing: %w", err)
+	}
+	defer rows.Close()
+	var out []message.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: listing: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: listing: %w", err)
+	}
+	return out, nil
+}
+
+// Count returns how many messages are stored.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	if s.closed() {
+		return 0, ErrClosed
+	}
+	var n int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: counting: %w", err)
+	}
+	return n, nil
+}
+
+// SetState marks message id read or unread. It returns an error wrapping
+// ErrNotFound if there is no such message.
+func (s *Store) SetState(ctx context.Context, id int64, st message.State) error {
+	if err := validState(st); err != nil {
+		return fmt.Errorf("store: setting state of message %d: %w", id, err)
+	}
+	return s.changeOne(ctx, id, "setting state of", `UPDATE messages SET state = ? WHERE id = ?`, string(st), id)
+}
+
+// Delete removes message id for good; its id is not reused. It returns an
+// error wrapping ErrNotFound if there is no such message.
+func (s *Store) Delete(ctx context.Context, id int64) error {
+	return s.changeOne(ctx, id, "deleting", `DELETE FROM messages WHERE id = ?`, id)
+}
+
+// changeOne runs a write that must touch exactly the row id. It waits its
+// turn on the single write connection between the writer's batches; these
+// are user actions, rare next to Adds, and need no batching of their own.
+func (s *Store) changeOne(ctx context.Context, id int64, op, query string, args ...any) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	res, err := s.wdb.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: %s message %d: %w", op, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: %s message %d: %w", op, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: %s message %d: %w", op, id, ErrNotFound)
+	}
+	return nil
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanMessage(sc scanner) (message.Message, error) {
+	var (
+		m         message.Message
+		received  int64
+		transport string
+		state     string
+	)
+	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state); err != nil {
+		return message.Message{}, err
+	}
+	m.Time = time.Unix(0, received).UTC()
+	m.Transport = message.Transport(transport)
+	m.State = message.State(state)
+	return m, nil
+}

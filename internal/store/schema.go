@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to i+1; the version lives
+// in PRAGMA user_version. Only ever append: a database in the field is at
+// some version and replays the rest, so an entry, once released, is frozen.
+var migrations = [][]string{
+	// 1: the inbox.
+	{
+		// AUTOINCREMENT, not just INTEGER PRIMARY KEY, so that the id of a
+		// deleted message is never handed out again: receipts, the web
+		// inbox and "messenger read ID" name a message by id.
+		//
+		// received is Unix nanoseconds in UTC: it orders like time, round
+		// trips a time.Time exactly, and needs no parsing.
+		//
+		// state and transport are checked in Go, not by CHECK constraints,
+		// because SQLite cannot alter a constraint without rebuilding the
+		// table and later versions add values to both.
+		`CREATE TABLE messages (
+			id        INTEGER PRIMARY KEY AUTOINCREMENT,
+			sender    TEXT    NOT NULL,
+			recipient TEXT    NOT NULL,
+			text      TEXT    NOT NULL,
+			received  INTEGER NOT NULL,
+			transport TEXT    NOT NULL,
+			source    TEXT    NOT NULL,
+			state     TEXT    NOT NULL
+		)`,
+		// The inbox is listed by state in id order ("what is unread").
+		`CREATE INDEX messages_state_id ON messages (state, id)`,
+		// Retention and "since" queries go by time.
+		`CREATE INDEX messages_received ON messages (received)`,
+	},
+}
+
+// schemaVersion is the version this build writes.
+func schemaVersion() int { return len(migrations) }
+
+// migrate brings the database to schemaVersion in one transaction, so a
+// crash mid-migration leaves the old version intact, and returns the
+// version it ended at.
+func migrate(ctx context.Context, db *sql.DB) (int, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("beginning: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("reading schema version: %w", err)
+	}
+	if v > schemaVersion() {
+		return 0, fmt.Errorf("schema version %d is newer than this build's %d", v, schemaVersion())
+	}
+	if v == schemaVersion() {
+		return v, nil
+	}
+	for i := v; i < schemaVersion(); i++ {
+		for _, stmt := range migrations[i] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return 0, fmt.Errorf("to version %d: %w", i+1, err)
+			}
+		}
+	}
+	// PRAGMA takes no parameters; the value is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion())); err != nil {
+		return 0, fmt.Errorf("setting schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("committing: %w", err)
+	}
+	return schemaVersion(), nil
+}

@@ -1,0 +1,246 @@
+// Package store keeps messages in SQLite so that a sender is told a message
+// arrived only once it would survive a crash or a power loss.
+//
+// Writes that acknowledge a peer (Add) go through one writer goroutine that
+// owns the only write connection and commits queued messages together
+// (group commit): every Add still waits for its own fsync, but concurrent
+// Adds share it. Reads use a separate pool of read-only connections, which
+// WAL lets run while the writer commits.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	// Registers the pure-Go "sqlite" driver: the daemon builds without cgo.
+	_ "modernc.org/sqlite"
+)
+
+// FileName is the database file the store keeps in its directory.
+const FileName = "messenger.db"
+
+// DefaultMaxBatch is how many messages one commit carries at most when
+// Options.MaxBatch is zero.
+const DefaultMaxBatch = 256
+
+// busyTimeoutMS bounds how long a connection waits for another one's lock
+// (checkpoints, WAL recovery, a second process) before failing.
+const busyTimeoutMS = 10000
+
+// Errors a caller must tell apart.
+var (
+	ErrNotFound = errors.New("message not found")
+	ErrInvalid  = errors.New("invalid message")
+	ErrClosed   = errors.New("store closed")
+)
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// MaxBatch bounds the messages one commit carries; 0 means
+	// DefaultMaxBatch.
+	MaxBatch int
+	// Logger receives the store's own events; nil discards them.
+	Logger *slog.Logger
+	// OnCommit, when set, observes every successful commit of Adds: how many
+	// messages it carried and how long the transaction took. It runs on the
+	// writer goroutine before the Adds return, so it must be quick (a
+	// histogram observation, not I/O).
+	OnCommit func(batchSize int, d time.Duration)
+}
+
+// Stats counts what the writer has committed since Open.
+type Stats struct {
+	Commits  uint64 // transactions that stored at least one Add
+	Messages uint64 // messages those transactions stored
+}
+
+// Store is the durable message store. It is safe for concurrent use.
+type Store struct {
+	wdb    *sql.DB   // exactly one connection: the only writer
+	rdb    *sql.DB   // read-only pool
+	insert *sql.Stmt // prepared once on wdb, reused by every batch
+
+	log      *slog.Logger
+	maxBatch int
+	onCommit func(int, time.Duration)
+
+	reqs chan *addRequest
+	quit chan struct{} // closed by Close: no new Adds, drain and stop
+	done chan struct{} // closed by the writer once it has answered all it took
+
+	commits  atomic.Uint64
+	messages atomic.Uint64
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the store in dir and starts its writer.
+// A database left behind by a killed process is recovered by SQLite on the
+// first connection.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.MaxBatch < 0 {
+		return nil, fmt.Errorf("store: opening: MaxBatch %d is negative", opts.MaxBatch)
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
+	}
+	// Messages are private to the host's users; the directory, not the file
+	// mode SQLite picks, is what keeps other accounts out.
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("store: creating directory: %w", err)
+	}
+	path := filepath.Join(abs, FileName)
+
+	wdb, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	// One connection, never recycled: the writer goroutine, SetState and
+	// Delete take turns on it, so SQLite never sees two writers of ours
+	// competing for its lock.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+
+	s := &Store{
+		wdb:      wdb,
+		log:      opts.Logger,
+		maxBatch: opts.MaxBatch,
+		onCommit: opts.OnCommit,
+		// Room for a few batches lets Adds queue without blocking while the
+		// writer waits for fsync; past that, Add blocks (back-pressure).
+		reqs: make(chan *addRequest, 4*opts.MaxBatch),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	if err := s.setUp(ctx, path); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	go s.writer()
+	return s, nil
+}
+
+// setUp checks the write connection, migrates the schema and opens the read
+// pool and the insert statement.
+func (s *Store) setUp(ctx context.Context, path string) error {
+	var mode string
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	// Concurrent readers and the group-commit durability argument both rest
+	// on WAL; a file system that cannot do it must fail loudly here.
+	if mode != "wal" {
+		return fmt.Errorf("store: opening %s: journal mode is %q, want wal", path, mode)
+	}
+	version, err := migrate(ctx, s.wdb)
+	if err != nil {
+		return fmt.Errorf("store: migrating %s: %w", path, err)
+	}
+	rdb, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return fmt.Errorf("store: opening read pool: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	s.rdb = rdb
+	if err := rdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: opening read pool: %w", err)
+	}
+	s.insert, err = s.wdb.PrepareContext(ctx, insertSQL)
+	if err != nil {
+		return fmt.Errorf("store: preparing insert: %w", err)
+	}
+	s.log.Debug("store opened", slog.String("path", path), slog.Int("schema_version", version))
+	return nil
+}
+
+// dsn builds the connection string. A file: URI with an escaped path keeps a
+// '?' or '#' in the directory name from being read as parameters.
+func dsn(path string, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "foreign_keys(1)")
+	if writer {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// FULL syncs the WAL on every commit; NORMAL, the usual WAL
+		// choice, may lose the last commits on power loss, and those are
+		// messages whose senders were already told they arrived.
+		q.Add("_pragma", "synchronous(FULL)")
+		// Taking the write lock at BEGIN rather than at the first insert
+		// means a lock conflict (another process) waits in busy_timeout
+		// instead of failing mid-transaction.
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Stats reports what has been committed since Open.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Messages: s.messages.Load()}
+}
+
+// Close stops accepting Adds, lets the writer commit those already queued,
+// and closes the database. Adds racing with Close either complete or return
+// ErrClosed. Close is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.insert != nil {
+		if err := s.insert.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: closing insert statement: %w", err))
+		}
+	}
+	if s.rdb != nil {
+		if err := s.rdb.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: closing read pool: %w", err))
+		}
+	}
+	// The write connection closes last: as the last connection to the file
+	// it checkpoints the WAL into the database and removes -wal and -shm.
+	if err := s.wdb.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store: closing writer: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// closed reports whether Close has begun.
+func (s *Store) closed() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,405 @@
+// Package smbmsg is the SMB message transport: NetBIOS sessions (TCP 139)
+// carrying the SMB1 message commands that `net send` and `smbclient -M`
+// speak. It owns the sockets; the codecs are internal/netbios and
+// internal/smb, and every decision about a message is the pipeline's.
+package smbmsg
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/metrics"
+	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/smb"
+)
+
+// Names is the table of names the server accepts sessions for.
+type Names interface {
+	Has(n netbios.Name) bool
+}
+
+// Deliverer takes a complete message; a nil error means it is stored and
+// may be acknowledged.
+type Deliverer interface {
+	Deliver(ctx context.Context, m *message.Message) error
+}
+
+// MessengerSuffix is the NetBIOS name type of the Messenger service.
+const MessengerSuffix = 0x03
+
+const (
+	// maxFrame bounds one session message. The message commands need well
+	// under 1 KiB; a larger frame is not a message and is refused unread.
+	maxFrame = 16 << 10
+	// maxMultiBlock bounds the raw text gathered from 0xD7 blocks: twice the
+	// display limit, since CR LF pairs collapse to one character.
+	maxMultiBlock = 2 * message.MaxTextLen
+	writeTimeout  = 10 * time.Second
+)
+
+// Server accepts NetBIOS sessions for our messenger names and turns their
+// SMB message commands into Messages.
+type Server struct {
+	Names       Names
+	Pipeline    Deliverer
+	CodePage    message.CodePage
+	Metrics     *metrics.Metrics
+	Log         *slog.Logger
+	IdleTimeout time.Duration
+	MaxSessions int
+
+	mu       sync.Mutex
+	sessions map[net.Conn]struct{}
+	wg       sync.WaitGroup
+}
+
+// Serve accepts sessions on ln until ctx ends, then closes ln, wakes idle
+// sessions, lets sessions finish the message they are delivering, and
+// returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.sessions == nil {
+		s.sessions = make(map[net.Conn]struct{})
+	}
+	s.mu.Unlock()
+
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		s.mu.Lock()
+		for c := range s.sessions {
+			// Unblock reads; a session in the middle of a delivery finishes it
+			// and answers before it sees the deadline.
+			c.SetReadDeadline(time.Now())
+		}
+		s.mu.Unlock()
+	})
+	defer stop()
+
+	var tempDelay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				s.wg.Wait()
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
+				// Out of file descriptors and the like: back off, keep serving.
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				s.Log.Warn("smb: accept", slog.Any("err", err), slog.Duration("retry_in", tempDelay))
+				time.Sleep(tempDelay)
+				continue
+			}
+			s.wg.Wait()
+			return fmt.Errorf("smb: accepting sessions: %w", err)
+		}
+		tempDelay = 0
+		s.mu.Lock()
+		full := len(s.sessions) >= s.MaxSessions
+		if !full {
+			s.sessions[c] = struct{}{}
+			s.wg.Add(1)
+		}
+		s.mu.Unlock()
+		if full {
+			s.Metrics.Rejected.WithLabelValues(string(message.TransportSMB), "busy").Inc()
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Write(netbios.AppendNegativeSessionResponse(nil, netbios.InsufficientResources))
+			c.Close()
+			continue
+		}
+		go s.serveSession(ctx, c)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// session is the state of one NetBIOS session.
+type session struct {
+	srv    *Server
+	conn   net.Conn
+	r      *bufio.Reader
+	log    *slog.Logger
+	called netbios.Name
+	open   bool // positive session response sent
+
+	frame []byte // reused read buffer
+	out   []byte // reused write buffer
+
+	// The multi-block message in progress, as Samba keeps it: one per
+	// session, and a new 0xD5 discards an unfinished one.
+	mb        *multiBlock
+	nextGroup uint16
+}
+
+type multiBlock struct {
+	from, to []byte
+	text     []byte
+	group    uint16
+}
+
+func (s *Server) serveSession(ctx context.Context, c net.Conn) {
+	s.Metrics.Sessions.Inc()
+	sess := &session{
+		srv:  s,
+		conn: c,
+		r:    bufio.NewReaderSize(c, 2048),
+		log:  s.Log.With(slog.String("source", c.RemoteAddr().String())),
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			sess.log.Error("smb: session panicked; closed", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+		}
+		if sess.mb != nil {
+			sess.log.Warn("smb: session ended inside a multi-block message; discarded (unexpected end of message)")
+			s.Metrics.Rejected.WithLabelValues(string(message.TransportSMB), "unfinished").Inc()
+		}
+		c.Close()
+		s.mu.Lock()
+		delete(s.sessions, c)
+		s.mu.Unlock()
+		s.Metrics.Sessions.Dec()
+		s.wg.Done()
+	}()
+	for ctx.Err() == nil {
+		if err := sess.step(ctx); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, errClose) && ctx.Err() == nil {
+				sess.log.Debug("smb: session closed", slog.Any("err", err))
+			}
+			return
+		}
+	}
+}
+
+// errClose ends a session after a reply that requires it (a negative
+// session response).
+var errClose = errors.New("session closed by us")
+
+func (sess *session) reject(reason string, err error) {
+	sess.srv.Metrics.Rejected.WithLabelValues(string(message.TransportSMB), reason).Inc()
+	sess.log.Warn("smb: rejected", slog.String("reason", reason), slog.Any("err", err))
+}
+
+// step reads one NetBIOS session packet and answers it.
+func (sess *session) step(ctx context.Context) error {
+	sess.conn.SetReadDeadline(time.Now().Add(sess.srv.IdleTimeout))
+	var hdrBytes [netbios.HeaderLen]byte
+	if _, err := io.ReadFull(sess.r, hdrBytes[:]); err != nil {
+		return err
+	}
+	h, err := netbios.ParseHeader(hdrBytes[:])
+	if err != nil {
+		sess.reject("bad_frame", err)
+		return errClose
+	}
+	if h.Length > maxFrame {
+		sess.reject("bad_frame", fmt.Errorf("session packet length %d exceeds the limit of %d", h.Length, maxFrame))
+		return errClose
+	}
+	if cap(sess.frame) < h.Length {
+		sess.frame = make([]byte, h.Length)
+	}
+	payload := sess.frame[:h.Length]
+	if _, err := io.ReadFull(sess.r, payload); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			sess.reject("bad_frame", fmt.Errorf("session packet: %d bytes announced, connection closed before all arrived", h.Length))
+		}
+		return err
+	}
+
+	switch h.Type {
+	case netbios.SessionKeepAlive:
+		return nil
+	case netbios.SessionRequest:
+		return sess.sessionRequest(payload)
+	case netbios.SessionMessage:
+		if !sess.open {
+			sess.reject("bad_frame", errors.New("session message before a session request"))
+			return errClose
+		}
+		reply := sess.handleSMB(ctx, payload)
+		if reply == nil {
+			return errClose
+		}
+		return sess.write(reply)
+	default:
+		sess.reject("bad_frame", fmt.Errorf("unexpected session packet type %v from a client", h.Type))
+		return errClose
+	}
+}
+
+func (sess *session) sessionRequest(payload []byte) error {
+	if sess.open {
+		sess.reject("bad_frame", errors.New("second session request on an open session"))
+		return errClose
+	}
+	req, err := netbios.ParseSessionRequest(payload)
+	if err != nil {
+		sess.reject("bad_frame", err)
+		sess.write(netbios.AppendNegativeSessionResponse(sess.out[:0], netbios.UnspecifiedError))
+		return errClose
+	}
+	if req.Called.Suffix() != MessengerSuffix || !sess.srv.Names.Has(req.Called) {
+		sess.reject("name_not_present", fmt.Errorf("called name %v is not one of our messenger names (calling %v)", req.Called, req.Calling))
+		sess.write(netbios.AppendNegativeSessionResponse(sess.out[:0], netbios.CalledNameNotPresent))
+		return errClose
+	}
+	sess.called = req.Called
+	sess.open = true
+	sess.log = sess.log.With(slog.String("called", req.Called.String()), slog.String("calling", req.Calling.String()))
+	return sess.write(netbios.AppendPositiveSessionResponse(sess.out[:0]))
+}
+
+// write sends one session packet, already framed.
+func (sess *session) write(b []byte) error {
+	sess.out = b[:0]
+	sess.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := sess.conn.Write(b)
+	return err
+}
+
+// handleSMB answers one SMB. It returns the framed reply, or nil when the
+// bytes are not SMB at all and the session must end.
+func (sess *session) handleSMB(ctx context.Context, b []byte) []byte {
+	p, err := smb.Parse(b)
+	if err != nil {
+		h, herr := smb.ParseHeader(b)
+		sess.reject("bad_smb", err)
+		if herr != nil {
+			return nil
+		}
+		return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+	}
+	h := p.Header
+	switch h.Command {
+	case smb.CommandSendMessage:
+		req, err := smb.ParseSendMessage(p)
+		if err != nil {
+			sess.reject("bad_smb", err)
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		return sess.reply(h, sess.deliver(ctx, req.Originator, req.Destination, req.Text), nil)
+
+	case smb.CommandSendStartMBMessage:
+		req, err := smb.ParseSendStartMBMessage(p)
+		if err != nil {
+			sess.reject("bad_smb", err)
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		if sess.mb != nil {
+			sess.reject("unfinished", errors.New("new 0xD5 before 0xD6; the unfinished message is discarded"))
+		}
+		sess.nextGroup++
+		sess.mb = &multiBlock{from: clone(req.Originator), to: clone(req.Destination), group: sess.nextGroup}
+		return sess.reply(h, nil, []uint16{sess.mb.group})
+
+	case smb.CommandSendTextMBMessage:
+		req, err := smb.ParseSendTextMBMessage(p)
+		if err != nil {
+			sess.reject("bad_smb", err)
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		if sess.mb == nil {
+			sess.reject("no_start", errors.New("0xD7 text block without a preceding 0xD5"))
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		if len(sess.mb.text)+len(req.Text) > maxMultiBlock {
+			sess.reject("too_long", fmt.Errorf("multi-block text exceeds %d bytes; message discarded", maxMultiBlock))
+			sess.mb = nil
+			return sess.reply(h, &smb.ErrCodeNoRoom, nil)
+		}
+		// Samba's client sends group id 0 whatever we answered, so a
+		// mismatch is not an error.
+		sess.mb.text = append(sess.mb.text, req.Text...)
+		return sess.reply(h, nil, nil)
+
+	case smb.CommandSendEndMBMessage:
+		if _, err := smb.ParseSendEndMBMessage(p); err != nil {
+			sess.reject("bad_smb", err)
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		if sess.mb == nil {
+			sess.reject("no_start", errors.New("0xD6 end of message without a preceding 0xD5"))
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		mb := sess.mb
+		sess.mb = nil
+		return sess.reply(h, sess.deliver(ctx, mb.from, mb.to, mb.text), nil)
+
+	case smb.CommandNegotiate:
+		dialects, err := smb.ParseNegotiate(p)
+		if err != nil {
+			sess.reject("bad_smb", err)
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		out, err := smb.AppendNegotiateResponse(nil, h, dialects)
+		if err != nil {
+			sess.reject("bad_smb", err)
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
+		return sess.frameSMB(out)
+
+	default:
+		sess.reject("unknown_command", fmt.Errorf("SMB command %v is not a message command", h.Command))
+		return sess.reply(h, &smb.ErrCodeUnknownCommand, nil)
+	}
+}
+
+// deliver builds the Message and waits until the pipeline has stored it; the
+// returned reply error is nil only then.
+func (sess *session) deliver(ctx context.Context, from, to, raw []byte) *smb.ReplyError {
+	cp := sess.srv.CodePage
+	text := cp.Decode(message.NormalizeLineBreaks(raw))
+	if n := utf8.RuneCountInString(text); n > message.MaxTextLen {
+		sess.reject("too_long", fmt.Errorf("text of %d characters exceeds %d", n, message.MaxTextLen))
+		return &smb.ErrCodeNoRoom
+	}
+	m := &message.Message{
+		From:      cp.Decode(from),
+		To:        cp.Decode(to),
+		Text:      text,
+		Time:      time.Now(),
+		Transport: message.TransportSMB,
+		Source:    sess.conn.RemoteAddr().String(),
+	}
+	if err := sess.srv.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil {
+		sess.log.Error("smb: message not stored", slog.Any("err", err))
+		return &smb.ErrCodeNoRoom
+	}
+	return nil
+}
+
+func (sess *session) reply(req smb.Header, e *smb.ReplyError, words []uint16) []byte {
+	out, err := smb.AppendResponse(nil, req, e, words, nil)
+	if err != nil {
+		sess.log.Error("smb: building reply", slog.Any("err", err))
+		return nil
+	}
+	return sess.frameSMB(out)
+}
+
+func (sess *session) frameSMB(smbBytes []byte) []byte {
+	out, err := netbios.AppendSessionMessage(sess.out[:0], smbBytes)
+	if err != nil {
+		sess.log.Error("smb: framing reply", slog.Any("err", err))
+		return nil
+	}
+	return out
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

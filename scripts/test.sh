@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's one test command: installs the peers the tests talk to
+# (Samba's smbd and smbclient, tshark), then runs formatting and vet
+# checks, every test (unit, interop, crash) and every fuzz target briefly.
+#   FUZZTIME=30s scripts/test.sh    longer fuzzing
+#   SKIP_FUZZ=1 scripts/test.sh     no fuzzing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for pair in smbclient:smbclient smbd:samba tshark:tshark dumpcap:tshark; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${missing[*]}; run as root to install them, or: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}"
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+unformatted=$(gofmt -l cmd internal bench test 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+  echo "test.sh: gofmt would change:" $unformatted >&2
+  exit 1
+fi
+go vet ./...
+
+# MESSENGER_INTEROP=1 turns a missing peer into a failure instead of a skip.
+MESSENGER_INTEROP=1 go test -count=1 -timeout 20m ./...
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+  fuzztime=${FUZZTIME:-8s}
+  for pkg in $(go list ./...); do
+    for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+      echo "fuzz $pkg $target ($fuzztime)"
+      go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
+    done
+  done
+  rm -f /tmp/fuzz.$$.log
+fi
+echo "test.sh: all checks passed"

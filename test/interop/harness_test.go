@@ -1,0 +1,218 @@
+// Package interop starts the real `messenger` binary and talks to it with
+// the real peers (Samba's smbclient, tshark) and with raw clients built from
+// the protocol documents. Everything runs on loopback.
+package interop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/message"
+)
+
+// binary is the messenger binary built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "messenger-interop-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "messenger")
+	build := exec.Command("go", "build", "-o", binary, "github.com/netsend/messenger/cmd/messenger")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building messenger:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requirePeer skips when a peer program is missing, unless the test
+// command demands every peer (MESSENGER_INTEROP=1), where that is a failure.
+func requirePeer(t *testing.T, prog string) string {
+	t.Helper()
+	path, err := exec.LookPath(prog)
+	if err != nil {
+		if os.Getenv("MESSENGER_INTEROP") != "" {
+			t.Fatalf("%s is not installed; scripts/test.sh installs it", prog)
+		}
+		t.Skipf("%s is not installed (set MESSENGER_INTEROP=1 to make this a failure)", prog)
+	}
+	return path
+}
+
+func requireRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("MESSENGER_INTEROP") != "" {
+			t.Fatalf("must run as root: %s", why)
+		}
+		t.Skipf("not root: %s", why)
+	}
+}
+
+// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// daemon is one running `messenger serve`.
+type daemon struct {
+	t       *testing.T
+	dataDir string
+	smbPort int
+	args    []string
+	cmd     *exec.Cmd
+	stdout  *syncBuffer
+	stderr  *syncBuffer
+	done    chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startDaemon runs messenger serve on loopback high ports with a fresh data
+// directory (or the one given) and waits until its API answers.
+func startDaemon(t *testing.T, dataDir string, extra ...string) *daemon {
+	t.Helper()
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	d := &daemon{t: t, dataDir: dataDir, smbPort: freePort(t)}
+	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", "127.0.0.1",
+		"--smb-port", strconv.Itoa(d.smbPort), "--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0",
+		"--http-addr", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)
+	d.start()
+	t.Cleanup(d.stop)
+	return d
+}
+
+func (d *daemon) start() {
+	t := d.t
+	t.Helper()
+	d.stdout, d.stderr = &syncBuffer{}, &syncBuffer{}
+	d.cmd = exec.Command(binary, d.args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.done = make(chan struct{})
+	go func() { d.cmd.Wait(); close(d.done) }()
+	client := api.NewClient(filepath.Join(d.dataDir, "messenger.sock"))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := client.Status(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("messenger serve exited during start-up: %v\nstderr:\n%s", d.cmd.ProcessState, d.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("messenger serve not ready after 20s: %v\nstderr:\n%s", err, d.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the daemon with SIGKILL, as a crash would.
+func (d *daemon) kill() {
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+}
+
+// stop ends the daemon cleanly and checks that it exited 0.
+func (d *daemon) stop() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		if !d.cmd.ProcessState.Success() {
+			d.t.Errorf("messenger serve exited with %v on SIGTERM\nstderr:\n%s", d.cmd.ProcessState, d.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		d.cmd.Process.Kill()
+		d.t.Errorf("messenger serve did not stop within 15s of SIGTERM")
+	}
+}
+
+func (d *daemon) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.smbPort)) }
+
+// cli runs a messenger verb against this daemon and returns its stdout.
+func (d *daemon) cli(args ...string) (string, error) {
+	cmd := exec.Command(binary, append([]string{"--data-dir", d.dataDir}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("messenger %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// inbox reads every stored message through `messenger inbox --json`, the
+// way a script would.
+func (d *daemon) inbox() []message.Message {
+	d.t.Helper()
+	out, err := d.cli("inbox", "--json")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var msgs []message.Message
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var m message.Message
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			d.t.Fatalf("inbox --json line %q: %v", line, err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
