@@ -28,6 +28,7 @@ type Store interface {
 type Status struct {
 	Version   string      `json:"version"`
 	PID       int         `json:"pid"`
+	Stored    int64       `json:"stored"`
 	Names     []NameEntry `json:"names"`
 	Listeners []Listener  `json:"listeners"`
 }

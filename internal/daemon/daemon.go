@@ -143,6 +143,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 
 	apiSrv := &api.Server{Store: st, Log: log, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
+		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
 			s.Names = append(s.Names, api.NameEntry{Name: e.Name.Base(), Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Source: string(e.Source)})
 		}

@@ -28,9 +28,10 @@ var (
 	ErrTooLong = errors.New("value too long")
 	// ErrInvalidName means a string cannot be a NetBIOS name.
 	ErrInvalidName = errors.New("invalid NetBIOS name")
-	// ErrBadLabel means an encoded name is malformed: a first label that is
-	// not 32 characters, characters outside 'A'..'P', or a reserved label
-	// type.
+	// ErrBadLabel means an encoded name or scope is malformed: a first
+	// label that is not 32 characters, characters outside 'A'..'P', a
+	// reserved label type, an empty scope label or one containing '.', or
+	// a compression pointer that does not point backwards.
 	ErrBadLabel = errors.New("malformed encoded name")
 	// ErrCompression means an encoded name used a DNS compression pointer
 	// where RFC 1002 does not allow one (session and datagram services).

@@ -112,10 +112,20 @@ func (s *syncBuffer) String() string {
 // directory (or the one given) and waits until its API answers.
 func startDaemon(t *testing.T, dataDir string, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonAt(t, dataDir, freePort(t), extra...)
+}
+
+func startDaemonOnPort(t *testing.T, port int) *daemon {
+	t.Helper()
+	return startDaemonAt(t, "", port)
+}
+
+func startDaemonAt(t *testing.T, dataDir string, port int, extra ...string) *daemon {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	d := &daemon{t: t, dataDir: dataDir, smbPort: freePort(t)}
+	d := &daemon{t: t, dataDir: dataDir, smbPort: port}
 	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", "127.0.0.1",
 		"--smb-port", strconv.Itoa(d.smbPort), "--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0",
 		"--http-addr", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)

@@ -195,3 +195,15 @@ func (c *Client) SendMultiBlock(from, to, text []byte, blockLen int) error {
 	_, err = c.roundTrip(req, smb.CommandSendEndMBMessage)
 	return err
 }
+
+// SendRaw sends one SMB that build makes from a fresh header for cmd, and
+// returns the error the reply carries. It lets tests and diagnostics send
+// shapes the other methods never would.
+func (c *Client) SendRaw(cmd smb.Command, build func(smb.Header) ([]byte, error)) error {
+	req, err := build(c.header(cmd))
+	if err != nil {
+		return err
+	}
+	_, err = c.roundTrip(req, cmd)
+	return err
+}

@@ -27,6 +27,8 @@ import (
 // Names is the table of names the server accepts sessions for.
 type Names interface {
 	Has(n netbios.Name) bool
+	// HasString matches a name as a sender typed it in a message.
+	HasString(s string) bool
 }
 
 // Deliverer takes a complete message; a nil error means it is stored and
@@ -136,7 +138,12 @@ type session struct {
 	r      *bufio.Reader
 	log    *slog.Logger
 	called netbios.Name
-	open   bool // positive session response sent
+	open   bool // positive session response sent, or direct-hosted
+	// direct marks a connection that began with an SMB instead of a session
+	// request: direct-hosted SMB framing (MS-SMB 2.1), which smbclient uses
+	// on any port but 139. With no called name to check, the message's
+	// destination name must be one of ours.
+	direct bool
 
 	frame []byte // reused read buffer
 	out   []byte // reused write buffer
@@ -229,8 +236,8 @@ func (sess *session) step(ctx context.Context) error {
 		return sess.sessionRequest(payload)
 	case netbios.SessionMessage:
 		if !sess.open {
-			sess.reject("bad_frame", errors.New("session message before a session request"))
-			return errClose
+			sess.open, sess.direct = true, true
+			sess.log = sess.log.With(slog.Bool("direct_hosted", true))
 		}
 		reply := sess.handleSMB(ctx, payload)
 		if reply == nil {
@@ -364,6 +371,10 @@ func (sess *session) handleSMB(ctx context.Context, b []byte) []byte {
 // returned reply error is nil only then.
 func (sess *session) deliver(ctx context.Context, from, to, raw []byte) *smb.ReplyError {
 	cp := sess.srv.CodePage
+	if sess.direct && !sess.srv.Names.HasString(cp.Decode(to)) {
+		sess.reject("name_not_present", fmt.Errorf("destination %q is not one of our messenger names", cp.Decode(to)))
+		return &smb.ErrCodeMessagesOff
+	}
 	text := cp.Decode(message.NormalizeLineBreaks(raw))
 	if n := utf8.RuneCountInString(text); n > message.MaxTextLen {
 		sess.reject("too_long", fmt.Errorf("text of %d characters exceeds %d", n, message.MaxTextLen))

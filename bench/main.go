@@ -1,0 +1,133 @@
+// Command bench measures the SMB message path side by side: our daemon and
+// Samba's smbd (with a message command that appends to a file) on the same
+// machine, in the same run, driven by the same load generator over
+// loopback. It prints messages/s, p50/p99 session latency and CPU per
+// message for each concurrency level, and the ratio ours / smbd.
+//
+//	go run ./bench                     # defaults: 5s per level, levels 1,8,32
+//	go run ./bench -duration 10s -levels 1,4,16,64
+//
+// Needs root (smbd) and Samba installed; scripts/test.sh installs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "load time per concurrency level and target")
+	levels := flag.String("levels", "1,8,32", "concurrency levels (comma-separated)")
+	maxMsgs := flag.Int("max", 2_000_000, "upper bound on messages per level and target")
+	keep := flag.Bool("keep", false, "keep the work directory")
+	flag.Parse()
+	if err := run(*duration, *levels, *maxMsgs, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(duration time.Duration, levelList string, maxMsgs int, keep bool) error {
+	var levels []int
+	for _, f := range strings.Split(levelList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1024 {
+			return fmt.Errorf("bad concurrency level %q (1..1024)", f)
+		}
+		levels = append(levels, n)
+	}
+	work, err := os.MkdirTemp("", "messenger-bench-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Println("work directory:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+
+	ours, err := startOurs(work)
+	if err != nil {
+		return err
+	}
+	defer ours.stop()
+	peer, err := startSmbd(work)
+	if err != nil {
+		return err
+	}
+	defer peer.stop()
+
+	fmt.Printf("SMB send-message sessions (0xD5/0xD7/0xD6, 64-byte text), %v per level, loopback, %s\n\n", duration, machine())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "clients\ttarget\tmsgs/s\tp50 ms\tp99 ms\tCPU µs/msg\tRSS MiB\terrors\tstored\tratio msgs/s\t")
+	for _, c := range levels {
+		var results [2]result
+		for i, t := range []*target{ours, peer} {
+			r, err := load(context.Background(), t, c, duration, maxMsgs)
+			if err != nil {
+				return fmt.Errorf("%s at %d clients: %w", t.name, c, err)
+			}
+			results[i] = r
+		}
+		for i, t := range []*target{ours, peer} {
+			r := results[i]
+			ratio := ""
+			if i == 0 && results[1].rate() > 0 {
+				ratio = fmt.Sprintf("%.1fx", r.rate()/results[1].rate())
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.0f\t%.1f\t%d\t%d\t%s\t\n", c, t.name, r.rate(),
+				ms(r.p50), ms(r.p99), r.cpuPerMsg(), float64(r.rss)/(1<<20), r.errors, r.stored, ratio)
+		}
+	}
+	return tw.Flush()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func machine() string {
+	out, _ := exec.Command("nproc").Output()
+	return fmt.Sprintf("%s CPUs", strings.TrimSpace(string(out)))
+}
+
+// target is one receiver under test.
+type target struct {
+	name    string
+	addr    string
+	called  string
+	pid     func() []int        // processes whose CPU and RSS count
+	stored  func() (int, error) // messages the receiver has kept so far
+	stop    func()
+	workDir string
+}
+
+var errNotReady = errors.New("not ready")
+
+func waitFor(what string, timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func writeFile(path, content string, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(content), mode)
+}

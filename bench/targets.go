@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/netsend/messenger/internal/api"
+)
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startOurs builds and runs messenger serve with its durable store, its
+// pop-up sink writing to /dev/null.
+func startOurs(work string) (*target, error) {
+	bin := filepath.Join(work, "messenger")
+	build := exec.Command("go", "build", "-o", bin, "github.com/netsend/messenger/cmd/messenger")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("building messenger: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(work, "ours")
+	logf, err := os.Create(filepath.Join(work, "ours.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--bind", "127.0.0.1", "--smb-port", strconv.Itoa(port),
+		"--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0", "--http-addr", "", "--host-name", "BENCHHOST",
+		"--user-names=false", "--log-level", "warn")
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	client := api.NewClient(filepath.Join(dataDir, "messenger.sock"))
+	stored := func() (int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := client.Status(ctx)
+		return int(s.Stored), err
+	}
+	t := &target{
+		name: "messenger", addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), called: "BENCHHOST",
+		pid:    func() []int { return []int{cmd.Process.Pid} },
+		stored: stored,
+		stop: func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			logf.Close()
+		},
+	}
+	if err := waitFor("messenger serve ready", 30*time.Second, func() error { _, err := stored(); return err }); err != nil {
+		t.stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+// startSmbd runs Samba's smbd on a loopback high port as a WinPopup
+// receiver whose message command appends each message to a file, as
+// ../shared/docs/peers.md describes.
+func startSmbd(work string) (*target, error) {
+	smbd, err := exec.LookPath("smbd")
+	if err != nil {
+		return nil, fmt.Errorf("smbd is not installed (apt-get install samba): %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(work, "smbd")
+	msgDir := filepath.Join(dir, "msgs")
+	if err := os.MkdirAll(msgDir, 0o755); err != nil {
+		return nil, err
+	}
+	os.Chmod(dir, 0o755)
+	// The message command runs as the guest account, so the file must be
+	// writable by it.
+	if err := os.Chmod(msgDir, 0o1777); err != nil {
+		return nil, err
+	}
+	msgFile := filepath.Join(msgDir, "msgs.txt")
+	if err := writeFile(msgFile, "", 0o666); err != nil {
+		return nil, err
+	}
+	os.Chmod(msgFile, 0o666)
+	conf := fmt.Sprintf(`[global]
+   workgroup = BENCH
+   netbios name = SMBPEER
+   interfaces = lo
+   bind interfaces only = yes
+   smb ports = %d
+   server min protocol = NT1
+   disable netbios = no
+   dns proxy = no
+   load printers = no
+   printing = bsd
+   printcap name = /dev/null
+   disable spoolss = yes
+   server role = standalone server
+   map to guest = bad user
+   log file = %[2]s/log.%%m
+   log level = 0
+   lock directory = %[2]s/lock
+   state directory = %[2]s/state
+   cache directory = %[2]s/cache
+   pid directory = %[2]s/pid
+   private dir = %[2]s/private
+   ncalrpc dir = %[2]s/ncalrpc
+   message command = /bin/sh -c 'cat %%s >> %[3]s; rm -f %%s' &
+`, port, dir, msgFile)
+	confPath := filepath.Join(dir, "smb.conf")
+	if err := writeFile(confPath, conf, 0o644); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(work, "smbd.log"))
+	if err != nil {
+		return nil, err
+	}
+	// No --no-process-group: smbd then puts itself in its own group and a
+	// signal to it reaches only it and its children.
+	cmd := exec.Command(smbd, "--foreground", "--debug-stdout", "-s", confPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	t := &target{
+		name: "smbd", addr: addr, called: "SMBPEER",
+		pid:    func() []int { return []int{cmd.Process.Pid} },
+		stored: func() (int, error) { return countLines(msgFile) },
+		stop: func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			logf.Close()
+		},
+	}
+	err = waitFor("smbd listening", 30*time.Second, func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	if err != nil {
+		t.stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+func countLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	r := bufio.NewReaderSize(f, 1<<16)
+	buf := make([]byte, 1<<16)
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err != nil {
+			return n, nil
+		}
+	}
+}
