@@ -66,8 +66,8 @@ func load(ctx context.Context, t *target, clients int, d time.Duration, max int)
 		go func() {
 			defer wg.Done()
 			for i := 0; time.Now().Before(deadline) && sent.Add(1) <= int64(max); i++ {
-				text := fmt.Sprintf("bench %d-%d %s", g, i, strings.Repeat("x", 40))
-				text = text[:62] + "\r\n"
+				// 64 bytes, one line, so smbd's file counts one line each.
+				text := fmt.Sprintf("bench %d-%d %s", g, i, strings.Repeat("x", 64))[:62] + "\r\n"
 				t0 := time.Now()
 				if err := sendOne(ctx, t.addr, called, calling, text); err != nil {
 					if errCount.Add(1) == 1 {

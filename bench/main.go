@@ -49,6 +49,11 @@ func run(duration time.Duration, levelList string, maxMsgs int, keep bool) error
 	if err != nil {
 		return err
 	}
+	// smbd's message command runs as the guest account, which must reach
+	// the message file inside.
+	if err := os.Chmod(work, 0o755); err != nil {
+		return err
+	}
 	if keep {
 		fmt.Println("work directory:", work)
 	} else {

@@ -88,8 +88,10 @@ func startSmbd(work string) (*target, error) {
 	}
 	dir := filepath.Join(work, "smbd")
 	msgDir := filepath.Join(dir, "msgs")
-	if err := os.MkdirAll(msgDir, 0o755); err != nil {
-		return nil, err
+	for _, sub := range []string{"msgs", "lock", "state", "cache", "pid", "private", "ncalrpc"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, err
+		}
 	}
 	os.Chmod(dir, 0o755)
 	// The message command runs as the guest account, so the file must be

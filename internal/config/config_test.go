@@ -1,0 +1,133 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "messenger.toml")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefaultsValidate(t *testing.T) {
+	cfg := Default()
+	cfg.HostName = "HOST"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	if cfg.SMBPort != 139 || cfg.NBNSPort != 137 || cfg.DgramPort != 138 || cfg.RPCPort != 135 {
+		t.Errorf("default ports %d/%d/%d/%d, want the real ones", cfg.SMBPort, cfg.NBNSPort, cfg.DgramPort, cfg.RPCPort)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	path := writeConfig(t, `
+data_dir = "/from/file"
+host_name = "filehost"
+names = ["one"]
+smb_port = 1139
+
+[smb]
+idle_timeout = "45s"
+`)
+	t.Setenv(EnvDataDir, "/from/env")
+	cfg, err := Load(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	flags := AddDaemonFlags(fs)
+	if err := fs.Parse([]string{"--smb-port", "2139", "--name", "two", "--name", "three"}); err != nil {
+		t.Fatal(err)
+	}
+	flags.Apply(&cfg)
+	if cfg.DataDir != "/from/env" {
+		t.Errorf("data_dir = %q; the environment beats the file", cfg.DataDir)
+	}
+	if cfg.HostName != "filehost" {
+		t.Errorf("host_name = %q; an unset flag must not reset the file's value", cfg.HostName)
+	}
+	if cfg.SMBPort != 2139 {
+		t.Errorf("smb_port = %d; the flag beats the file", cfg.SMBPort)
+	}
+	if strings.Join(cfg.Names, ",") != "one,two,three" {
+		t.Errorf("names = %q; --name adds to the file's names", cfg.Names)
+	}
+	if cfg.SMB.IdleTimeout.Duration != 45*time.Second {
+		t.Errorf("smb.idle_timeout = %v, want 45s", cfg.SMB.IdleTimeout)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "smb_port = 2139") || !strings.Contains(string(out), `idle_timeout = "45s"`) {
+		t.Errorf("Encode output lacks settings:\n%s", out)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"syntax", "smb_port = 139\nnames = [\"a\"\nbind = 1\n", ":3:"},
+		{"unknown key", "smb_prot = 139\n", "unknown setting smb_prot"},
+		{"unknown nested key", "[smb]\nidle = \"1s\"\n", "unknown setting smb.idle"},
+		{"wrong type", "smb_port = \"139\"\n", "smb_port"},
+		{"bad duration", "[smb]\nidle_timeout = \"soon\"\n", "soon"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, tc.content), true)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml"), true); err == nil {
+		t.Error("an explicit missing file is not an error")
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml"), false); err != nil {
+		t.Errorf("a missing default file is an error: %v", err)
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"port range", func(c *Config) { c.SMBPort = 70000 }, "smb_port: 70000"},
+		{"negative port", func(c *Config) { c.RPCPort = -1 }, "rpc_port: -1"},
+		{"same UDP port", func(c *Config) { c.DgramPort = c.NBNSPort }, "nbns_port and dgram_port"},
+		{"long alias", func(c *Config) { c.Names = []string{"a-name-far-too-long"} }, "names: \"a-name-far-too-long\""},
+		{"bad alias character", func(c *Config) { c.Names = []string{"bad*name"} }, "bad*name"},
+		{"bad bind", func(c *Config) { c.Bind = "localhost" }, "bind: \"localhost\" is not an IP address"},
+		{"bad http addr", func(c *Config) { c.HTTPAddr = "8139" }, "http_addr"},
+		{"bad code page", func(c *Config) { c.CodePage = "EBCDIC" }, "code_page"},
+		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"no sessions", func(c *Config) { c.SMB.MaxSessions = 0 }, "smb.max_sessions"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.HostName = "HOST"
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
