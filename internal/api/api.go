@@ -86,18 +86,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, p := range []struct {
-		key string
-		dst *int64
-	}{{"after", &opt.AfterID}} {
-		if v := q.Get(p.key); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("%s %q is not a non-negative integer", p.key, v))
-				return
-			}
-			*p.dst = n
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("after %q is not a non-negative integer", v))
+			return
 		}
+		opt.AfterID = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

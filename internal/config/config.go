@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 )
 
@@ -209,14 +210,14 @@ func (c *Config) Validate() error {
 		bad("code_page: %v", err)
 	}
 	if err == nil {
-		if _, err := MessengerName(c.HostName, cp); err != nil {
+		if _, err := names.Messenger(c.HostName, cp); err != nil {
 			bad("host_name %q: %v", c.HostName, err)
 		}
 		if _, err := netbios.NewName(string(cp.Encode(strings.ToUpper(c.Workgroup))), 0x00); err != nil {
 			bad("workgroup %q: %v", c.Workgroup, err)
 		}
 		for _, n := range c.Names {
-			if _, err := MessengerName(n, cp); err != nil {
+			if _, err := names.Messenger(n, cp); err != nil {
 				bad("names: %q: %v", n, err)
 			}
 		}
@@ -264,12 +265,6 @@ func (c *Config) Validate() error {
 
 // SocketPath is the local API's Unix socket.
 func (c *Config) SocketPath() string { return filepath.Join(c.DataDir, SocketName) }
-
-// MessengerName turns a user-facing name into the NetBIOS messenger name
-// (suffix 0x03): upper-cased, in the OEM code page, at most 15 bytes.
-func MessengerName(s string, cp message.CodePage) (netbios.Name, error) {
-	return netbios.NewName(string(cp.Encode(strings.ToUpper(s))), 0x03)
-}
 
 // Encode writes the configuration as TOML, as `messenger config print` shows it.
 func (c *Config) Encode() ([]byte, error) {

@@ -190,22 +190,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		smbDone <- nil
 	}
 
-	hostName, _ := config.MessengerName(cfg.HostName, cp)
+	hostName, _ := names.Messenger(cfg.HostName, cp)
 	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
 		slog.String("host_name", hostName.String()), slog.String("code_page", cp.Name()), slog.Any("listeners", listeners))
 
 	var runErr error
 	select {
 	case <-runCtx.Done():
+		log.Info("messenger stopping")
+		cancel()
+		// Transports first, so every message in flight is stored and
+		// answered before the pipeline and the store close (deferred above).
+		runErr = <-smbDone
 	case runErr = <-smbDone:
-		smbDone <- runErr
-	}
-	log.Info("messenger stopping")
-	cancel()
-	// Transports first, so every message in flight is stored and answered
-	// before the pipeline and the store close (deferred above).
-	if e := <-smbDone; e != nil && runErr == nil {
-		runErr = e
+		cancel()
 	}
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()

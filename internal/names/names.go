@@ -12,11 +12,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/utmp"
 )
+
+// MessengerSuffix is the NetBIOS name type of the Messenger service.
+const MessengerSuffix = 0x03
+
+// Messenger turns a name as people write it into the NetBIOS messenger
+// name: upper-cased, in the OEM code page, suffix 0x03. Names longer than
+// 15 bytes are an error, not silently cut.
+func Messenger(s string, cp message.CodePage) (netbios.Name, error) {
+	return netbios.NewName(string(cp.Encode(strings.ToUpper(s))), MessengerSuffix)
+}
 
 // Source tells why a name is in the table.
 type Source string
@@ -46,13 +55,13 @@ type Table struct {
 // New builds a table holding the host name and the given aliases.
 func New(cp message.CodePage, host string, aliases []string) (*Table, error) {
 	t := &Table{cp: cp, entries: make(map[[16]byte]Entry)}
-	hn, err := config.MessengerName(host, cp)
+	hn, err := Messenger(host, cp)
 	if err != nil {
 		return nil, err
 	}
 	t.entries[hn.Bytes()] = Entry{Name: hn, Source: SourceHost}
 	for _, a := range aliases {
-		n, err := config.MessengerName(a, cp)
+		n, err := Messenger(a, cp)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +85,7 @@ func (t *Table) Has(n netbios.Name) bool {
 // HasString reports whether a name as a sender typed it (e.g. the
 // destination field of a message) is one of our messenger names.
 func (t *Table) HasString(s string) bool {
-	n, err := config.MessengerName(s, t.cp)
+	n, err := Messenger(s, t.cp)
 	return err == nil && t.Has(n)
 }
 
@@ -112,7 +121,7 @@ func (t *Table) SetUsers(users []string) {
 		if len(oem) > 15 {
 			oem = oem[:15]
 		}
-		n, err := netbios.NewName(string(oem), 0x03)
+		n, err := netbios.NewName(string(oem), MessengerSuffix)
 		if err != nil {
 			continue
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
+	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/smb"
 )
@@ -36,9 +37,6 @@ type Names interface {
 type Deliverer interface {
 	Deliver(ctx context.Context, m *message.Message) error
 }
-
-// MessengerSuffix is the NetBIOS name type of the Messenger service.
-const MessengerSuffix = 0x03
 
 const (
 	// maxFrame bounds one session message. The message commands need well
@@ -261,7 +259,7 @@ func (sess *session) sessionRequest(payload []byte) error {
 		sess.write(netbios.AppendNegativeSessionResponse(sess.out[:0], netbios.UnspecifiedError))
 		return errClose
 	}
-	if req.Called.Suffix() != MessengerSuffix || !sess.srv.Names.Has(req.Called) {
+	if req.Called.Suffix() != names.MessengerSuffix || !sess.srv.Names.Has(req.Called) {
 		sess.reject("name_not_present", fmt.Errorf("called name %v is not one of our messenger names (calling %v)", req.Called, req.Calling))
 		sess.write(netbios.AppendNegativeSessionResponse(sess.out[:0], netbios.CalledNameNotPresent))
 		return errClose

@@ -14,6 +14,7 @@ import (
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
+	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/smb"
 )
@@ -21,7 +22,7 @@ import (
 type nameSet map[string]bool
 
 func (s nameSet) Has(n netbios.Name) bool {
-	return n.Suffix() == MessengerSuffix && s[strings.ToUpper(n.Base())]
+	return n.Suffix() == names.MessengerSuffix && s[strings.ToUpper(n.Base())]
 }
 func (s nameSet) HasString(name string) bool { return s[strings.ToUpper(name)] }
 
