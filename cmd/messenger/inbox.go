@@ -107,7 +107,8 @@ func writeTable(w io.Writer, msgs []message.Message) error {
 
 // summary is the first line of text, cut to n characters.
 func summary(text string, n int) string {
-	line, _, more := strings.Cut(text, "\n")
+	line, rest, _ := strings.Cut(strings.TrimRight(text, "\n"), "\n")
+	more := rest != ""
 	r := []rune(popup.Printable(line))
 	if len(r) > n {
 		return string(r[:n-1]) + "…"
