@@ -8,11 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/store"
 )
 
@@ -24,20 +27,36 @@ type Store interface {
 	Delete(ctx context.Context, id int64) error
 }
 
-// Status is what GET /v1/status reports about the running daemon.
-type Status struct {
-	Version   string      `json:"version"`
-	PID       int         `json:"pid"`
-	Stored    int64       `json:"stored"`
-	Names     []NameEntry `json:"names"`
-	Listeners []Listener  `json:"listeners"`
+// Names is the daemon's name table as the API changes it.
+type Names interface {
+	List() []names.Entry
+	// AddAlias adds a message alias and registers it on the network; an
+	// error wrapping names.ErrConflict means another node holds it.
+	AddAlias(ctx context.Context, name string) (names.Entry, error)
+	DeleteAlias(ctx context.Context, name string) error
 }
 
-// NameEntry is one messenger name of the daemon.
-type NameEntry struct {
+// Name is one name of the daemon as the API shows it.
+type Name struct {
 	Name   string `json:"name"`
-	Suffix string `json:"suffix"`
+	Suffix string `json:"suffix"` // hexadecimal name type, e.g. "03"
+	Group  bool   `json:"group"`
 	Source string `json:"source"`
+	State  string `json:"state"`
+}
+
+// NameOf converts a table entry.
+func NameOf(e names.Entry) Name {
+	return Name{Name: e.Text, Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Group: e.Group, Source: string(e.Source), State: string(e.State)}
+}
+
+// Status is what GET /v1/status reports about the running daemon.
+type Status struct {
+	Version   string     `json:"version"`
+	PID       int        `json:"pid"`
+	Stored    int64      `json:"stored"`
+	Names     []Name     `json:"names"`
+	Listeners []Listener `json:"listeners"`
 }
 
 // Listener is one open socket of the daemon.
@@ -55,6 +74,7 @@ type Error struct {
 // Server serves the API.
 type Server struct {
 	Store  Store
+	Names  Names
 	Status func() Status
 	Log    *slog.Logger
 }
@@ -67,6 +87,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/messages/{id}", s.get)
 	mux.HandleFunc("POST /v1/messages/{id}/read", s.markRead)
 	mux.HandleFunc("DELETE /v1/messages/{id}", s.delete)
+	mux.HandleFunc("GET /v1/names", s.listNames)
+	mux.HandleFunc("POST /v1/names", s.addName)
+	mux.HandleFunc("DELETE /v1/names/{name}", s.deleteName)
 	return mux
 }
 
@@ -153,6 +176,54 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listNames(w http.ResponseWriter, r *http.Request) {
+	out := []Name{}
+	for _, e := range s.Names.List() {
+		out = append(out, NameOf(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// AddNameRequest is the body of POST /v1/names.
+type AddNameRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) addName(w http.ResponseWriter, r *http.Request) {
+	var req AddNameRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("body must be JSON like {\"name\": \"HELPDESK\"}: %w", err))
+		return
+	}
+	e, err := s.Names.AddAlias(r.Context(), req.Name)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusCreated, NameOf(e))
+	case errors.Is(err, names.ErrConflict), errors.Is(err, names.ErrExists):
+		writeError(w, http.StatusConflict, err)
+	case errors.Is(err, netbios.ErrInvalidName):
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		s.internal(w, err)
+	}
+}
+
+func (s *Server) deleteName(w http.ResponseWriter, r *http.Request) {
+	err := s.Names.DeleteAlias(r.Context(), r.PathValue("name"))
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, names.ErrNotFound):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, names.ErrPermanent), errors.Is(err, names.ErrInConfig):
+		writeError(w, http.StatusConflict, err)
+	case errors.Is(err, netbios.ErrInvalidName):
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		s.internal(w, err)
+	}
 }
 
 func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,10 +83,49 @@ func (c *Client) Delete(ctx context.Context, id int64) error {
 	return c.do(ctx, http.MethodDelete, "/v1/messages/"+strconv.FormatInt(id, 10), nil)
 }
 
+// Names lists the daemon's names.
+func (c *Client) Names(ctx context.Context) ([]Name, error) {
+	var out []Name
+	err := c.do(ctx, http.MethodGet, "/v1/names", &out)
+	return out, err
+}
+
+// AddName adds a message alias; the daemon answers once the network has
+// had its say, with ErrConflict if another node holds the name.
+func (c *Client) AddName(ctx context.Context, name string) (Name, error) {
+	var out Name
+	err := c.send(ctx, http.MethodPost, "/v1/names", AddNameRequest{Name: name}, &out)
+	return out, err
+}
+
+// DeleteName removes a message alias and releases it on the network.
+func (c *Client) DeleteName(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/names/"+url.PathEscape(name), nil)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://messenger"+path, nil)
+	return c.send(ctx, method, path, nil, out)
+}
+
+// ErrConflict is returned when the daemon refuses a change that clashes
+// with what exists (a name held elsewhere, a permanent name).
+var ErrConflict = errors.New("conflict")
+
+func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://messenger"+path, reqBody)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -104,8 +144,11 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
 			e.Error = resp.Status
 		}
-		if resp.StatusCode == http.StatusNotFound {
+		switch resp.StatusCode {
+		case http.StatusNotFound:
 			return fmt.Errorf("%w: %s", ErrNotFound, e.Error)
+		case http.StatusConflict:
+			return fmt.Errorf("%w: %s", ErrConflict, e.Error)
 		}
 		return errors.New(e.Error)
 	}

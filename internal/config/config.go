@@ -77,6 +77,7 @@ type Config struct {
 	HTTPAddr string `toml:"http_addr"`
 
 	SMB   SMB   `toml:"smb"`
+	NBNS  NBNS  `toml:"nbns"`
 	Popup Popup `toml:"popup"`
 	Log   Log   `toml:"log"`
 }
@@ -88,6 +89,30 @@ type SMB struct {
 	// MaxSessions caps concurrent sessions; more are refused with
 	// "called name present but insufficient resources".
 	MaxSessions int `toml:"max_sessions"`
+}
+
+// NBNS configures the NetBIOS name service: how our names are registered
+// and who may list them.
+type NBNS struct {
+	// NodeType is how names are registered and resolved: "b" broadcast,
+	// "p" point-to-point with a WINS server, "h" WINS first, then broadcast.
+	NodeType string `toml:"node_type"`
+	// WINS is the WINS (NBNS) server, IP or IP:port; required for p and h.
+	WINS string `toml:"wins"`
+	// HostSuffixes are the name types registered for the host name besides
+	// 0x03 (the messenger): 0x00 workstation by default, 0x20 if wanted.
+	HostSuffixes []int `toml:"host_suffixes"`
+	// Interfaces limits broadcasts to these interfaces; empty means every
+	// interface that is up and has an IPv4 broadcast address.
+	Interfaces []string `toml:"interfaces"`
+	// NodeStatusAllow lists who may ask for our name list (nbtstat -A):
+	// CIDRs, or "local" for loopback and the host's own networks. Node
+	// status was the spammers' reconnaissance; others get no answer.
+	NodeStatusAllow []string `toml:"node_status_allow"`
+	// TTL is the registration lifetime we ask for.
+	TTL Duration `toml:"ttl"`
+	// Scope is the NetBIOS scope; peers must share it. Empty by default.
+	Scope string `toml:"scope"`
 }
 
 // Popup configures the classic pop-up block on the daemon's standard output.
@@ -122,6 +147,12 @@ func Default() Config {
 		SMB: SMB{
 			IdleTimeout: Duration{2 * time.Minute},
 			MaxSessions: 1024,
+		},
+		NBNS: NBNS{
+			NodeType:        "b",
+			HostSuffixes:    []int{0x00},
+			NodeStatusAllow: []string{"local"},
+			TTL:             Duration{300000 * time.Second},
 		},
 		Popup: Popup{Enabled: true},
 		Log:   Log{Level: "info", Format: "text"},
@@ -250,6 +281,40 @@ func (c *Config) Validate() error {
 	if c.SMB.MaxSessions < 1 {
 		bad("smb.max_sessions: must be at least 1")
 	}
+	switch c.NBNS.NodeType {
+	case "b":
+	case "p", "h":
+		if c.NBNS.WINS == "" {
+			bad("nbns.wins: node type %q needs a WINS server", c.NBNS.NodeType)
+		}
+	default:
+		bad("nbns.node_type: %q is not b, p or h", c.NBNS.NodeType)
+	}
+	if c.NBNS.WINS != "" {
+		if _, err := ParseWINS(c.NBNS.WINS); err != nil {
+			bad("nbns.wins: %v", err)
+		}
+	}
+	for _, sfx := range c.NBNS.HostSuffixes {
+		if sfx < 0 || sfx > 0xFF {
+			bad("nbns.host_suffixes: %d is not a name type (0-255)", sfx)
+		}
+	}
+	for _, a := range c.NBNS.NodeStatusAllow {
+		if a != "local" {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				bad("nbns.node_status_allow: %q is neither \"local\" nor a CIDR like 192.168.1.0/24", a)
+			}
+		}
+	}
+	if c.NBNS.TTL.Duration < time.Minute {
+		bad("nbns.ttl: %v is shorter than a minute", c.NBNS.TTL)
+	}
+	if c.NBNS.Scope != "" {
+		if _, err := netbios.AppendEncodedName(nil, netbios.WildcardName(), c.NBNS.Scope); err != nil {
+			bad("nbns.scope: %q: %v", c.NBNS.Scope, err)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -261,6 +326,18 @@ func (c *Config) Validate() error {
 		bad("log.format: %q is not text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// ParseWINS reads a WINS server as IP or IP:port (port 137 by default).
+func ParseWINS(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil && ap.Addr().Is4() {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.AddrPort{}, fmt.Errorf("%q is not an IPv4 address or address:port", s)
+	}
+	return netip.AddrPortFrom(a, 137), nil
 }
 
 // SocketPath is the local API's Unix socket.

@@ -30,6 +30,10 @@ var flagSpecs = []flagSpec{
 	{"http-addr", func(d, s *Config) { d.HTTPAddr = s.HTTPAddr }},
 	{"smb-idle-timeout", func(d, s *Config) { d.SMB.IdleTimeout = s.SMB.IdleTimeout }},
 	{"smb-max-sessions", func(d, s *Config) { d.SMB.MaxSessions = s.SMB.MaxSessions }},
+	{"node-type", func(d, s *Config) { d.NBNS.NodeType = s.NBNS.NodeType }},
+	{"wins", func(d, s *Config) { d.NBNS.WINS = s.NBNS.WINS }},
+	{"nbns-interface", func(d, s *Config) { d.NBNS.Interfaces = s.NBNS.Interfaces }},
+	{"node-status-allow", func(d, s *Config) { d.NBNS.NodeStatusAllow = s.NBNS.NodeStatusAllow }},
 	{"popup", func(d, s *Config) { d.Popup.Enabled = s.Popup.Enabled }},
 	{"log-level", func(d, s *Config) { d.Log.Level = s.Log.Level }},
 	{"log-format", func(d, s *Config) { d.Log.Format = s.Log.Format }},
@@ -54,6 +58,10 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&s.HTTPAddr, "http-addr", d.HTTPAddr, "HOST:PORT of the local HTTP listener for /metrics and the API (empty = off)")
 	fs.DurationVar(&s.SMB.IdleTimeout.Duration, "smb-idle-timeout", d.SMB.IdleTimeout.Duration, "close NetBIOS sessions idle this long")
 	fs.IntVar(&s.SMB.MaxSessions, "smb-max-sessions", d.SMB.MaxSessions, "most concurrent NetBIOS sessions")
+	fs.StringVar(&s.NBNS.NodeType, "node-type", d.NBNS.NodeType, "NetBIOS node type: b (broadcast), p (WINS only), h (WINS, then broadcast)")
+	fs.StringVar(&s.NBNS.WINS, "wins", d.NBNS.WINS, "WINS server, IP or IP:port (node types p and h)")
+	fs.StringArrayVar(&s.NBNS.Interfaces, "nbns-interface", nil, "interface for name broadcasts (repeatable; default all with IPv4 broadcast)")
+	fs.StringArrayVar(&s.NBNS.NodeStatusAllow, "node-status-allow", d.NBNS.NodeStatusAllow, "who may list our names: CIDR or \"local\" (repeatable)")
 	fs.BoolVar(&s.Popup.Enabled, "popup", d.Popup.Enabled, "print each message as a pop-up block on standard output")
 	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")

@@ -29,6 +29,7 @@ import (
 	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/sink/popup"
 	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
 	"github.com/netsend/messenger/internal/utmp"
 )
@@ -62,7 +63,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 	defer unlock()
 
-	nameTable, err := names.New(cp, cfg.HostName, cfg.Names)
+	suffixes := make([]byte, len(cfg.NBNS.HostSuffixes))
+	for i, sfx := range cfg.NBNS.HostSuffixes {
+		suffixes[i] = byte(sfx)
+	}
+	nameTable, err := names.New(names.Config{CodePage: cp, Host: cfg.HostName, HostSuffixes: suffixes, Workgroup: cfg.Workgroup, Aliases: cfg.Names})
 	if err != nil {
 		return err
 	}
@@ -80,12 +85,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		defer smbLn.Close()
 		listeners = append(listeners, api.Listener{Transport: "smb", Network: "tcp", Addr: smbLn.Addr().String()})
 	}
+	var nbnsConn *net.UDPConn
+	if cfg.NBNSPort != 0 {
+		nbnsConn, err = listenUDP(cfg.Bind, cfg.NBNSPort, "nbns-port")
+		if err != nil {
+			return err
+		}
+		defer nbnsConn.Close()
+		listeners = append(listeners, api.Listener{Transport: "nbns", Network: "udp", Addr: nbnsConn.LocalAddr().String()})
+	}
 	for _, off := range []struct {
 		what string
 		port int
 		flag string
 	}{
-		{"NetBIOS name service", cfg.NBNSPort, "nbns-port"},
 		{"NetBIOS datagram service", cfg.DgramPort, "dgram-port"},
 		{"DCE/RPC NetrSendMessage", cfg.RPCPort, "rpc-port"},
 	} {
@@ -133,19 +146,64 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	nbnsCtx, nbnsStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer nbnsStop()
+	nameSvc := &names.Service{Table: nameTable, Store: st, Log: log.With(slog.String("part", "names"))}
+	if nbnsConn != nil {
+		allow, err := nbns.NewAllowlist(cfg.NBNS.NodeStatusAllow)
+		if err != nil {
+			return err
+		}
+		nodeType := names.NodeType(cfg.NBNS.NodeType[0])
+		nbnsSrv, err := nbns.New(nbnsConn, nbns.Config{
+			Table: nameTable, Metrics: met, Log: log.With(slog.String("transport", "nbns")), Scope: cfg.NBNS.Scope,
+			NodeType: nodeType.NBFlags(), TTL: cfg.NBNS.TTL.Duration, NodeStatusAllow: allow, Interfaces: cfg.NBNS.Interfaces,
+		})
+		if err != nil {
+			return err
+		}
+		reg := &names.Registrar{Table: nameTable, Wire: nbnsSrv, NodeType: nodeType, Scope: cfg.NBNS.Scope,
+			TTL: cfg.NBNS.TTL.Duration, Log: log.With(slog.String("part", "registrar"))}
+		if cfg.NBNS.WINS != "" {
+			reg.WINS, _ = config.ParseWINS(cfg.NBNS.WINS)
+		}
+		nameSvc.Registrar = reg
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The name service outlives runCtx: releasing our names at
+			// the end needs it (WINS answers releases).
+			if err := nbnsSrv.Serve(nbnsCtx); err != nil {
+				log.Error("name service stopped", slog.Any("err", err))
+				cancel()
+			}
+		}()
+	}
+	// Registration answers come through the name service, which runs now.
+	if err := nameSvc.Start(runCtx); err != nil {
+		return err
+	}
+	defer func() {
+		// Release our names on a clean stop, while the name service still
+		// runs; then stop it.
+		stopCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		nameSvc.Stop(stopCtx)
+		nbnsStop()
+	}()
 	if cfg.UserNames {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nameTable.WatchUsers(runCtx, utmp.DefaultPath, userPollInterval, log)
+			nameSvc.WatchUsers(runCtx, utmp.DefaultPath, userPollInterval)
 		}()
 	}
 
-	apiSrv := &api.Server{Store: st, Log: log, Status: func() api.Status {
+	apiSrv := &api.Server{Store: st, Names: nameSvc, Log: log, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
-			s.Names = append(s.Names, api.NameEntry{Name: e.Name.Base(), Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Source: string(e.Source)})
+			s.Names = append(s.Names, api.NameOf(e))
 		}
 		return s
 	}}
@@ -226,18 +284,32 @@ func listenTCP(bind string, port int, flag string) (net.Listener, error) {
 	if err == nil {
 		return ln, nil
 	}
+	return nil, bindAdvice("TCP", addr, bind, port, flag, err)
+}
+
+func bindAdvice(proto, addr, bind string, port int, flag string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EACCES) && port < 1024:
-		return nil, fmt.Errorf("cannot listen on TCP port %d: permission denied. Ports below 1024 need root or the "+
+		return fmt.Errorf("cannot listen on %s port %d: permission denied. Ports below 1024 need root or the "+
 			"CAP_NET_BIND_SERVICE capability (sudo setcap cap_net_bind_service=+ep \"$(command -v messenger)\"), "+
-			"or choose a port above 1023 with --%s", port, flag)
+			"or choose a port above 1023 with --%s", proto, port, flag)
 	case errors.Is(err, syscall.EADDRINUSE):
-		return nil, fmt.Errorf("cannot listen on TCP port %d: it is already in use (is Samba's smbd running? "+
-			"stop it, or choose another port with --%s)", port, flag)
+		return fmt.Errorf("cannot listen on %s port %d: it is already in use (is Samba running? "+
+			"stop smbd/nmbd, or choose another port with --%s)", proto, port, flag)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return nil, fmt.Errorf("cannot listen on %s: --bind %s is not an address of this host", addr, bind)
+		return fmt.Errorf("cannot listen on %s: --bind %s is not an address of this host", addr, bind)
 	}
-	return nil, fmt.Errorf("cannot listen on TCP %s: %w", addr, err)
+	return fmt.Errorf("cannot listen on %s %s: %w", proto, addr, err)
+}
+
+// listenUDP opens a UDP socket with the same advice as listenTCP.
+func listenUDP(bind string, port int, flag string) (*net.UDPConn, error) {
+	addr := net.JoinHostPort(bind, strconv.Itoa(port))
+	c, err := net.ListenPacket("udp4", addr)
+	if err == nil {
+		return c.(*net.UDPConn), nil
+	}
+	return nil, bindAdvice("UDP", addr, bind, port, flag, err)
 }
 
 // listenSocket opens the local API socket, replacing a stale one left by

@@ -24,6 +24,8 @@ type Metrics struct {
 	CommitBatch prometheus.Histogram
 	// CommitSeconds observes how long each store commit took.
 	CommitSeconds prometheus.Histogram
+	// NBNS counts name service packets by what we did with them.
+	NBNS *prometheus.CounterVec
 	// SinkDropped counts messages a sink could not show because it lagged.
 	SinkDropped *prometheus.CounterVec
 }
@@ -54,12 +56,16 @@ func New() *Metrics {
 			Help:    "Duration of store commits.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
+		NBNS: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_nbns_packets_total",
+			Help: "NetBIOS name service packets handled, by outcome (query_positive, query_negative, node_status, node_status_refused, defended, ...).",
+		}, []string{"kind"}),
 		SinkDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messenger_sink_dropped_total",
 			Help: "Messages a sink skipped because it could not keep up (they are still stored).",
 		}, []string{"sink"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Rejected, m.Sessions, m.CommitBatch, m.CommitSeconds, m.SinkDropped,
+	m.Registry.MustRegister(m.Received, m.Rejected, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,20 +1,19 @@
-// Package names keeps the table of NetBIOS names this host answers to as a
-// messenger: the computer name, the names of users logged in here, and the
-// aliases the operator added. Every transport asks it before accepting a
-// message for a name.
+// Package names keeps the table of NetBIOS names this host answers to —
+// the computer name, the workgroup, the names of users logged in here and
+// the message aliases — with the state of each on the network, and
+// registers, defends and releases them (registrar.go). Every transport asks
+// it before accepting a message for a name.
 package names
 
 import (
-	"context"
-	"log/slog"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/netbios"
-	"github.com/netsend/messenger/internal/utmp"
 )
 
 // MessengerSuffix is the NetBIOS name type of the Messenger service.
@@ -32,64 +31,55 @@ type Source string
 
 // Where names come from.
 const (
-	SourceHost  Source = "host"  // the computer name; permanent
-	SourceAlias Source = "alias" // configured or added by the operator
-	SourceUser  Source = "user"  // a user with a login session here
+	SourceHost      Source = "host"      // the computer name; permanent
+	SourceWorkgroup Source = "workgroup" // the workgroup group name; permanent
+	SourceConfig    Source = "config"    // an alias from the configuration
+	SourceAlias     Source = "alias"     // an alias added at run time
+	SourceUser      Source = "user"      // a user with a login session here
+)
+
+// State is where a name stands on the network.
+type State string
+
+// Name states, as net name and nbtstat showed them.
+const (
+	StateRegistering State = "registering"
+	StateRegistered  State = "registered"
+	StateConflict    State = "conflict"
+	StateReleasing   State = "releasing"
+)
+
+// Errors callers tell apart.
+var (
+	ErrExists    = errors.New("the name is already in the table")
+	ErrNotFound  = errors.New("no such name")
+	ErrPermanent = errors.New("the computer name cannot be deleted")
+	ErrInConfig  = errors.New("the name is set in the configuration file; remove it there")
 )
 
 // Entry is one name in the table.
 type Entry struct {
 	Name   netbios.Name
+	Text   string // the name without suffix and padding, in UTF-8
+	Group  bool
 	Source Source
+	State  State
 }
 
-// Table is the set of messenger (suffix 0x03) names of this host. It is
-// safe for concurrent use; lookups are on every session request.
+// Permanent reports whether the entry lives as long as the daemon.
+func (e Entry) Permanent() bool { return e.Source == SourceHost || e.Source == SourceWorkgroup }
+
+// Table is the set of names of this host. It is safe for concurrent use;
+// lookups happen on every session request and name query.
 type Table struct {
 	cp message.CodePage
 
 	mu      sync.RWMutex
-	entries map[[16]byte]Entry
+	entries map[[16]byte]*Entry
 }
 
-// New builds a table holding the host name and the given aliases.
-func New(cp message.CodePage, host string, aliases []string) (*Table, error) {
-	t := &Table{cp: cp, entries: make(map[[16]byte]Entry)}
-	hn, err := Messenger(host, cp)
-	if err != nil {
-		return nil, err
-	}
-	t.entries[hn.Bytes()] = Entry{Name: hn, Source: SourceHost}
-	for _, a := range aliases {
-		n, err := Messenger(a, cp)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := t.entries[n.Bytes()]; !dup {
-			t.entries[n.Bytes()] = Entry{Name: n, Source: SourceAlias}
-		}
-	}
-	return t, nil
-}
-
-// Has reports whether n is one of our names; the comparison ignores ASCII
-// case, as NetBT compared called names.
-func (t *Table) Has(n netbios.Name) bool {
-	key := upper(n)
-	t.mu.RLock()
-	_, ok := t.entries[key]
-	t.mu.RUnlock()
-	return ok
-}
-
-// HasString reports whether a name as a sender typed it (e.g. the
-// destination field of a message) is one of our messenger names.
-func (t *Table) HasString(s string) bool {
-	n, err := Messenger(s, t.cp)
-	return err == nil && t.Has(n)
-}
-
-func upper(n netbios.Name) [16]byte {
+// key folds ASCII case, as NetBT compared names.
+func key(n netbios.Name) [16]byte {
 	b := n.Bytes()
 	for i := 0; i < 15; i++ {
 		if 'a' <= b[i] && b[i] <= 'z' {
@@ -99,69 +89,183 @@ func upper(n netbios.Name) [16]byte {
 	return b
 }
 
-// List returns the names, sorted.
+// Config is what a table starts with.
+type Config struct {
+	CodePage     message.CodePage
+	Host         string
+	HostSuffixes []byte // name types registered for the host name; 0x03 is always among them
+	Workgroup    string // registered as a group name <00>; empty for none
+	Aliases      []string
+}
+
+// New builds a table holding the permanent names and configured aliases,
+// all in state registering until the registrar has spoken for them.
+func New(c Config) (*Table, error) {
+	t := &Table{cp: c.CodePage, entries: make(map[[16]byte]*Entry)}
+	suffixes := c.HostSuffixes
+	if !slices.Contains(suffixes, MessengerSuffix) {
+		suffixes = append(slices.Clone(suffixes), MessengerSuffix)
+	}
+	for _, sfx := range suffixes {
+		n, err := netbios.NewName(string(c.CodePage.Encode(strings.ToUpper(c.Host))), sfx)
+		if err != nil {
+			return nil, fmt.Errorf("host name %q: %w", c.Host, err)
+		}
+		t.put(Entry{Name: n, Source: SourceHost, State: StateRegistering})
+	}
+	if c.Workgroup != "" {
+		n, err := netbios.NewName(string(c.CodePage.Encode(strings.ToUpper(c.Workgroup))), 0x00)
+		if err != nil {
+			return nil, fmt.Errorf("workgroup %q: %w", c.Workgroup, err)
+		}
+		t.put(Entry{Name: n, Group: true, Source: SourceWorkgroup, State: StateRegistering})
+	}
+	for _, a := range c.Aliases {
+		n, err := Messenger(a, c.CodePage)
+		if err != nil {
+			return nil, fmt.Errorf("alias %q: %w", a, err)
+		}
+		if _, dup := t.entries[key(n)]; !dup {
+			t.put(Entry{Name: n, Source: SourceConfig, State: StateRegistering})
+		}
+	}
+	return t, nil
+}
+
+func (t *Table) put(e Entry) {
+	e.Text = t.cp.Decode([]byte(e.Name.Base()))
+	t.entries[key(e.Name)] = &e
+}
+
+// CodePage is the code page names are converted with.
+func (t *Table) CodePage() message.CodePage { return t.cp }
+
+// Has reports whether n is a messenger name this host accepts messages
+// for: ours, suffix 0x03, and not lost to another node.
+func (t *Table) Has(n netbios.Name) bool {
+	e, ok := t.Lookup(n)
+	return ok && e.Name.Suffix() == MessengerSuffix && (e.State == StateRegistered || e.State == StateRegistering)
+}
+
+// HasString reports whether a name as a sender typed it (the destination
+// field of a message) is one of our messenger names.
+func (t *Table) HasString(s string) bool {
+	n, err := Messenger(s, t.cp)
+	return err == nil && t.Has(n)
+}
+
+// Lookup returns the entry for n, of any suffix and state.
+func (t *Table) Lookup(n netbios.Name) (Entry, bool) {
+	k := key(n)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if e, ok := t.entries[k]; ok {
+		return *e, true
+	}
+	return Entry{}, false
+}
+
+// List returns the names sorted by name and type.
 func (t *Table) List() []Entry {
 	t.mu.RLock()
 	out := make([]Entry, 0, len(t.entries))
 	for _, e := range t.entries {
-		out = append(out, e)
+		out = append(out, *e)
 	}
 	t.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name.String(), b.Name.String()) })
+	slices.SortFunc(out, func(a, b Entry) int {
+		ab, bb := a.Name.Bytes(), b.Name.Bytes()
+		return strings.Compare(string(ab[:]), string(bb[:]))
+	})
 	return out
 }
 
-// SetUsers replaces the user names with those given. Names too long for
-// NetBIOS are cut to 15 bytes, as Windows did with message aliases
-// (MS-MSRP 3.1.4.6); names that cannot be NetBIOS names are skipped.
-func (t *Table) SetUsers(users []string) {
-	fresh := make(map[[16]byte]Entry)
+// SetState records what the network said about n.
+func (t *Table) SetState(n netbios.Name, st State) {
+	t.mu.Lock()
+	if e, ok := t.entries[key(n)]; ok {
+		e.State = st
+	}
+	t.mu.Unlock()
+}
+
+// AddAlias puts a run-time alias in the table, state registering.
+func (t *Table) AddAlias(s string) (Entry, error) {
+	n, err := Messenger(s, t.cp)
+	if err != nil {
+		return Entry{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.entries[key(n)]; ok {
+		if e.Source == SourceUser {
+			// A logged-in user's name becomes a lasting alias.
+			e.Source = SourceAlias
+			return *e, nil
+		}
+		return *e, fmt.Errorf("%v: %w", n, ErrExists)
+	}
+	t.put(Entry{Name: n, Source: SourceAlias, State: StateRegistering})
+	return *t.entries[key(n)], nil
+}
+
+// CheckRemovable tells whether the messenger name s may be deleted.
+func (t *Table) CheckRemovable(s string) (Entry, error) {
+	n, err := Messenger(s, t.cp)
+	if err != nil {
+		return Entry{}, err
+	}
+	e, ok := t.Lookup(n)
+	switch {
+	case !ok:
+		return Entry{}, fmt.Errorf("%v: %w", n, ErrNotFound)
+	case e.Source == SourceHost:
+		return e, ErrPermanent
+	case e.Source == SourceConfig:
+		return e, fmt.Errorf("%v: %w", n, ErrInConfig)
+	}
+	return e, nil
+}
+
+// Remove takes n out of the table.
+func (t *Table) Remove(n netbios.Name) {
+	t.mu.Lock()
+	delete(t.entries, key(n))
+	t.mu.Unlock()
+}
+
+// SetUsers makes the given users' names the user names of the table and
+// returns the entries that came and went. Names too long for NetBIOS are
+// cut to 15 bytes, as Windows did with message aliases (MS-MSRP 3.1.4.6);
+// names that cannot be NetBIOS names are skipped.
+func (t *Table) SetUsers(users []string) (added, removed []Entry) {
+	fresh := make(map[[16]byte]netbios.Name)
 	for _, u := range users {
 		oem := t.cp.Encode(strings.ToUpper(u))
 		if len(oem) > 15 {
 			oem = oem[:15]
 		}
-		n, err := netbios.NewName(string(oem), MessengerSuffix)
-		if err != nil {
-			continue
+		if n, err := netbios.NewName(string(oem), MessengerSuffix); err == nil {
+			fresh[key(n)] = n
 		}
-		fresh[n.Bytes()] = Entry{Name: n, Source: SourceUser}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k, e := range t.entries {
-		if e.Source == SourceUser {
-			if _, still := fresh[k]; !still {
-				delete(t.entries, k)
-			}
+		if _, still := fresh[k]; e.Source == SourceUser && !still {
+			removed = append(removed, *e)
+			delete(t.entries, k)
 		}
 	}
-	for k, e := range fresh {
+	for k, n := range fresh {
 		if _, taken := t.entries[k]; !taken {
-			t.entries[k] = e
+			t.put(Entry{Name: n, Source: SourceUser, State: StateRegistering})
+			added = append(added, *t.entries[k])
 		}
 	}
+	return added, removed
 }
 
-// WatchUsers keeps the user names current from the utmp file at path until
-// ctx ends. Logins change rarely, so polling every interval is enough.
-func (t *Table) WatchUsers(ctx context.Context, path string, interval time.Duration, log *slog.Logger) {
-	var last []string
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		recs, err := utmp.ReadFile(path)
-		if err != nil {
-			log.Warn("reading logged-in users", slog.String("path", path), slog.Any("err", err))
-		} else if users := utmp.Users(recs); !slices.Equal(users, last) {
-			t.SetUsers(users)
-			log.Info("logged-in user names", slog.Any("users", users))
-			last = users
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
+// ErrConflict means another node holds the name: it defended it against
+// our registration, or the WINS server refused it (NERR_DuplicateName).
+var ErrConflict = errors.New("the name is in use by another computer on the network")

@@ -1,17 +1,11 @@
 package names
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
+	"errors"
 	"testing"
-	"time"
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/netbios"
-	"github.com/netsend/messenger/internal/utmp"
 )
 
 func mustName(t *testing.T, s string, suffix byte) netbios.Name {
@@ -32,11 +26,17 @@ func cp850(t *testing.T) message.CodePage {
 	return cp
 }
 
-func TestTable(t *testing.T) {
-	tab, err := New(cp850(t), "host1", []string{"Alias", "alias", "Zoë"})
+func newTable(t *testing.T, aliases ...string) *Table {
+	t.Helper()
+	tab, err := New(Config{CodePage: cp850(t), Host: "host1", HostSuffixes: []byte{0x00, 0x20}, Workgroup: "WORKGROUP", Aliases: aliases})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tab
+}
+
+func TestTable(t *testing.T) {
+	tab := newTable(t, "Alias", "alias", "Zoë")
 	for _, tc := range []struct {
 		name   string
 		suffix byte
@@ -45,7 +45,8 @@ func TestTable(t *testing.T) {
 		{"HOST1", 0x03, true},
 		{"host1", 0x03, true},
 		{"ALIAS", 0x03, true},
-		{"HOST1", 0x20, false},
+		{"HOST1", 0x20, false}, // ours, but not a messenger name
+		{"WORKGROUP", 0x03, false},
 		{"OTHER", 0x03, false},
 	} {
 		if got := tab.Has(mustName(t, tc.name, tc.suffix)); got != tc.want {
@@ -55,63 +56,53 @@ func TestTable(t *testing.T) {
 	if !tab.HasString("zoë") {
 		t.Error("HasString(zoë) = false; a non-ASCII alias must match through the code page")
 	}
-	if n := len(tab.List()); n != 3 {
-		t.Errorf("List has %d names, want 3 (duplicate alias folded)", n)
+	// HOST1<00> <03> <20>, WORKGROUP<00> group, ALIAS, ZOË.
+	if n := len(tab.List()); n != 6 {
+		t.Errorf("List has %d names, want 6: %+v", n, tab.List())
 	}
-	if _, err := New(cp850(t), "host1", []string{"much-too-long-a-name"}); err == nil {
+	if e, ok := tab.Lookup(mustName(t, "workgroup", 0)); !ok || !e.Group || !e.Permanent() {
+		t.Errorf("workgroup entry = %+v, %v; want a permanent group name", e, ok)
+	}
+	tab.SetState(mustName(t, "ALIAS", 3), StateConflict)
+	if tab.HasString("ALIAS") {
+		t.Error("a name in conflict still accepts messages")
+	}
+	if _, err := New(Config{CodePage: cp850(t), Host: "host1", Aliases: []string{"much-too-long-a-name"}}); err == nil {
 		t.Error("New accepted an alias longer than 15 bytes")
 	}
 }
 
-func TestSetUsers(t *testing.T) {
-	tab, err := New(cp850(t), "host1", []string{"alice"})
-	if err != nil {
+func TestAliases(t *testing.T) {
+	tab := newTable(t, "fromconfig")
+	if _, err := tab.AddAlias("helpdesk"); err != nil {
 		t.Fatal(err)
 	}
-	tab.SetUsers([]string{"alice", "bob", "averyveryverylongusername"})
-	if !tab.HasString("BOB") || !tab.HasString("AVERYVERYVERYLO") {
-		t.Fatalf("users not added or long name not truncated: %v", tab.List())
+	if _, err := tab.AddAlias("HELPDESK"); !errors.Is(err, ErrExists) {
+		t.Errorf("AddAlias(duplicate) = %v, want ErrExists", err)
 	}
-	tab.SetUsers(nil)
-	if tab.HasString("BOB") {
-		t.Error("BOB still present after logout")
+	for _, bad := range []string{"", "sixteen-chars-xx", "bad*name", "a\x01b"} {
+		if _, err := tab.AddAlias(bad); !errors.Is(err, netbios.ErrInvalidName) {
+			t.Errorf("AddAlias(%q) = %v, want ErrInvalidName", bad, err)
+		}
 	}
-	if !tab.HasString("ALICE") {
-		t.Error("alias ALICE removed with the user of the same name")
+	for name, want := range map[string]error{"host1": ErrPermanent, "fromconfig": ErrInConfig, "nobody": ErrNotFound, "helpdesk": nil} {
+		if _, err := tab.CheckRemovable(name); !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("CheckRemovable(%q) = %v, want %v", name, err, want)
+		}
 	}
 }
 
-func TestWatchUsers(t *testing.T) {
-	tab, err := New(cp850(t), "host1", nil)
-	if err != nil {
-		t.Fatal(err)
+func TestSetUsers(t *testing.T) {
+	tab := newTable(t, "alice")
+	added, _ := tab.SetUsers([]string{"alice", "bob", "averyveryverylongusername"})
+	if len(added) != 2 || !tab.HasString("BOB") || !tab.HasString("AVERYVERYVERYLO") {
+		t.Fatalf("users not added or long name not truncated: added %+v, table %+v", added, tab.List())
 	}
-	path := filepath.Join(t.TempDir(), "utmp")
-	rec := utmp.Append(nil, utmp.Record{Type: utmp.UserProcess, PID: 1, Line: "pts/0", User: "carol", Time: time.Unix(1, 0)})
-	if err := os.WriteFile(path, rec, 0o644); err != nil {
-		t.Fatal(err)
+	_, removed := tab.SetUsers(nil)
+	if len(removed) != 2 || tab.HasString("BOB") {
+		t.Errorf("after logout removed %+v, BOB present %v", removed, tab.HasString("BOB"))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		tab.WatchUsers(ctx, path, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		close(done)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(5 * time.Second)
-	for !tab.HasString("CAROL") {
-		if time.Now().After(deadline) {
-			t.Fatal("CAROL never appeared")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for tab.HasString("CAROL") {
-		if time.Now().After(deadline) {
-			t.Fatal("CAROL never left")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !tab.HasString("ALICE") {
+		t.Error("alias ALICE removed with the user of the same name")
 	}
 }

@@ -1,7 +1,10 @@
 // Package netbios encodes and decodes the NetBIOS-over-TCP structures of
 // RFC 1001 and RFC 1002 that a messenger needs: the 16-byte NetBIOS name,
-// its first- and second-level wire encodings, and the session service
-// packets that carry SMB on TCP port 139.
+// its first- and second-level wire encodings, the name service packets of
+// UDP port 137 (queries, registration and its defence, release, node
+// status), the datagram service packets of UDP port 138 that carry
+// mailslot messages, and the session service packets that carry SMB on TCP
+// port 139.
 //
 // The package is a pure codec. Parsers take bytes that came off the wire and
 // never trust a length they contain: every read is checked against the bytes
@@ -36,11 +39,25 @@ var (
 	// ErrCompression means an encoded name used a DNS compression pointer
 	// where RFC 1002 does not allow one (session and datagram services).
 	ErrCompression = errors.New("compression pointer not allowed here")
-	// ErrBadFlags means reserved bits of a session packet header are set.
+	// ErrBadFlags means reserved bits of a session or datagram packet
+	// header are set, or a name service header field out of range was
+	// given to a builder.
 	ErrBadFlags = errors.New("reserved flag bits set")
 	// ErrUnknownPacketType means a session packet type that RFC 1002 does
 	// not define.
 	ErrUnknownPacketType = errors.New("unknown session packet type")
-	// ErrBadAddress means a retarget address that is not IPv4.
+	// ErrBadAddress means an address that is not IPv4 where RFC 1002 has
+	// room only for IPv4 (retarget, NB_ADDRESS, SOURCE_IP).
 	ErrBadAddress = errors.New("address is not IPv4")
+	// ErrTooMany means more entries than this package accepts: a name
+	// service section count above MaxSectionCount, more NB entries than
+	// MaxNBEntries, more node status names than NUM_NAMES can count.
+	ErrTooMany = errors.New("too many entries")
+	// ErrLengthMismatch means a length field disagrees with the bytes it
+	// describes: a DGM_LENGTH other than the bytes after PACKET_OFFSET, an
+	// NB RDATA that is not a whole number of 6-byte entries.
+	ErrLengthMismatch = errors.New("length field does not match the data")
+	// ErrUnknownDatagramType means a datagram MSG_TYPE that RFC 1002 does
+	// not define.
+	ErrUnknownDatagramType = errors.New("unknown datagram type")
 )

@@ -1,9 +1,10 @@
 // Package smb encodes and decodes the part of SMB1 a messenger speaks: the
 // 32-byte header, the generic WordCount/Words/ByteCount/Bytes framing, the
 // message commands of [MS-CIFS] 2.2.4.x and [MS-MSRP] 2.2.3 (0xD0, 0xD5,
-// 0xD6, 0xD7), the error forms a reply can carry, and just enough of
+// 0xD6, 0xD7), the error forms a reply can carry, just enough of
 // SMB_COM_NEGOTIATE to answer a client that negotiates before sending a
-// message.
+// message, and the mailslot write ([MS-MAIL]) with the \MAILSLOT\MESSNGR
+// payload that net send * broadcasts in NetBIOS datagrams.
 //
 // The package is a pure codec with the same rules as package netbios: every
 // read is bounds-checked against the bytes present, no length a peer
@@ -50,4 +51,14 @@ var (
 	// ErrEmbeddedNUL means a string to be sent contains a NUL byte, which
 	// would end it early on the wire.
 	ErrEmbeddedNUL = errors.New("string contains NUL")
+	// ErrNotMailslot means an SMB_COM_TRANSACTION that is not a mailslot
+	// write: a SetupCount other than 3 or an opcode other than 1.
+	ErrNotMailslot = errors.New("not a mailslot write")
+	// ErrMultiPart means a transaction whose data or parameters continue
+	// in secondary requests, which a one-way mailslot datagram never
+	// needs and this package does not reassemble.
+	ErrMultiPart = errors.New("multi-part transaction not supported")
+	// ErrBadOffset means an offset that points outside the part of the
+	// message where the field must lie.
+	ErrBadOffset = errors.New("offset out of range")
 )

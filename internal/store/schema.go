@@ -37,6 +37,14 @@ var migrations = [][]string{
 		// Retention and "since" queries go by time.
 		`CREATE INDEX messages_received ON messages (received)`,
 	},
+	// 2: message aliases added at run time (messenger name add), which
+	// must outlive a restart as net name /add did.
+	{
+		`CREATE TABLE aliases (
+			name  TEXT    PRIMARY KEY,
+			added INTEGER NOT NULL
+		)`,
+	},
 }
 
 // schemaVersion is the version this build writes.

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func newNameCmd(g *globalFlags) *cobra.Command {
+	var asJSON, all bool
+	cmd := &cobra.Command{
+		Use:   "name",
+		Short: "List the message aliases this host answers to (like net name)",
+		Long: `List the names this host answers to as a messenger: the computer name, the
+names of logged-in users and the aliases added with "messenger name add",
+each with its state on the network (registering, registered, conflict,
+releasing). --all also lists the other NetBIOS names (workstation <00>,
+workgroup group name).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			list, err := c.Names(ctx)
+			if err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				for _, n := range list {
+					if all || n.Suffix == "03" {
+						if err := enc.Encode(n); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tTYPE\tSTATE\tSOURCE")
+			for _, n := range list {
+				if !all && n.Suffix != "03" {
+					continue
+				}
+				kind := "unique"
+				if n.Group {
+					kind = "group"
+				}
+				fmt.Fprintf(tw, "%s\t<%s> %s\t%s\t%s\n", n.Name, n.Suffix, kind, n.State, n.Source)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per name per line")
+	cmd.Flags().BoolVar(&all, "all", false, "list every NetBIOS name, not only messenger names <03>")
+
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a message alias and register it on the network (net name /add)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			n, err := c.AddName(ctx, args[0])
+			if err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was added (%s).\n", n.Name, n.State)
+			return err
+		},
+	}
+	del := &cobra.Command{
+		Use:     "del NAME",
+		Aliases: []string{"delete"},
+		Short:   "Delete a message alias and release it on the network (net name /delete)",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			if err := c.DeleteName(ctx, args[0]); err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was deleted.\n", args[0])
+			return err
+		},
+	}
+	cmd.AddCommand(add, del)
+	return cmd
+}

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// AddAlias remembers a message alias added at run time; remembering one
+// twice is no error.
+func (s *Store) AddAlias(ctx context.Context, name string) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	_, err := s.wdb.ExecContext(ctx, `INSERT OR IGNORE INTO aliases (name, added) VALUES (?, ?)`, name, time.Now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: adding alias %q: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteAlias forgets an alias; ErrNotFound if it was not stored.
+func (s *Store) DeleteAlias(ctx context.Context, name string) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	res, err := s.wdb.ExecContext(ctx, `DELETE FROM aliases WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("store: deleting alias %q: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("store: deleting alias %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// Aliases lists the stored aliases in the order they were added.
+func (s *Store) Aliases(ctx context.Context) ([]string, error) {
+	if s.closed() {
+		return nil, ErrClosed
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM aliases ORDER BY added, name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: listing aliases: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: listing aliases: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

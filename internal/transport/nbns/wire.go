@@ -1,0 +1,95 @@
+package nbns
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/netbios"
+)
+
+// The server is the registrar's wire: names.Wire.
+var _ names.Wire = (*Server)(nil)
+
+// NewTransactionID hands out the NAME_TRN_ID of our next request.
+func (s *Server) NewTransactionID() uint16 { return uint16(s.nextID.Add(1)) }
+
+// Interfaces lists the interfaces our names are announced on: up, with an
+// IPv4 broadcast address, and among the configured ones if any are.
+func (s *Server) Interfaces() []names.Interface {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []names.Interface
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagBroadcast == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		if len(s.cfg.Interfaces) > 0 && !slices.Contains(s.cfg.Interfaces, ifi.Name) {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok || !ip.Unmap().Is4() {
+				continue
+			}
+			ip = ip.Unmap()
+			ones, bits := ipn.Mask.Size()
+			if bits != 32 || ones >= 31 {
+				continue
+			}
+			b := ip.As4()
+			mask := ipn.Mask
+			for i := range b {
+				b[i] |= ^mask[i]
+			}
+			out = append(out, names.Interface{Name: ifi.Name, Addr: ip, Bits: ones, Broadcast: netip.AddrFrom4(b)})
+		}
+	}
+	return out
+}
+
+// Send sends p to dst; responses with its transaction id come on replies
+// until done is called.
+func (s *Server) Send(p netbios.NameServicePacket, dst netip.AddrPort) (<-chan names.Reply, func(), error) {
+	b, err := netbios.AppendNameServicePacket(nil, p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nbns: building %v: %w", p.Opcode, err)
+	}
+	ch := make(chan names.Reply, 8)
+	s.mu.Lock()
+	s.waits[p.TransactionID] = ch
+	s.mu.Unlock()
+	done := func() {
+		s.mu.Lock()
+		delete(s.waits, p.TransactionID)
+		s.mu.Unlock()
+	}
+	if _, err := s.conn.WriteToUDPAddrPort(b, dst); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("nbns: sending %v to %v: %w", p.Opcode, dst, err)
+	}
+	return ch, done, nil
+}
+
+func (s *Server) deliverReply(from netip.AddrPort, p netbios.NameServicePacket) {
+	s.mu.Lock()
+	ch, ok := s.waits[p.TransactionID]
+	s.mu.Unlock()
+	if !ok {
+		s.cfg.Metrics.NBNS.WithLabelValues("unexpected_response").Inc()
+		return
+	}
+	select {
+	case ch <- names.Reply{From: from, Packet: p}:
+	default:
+	}
+}
