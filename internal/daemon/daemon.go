@@ -237,15 +237,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		go serveHTTP(srv, httpLn)
 	}
 
-	smbDone := make(chan error, 1)
+	// smbDone stays nil, and blocks forever, when the listener is off.
+	var smbDone chan error
 	if smbLn != nil {
+		smbDone = make(chan error, 1)
 		srv := &smbmsg.Server{
 			Names: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
 			Log: log.With(slog.String("transport", "smb")), IdleTimeout: cfg.SMB.IdleTimeout.Duration, MaxSessions: cfg.SMB.MaxSessions,
 		}
 		go func() { smbDone <- srv.Serve(runCtx, smbLn) }()
-	} else {
-		smbDone <- nil
 	}
 
 	hostName, _ := names.Messenger(cfg.HostName, cp)
@@ -259,7 +259,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		cancel()
 		// Transports first, so every message in flight is stored and
 		// answered before the pipeline and the store close (deferred above).
-		runErr = <-smbDone
+		if smbDone != nil {
+			runErr = <-smbDone
+		}
 	case runErr = <-smbDone:
 		cancel()
 	}

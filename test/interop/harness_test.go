@@ -82,6 +82,7 @@ func freePort(t *testing.T) int {
 // daemon is one running `messenger serve`.
 type daemon struct {
 	t       *testing.T
+	netns   string // network namespace the daemon runs in; "" for the host's
 	dataDir string
 	smbPort int
 	args    []string
@@ -122,11 +123,18 @@ func startDaemonOnPort(t *testing.T, port int) *daemon {
 
 func startDaemonAt(t *testing.T, dataDir string, port int, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonIn(t, "", dataDir, port, "127.0.0.1", extra...)
+}
+
+// startDaemonIn runs the daemon inside network namespace ns (or the host's
+// when ns is ""), its listeners bound to bind.
+func startDaemonIn(t *testing.T, ns, dataDir string, port int, bind string, extra ...string) *daemon {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	d := &daemon{t: t, dataDir: dataDir, smbPort: port}
-	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", "127.0.0.1",
+	d := &daemon{t: t, netns: ns, dataDir: dataDir, smbPort: port}
+	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", bind,
 		"--smb-port", strconv.Itoa(d.smbPort), "--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0",
 		"--http-addr", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)
 	d.start()
@@ -138,7 +146,11 @@ func (d *daemon) start() {
 	t := d.t
 	t.Helper()
 	d.stdout, d.stderr = &syncBuffer{}, &syncBuffer{}
-	d.cmd = exec.Command(binary, d.args...)
+	if d.netns != "" {
+		d.cmd = exec.Command("ip", append([]string{"netns", "exec", d.netns, binary}, d.args...)...)
+	} else {
+		d.cmd = exec.Command(binary, d.args...)
+	}
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
