@@ -1,13 +1,19 @@
-// Command bench measures the SMB message path side by side: our daemon and
-// Samba's smbd (with a message command that appends to a file) on the same
-// machine, in the same run, driven by the same load generator over
-// loopback. It prints messages/s, p50/p99 session latency and CPU per
-// message for each concurrency level, and the ratio ours / smbd.
+// Command bench measures our daemon side by side with the Samba peer that
+// does the same job, on the same machine, in the same run, driven by the
+// same load generator, and prints the ratio:
 //
-//	go run ./bench                     # defaults: 5s per level, levels 1,8,32
-//	go run ./bench -duration 10s -levels 1,4,16,64
+//   - smb: SMB send-message sessions against smbd (with a message command
+//     that appends to a file), over loopback: messages/s, p50/p99 session
+//     latency, CPU per message, RSS;
 //
-// Needs root (smbd) and Samba installed; scripts/test.sh installs it.
+//   - nbns: unicast name queries against nmbd, which ignores loopback, so
+//     both run in a network namespace and the generator in a second one,
+//     joined by a veth pair: answers/s and latency.
+//
+//     go run ./bench                        # both, 5s per level, levels 1,8,32
+//     go run ./bench -duration 10s -levels 1,4,16,64 smb
+//
+// Needs root and Samba installed; scripts/test.sh installs it.
 package main
 
 import (
@@ -30,20 +36,44 @@ func main() {
 	maxMsgs := flag.Int("max", 2_000_000, "upper bound on messages per level and target")
 	keep := flag.Bool("keep", false, "keep the work directory")
 	flag.Parse()
-	if err := run(*duration, *levels, *maxMsgs, *keep); err != nil {
+	var err error
+	switch what := flag.Arg(0); what {
+	case "", "all":
+		if err = runSMB(*duration, *levels, *maxMsgs, *keep); err == nil {
+			fmt.Println()
+			err = runNBNS(*duration, *levels, *keep)
+		}
+	case "smb":
+		err = runSMB(*duration, *levels, *maxMsgs, *keep)
+	case "nbns":
+		err = runNBNS(*duration, *levels, *keep)
+	case nbnsLoadCmd:
+		err = nbnsLoad(flag.Args()[1:])
+	default:
+		err = fmt.Errorf("unknown benchmark %q (smb, nbns, all)", what)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, levelList string, maxMsgs int, keep bool) error {
+func parseLevels(list string) ([]int, error) {
 	var levels []int
-	for _, f := range strings.Split(levelList, ",") {
+	for _, f := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 1024 {
-			return fmt.Errorf("bad concurrency level %q (1..1024)", f)
+			return nil, fmt.Errorf("bad concurrency level %q (1..1024)", f)
 		}
 		levels = append(levels, n)
+	}
+	return levels, nil
+}
+
+func runSMB(duration time.Duration, levelList string, maxMsgs int, keep bool) error {
+	levels, err := parseLevels(levelList)
+	if err != nil {
+		return err
 	}
 	work, err := os.MkdirTemp("", "messenger-bench-")
 	if err != nil {

@@ -28,11 +28,9 @@ func freePort() (int, error) {
 // startOurs builds and runs messenger serve with its durable store, its
 // pop-up sink writing to /dev/null.
 func startOurs(work string) (*target, error) {
-	bin := filepath.Join(work, "messenger")
-	build := exec.Command("go", "build", "-o", bin, "github.com/netsend/messenger/cmd/messenger")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("building messenger: %w", err)
+	bin, err := buildMessenger(work)
+	if err != nil {
+		return nil, err
 	}
 	port, err := freePort()
 	if err != nil {
@@ -72,6 +70,16 @@ func startOurs(work string) (*target, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+func buildMessenger(work string) (string, error) {
+	bin := filepath.Join(work, "messenger")
+	build := exec.Command("go", "build", "-o", bin, "github.com/netsend/messenger/cmd/messenger")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building messenger: %w", err)
+	}
+	return bin, nil
 }
 
 // startSmbd runs Samba's smbd on a loopback high port as a WinPopup

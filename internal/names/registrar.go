@@ -1,6 +1,7 @@
 package names
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,6 +106,9 @@ type Registrar struct {
 	TTL      time.Duration
 	Log      *slog.Logger
 
+	// Timer overrides for tests; zero means the RFC values above.
+	bcastWait, winsWait time.Duration
+
 	mu       sync.Mutex
 	refresh  map[[16]byte]context.CancelFunc // WINS refresh timers per name
 	refreshG sync.WaitGroup
@@ -174,7 +178,7 @@ func (r *Registrar) registerBroadcast(ctx context.Context, e Entry) error {
 			if err != nil {
 				return err
 			}
-			err = exchange(ctx, r.Wire, req, dst, bcastRetryTimeout, func(rep Reply) bool {
+			err = exchange(ctx, r.Wire, req, dst, cmp.Or(r.bcastWait, bcastRetryTimeout), func(rep Reply) bool {
 				if !e.Group && rep.Packet.Opcode == netbios.OpcodeRegistration && rep.Packet.RCode != netbios.RCodeOK {
 					conflict = &rep
 					return true
@@ -254,7 +258,7 @@ func (r *Registrar) askWINS(ctx context.Context, req netbios.NameServicePacket) 
 		return nil, err
 	}
 	defer done()
-	timer := time.NewTimer(winsRetryTimeout)
+	timer := time.NewTimer(cmp.Or(r.winsWait, winsRetryTimeout))
 	defer timer.Stop()
 	for {
 		select {
@@ -264,7 +268,7 @@ func (r *Registrar) askWINS(ctx context.Context, req netbios.NameServicePacket) 
 			return nil, nil
 		case rep := <-replies:
 			if rep.Packet.Opcode == netbios.OpcodeWACK {
-				wait := winsRetryTimeout
+				wait := cmp.Or(r.winsWait, winsRetryTimeout)
 				if len(rep.Packet.Answers) > 0 {
 					wait = min(time.Duration(rep.Packet.Answers[0].TTL)*time.Second, maxWACK)
 				}

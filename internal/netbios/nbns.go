@@ -865,7 +865,8 @@ func PositiveNameQueryResponse(id uint16, name Name, scope string, ttl uint32, e
 // NegativeNameQueryResponse is a NEGATIVE NAME QUERY RESPONSE (RFC 1002
 // 4.2.14), which only an NBNS sends (nobody answers a broadcast query for
 // a name that does not exist): flags 0x8580 plus rcode, 0x8583 for
-// NAM_ERR. The answer is RFC 1002's NULL record with TTL 0 and no RDATA.
+// NAM_ERR. The answer is RFC 1002's NULL record with TTL 0 and no RDATA,
+// as nmbd sends it.
 func NegativeNameQueryResponse(id uint16, name Name, scope string, rcode RCode) NameServicePacket {
 	return NameServicePacket{
 		TransactionID: id,
@@ -1015,8 +1016,9 @@ func NameRefreshRequest(id uint16, name Name, scope string, ttl uint32, entry NB
 // (R|AA). requestFlags is the HeaderFlags of the request being
 // acknowledged; its R and RCODE bits are cleared, leaving the OPCODE and
 // NM_FLAGS the RFC asks for in the 2-byte RDATA. The record type is NB
-// (0x0020): RFC 1002's diagram labels it NULL but gives 0x0020, which is
-// what nmbd sends.
+// (0x0020): RFC 1002's diagram labels it "NULL (0x0020)", Wireshark decodes
+// the RDATA as request flags only under NB, and nmbd sends NULL (0x000A)
+// instead, so a client must accept either.
 func WACKResponse(id uint16, name Name, scope string, wait uint32, requestFlags uint16) NameServicePacket {
 	var data [2]byte
 	binary.BigEndian.PutUint16(data[:], requestFlags&^(flagResponse|rcodeMax))

@@ -1,7 +1,6 @@
 package nbns
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -15,42 +14,40 @@ import (
 // query answers a name query for one of our names. A broadcast query for
 // a name we lack gets silence (RFC 1002: only an NBNS answers negatively
 // to broadcasts); a unicast one gets a negative response, as nmbd gives.
-func (s *Server) query(p netbios.NameServicePacket, q netbios.Question, cm *ipv4.ControlMessage, from netip.AddrPort) {
+func (s *Server) query(p netbios.NameServicePacket, q netbios.Question, cm *ipv4.ControlMessage, from netip.AddrPort) (netbios.NameServicePacket, error) {
 	broadcast := p.Flags&netbios.FlagB != 0
 	e, ok := s.cfg.Table.Lookup(q.Name)
 	if !ok || e.State != names.StateRegistered {
 		if broadcast {
-			s.cfg.Metrics.NBNS.WithLabelValues("query_not_ours").Inc()
-			return
+			s.count.queryNotOurs.Inc()
+			return netbios.NameServicePacket{}, nil
 		}
-		s.cfg.Metrics.NBNS.WithLabelValues("query_negative").Inc()
-		s.send(from, netbios.NegativeNameQueryResponse(p.TransactionID, q.Name, q.Scope, netbios.RCodeNameErr), nil)
-		return
+		s.count.queryNegative.Inc()
+		return netbios.NegativeNameQueryResponse(p.TransactionID, q.Name, q.Scope, netbios.RCodeNameErr), nil
 	}
 	addr := s.localAddr(cm, from.Addr())
 	flags := s.cfg.NodeType
 	if e.Group {
 		flags |= netbios.NBGroup
 	}
-	s.cfg.Metrics.NBNS.WithLabelValues("query_positive").Inc()
-	resp, err := netbios.PositiveNameQueryResponse(p.TransactionID, q.Name, q.Scope, uint32(s.cfg.TTL/time.Second),
+	s.count.queryPositive.Inc()
+	return netbios.PositiveNameQueryResponse(p.TransactionID, q.Name, q.Scope, uint32(s.cfg.TTL/time.Second),
 		[]netbios.NBEntry{{Flags: flags, Addr: addr}}, false)
-	s.send(from, resp, err)
 }
 
 // nodeStatus lists our names, if the asker may see them: node status is
 // how spammers harvested messenger names, so it is answered only to
 // allowed networks.
-func (s *Server) nodeStatus(p netbios.NameServicePacket, q netbios.Question, cm *ipv4.ControlMessage, from netip.AddrPort) {
+func (s *Server) nodeStatus(p netbios.NameServicePacket, q netbios.Question, cm *ipv4.ControlMessage, from netip.AddrPort) (netbios.NameServicePacket, error) {
 	if !s.cfg.NodeStatusAllow.Allows(from.Addr()) {
-		s.cfg.Metrics.NBNS.WithLabelValues("node_status_refused").Inc()
+		s.count.nodeStatusRefused.Inc()
 		s.cfg.Log.Info("nbns: node status refused", "source", from.String())
-		return
+		return netbios.NameServicePacket{}, nil
 	}
 	if q.Name != netbios.WildcardName() {
 		if _, ok := s.cfg.Table.Lookup(q.Name); !ok {
-			s.cfg.Metrics.NBNS.WithLabelValues("query_not_ours").Inc()
-			return
+			s.count.queryNotOurs.Inc()
+			return netbios.NameServicePacket{}, nil
 		}
 	}
 	var st netbios.NodeStatus
@@ -73,21 +70,20 @@ func (s *Server) nodeStatus(p netbios.NameServicePacket, q netbios.Question, cm 
 		st.Names = append(st.Names, netbios.NodeName{Name: e.Name, Flags: flags})
 	}
 	st.Statistics.UnitID = s.mac(cm)
-	s.cfg.Metrics.NBNS.WithLabelValues("node_status").Inc()
-	resp, err := netbios.NodeStatusResponse(p.TransactionID, q.Name, q.Scope, st)
-	s.send(from, resp, err)
+	s.count.nodeStatus.Inc()
+	return netbios.NodeStatusResponse(p.TransactionID, q.Name, q.Scope, st)
 }
 
 // defend answers another node's registration of a unique name we hold
 // with a negative registration response (ACT_ERR), so it does not take it.
-func (s *Server) defend(p netbios.NameServicePacket, q netbios.Question, cm *ipv4.ControlMessage, from netip.AddrPort) {
+func (s *Server) defend(p netbios.NameServicePacket, q netbios.Question, from netip.AddrPort) (netbios.NameServicePacket, error) {
 	if s.isOurs(from.Addr()) {
 		// Our own broadcast, heard on the way out.
-		return
+		return netbios.NameServicePacket{}, nil
 	}
 	e, ok := s.cfg.Table.Lookup(q.Name)
 	if !ok || e.Group || e.State != names.StateRegistered {
-		return
+		return netbios.NameServicePacket{}, nil
 	}
 	// RFC 1002 4.2.6: the response carries the requester's record.
 	var entry netbios.NBEntry
@@ -99,22 +95,9 @@ func (s *Server) defend(p netbios.NameServicePacket, q netbios.Question, cm *ipv
 	if !entry.Addr.IsValid() {
 		entry = netbios.NBEntry{Flags: 0, Addr: from.Addr()}
 	}
-	s.cfg.Metrics.NBNS.WithLabelValues("defended").Inc()
+	s.count.defended.Inc()
 	s.cfg.Log.Warn("nbns: defended our name against a registration", "name", q.Name.String(), "source", from.String())
-	resp, err := netbios.NegativeRegistrationResponse(p.TransactionID, q.Name, q.Scope, netbios.RCodeActive, entry)
-	s.send(from, resp, err)
-}
-
-// send sends a packet a builder made, or logs why the builder failed.
-func (s *Server) send(to netip.AddrPort, p netbios.NameServicePacket, buildErr error) {
-	b, err := netbios.AppendNameServicePacket(nil, p)
-	if buildErr != nil || err != nil {
-		s.cfg.Log.Error("nbns: building a packet", "err", errors.Join(buildErr, err))
-		return
-	}
-	if _, err := s.conn.WriteToUDPAddrPort(b, to); err != nil {
-		s.cfg.Log.Warn("nbns: sending", "to", to.String(), "err", err)
-	}
+	return netbios.NegativeRegistrationResponse(p.TransactionID, q.Name, q.Scope, netbios.RCodeActive, entry)
 }
 
 // interfaces returns the addresses and MAC of an interface, cached for a

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,8 @@ type Config struct {
 // Server answers on one UDP socket and sends the registrar's packets from
 // it, so that replies to our broadcasts (sent to port 137) come back here.
 type Server struct {
-	cfg  Config
+	cfg   Config
+	count counters
 	conn *net.UDPConn
 	pc   *ipv4.PacketConn
 
@@ -69,8 +71,10 @@ type ifInfo struct {
 
 // New wraps a bound UDP socket. It enables broadcast on it.
 func New(conn *net.UDPConn, cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn), waits: make(map[uint16]chan<- names.Reply)}
+	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, pc: ipv4.NewPacketConn(conn), waits: make(map[uint16]chan<- names.Reply)}
 	s.nextID.Store(uint32(time.Now().UnixNano()))
+	// Bursts of queries (a scan, a benchmark) should queue, not drop.
+	conn.SetReadBuffer(4 << 20)
 	if err := s.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		return nil, fmt.Errorf("nbns: asking for packet info: %w", err)
 	}
@@ -90,13 +94,45 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Serve reads and answers packets until ctx ends.
+// batchSize is how many datagrams one recvmmsg/sendmmsg moves: under load
+// the system calls, not the answers, are the cost.
+const batchSize = 32
+
+// readers is how many goroutines read the socket: one per CPU, so that
+// answering keeps up on a multi-core host.
+var readers = runtime.GOMAXPROCS(0)
+
+// Serve reads and answers packets until ctx ends. Datagrams are read and
+// answered in batches, one system call each way.
 func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.conn.SetReadDeadline(time.Now()) })
 	defer stop()
-	buf := make([]byte, maxPacket)
+	errs := make(chan error, readers)
+	for range readers {
+		go func() { errs <- s.serveLoop(ctx) }()
+	}
+	var first error
+	for range readers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			s.conn.SetReadDeadline(time.Now())
+		}
+	}
+	return first
+}
+
+func (s *Server) serveLoop(ctx context.Context) error {
+	in := make([]ipv4.Message, batchSize)
+	out := make([]ipv4.Message, 0, batchSize)
+	replies := make([][]byte, batchSize)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, maxPacket)}
+		in[i].OOB = ipv4.NewControlMessage(ipv4.FlagDst | ipv4.FlagInterface)
+		replies[i] = make([]byte, 0, maxPacket)
+	}
+	var cm ipv4.ControlMessage
 	for {
-		n, cm, src, err := s.pc.ReadFrom(buf)
+		n, err := s.pc.ReadBatch(in, 0)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -107,11 +143,49 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("nbns: reading: %w", err)
 		}
-		from, ok := netip.AddrFromSlice(src.(*net.UDPAddr).IP)
-		if !ok {
-			continue
+		out = out[:0]
+		for i := 0; i < n; i++ {
+			m := &in[i]
+			src, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(src.IP)
+			if !ok {
+				continue
+			}
+			cmp := &cm
+			if cm.Parse(m.OOB[:m.NN]) != nil {
+				cmp = nil
+			}
+			from := netip.AddrPortFrom(ip.Unmap(), uint16(src.Port))
+			if reply := s.handle(m.Buffers[0][:m.N], cmp, from, replies[i][:0]); len(reply) > 0 {
+				replies[i] = reply
+				out = append(out, ipv4.Message{Buffers: [][]byte{reply}, Addr: m.Addr})
+			}
 		}
-		s.handle(buf[:n], cm, netip.AddrPortFrom(from.Unmap(), uint16(src.(*net.UDPAddr).Port)))
+		for len(out) > 0 {
+			sent, err := s.pc.WriteBatch(out, 0)
+			if err != nil {
+				s.cfg.Log.Warn("nbns: sending answers", slog.Any("err", err))
+				break
+			}
+			out = out[sent:]
+		}
+	}
+}
+
+// counters are the metrics of the hot path, resolved once.
+type counters struct {
+	queryPositive, queryNegative, queryNotOurs, nodeStatus, nodeStatusRefused, defended, ignored, unexpected interface{ Inc() }
+}
+
+func newCounters(m *metrics.Metrics) counters {
+	c := func(kind string) interface{ Inc() } { return m.NBNS.WithLabelValues(kind) }
+	return counters{
+		queryPositive: c("query_positive"), queryNegative: c("query_negative"), queryNotOurs: c("query_not_ours"),
+		nodeStatus: c("node_status"), nodeStatusRefused: c("node_status_refused"), defended: c("defended"),
+		ignored: c("ignored"), unexpected: c("unexpected_response"),
 	}
 }
 
@@ -122,46 +196,63 @@ func (s *Server) reject(reason string, from netip.AddrPort, err error) {
 	}
 }
 
-func (s *Server) handle(b []byte, cm *ipv4.ControlMessage, from netip.AddrPort) {
+// handle answers one datagram from from; the answer, if any, is appended
+// to out and goes back to from.
+func (s *Server) handle(b []byte, cm *ipv4.ControlMessage, from netip.AddrPort, out []byte) (reply []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Log.Error("nbns: packet handler panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			reply = nil
 		}
 	}()
 	p, err := netbios.ParseNameServicePacket(b)
 	if err != nil {
 		s.reject("bad_packet", from, err)
-		return
+		return nil
 	}
 	if p.Response {
 		s.deliverReply(from, p)
-		return
+		return nil
 	}
 	if len(p.Questions) != 1 {
 		s.reject("bad_packet", from, fmt.Errorf("%d questions in a request", len(p.Questions)))
-		return
+		return nil
 	}
 	q := p.Questions[0]
 	if q.Scope != s.cfg.Scope {
 		// Another scope is another NetBIOS network.
 		s.reject("other_scope", from, nil)
-		return
+		return nil
 	}
+	var resp netbios.NameServicePacket
 	switch p.Opcode {
 	case netbios.OpcodeQuery:
 		switch q.Type {
 		case netbios.TypeNBSTAT:
-			s.nodeStatus(p, q, cm, from)
+			resp, err = s.nodeStatus(p, q, cm, from)
 		case netbios.TypeNB:
-			s.query(p, q, cm, from)
+			resp, err = s.query(p, q, cm, from)
 		default:
 			s.reject("bad_packet", from, fmt.Errorf("query for record type %v", q.Type))
+			return nil
 		}
 	case netbios.OpcodeRegistration, netbios.OpcodeMultihomedRegistration:
-		s.defend(p, q, cm, from)
+		resp, err = s.defend(p, q, from)
 	default:
 		// Releases, refreshes and WACKs are for name servers; a B-node
 		// only notes them.
-		s.cfg.Metrics.NBNS.WithLabelValues("ignored_" + p.Opcode.String()).Inc()
+		s.count.ignored.Inc()
+		return nil
 	}
+	if err == nil && resp.Questions == nil && resp.Answers == nil {
+		return nil // nothing to say
+	}
+	if err == nil {
+		out, err = netbios.AppendNameServicePacket(out, resp)
+	}
+	if err != nil {
+		s.cfg.Log.Error("nbns: building an answer", slog.Any("err", err))
+		return nil
+	}
+	return out
 }

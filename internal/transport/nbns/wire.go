@@ -85,7 +85,7 @@ func (s *Server) deliverReply(from netip.AddrPort, p netbios.NameServicePacket) 
 	ch, ok := s.waits[p.TransactionID]
 	s.mu.Unlock()
 	if !ok {
-		s.cfg.Metrics.NBNS.WithLabelValues("unexpected_response").Inc()
+		s.count.unexpected.Inc()
 		return
 	}
 	select {

@@ -1,0 +1,175 @@
+package netbios
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netsend/messenger/internal/smb"
+)
+
+// frame is one UDP packet for the capture file.
+type frame struct {
+	src, dst         netip.AddrPort
+	payload          []byte
+	broadcastEthernet bool
+}
+
+// writePcap writes frames as a classic pcap file with Ethernet, IPv4 and
+// UDP framing, which is all tshark needs to hand the payloads to its
+// NBNS and NBDS dissectors.
+func writePcap(t *testing.T, path string, frames []frame) {
+	t.Helper()
+	le := binary.LittleEndian
+	be := binary.BigEndian
+	var out []byte
+	out = le.AppendUint32(out, 0xa1b2c3d4) // magic, microsecond timestamps
+	out = le.AppendUint16(out, 2)
+	out = le.AppendUint16(out, 4)
+	out = le.AppendUint32(out, 0) // thiszone
+	out = le.AppendUint32(out, 0) // sigfigs
+	out = le.AppendUint32(out, 65535)
+	out = le.AppendUint32(out, 1) // LINKTYPE_ETHERNET
+	for i, f := range frames {
+		var pkt []byte
+		dstMAC := []byte{0x02, 0, 0, 0, 0, f.dst.Addr().As4()[3]}
+		if f.broadcastEthernet {
+			dstMAC = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+		}
+		pkt = append(pkt, dstMAC...)
+		pkt = append(pkt, 0x02, 0, 0, 0, 0, f.src.Addr().As4()[3])
+		pkt = be.AppendUint16(pkt, 0x0800)
+		ip := make([]byte, 20)
+		ip[0] = 0x45
+		be.PutUint16(ip[2:], uint16(20+8+len(f.payload)))
+		be.PutUint16(ip[4:], uint16(i+1))
+		ip[8], ip[9] = 64, 17
+		s, d := f.src.Addr().As4(), f.dst.Addr().As4()
+		copy(ip[12:], s[:])
+		copy(ip[16:], d[:])
+		var sum uint32
+		for j := 0; j < 20; j += 2 {
+			sum += uint32(be.Uint16(ip[j:]))
+		}
+		for sum > 0xFFFF {
+			sum = sum&0xFFFF + sum>>16
+		}
+		be.PutUint16(ip[10:], ^uint16(sum))
+		pkt = append(pkt, ip...)
+		pkt = be.AppendUint16(pkt, f.src.Port())
+		pkt = be.AppendUint16(pkt, f.dst.Port())
+		pkt = be.AppendUint16(pkt, uint16(8+len(f.payload)))
+		pkt = be.AppendUint16(pkt, 0) // no checksum, allowed over IPv4
+		pkt = append(pkt, f.payload...)
+
+		out = le.AppendUint32(out, uint32(1700000000+i))
+		out = le.AppendUint32(out, 0)
+		out = le.AppendUint32(out, uint32(len(pkt)))
+		out = le.AppendUint32(out, uint32(len(pkt)))
+		out = append(out, pkt...)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTsharkDecodes(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed")
+	}
+	alice := netip.MustParseAddr("192.168.1.10")
+	bob := netip.MustParseAddr("192.168.1.20")
+	bcast := netip.MustParseAddr("192.168.1.255")
+	ns := func(src, dst netip.Addr, p NameServicePacket, err error) frame {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := AppendNameServicePacket(nil, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frame{src: netip.AddrPortFrom(src, 137), dst: netip.AddrPortFrom(dst, 137), payload: b, broadcastEthernet: dst == bcast}
+	}
+	bob03 := mustName(t, "BOB", 0x03)
+	aliceEntry := NBEntry{Addr: alice}
+	bobEntry := NBEntry{Addr: bob}
+	status := NodeStatus{
+		Names: []NodeName{
+			{mustName(t, "BOB", 0x00), NameACT}, {bob03, NameACT},
+			{mustName(t, "WORKGROUP", 0x00), NameGroup | NameACT},
+		},
+		Statistics: Statistics{UnitID: [6]byte{0x02, 0, 0, 0, 0, 0x14}},
+	}
+	positive, err := PositiveNameQueryResponse(0x1234, bob03, "", 300000, []NBEntry{bobEntry}, false)
+	statusResp, err2 := NodeStatusResponse(0x0042, WildcardName(), "", status)
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	frames := []frame{
+		ns(alice, bcast, NameQueryRequest(0x1234, bob03, "", true, true), nil),
+		ns(bob, alice, positive, err),
+		ns(alice, bob, NodeStatusRequest(0x0042, ""), nil),
+		ns(bob, alice, statusResp, nil),
+	}
+	reg, err := NameRegistrationRequest(0x5678, bob03, "", 300000, aliceEntry, true)
+	frames = append(frames, ns(alice, bcast, reg, err))
+	neg, err := NegativeRegistrationResponse(0x5678, bob03, "", RCodeActive, aliceEntry)
+	frames = append(frames, ns(bob, alice, neg, err))
+	rel, err := NameReleaseRequest(0x5679, bob03, "", aliceEntry, true)
+	frames = append(frames, ns(alice, bcast, rel, err))
+	ow, err := NameOverwriteDemand(0x567A, mustName(t, "ALICE", 0x03), "", 300000, aliceEntry)
+	frames = append(frames, ns(alice, bcast, ow, err))
+	ref, err := NameRefreshRequest(0x567B, mustName(t, "ALICE", 0x03), "", 300000, aliceEntry)
+	frames = append(frames, ns(alice, bob, ref, err))
+	pos, err := PositiveRegistrationResponse(0x567B, mustName(t, "ALICE", 0x03), "", 300000, aliceEntry)
+	frames = append(frames, ns(bob, alice, pos, err))
+	frames = append(frames, ns(bob, alice, WACKResponse(0x567B, mustName(t, "ALICE", 0x03), "", 30, ref.HeaderFlags()), nil))
+	frames = append(frames, ns(bob, alice, NegativeNameQueryResponse(0x567C, mustName(t, "NOBODY", 0x03), "", RCodeNameErr), nil))
+
+	dg := func(src, dst netip.Addr, d Datagram) frame {
+		t.Helper()
+		b, err := AppendDatagram(nil, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frame{src: netip.AddrPortFrom(src, 138), dst: netip.AddrPortFrom(dst, 138), payload: b, broadcastEthernet: dst == bcast}
+	}
+	mailslot := func(from, to, text string) []byte {
+		t.Helper()
+		data, err := smb.AppendMessengerPayload(nil, smb.MessengerPayload{From: []byte(from), To: []byte(to), Text: []byte(text)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := smb.AppendMailslotWrite(nil, smb.Header{}, smb.MailslotWrite{Name: smb.MessengerMailslot, Class: smb.MailslotClassUnreliable, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	frames = append(frames,
+		dg(alice, bob, Datagram{Type: DirectUniqueDatagram, Flags: DatagramFirst, ID: 0x8001, SourceIP: alice, SourcePort: 138,
+			Source: mustName(t, "ALICE", 0x00), Destination: bob03, Data: mailslot("ALICE", "BOB", "Hello")}),
+		dg(alice, bcast, Datagram{Type: DirectGroupDatagram, Flags: DatagramFirst, ID: 0x8002, SourceIP: alice, SourcePort: 138,
+			Source: mustName(t, "ALICE", 0x00), Destination: mustName(t, "WORKGROUP", 0x00), Data: mailslot("ALICE", "WORKGROUP", "Hello all")}),
+		dg(bob, alice, Datagram{Type: DatagramError, Flags: DatagramFirst, ID: 0x8002, SourceIP: bob, SourcePort: 138, ErrorCode: DestinationNameNotPresent}),
+	)
+
+	file := filepath.Join(t.TempDir(), "nbt.pcap")
+	writePcap(t, file, frames)
+	out, err := exec.Command(tshark, "-r", file, "-T", "fields", "-E", "separator=|", "-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "nbns.flags", "-e", "nbns.name", "-e", "nbns.nb_flags", "-e", "nbns.addr", "-e", "nbns.number_of_names", "-e", "nbns.netbios_name", "-e", "nbns.name_flags", "-e", "nbns.unit_id", "-e", "nbdgm.type", "-e", "nbdgm.dgram_len", "-e", "nbdgm.source_name", "-e", "nbdgm.destination_name", "-e", "mailslot.name", "-e", "data.data", "-e", "nbdgm.error_code").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	for _, bad := range []string{"Malformed", "Expert Info (Warning", "Expert Info (Error", "[Packet size limited"} {
+		if strings.Contains(string(out), bad) {
+			t.Errorf("tshark reports %q", bad)
+		}
+	}
+}
