@@ -51,8 +51,8 @@ type Config struct {
 type Server struct {
 	cfg   Config
 	count counters
-	conn *net.UDPConn
-	pc   *ipv4.PacketConn
+	conn  *net.UDPConn
+	pc    *ipv4.PacketConn
 
 	nextID atomic.Uint32
 
