@@ -60,7 +60,7 @@ const goldenNegativeRegistration = `
 56 78 ad 86 00 00 00 01 00 00 00 00` + encBOB03 + `
 00 20 00 01 00 00 00 00 00 06 00 00 0a 63 00 02`
 
-func entry(t testing.TB, flags NBFlags, addr string) NBEntry {
+func mustEntry(t testing.TB, flags NBFlags, addr string) NBEntry {
 	t.Helper()
 	return NBEntry{Flags: flags, Addr: netip.MustParseAddr(addr)}
 }
@@ -114,7 +114,7 @@ func TestNameQueryGolden(t *testing.T) {
 }
 
 func TestPositiveQueryResponseGolden(t *testing.T) {
-	p, err := PositiveNameQueryResponse(0x1234, mustName(t, "BOB", 0x03), "", 300000, []NBEntry{entry(t, 0, "192.168.1.20")}, false)
+	p, err := PositiveNameQueryResponse(0x1234, mustName(t, "BOB", 0x03), "", 300000, []NBEntry{mustEntry(t, 0, "192.168.1.20")}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestPositiveQueryResponseGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0] != entry(t, 0, "192.168.1.20") {
+	if len(entries) != 1 || entries[0] != mustEntry(t, 0, "192.168.1.20") {
 		t.Errorf("entries %v", entries)
 	}
 	if got, want := p.String(), "Name query response, ID 0x1234, flags 0x8500 (AA|RD), OK; answer BOB<03> NB, TTL 300000, unique, B-node 192.168.1.20"; got != want {
@@ -162,7 +162,7 @@ func TestNodeStatusGolden(t *testing.T) {
 }
 
 func TestRegistrationGolden(t *testing.T) {
-	p, err := NameRegistrationRequest(0x5678, mustName(t, "BOB", 0x03), "", 300000, entry(t, 0, "192.168.1.20"), true)
+	p, err := NameRegistrationRequest(0x5678, mustName(t, "BOB", 0x03), "", 300000, mustEntry(t, 0, "192.168.1.20"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestRegistrationGolden(t *testing.T) {
 		t.Error("registration request should compress the additional record's name")
 	}
 
-	neg, err := NegativeRegistrationResponse(0x5678, mustName(t, "BOB", 0x03), "", RCodeActive, entry(t, 0, "10.99.0.2"))
+	neg, err := NegativeRegistrationResponse(0x5678, mustName(t, "BOB", 0x03), "", RCodeActive, mustEntry(t, 0, "10.99.0.2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestRegistrationGolden(t *testing.T) {
 // protocols.md §2 and that each packet survives a round trip.
 func TestBuilders(t *testing.T) {
 	bob := mustName(t, "BOB", 0x03)
-	own := entry(t, NBFlags(ONTH), "10.0.0.7")
+	own := mustEntry(t, NBFlags(ONTH), "10.0.0.7")
 	must := func(p NameServicePacket, err error) NameServicePacket {
 		t.Helper()
 		if err != nil {
@@ -247,7 +247,7 @@ func TestBuilders(t *testing.T) {
 
 func TestCompressNamesScope(t *testing.T) {
 	bob := mustName(t, "BOB", 0x03)
-	p, err := NameRegistrationRequest(7, bob, "corp.example", 60, entry(t, NBGroup, "10.0.0.1"), true)
+	p, err := NameRegistrationRequest(7, bob, "corp.example", 60, mustEntry(t, NBGroup, "10.0.0.1"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestAppendNameServicePacketErrors(t *testing.T) {
 }
 
 func TestNBData(t *testing.T) {
-	entries := []NBEntry{entry(t, 0, "192.168.1.20"), entry(t, NBGroup|NBFlags(ONTP), "10.0.0.1"), entry(t, NBFlags(ONTH)|0x0001, "::ffff:10.0.0.2")}
+	entries := []NBEntry{mustEntry(t, 0, "192.168.1.20"), mustEntry(t, NBGroup|NBFlags(ONTP), "10.0.0.1"), mustEntry(t, NBFlags(ONTH)|0x0001, "::ffff:10.0.0.2")}
 	rdata, err := AppendNBData(nil, entries)
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +422,7 @@ func TestNBData(t *testing.T) {
 		want    error
 	}{
 		{"none", nil, ErrShort},
-		{"IPv6", []NBEntry{entry(t, 0, "2001:db8::1")}, ErrBadAddress},
+		{"IPv6", []NBEntry{mustEntry(t, 0, "2001:db8::1")}, ErrBadAddress},
 		{"zero address", []NBEntry{{}}, ErrBadAddress},
 		{"too many", make([]NBEntry, MaxNBEntries+1), ErrTooMany},
 	} {

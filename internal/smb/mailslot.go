@@ -144,8 +144,9 @@ func ParseMailslotWrite(p Packet) (MailslotWrite, error) {
 // the layout Windows uses ([MS-MAIL] 2.2.1, protocols.md §6.1): no
 // parameters, Flags 0, the name followed by one pad byte (zero) when
 // needed to start the data at an even offset, so DataOffset is 88 for
-// \MAILSLOT\MESSNGR and 86 for \MAILSLOT\BROWSE. h.Command is set for the
-// caller; Windows sends every other header field zero. On error b is
+// \MAILSLOT\MESSNGR and 86 for \MAILSLOT\BROWSE; the pad is dropped only
+// when the data would otherwise not fit in ByteCount. h.Command is set for
+// the caller; Windows sends every other header field zero. On error b is
 // returned unchanged.
 func AppendMailslotWrite(b []byte, h Header, m MailslotWrite) ([]byte, error) {
 	const cmd = CommandTransaction
@@ -158,6 +159,11 @@ func AppendMailslotWrite(b []byte, h Header, m MailslotWrite) ([]byte, error) {
 	bytesStart := minLen + 2*mailslotWordCount
 	nameEnd := bytesStart + len(m.Name) + 1
 	pad := nameEnd & 1
+	if nameEnd+pad-bytesStart+len(m.Data) > maxByteCount {
+		// The pad is only alignment; data that fills ByteCount goes
+		// without it, as senders that never pad send everything.
+		pad = 0
+	}
 	dataOffset := nameEnd + pad
 	if n := dataOffset - bytesStart + len(m.Data); n > maxByteCount {
 		return b, fmt.Errorf("smb: building %v Data: %d bytes make ByteCount %d, more than %d: %w", cmd, len(m.Data), n, maxByteCount, ErrTooLong)

@@ -221,25 +221,30 @@ func TestAppendMailslotWriteErrors(t *testing.T) {
 	}{
 		{"NUL in name", MailslotWrite{Name: "\\MAILSLOT\\A\x00B"}, ErrEmbeddedNUL},
 		{"long name", MailslotWrite{Name: strings.Repeat("N", MaxMailslotNameLen+1)}, ErrTooLong},
-		{"too much data", MailslotWrite{Name: MessengerMailslot, Data: make([]byte, maxByteCount-18)}, ErrTooLong},
+		{"too much data", MailslotWrite{Name: MessengerMailslot, Data: make([]byte, maxByteCount-17)}, ErrTooLong},
 	} {
 		out, err := AppendMailslotWrite([]byte("keep"), Header{}, tt.m)
 		if !errors.Is(err, tt.want) || string(out) != "keep" {
 			t.Errorf("%s: %q, %v, want %v", tt.name, out, err, tt.want)
 		}
 	}
-	// The most data that fits.
-	m := MailslotWrite{Name: MessengerMailslot, Data: make([]byte, maxByteCount-19)}
-	out, err := AppendMailslotWrite(nil, Header{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Parse(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := ParseMailslotWrite(p); err != nil || len(got.Data) != len(m.Data) {
-		t.Errorf("largest write: %d bytes, %v", len(got.Data), err)
+	// The most data that fits with the pad byte, and without it.
+	for _, tt := range []struct{ n, offset int }{{maxByteCount - 19, 88}, {maxByteCount - 18, 87}} {
+		m := MailslotWrite{Name: MessengerMailslot, Data: make([]byte, tt.n)}
+		out, err := AppendMailslotWrite(nil, Header{}, m)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", tt.n, err)
+		}
+		p, err := Parse(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off, _ := p.Word(12); int(off) != tt.offset {
+			t.Errorf("%d bytes: DataOffset %d, want %d", tt.n, off, tt.offset)
+		}
+		if got, err := ParseMailslotWrite(p); err != nil || len(got.Data) != len(m.Data) {
+			t.Errorf("%d bytes: parsed %d bytes, %v", tt.n, len(got.Data), err)
+		}
 	}
 }
 
