@@ -22,9 +22,11 @@ func (e *exitError) Unwrap() error { return e.err }
 func main() {
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "messenger:", err)
 		var ee *exitError
-		if errors.As(err, &ee) {
+		if !errors.As(err, &ee) || ee.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "messenger:", err)
+		}
+		if ee != nil {
 			os.Exit(ee.code)
 		}
 		os.Exit(1)
@@ -54,6 +56,6 @@ local socket in the data directory.`,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default "+defaultConfigHelp()+", or $MESSENGER_CONFIG)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory of the daemon (default from the configuration, or $MESSENGER_DATA_DIR)")
-	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd())
+	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newSendCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd())
 	return root
 }

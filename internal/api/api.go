@@ -16,6 +16,7 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/sender"
 	"github.com/netsend/messenger/internal/store"
 )
 
@@ -34,6 +35,17 @@ type Names interface {
 	// error wrapping names.ErrConflict means another node holds it.
 	AddAlias(ctx context.Context, name string) (names.Entry, error)
 	DeleteAlias(ctx context.Context, name string) error
+}
+
+// Sender sends messages for the API's callers.
+type Sender interface {
+	Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error)
+}
+
+// SendResponse is the body of a successful POST /v1/send: what happened
+// for each recipient (a delivery with a code failed).
+type SendResponse struct {
+	Deliveries []sender.Delivery `json:"deliveries"`
 }
 
 // Name is one name of the daemon as the API shows it.
@@ -69,12 +81,14 @@ type Listener struct {
 // Error is the JSON body of every non-2xx answer.
 type Error struct {
 	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
 }
 
 // Server serves the API.
 type Server struct {
 	Store  Store
 	Names  Names
+	Sender Sender
 	Status func() Status
 	Log    *slog.Logger
 }
@@ -87,6 +101,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/messages/{id}", s.get)
 	mux.HandleFunc("POST /v1/messages/{id}/read", s.markRead)
 	mux.HandleFunc("DELETE /v1/messages/{id}", s.delete)
+	mux.HandleFunc("POST /v1/send", s.send)
 	mux.HandleFunc("GET /v1/names", s.listNames)
 	mux.HandleFunc("POST /v1/names", s.addName)
 	mux.HandleFunc("DELETE /v1/names/{name}", s.deleteName)
@@ -176,6 +191,27 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) send(w http.ResponseWriter, r *http.Request) {
+	var req sender.Request
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, Error{Error: "body must be JSON like {\"to\": \"BOB\", \"text\": \"hello\"}: " + err.Error(), Code: sender.CodeBadRequest})
+		return
+	}
+	deliveries, err := s.Sender.Send(r.Context(), req)
+	if err != nil {
+		var e *sender.Error
+		if errors.As(err, &e) {
+			writeJSON(w, http.StatusBadRequest, Error{Error: e.Error(), Code: e.Code})
+			return
+		}
+		s.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SendResponse{Deliveries: deliveries})
 }
 
 func (s *Server) listNames(w http.ResponseWriter, r *http.Request) {

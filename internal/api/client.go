@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/sender"
 )
 
 // ErrDaemonNotRunning is returned when nothing answers on the socket.
@@ -98,6 +99,20 @@ func (c *Client) AddName(ctx context.Context, name string) (Name, error) {
 	return out, err
 }
 
+// Send asks the daemon to send a message.
+func (c *Client) Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error) {
+	var out SendResponse
+	err := c.send(ctx, http.MethodPost, "/v1/send", req, &out)
+	return out.Deliveries, err
+}
+
+// RequestError is a 400 answer with a code, e.g. a message too long.
+type RequestError struct {
+	Code, Msg string
+}
+
+func (e *RequestError) Error() string { return e.Msg }
+
 // DeleteName removes a message alias and releases it on the network.
 func (c *Client) DeleteName(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/names/"+url.PathEscape(name), nil)
@@ -144,10 +159,12 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
 			e.Error = resp.Status
 		}
-		switch resp.StatusCode {
-		case http.StatusNotFound:
+		switch {
+		case resp.StatusCode == http.StatusBadRequest && e.Code != "":
+			return &RequestError{Code: e.Code, Msg: e.Error}
+		case resp.StatusCode == http.StatusNotFound:
 			return fmt.Errorf("%w: %s", ErrNotFound, e.Error)
-		case http.StatusConflict:
+		case resp.StatusCode == http.StatusConflict:
 			return fmt.Errorf("%w: %s", ErrConflict, e.Error)
 		}
 		return errors.New(e.Error)

@@ -78,6 +78,7 @@ type Config struct {
 
 	SMB   SMB   `toml:"smb"`
 	NBNS  NBNS  `toml:"nbns"`
+	Send  Send  `toml:"send"`
 	Popup Popup `toml:"popup"`
 	Log   Log   `toml:"log"`
 }
@@ -113,6 +114,21 @@ type NBNS struct {
 	TTL Duration `toml:"ttl"`
 	// Scope is the NetBIOS scope; peers must share it. Empty by default.
 	Scope string `toml:"scope"`
+}
+
+// Send configures how `messenger send` reaches other hosts.
+type Send struct {
+	// ResolveOrder is the order names are looked up in: lmhosts, wins,
+	// bcast, hosts (/etc/hosts and DNS).
+	ResolveOrder []string `toml:"resolve_order"`
+	// LMHosts is the lmhosts file consulted first.
+	LMHosts string `toml:"lmhosts"`
+	// Timeout bounds one recipient: resolving, connecting, sending.
+	Timeout Duration `toml:"timeout"`
+	// SMBPort and DgramPort are the receivers' ports: 139 and 138 on
+	// every real network; other values are for tests.
+	SMBPort   int `toml:"smb_port"`
+	DgramPort int `toml:"dgram_port"`
 }
 
 // Popup configures the classic pop-up block on the daemon's standard output.
@@ -153,6 +169,13 @@ func Default() Config {
 			HostSuffixes:    []int{0x00},
 			NodeStatusAllow: []string{"local"},
 			TTL:             Duration{300000 * time.Second},
+		},
+		Send: Send{
+			ResolveOrder: []string{"lmhosts", "wins", "bcast", "hosts"},
+			LMHosts:      "/etc/samba/lmhosts",
+			Timeout:      Duration{10 * time.Second},
+			SMBPort:      139,
+			DgramPort:    138,
 		},
 		Popup: Popup{Enabled: true},
 		Log:   Log{Level: "info", Format: "text"},
@@ -313,6 +336,24 @@ func (c *Config) Validate() error {
 	if c.NBNS.Scope != "" {
 		if _, err := netbios.AppendEncodedName(nil, netbios.WildcardName(), c.NBNS.Scope); err != nil {
 			bad("nbns.scope: %q: %v", c.NBNS.Scope, err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range c.Send.ResolveOrder {
+		switch {
+		case m != "lmhosts" && m != "wins" && m != "bcast" && m != "hosts":
+			bad("send.resolve_order: %q is not one of lmhosts, wins, bcast, hosts", m)
+		case seen[m]:
+			bad("send.resolve_order: %q listed twice", m)
+		}
+		seen[m] = true
+	}
+	if c.Send.Timeout.Duration <= 0 {
+		bad("send.timeout: must be positive")
+	}
+	for k, p := range map[string]int{"send.smb_port": c.Send.SMBPort, "send.dgram_port": c.Send.DgramPort} {
+		if p < 1 || p > 65535 {
+			bad("%s: %d is not a port", k, p)
 		}
 	}
 	switch c.Log.Level {

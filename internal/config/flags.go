@@ -34,6 +34,11 @@ var flagSpecs = []flagSpec{
 	{"wins", func(d, s *Config) { d.NBNS.WINS = s.NBNS.WINS }},
 	{"nbns-interface", func(d, s *Config) { d.NBNS.Interfaces = s.NBNS.Interfaces }},
 	{"node-status-allow", func(d, s *Config) { d.NBNS.NodeStatusAllow = s.NBNS.NodeStatusAllow }},
+	{"resolve-order", func(d, s *Config) { d.Send.ResolveOrder = s.Send.ResolveOrder }},
+	{"lmhosts", func(d, s *Config) { d.Send.LMHosts = s.Send.LMHosts }},
+	{"send-timeout", func(d, s *Config) { d.Send.Timeout = s.Send.Timeout }},
+	{"send-smb-port", func(d, s *Config) { d.Send.SMBPort = s.Send.SMBPort }},
+	{"send-dgram-port", func(d, s *Config) { d.Send.DgramPort = s.Send.DgramPort }},
 	{"popup", func(d, s *Config) { d.Popup.Enabled = s.Popup.Enabled }},
 	{"log-level", func(d, s *Config) { d.Log.Level = s.Log.Level }},
 	{"log-format", func(d, s *Config) { d.Log.Format = s.Log.Format }},
@@ -62,6 +67,11 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&s.NBNS.WINS, "wins", d.NBNS.WINS, "WINS server, IP or IP:port (node types p and h)")
 	fs.StringArrayVar(&s.NBNS.Interfaces, "nbns-interface", nil, "interface for name broadcasts (repeatable; default all with IPv4 broadcast)")
 	fs.StringArrayVar(&s.NBNS.NodeStatusAllow, "node-status-allow", d.NBNS.NodeStatusAllow, "who may list our names: CIDR or \"local\" (repeatable)")
+	fs.StringSliceVar(&s.Send.ResolveOrder, "resolve-order", d.Send.ResolveOrder, "name resolution order for sending: lmhosts, wins, bcast, hosts")
+	fs.StringVar(&s.Send.LMHosts, "lmhosts", d.Send.LMHosts, "lmhosts file for name resolution")
+	fs.DurationVar(&s.Send.Timeout.Duration, "send-timeout", d.Send.Timeout.Duration, "time allowed per recipient when sending")
+	fs.IntVar(&s.Send.SMBPort, "send-smb-port", d.Send.SMBPort, "session port of receivers (139 on real networks)")
+	fs.IntVar(&s.Send.DgramPort, "send-dgram-port", d.Send.DgramPort, "datagram port broadcasts go to (138 on real networks)")
 	fs.BoolVar(&s.Popup.Enabled, "popup", d.Popup.Enabled, "print each message as a pop-up block on standard output")
 	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")

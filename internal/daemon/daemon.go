@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,8 +28,11 @@ import (
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/pipeline"
+	"github.com/netsend/messenger/internal/resolve"
+	"github.com/netsend/messenger/internal/sender"
 	"github.com/netsend/messenger/internal/sink/popup"
 	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/transport/mailslot"
 	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
 	"github.com/netsend/messenger/internal/utmp"
@@ -94,18 +98,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		defer nbnsConn.Close()
 		listeners = append(listeners, api.Listener{Transport: "nbns", Network: "udp", Addr: nbnsConn.LocalAddr().String()})
 	}
-	for _, off := range []struct {
-		what string
-		port int
-		flag string
-	}{
-		{"NetBIOS datagram service", cfg.DgramPort, "dgram-port"},
-		{"DCE/RPC NetrSendMessage", cfg.RPCPort, "rpc-port"},
-	} {
-		if off.port != 0 {
-			log.Info("listener not built into this version; setting has no effect yet",
-				slog.String("transport", off.what), slog.String("flag", "--"+off.flag), slog.Int("port", off.port))
+	var dgramConn *net.UDPConn
+	if cfg.DgramPort != 0 {
+		dgramConn, err = listenUDP(cfg.Bind, cfg.DgramPort, "dgram-port")
+		if err != nil {
+			return err
 		}
+		defer dgramConn.Close()
+		listeners = append(listeners, api.Listener{Transport: "mailslot", Network: "udp", Addr: dgramConn.LocalAddr().String()})
+	}
+	if cfg.RPCPort != 0 {
+		log.Info("listener not built into this version; setting has no effect yet",
+			slog.String("transport", "DCE/RPC NetrSendMessage"), slog.String("flag", "--rpc-port"), slog.Int("port", cfg.RPCPort))
 	}
 	sockLn, err := listenSocket(cfg.SocketPath())
 	if err != nil {
@@ -199,7 +203,46 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		}()
 	}
 
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Log: log, Status: func() api.Status {
+	var datagrams *mailslot.Server
+	if dgramConn != nil {
+		datagrams, err = mailslot.New(dgramConn, mailslot.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
+			Log: log.With(slog.String("transport", "mailslot")), Scope: cfg.NBNS.Scope})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := datagrams.Serve(runCtx); err != nil {
+				log.Error("datagram service stopped", slog.Any("err", err))
+				cancel()
+			}
+		}()
+	}
+	interfaces := func() []names.Interface { return names.BroadcastInterfaces(cfg.NBNS.Interfaces) }
+	order, err := resolve.ParseOrder(strings.Join(cfg.Send.ResolveOrder, ","))
+	if err != nil {
+		return err
+	}
+	rcfg := resolve.Config{Order: order, LMHostsPath: cfg.Send.LMHosts, Interfaces: interfaces, Scope: cfg.NBNS.Scope,
+		Log: log.With(slog.String("part", "resolve"))}
+	if cfg.NBNS.WINS != "" {
+		rcfg.WINS, _ = config.ParseWINS(cfg.NBNS.WINS)
+	}
+	resolver, err := resolve.New(rcfg)
+	if err != nil {
+		return err
+	}
+	snd := &sender.Sender{
+		Resolver: resolver, Local: pl, Names: nameTable, CodePage: cp, HostName: cfg.HostName, Workgroup: cfg.Workgroup,
+		SMBPort: cfg.Send.SMBPort, DgramPort: cfg.Send.DgramPort, Interfaces: interfaces, Timeout: cfg.Send.Timeout.Duration,
+		Log: log.With(slog.String("part", "sender")),
+	}
+	if datagrams != nil {
+		snd.Datagrams = datagrams
+	}
+
+	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Log: log, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {

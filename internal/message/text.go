@@ -148,3 +148,27 @@ func NormalizeLineBreaks(b []byte) []byte {
 	}
 	return out
 }
+
+// ErrUnencodable is returned when text holds a character the code page
+// cannot carry.
+var ErrUnencodable = errors.New("character not in the code page")
+
+// EncodeStrict turns UTF-8 into OEM bytes and fails, naming the first
+// character the code page lacks, rather than send something else than the
+// user wrote.
+func (c CodePage) EncodeStrict(s string) ([]byte, error) {
+	if isASCIIString(s) {
+		return []byte(s), nil
+	}
+	out, err := c.enc.NewEncoder().Bytes([]byte(s))
+	if err == nil {
+		return out, nil
+	}
+	enc := c.enc.NewEncoder()
+	for _, r := range s {
+		if _, err := enc.String(string(r)); err != nil {
+			return nil, fmt.Errorf("%w: %q (U+%04X) cannot be sent in %s", ErrUnencodable, r, r, c.name)
+		}
+	}
+	return nil, fmt.Errorf("%w: text cannot be sent in %s", ErrUnencodable, c.name)
+}

@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,4 +87,14 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestEncodeStrict(t *testing.T) {
+	cp, _ := LookupCodePage("CP850")
+	if b, err := cp.EncodeStrict("Grüße"); err != nil || string(b) != "Gr\x81\xe1e" {
+		t.Errorf("EncodeStrict(Grüße) = % x, %v", b, err)
+	}
+	if _, err := cp.EncodeStrict("smile ☺ please"); !errors.Is(err, ErrUnencodable) || !strings.Contains(err.Error(), "U+263A") {
+		t.Errorf("EncodeStrict(☺) error = %v, want ErrUnencodable naming U+263A", err)
+	}
 }

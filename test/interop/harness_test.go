@@ -238,3 +238,5 @@ func (d *daemon) inbox() []message.Message {
 	}
 	return msgs
 }
+
+func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,8 @@ func writeSambaConf(t *testing.T, dir, netbiosName, iface string, extra ...strin
 	return path
 }
 
-// startSamba runs the given Samba daemons (nmbd, smbd) in ns. They are
+// startSamba runs the given Samba daemons (nmbd, smbd) in ns, or in the
+// host's namespace when ns is "". They are
 // started without --no-process-group, so they lead their own process
 // groups and a signal to them reaches nothing else (peers.md pitfall 11).
 func startSamba(t *testing.T, ns, conf string, daemons ...string) *sambaPeer {
@@ -125,7 +127,10 @@ func startSamba(t *testing.T, ns, conf string, daemons ...string) *sambaPeer {
 	for _, d := range daemons {
 		prog := requirePeer(t, d)
 		log := &syncBuffer{}
-		cmd := exec.Command("ip", "netns", "exec", ns, prog, "--foreground", "--debug-stdout", "-s", conf)
+		cmd := exec.Command(prog, "--foreground", "--debug-stdout", "-s", conf)
+		if ns != "" {
+			cmd = exec.Command("ip", "netns", "exec", ns, prog, "--foreground", "--debug-stdout", "-s", conf)
+		}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -300,4 +305,114 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Our sender in A finds NSPEER, which Samba's nmbd holds in B, by a
+// broadcast name query, and delivers to smbd there.
+func TestSendResolvesByBroadcastToSamba(t *testing.T) {
+	requirePeer(t, "nmbd")
+	n := newTestNet(t)
+	smbd := startSmbdReceiver(t, n.B, n.IfB, "NSPEER", 139, true)
+	nmblookup := requirePeer(t, "nmblookup")
+	waitFor(t, 20*time.Second, func() string {
+		out, _ := n.in(n.A, nmblookup, "-B", n.Broadcast, "NSPEER#03")
+		if strings.Contains(out, n.AddrB+" NSPEER<03>") {
+			return ""
+		}
+		return "nmbd's NSPEER<03> not registered yet: " + out
+	})
+	d := startDaemonIn(t, n.A, "", 139, "", "--nbns-port", "137", "--dgram-port", "138", "--nbns-interface", n.IfA,
+		"--host-name", "MSGHOST", "--workgroup", "TESTGRP", "--resolve-order", "bcast")
+	out, errOut, code := d.send("", "nspeer", "--from", "gina", "found you by broadcast")
+	if code != 0 {
+		t.Fatalf("send NSPEER: exit %d\n%s%s\ndaemon log:\n%s", code, out, errOut, d.stderr)
+	}
+	if got := smbd.messages(t, 1); got[0] != "found you by broadcast" {
+		t.Errorf("smbd received %q", got[0])
+	}
+}
+
+// net send * and net send /domain: a MESSNGR mailslot datagram to the
+// workgroup reaches our daemon in the other namespace, and tshark decodes
+// it as such.
+func TestBroadcastBetweenNamespaces(t *testing.T) {
+	n := newTestNet(t)
+	common := []string{"--nbns-port", "137", "--dgram-port", "138", "--workgroup", "TESTGRP"}
+	a := startDaemonIn(t, n.A, "", 139, "", append(common, "--nbns-interface", n.IfA, "--host-name", "HOSTA")...)
+	b := startDaemonIn(t, n.B, "", 139, "", append(common, "--nbns-interface", n.IfB, "--host-name", "HOSTB")...)
+	waitRegistered(t, b, "HOSTB")
+
+	capFile := filepath.Join(t.TempDir(), "dgram.pcapng")
+	dumpcap := requirePeer(t, "dumpcap")
+	var capErr syncBuffer
+	capture := exec.Command("ip", "netns", "exec", n.B, dumpcap, "-q", "-i", n.IfB, "-f", "udp port 137 or udp port 138", "-w", capFile)
+	capture.Stderr = &capErr
+	if err := capture.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// dumpcap says it captures a little before it does: knock (a name
+	// query to B) until a knock is in the file.
+	nmblookup := requirePeer(t, "nmblookup")
+	waitFor(t, 15*time.Second, func() string {
+		if !strings.Contains(capErr.String(), "Capturing on") {
+			return "dumpcap not started: " + capErr.String()
+		}
+		n.in(n.A, nmblookup, "-U", n.AddrB, "--recursion", "HOSTB#03")
+		if out, _ := exec.Command("tshark", "-r", capFile, "-c", "1").Output(); len(out) > 0 {
+			return ""
+		}
+		return "dumpcap has captured nothing yet"
+	})
+
+	for _, args := range [][]string{{"*", "to everyone in the workgroup"}, {"--domain", "testgrp", "to the whole domain"}} {
+		out, errOut, code := a.send("", append([]string{"--from", "admin"}, args...)...)
+		if code != 0 || !strings.Contains(out, "sent to all messenger names of TESTGRP") {
+			t.Fatalf("send %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	waitFor(t, 10*time.Second, func() string {
+		if msgs := b.inbox(); len(msgs) == 2 {
+			return ""
+		}
+		return "B's inbox does not hold both broadcasts yet"
+	})
+	for _, m := range b.inbox() {
+		if m.Transport != "mailslot" || m.From != "admin" || m.To != "TESTGRP" || !strings.HasPrefix(m.Source, n.AddrA+":") {
+			t.Errorf("broadcast stored as %+v", m)
+		}
+	}
+	// A datagram for a workgroup we are not in is not ours.
+	if _, _, code := a.send("", "--domain", "OTHERGRP", "not for B"); code != 0 {
+		t.Errorf("send --domain OTHERGRP: exit %d", code)
+	}
+
+	// dumpcap writes as it goes: wait for the three datagrams, then stop.
+	waitFor(t, 10*time.Second, func() string {
+		out, _ := exec.Command("tshark", "-r", capFile, "-Y", "mailslot.name").Output()
+		if c := strings.Count(string(out), "\n"); c < 3 {
+			return "capture holds " + strconv.Itoa(c) + " of 3 datagrams"
+		}
+		return ""
+	})
+	capture.Process.Signal(os.Interrupt)
+	capture.Wait()
+	out, err := exec.Command("tshark", "-r", capFile, "-Y", "mailslot.name", "-T", "fields",
+		"-e", "nbdgm.type", "-e", "mailslot.name", "-e", "nbdgm.destination_name").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	if c := strings.Count(string(out), `\MAILSLOT\MESSNGR`); c < 3 {
+		all, _ := exec.Command("tshark", "-r", capFile).CombinedOutput()
+		t.Errorf("tshark decodes %d MESSNGR datagrams, want 3:\n%s\nwhole capture:\n%s\ndumpcap: %s", c, out, all, capErr.String())
+	}
+	if !strings.Contains(string(out), "TESTGRP<00>") {
+		t.Errorf("tshark shows no datagram to TESTGRP<00>:\n%s", out)
+	}
+	bad, _ := exec.Command("tshark", "-r", capFile, "-Y", "_ws.malformed || _ws.expert.severity >= 0x00600000", "-V").Output()
+	if strings.TrimSpace(string(bad)) != "" {
+		t.Errorf("tshark flags our datagrams:\n%s", bad)
+	}
+	if msgs := b.inbox(); len(msgs) != 2 {
+		t.Errorf("B stored %d messages, want 2 (OTHERGRP is not its workgroup)", len(msgs))
+	}
 }

@@ -2,9 +2,7 @@ package nbns
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"slices"
 
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
@@ -16,46 +14,8 @@ var _ names.Wire = (*Server)(nil)
 // NewTransactionID hands out the NAME_TRN_ID of our next request.
 func (s *Server) NewTransactionID() uint16 { return uint16(s.nextID.Add(1)) }
 
-// Interfaces lists the interfaces our names are announced on: up, with an
-// IPv4 broadcast address, and among the configured ones if any are.
-func (s *Server) Interfaces() []names.Interface {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil
-	}
-	var out []names.Interface
-	for _, ifi := range ifs {
-		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagBroadcast == 0 || ifi.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		if len(s.cfg.Interfaces) > 0 && !slices.Contains(s.cfg.Interfaces, ifi.Name) {
-			continue
-		}
-		addrs, _ := ifi.Addrs()
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
-				continue
-			}
-			ip, ok := netip.AddrFromSlice(ipn.IP)
-			if !ok || !ip.Unmap().Is4() {
-				continue
-			}
-			ip = ip.Unmap()
-			ones, bits := ipn.Mask.Size()
-			if bits != 32 || ones >= 31 {
-				continue
-			}
-			b := ip.As4()
-			mask := ipn.Mask
-			for i := range b {
-				b[i] |= ^mask[i]
-			}
-			out = append(out, names.Interface{Name: ifi.Name, Addr: ip, Bits: ones, Broadcast: netip.AddrFrom4(b)})
-		}
-	}
-	return out
-}
+// Interfaces lists the interfaces our names are announced on.
+func (s *Server) Interfaces() []names.Interface { return names.BroadcastInterfaces(s.cfg.Interfaces) }
 
 // Send sends p to dst; responses with its transaction id come on replies
 // until done is called.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/netsend/messenger/internal/netbios"
@@ -16,6 +17,10 @@ import (
 // ErrNameNotPresent is returned when the receiver has no such messenger
 // name (negative session response 0x82).
 var ErrNameNotPresent = errors.New("the message alias could not be found on the network")
+
+// ErrNoReply means the receiver closed the session instead of answering:
+// Samba's smbd does that with a 0xD0 that no negotiate preceded.
+var ErrNoReply = errors.New("the receiver closed the session without answering")
 
 // SessionRefusedError is a negative session response other than "called
 // name not present".
@@ -129,6 +134,9 @@ func (c *Client) roundTrip(req []byte, cmd smb.Command) (smb.Packet, error) {
 	}
 	h, payload, err := c.readPacket()
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			return smb.Packet{}, fmt.Errorf("%w (after %v)", ErrNoReply, cmd)
+		}
 		return smb.Packet{}, fmt.Errorf("waiting for the %v response: %w", cmd, err)
 	}
 	if h.Type != netbios.SessionMessage {
@@ -162,20 +170,38 @@ func (c *Client) SendSingle(from, to, text []byte) error {
 // bytes (each after the previous reply), and 0xD6. The message is
 // delivered when it returns nil.
 func (c *Client) SendMultiBlock(from, to, text []byte, blockLen int) error {
-	if blockLen < 1 || blockLen > smb.MaxBlockLen {
-		return fmt.Errorf("block length %d is not within 1..%d", blockLen, smb.MaxBlockLen)
-	}
-	req, err := smb.AppendSendStartMBMessage(nil, c.header(smb.CommandSendStartMBMessage), smb.SendStartMBMessage{Originator: from, Destination: to})
+	group, _, err := c.StartMultiBlock(from, to)
 	if err != nil {
 		return err
+	}
+	if err := c.SendTextBlocks(group, text, blockLen); err != nil {
+		return err
+	}
+	return c.EndMultiBlock(group)
+}
+
+// StartMultiBlock sends 0xD5 and returns the message group id and whether
+// the receiver answered with one: Windows does (WordCount 1), Samba's smbd
+// does not, which tells a sender which line breaks the receiver shows.
+func (c *Client) StartMultiBlock(from, to []byte) (group uint16, hasGroupID bool, err error) {
+	req, err := smb.AppendSendStartMBMessage(nil, c.header(smb.CommandSendStartMBMessage), smb.SendStartMBMessage{Originator: from, Destination: to})
+	if err != nil {
+		return 0, false, err
 	}
 	p, err := c.roundTrip(req, smb.CommandSendStartMBMessage)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
-	group, err := smb.ParseStartMBResponse(p)
-	if err != nil {
-		return err
+	group, err = smb.ParseStartMBResponse(p)
+	return group, p.WordCount() > 0, err
+}
+
+// SendTextBlocks sends text in 0xD7 blocks of at most blockLen bytes, each
+// after the reply to the previous one; empty text still sends one block,
+// as smbclient does.
+func (c *Client) SendTextBlocks(group uint16, text []byte, blockLen int) error {
+	if blockLen < 1 || blockLen > smb.MaxBlockLen {
+		return fmt.Errorf("block length %d is not within 1..%d", blockLen, smb.MaxBlockLen)
 	}
 	for first := true; first || len(text) > 0; first = false {
 		n := min(blockLen, len(text))
@@ -188,7 +214,12 @@ func (c *Client) SendMultiBlock(from, to, text []byte, blockLen int) error {
 		}
 		text = text[n:]
 	}
-	req, err = smb.AppendSendEndMBMessage(nil, c.header(smb.CommandSendEndMBMessage), smb.SendEndMBMessage{GroupID: group})
+	return nil
+}
+
+// EndMultiBlock sends 0xD6; the message is delivered when it returns nil.
+func (c *Client) EndMultiBlock(group uint16) error {
+	req, err := smb.AppendSendEndMBMessage(nil, c.header(smb.CommandSendEndMBMessage), smb.SendEndMBMessage{GroupID: group})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/sender"
+)
+
+// Exit statuses of `messenger send`, for scripts.
+const (
+	exitSendFailed   = 1 // other failures
+	exitUsage        = 2 // bad arguments or message
+	exitNameNotFound = 3 // the message alias could not be found
+	exitNotAccepting = 4 // the recipient refused or is not listening
+	exitNetwork      = 5 // network error or timeout
+)
+
+func exitCodeFor(code string) int {
+	switch code {
+	case sender.CodeBadRequest, sender.CodeTooLong, sender.CodeUnencodable:
+		return exitUsage
+	case sender.CodeNameNotFound:
+		return exitNameNotFound
+	case sender.CodeNotAccepting:
+		return exitNotAccepting
+	case sender.CodeTimeout, sender.CodeNetwork:
+		return exitNetwork
+	}
+	return exitSendFailed
+}
+
+func newSendCmd(g *globalFlags) *cobra.Command {
+	var req sender.Request
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "send {NAME | '*' | --domain D | --users} [TEXT...]",
+		Short: "Send a message, like net send",
+		Long: `Send a message, as net send did:
+
+  messenger send NAME TEXT       to one messenger name, over a NetBIOS session
+  messenger send '*' TEXT        to everyone in our workgroup (mailslot broadcast)
+  messenger send --domain D TEXT to every messenger name of workgroup or domain D
+  messenger send --users TEXT    to every user logged on to this host
+
+Without TEXT the message is read from standard input. The daemon sends it,
+so "messenger serve" must run. Exit status: 0 sent, 2 bad arguments or
+message, 3 the name could not be found, 4 the recipient is not accepting
+messages, 5 network error or timeout, 1 anything else.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rest := args
+			if req.Domain == "" && !req.Users {
+				if len(args) == 0 {
+					return &exitError{exitUsage, errors.New("say who to send to: a name, '*', --domain D or --users")}
+				}
+				req.To, rest = args[0], args[1:]
+			}
+			if len(rest) > 0 {
+				req.Text = strings.Join(rest, " ")
+			} else {
+				b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+				if err != nil {
+					return fmt.Errorf("reading the message from standard input: %w", err)
+				}
+				req.Text = strings.TrimRight(string(b), "\n")
+			}
+			if req.From == "" {
+				if u, err := user.Current(); err == nil {
+					req.From = u.Username
+				}
+				if len(req.From) > 15 {
+					req.From = req.From[:15]
+				}
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*requestTimeout)
+			defer cancel()
+			deliveries, err := c.Send(ctx, req)
+			var rerr *api.RequestError
+			if errors.As(err, &rerr) {
+				return &exitError{exitCodeFor(rerr.Code), errors.New(rerr.Msg)}
+			}
+			if err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				for _, d := range deliveries {
+					enc.Encode(d)
+				}
+			}
+			worst := 0
+			for _, d := range deliveries {
+				if d.OK() {
+					if !asJSON {
+						if d.Via == "mailslot" {
+							fmt.Fprintf(w, "The message was sent to all messenger names of %s.\n", d.To)
+						} else {
+							fmt.Fprintf(w, "The message was successfully sent to %s.\n", d.To)
+						}
+					}
+					continue
+				}
+				fmt.Fprintf(os.Stderr, "An error occurred while sending a message to %s.\n\n%s\n", d.To, d.Error)
+				worst = max(worst, exitCodeFor(d.Code))
+			}
+			if worst != 0 {
+				return &exitError{worst, silentError{}}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Domain, "domain", "", "send to every messenger name of this workgroup or domain")
+	f.BoolVar(&req.Users, "users", false, "send to every user logged on to this host")
+	f.StringVar(&req.From, "from", "", "sender name shown to the recipient (default your user name, at most 15 characters)")
+	f.StringVar(&req.Address, "address", "", "HOST[:PORT] to connect to, skipping name resolution (like smbclient -I/-p)")
+	f.BoolVar(&asJSON, "json", false, "print each recipient's outcome as a JSON object")
+	return cmd
+}
+
+// silentError ends the command with a status; the messages are printed.
+type silentError struct{}
+
+func (silentError) Error() string { return "" }

@@ -1,0 +1,427 @@
+// Package sender is the sending half of the service: `net send` to a name
+// (a NetBIOS session to NAME<03>, SMB message commands), to everyone or a
+// domain (the MESSNGR mailslot broadcast), to the users of this host, and
+// locally. The CLI and the web page reach it through the daemon's API, so
+// there is one resolver and one set of sockets for every sender.
+package sender
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/resolve"
+	"github.com/netsend/messenger/internal/smb"
+	"github.com/netsend/messenger/internal/transport/smbmsg"
+)
+
+// Limits of what we send (protocols.md §5.5, §6.2, §10).
+const (
+	// MaxText is the most OEM bytes a directed message may take: the cap
+	// Samba's receiver has always had; Windows receivers take it too.
+	MaxText = 1600
+	// MaxBroadcastChars is Windows' limit for net send * and /domain.
+	MaxBroadcastChars = 128
+	// maxNameLen is a NetBIOS name's length, the most From and To carry.
+	maxNameLen = 15
+)
+
+// Codes name what went wrong, for scripts and for exit statuses.
+const (
+	CodeBadRequest   = "bad_request"
+	CodeTooLong      = "too_long"
+	CodeUnencodable  = "unencodable"
+	CodeNameNotFound = "name_not_found"
+	CodeNotAccepting = "not_accepting"
+	CodeTimeout      = "timeout"
+	CodeNetwork      = "network_error"
+	CodeNotAvailable = "not_available"
+)
+
+// Error is a failure with a code and the sentence net send would print.
+type Error struct {
+	Code string
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + " (" + e.Err.Error() + ")"
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func fail(code, msg string, err error) *Error { return &Error{Code: code, Msg: msg, Err: err} }
+
+// Resolver finds the addresses of a NetBIOS name.
+type Resolver interface {
+	Resolve(ctx context.Context, name netbios.Name) (resolve.Result, error)
+	Forget(name netbios.Name)
+}
+
+// Broadcaster sends MESSNGR mailslot datagrams.
+type Broadcaster interface {
+	Broadcast(targets []names.Interface, port int, source, group netbios.Name, from, text []byte) error
+}
+
+// Local stores a message addressed to this host.
+type Local interface {
+	Deliver(ctx context.Context, m *message.Message) error
+}
+
+// Sender sends messages. It is safe for concurrent use.
+type Sender struct {
+	Resolver   Resolver
+	Datagrams  Broadcaster // nil when the datagram service is off
+	Local      Local
+	Names      *names.Table
+	CodePage   message.CodePage
+	HostName   string
+	Workgroup  string
+	SMBPort    int // receivers' session port, 139
+	DgramPort  int // receivers' datagram port, 138
+	Interfaces func() []names.Interface
+	Timeout    time.Duration // per recipient
+	Log        *slog.Logger
+
+	mu    sync.Mutex
+	samba map[netip.AddrPort]bool // receivers that drop a bare 0xD0
+}
+
+// Request is one net send.
+type Request struct {
+	To      string `json:"to,omitempty"`      // a name, or "*" for everyone in our workgroup
+	Domain  string `json:"domain,omitempty"`  // every messenger name of this workgroup or domain
+	Users   bool   `json:"users,omitempty"`   // every user with a session on this host
+	Text    string `json:"text"`              // UTF-8, "\n" line breaks
+	From    string `json:"from,omitempty"`    // sender name shown; default our host name
+	Address string `json:"address,omitempty"` // HOST[:PORT]: skip name resolution
+}
+
+// Delivery is the outcome for one recipient.
+type Delivery struct {
+	To    string `json:"to"`
+	Via   string `json:"via"` // smb, mailslot, local
+	Addr  string `json:"addr,omitempty"`
+	Code  string `json:"code,omitempty"` // empty on success
+	Error string `json:"error,omitempty"`
+}
+
+// OK reports whether the recipient got the message (or, for a broadcast,
+// whether it went out).
+func (d Delivery) OK() bool { return d.Code == "" }
+
+// Send validates req and sends it. A request-level problem (bad text,
+// bad name) is an *Error; per-recipient outcomes are in the deliveries.
+func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
+	targets := 0
+	for _, set := range []bool{req.To != "" && req.To != "*", req.To == "*" || req.Domain != "", req.Users} {
+		if set {
+			targets++
+		}
+	}
+	if targets != 1 || (req.To == "*" && req.Domain != "") {
+		return nil, fail(CodeBadRequest, "say exactly one of: a name, '*', a domain, or all users", nil)
+	}
+	if req.Text == "" {
+		return nil, fail(CodeBadRequest, "the message text is empty", nil)
+	}
+	if !utf8.ValidString(req.Text) {
+		return nil, fail(CodeBadRequest, "the message text is not valid UTF-8", nil)
+	}
+	from := req.From
+	if from == "" {
+		from = s.HostName
+	}
+	fromOEM, err := s.CodePage.EncodeStrict(from)
+	if err != nil {
+		return nil, fail(CodeUnencodable, "the sender name cannot be written in "+s.CodePage.Name(), err)
+	}
+	if len(fromOEM) > maxNameLen || bytes.ContainsAny(fromOEM, "\x00") {
+		return nil, fail(CodeBadRequest, fmt.Sprintf("the sender name %q is longer than %d characters", from, maxNameLen), nil)
+	}
+	switch {
+	case req.Users:
+		return s.toUsers(ctx, from, req.Text), nil
+	case req.To == "*" || req.Domain != "":
+		d, err := s.broadcast(req, fromOEM)
+		if err != nil {
+			return nil, err
+		}
+		return []Delivery{d}, nil
+	default:
+		return []Delivery{s.direct(ctx, req, from, fromOEM)}, nil
+	}
+}
+
+// toUsers delivers to every user logged in here, as net send /users did
+// to the sessions of a server.
+func (s *Sender) toUsers(ctx context.Context, from, text string) []Delivery {
+	var out []Delivery
+	for _, e := range s.Names.List() {
+		if e.Source == names.SourceUser {
+			out = append(out, s.local(ctx, e.Text, from, text))
+		}
+	}
+	if out == nil {
+		out = []Delivery{{To: "(users)", Via: "local", Code: CodeNameNotFound, Error: "No user is logged on to this host."}}
+	}
+	return out
+}
+
+func (s *Sender) local(ctx context.Context, to, from, text string) Delivery {
+	if n := utf8.RuneCountInString(text); n > message.MaxTextLen {
+		return Delivery{To: to, Via: "local", Code: CodeTooLong, Error: fmt.Sprintf("The message is %d characters long; the limit is %d.", n, message.MaxTextLen)}
+	}
+	m := &message.Message{From: from, To: to, Text: text, Time: time.Now(), Transport: message.TransportAPI, Source: "local"}
+	if err := s.Local.Deliver(ctx, m); err != nil {
+		return Delivery{To: to, Via: "local", Code: CodeNetwork, Error: err.Error()}
+	}
+	return Delivery{To: to, Via: "local"}
+}
+
+// broadcast sends to every messenger of a workgroup or domain: one
+// DIRECT_GROUP datagram to DOMAIN<00> per interface. Nobody answers, so
+// "sent" is all a sender can know.
+func (s *Sender) broadcast(req Request, fromOEM []byte) (Delivery, error) {
+	group := req.Domain
+	if group == "" {
+		group = s.Workgroup
+	}
+	if n := utf8.RuneCountInString(req.Text); n > MaxBroadcastChars {
+		return Delivery{}, fail(CodeTooLong, fmt.Sprintf("A broadcast message may be at most %d characters; this one has %d.", MaxBroadcastChars, n), nil)
+	}
+	text, err := s.CodePage.EncodeStrict(req.Text)
+	if err != nil {
+		return Delivery{}, fail(CodeUnencodable, "The message cannot be written in "+s.CodePage.Name()+".", err)
+	}
+	gname, err := netbios.NewName(string(s.CodePage.Encode(strings.ToUpper(group))), 0x00)
+	if err != nil {
+		return Delivery{}, fail(CodeBadRequest, fmt.Sprintf("%q is not a workgroup or domain name", group), err)
+	}
+	d := Delivery{To: gname.Base(), Via: "mailslot"}
+	if s.Datagrams == nil {
+		d.Code, d.Error = CodeNotAvailable, "The datagram service is switched off (dgram_port = 0); broadcasts cannot be sent."
+		return d, nil
+	}
+	source, err := netbios.NewName(string(s.CodePage.Encode(strings.ToUpper(s.HostName))), 0x00)
+	if err != nil {
+		return d, fail(CodeBadRequest, "our host name is not a NetBIOS name", err)
+	}
+	targets := s.Interfaces()
+	var addrs []string
+	for _, t := range targets {
+		addrs = append(addrs, t.Broadcast.String())
+	}
+	d.Addr = strings.Join(addrs, ",")
+	if err := s.Datagrams.Broadcast(targets, s.DgramPort, source, gname, fromOEM, bytes.ReplaceAll(text, []byte("\n"), []byte{message.LineBreak})); err != nil {
+		d.Code, d.Error = CodeNetwork, "A general network error occurred. ("+err.Error()+")"
+	}
+	return d, nil
+}
+
+// direct sends to one name over a NetBIOS session, or stores it here if
+// the name is ours.
+func (s *Sender) direct(ctx context.Context, req Request, from string, fromOEM []byte) Delivery {
+	to := req.To
+	name, err := names.Messenger(to, s.CodePage)
+	if err != nil {
+		return Delivery{To: to, Via: "smb", Code: CodeBadRequest, Error: fmt.Sprintf("%q is not a messenger name: %v", to, err)}
+	}
+	d := Delivery{To: name.Base(), Via: "smb"}
+	if req.Address == "" && s.Names.Has(name) {
+		return s.local(ctx, strings.ToUpper(to), from, req.Text)
+	}
+	oem, err := s.CodePage.EncodeStrict(req.Text)
+	if err != nil {
+		d.Code, d.Error = CodeUnencodable, "The message cannot be written in "+s.CodePage.Name()+": "+err.Error()
+		return d
+	}
+	if n := len(bytes.ReplaceAll(oem, []byte("\n"), []byte("\r\n"))); n > MaxText {
+		d.Code, d.Error = CodeTooLong, fmt.Sprintf("The message is %d bytes long in %s; the limit is %d.", n, s.CodePage.Name(), MaxText)
+		return d
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+
+	addrs, err := s.addresses(ctx, req.Address, name)
+	if err != nil {
+		var e *Error
+		errors.As(err, &e)
+		d.Code, d.Error = e.Code, e.Error()
+		return d
+	}
+	var last *Error
+	for _, a := range addrs {
+		d.Addr = a.String()
+		err := s.deliver(ctx, a, name, fromOEM, []byte(to), oem)
+		if err == nil {
+			d.Code, d.Error = "", ""
+			return d
+		}
+		last = classify(err)
+		d.Code, d.Error = last.Code, last.Error()
+		if last.Code == CodeNameNotFound && req.Address == "" {
+			// A stale answer: ask afresh next time.
+			s.Resolver.Forget(name)
+		}
+		if last.Code != CodeNetwork && last.Code != CodeTimeout {
+			break
+		}
+	}
+	return d
+}
+
+// addresses turns --address or the name into where to connect.
+func (s *Sender) addresses(ctx context.Context, address string, name netbios.Name) ([]netip.AddrPort, error) {
+	if address != "" {
+		host, port := address, s.SMBPort
+		if h, p, err := net.SplitHostPort(address); err == nil {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return nil, fail(CodeBadRequest, fmt.Sprintf("%q: bad port", address), nil)
+			}
+			host, port = h, n
+		}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			return []netip.AddrPort{netip.AddrPortFrom(ip.Unmap(), uint16(port))}, nil
+		}
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil || len(ips) == 0 {
+			return nil, fail(CodeNameNotFound, fmt.Sprintf("The host %s could not be found.", host), err)
+		}
+		out := make([]netip.AddrPort, len(ips))
+		for i, ip := range ips {
+			out[i] = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		}
+		return out, nil
+	}
+	res, err := s.Resolver.Resolve(ctx, name)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fail(CodeTimeout, "The name could not be resolved in time.", err)
+		}
+		return nil, fail(CodeNameNotFound, "The message alias could not be found on the network.", err)
+	}
+	out := make([]netip.AddrPort, len(res.Addrs))
+	for i, ip := range res.Addrs {
+		out[i] = netip.AddrPortFrom(ip, uint16(s.SMBPort))
+	}
+	return out, nil
+}
+
+// deliver opens a session and sends in the shape the receiver takes.
+// Windows expects 0xD0 with 0x14 line breaks for a short text; Samba's
+// smbd drops a 0xD0 that no negotiate preceded and shows 0x14 as it is,
+// so to it we send what smbclient sends: multi-block with CR LF. A
+// receiver that closes on our 0xD0, or that answers 0xD5 without a group
+// id, is taken for Samba, and remembered.
+func (s *Sender) deliver(ctx context.Context, addr netip.AddrPort, called netbios.Name, from, to, oem []byte) error {
+	windowsText := bytes.ReplaceAll(oem, []byte("\n"), []byte{message.LineBreak})
+	sambaText := bytes.ReplaceAll(oem, []byte("\n"), []byte("\r\n"))
+	if len(to) > maxNameLen {
+		to = to[:maxNameLen]
+	}
+	toOEM := s.CodePage.Encode(strings.ToUpper(string(to)))
+	session := func() (*smbmsg.Client, error) {
+		c, err := smbmsg.Dial(ctx, addr.String(), called, s.callingName())
+		if err != nil {
+			return nil, err
+		}
+		dl, _ := ctx.Deadline()
+		c.SetDeadline(dl)
+		return c, nil
+	}
+	s.mu.Lock()
+	samba := s.samba[addr]
+	s.mu.Unlock()
+
+	if !samba && len(windowsText) <= smb.MaxBlockLen {
+		c, err := session()
+		if err != nil {
+			return err
+		}
+		err = c.SendSingle(from, toOEM, windowsText)
+		c.Close()
+		if !errors.Is(err, smbmsg.ErrNoReply) {
+			return err
+		}
+		s.markSamba(addr)
+	}
+	c, err := session()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	group, hasGroupID, err := c.StartMultiBlock(from, toOEM)
+	if err != nil {
+		return err
+	}
+	text := windowsText
+	if !hasGroupID {
+		text = sambaText
+		s.markSamba(addr)
+	}
+	if err := c.SendTextBlocks(group, text, smb.MaxBlockLen); err != nil {
+		return err
+	}
+	return c.EndMultiBlock(group)
+}
+
+func (s *Sender) markSamba(a netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.samba == nil {
+		s.samba = make(map[netip.AddrPort]bool)
+	}
+	s.samba[a] = true
+}
+
+func (s *Sender) callingName() netbios.Name {
+	n, err := netbios.NewName(string(s.CodePage.Encode(strings.ToUpper(s.HostName))), 0x00)
+	if err != nil {
+		n, _ = netbios.NewName("MESSENGER", 0x00)
+	}
+	return n
+}
+
+// classify turns a transport error into what net send would have said.
+func classify(err error) *Error {
+	var refused *smbmsg.SessionRefusedError
+	switch {
+	case errors.Is(err, smbmsg.ErrNameNotPresent):
+		return fail(CodeNameNotFound, "The message alias could not be found on the network.", err)
+	case errors.As(err, &refused):
+		return fail(CodeNotAccepting, "The recipient is not accepting messages.", err)
+	case errors.Is(err, smb.ErrCodeMessagesOff), errors.Is(err, smb.ErrCodePaused):
+		return fail(CodeNotAccepting, "The recipient is not accepting messages.", err)
+	case errors.Is(err, smb.ErrCodeNoRoom):
+		return fail(CodeNotAccepting, "The recipient has no room for the message.", err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return fail(CodeTimeout, "The recipient did not answer in time.", err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fail(CodeNotAccepting, "The recipient is not accepting messages: nothing listens on its message port.", err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fail(CodeTimeout, "The recipient did not answer in time.", err)
+	}
+	return fail(CodeNetwork, "A general network error occurred.", err)
+}

@@ -1,0 +1,255 @@
+// Package mailslot is the NetBIOS datagram transport (UDP 138) of the
+// \MAILSLOT\MESSNGR mailslot: `net send *` and `net send /domain` arrive
+// here as one-way datagrams, and our own broadcasts leave from here. The
+// codecs are internal/netbios (datagram) and internal/smb (mailslot write,
+// MESSNGR payload).
+package mailslot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/metrics"
+	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/smb"
+)
+
+// Deliverer takes a message; nil means it is stored.
+type Deliverer interface {
+	Deliver(ctx context.Context, m *message.Message) error
+}
+
+const (
+	maxDatagram = 1500 // NetBIOS datagrams carry at most 512 bytes of user data
+	batchSize   = 32
+	// workers deliver datagrams concurrently, so that the store's group
+	// commit can batch them; the queue bounds what a flood can pile up.
+	workers  = 32
+	queueLen = 4096
+)
+
+// Config is what the server needs besides its socket.
+type Config struct {
+	Table    *names.Table
+	Pipeline Deliverer
+	CodePage message.CodePage
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	Scope    string
+}
+
+// Server receives MESSNGR datagrams and sends our broadcasts.
+type Server struct {
+	cfg   Config
+	conn  *net.UDPConn
+	pc    *ipv4.PacketConn
+	queue chan *message.Message
+	wg    sync.WaitGroup
+}
+
+// New wraps a bound UDP socket and enables broadcast on it.
+func New(conn *net.UDPConn, cfg Config) (*Server, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1)
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("mailslot: enabling broadcast: %w", serr)
+	}
+	conn.SetReadBuffer(4 << 20)
+	return &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn), queue: make(chan *message.Message, queueLen)}, nil
+}
+
+// Serve reads datagrams until ctx ends; messages already queued are
+// delivered before it returns.
+func (s *Server) Serve(ctx context.Context) error {
+	for range workers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for m := range s.queue {
+				if err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil {
+					s.cfg.Log.Error("mailslot: message not stored", slog.Any("err", err))
+				}
+			}
+		}()
+	}
+	defer func() {
+		close(s.queue)
+		s.wg.Wait()
+	}()
+	stop := context.AfterFunc(ctx, func() { s.conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	in := make([]ipv4.Message, batchSize)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
+	}
+	for {
+		n, err := s.pc.ReadBatch(in, 0)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("mailslot: reading: %w", err)
+		}
+		for i := 0; i < n; i++ {
+			src, ok := in[i].Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			if m := s.handle(in[i].Buffers[0][:in[i].N], src.AddrPort()); m != nil {
+				select {
+				case s.queue <- m:
+				default:
+					s.reject("overload", src.AddrPort(), errors.New("delivery queue full"))
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) reject(reason string, from netip.AddrPort, err error) {
+	s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportMailslot), reason).Inc()
+	if err != nil {
+		s.cfg.Log.Warn("mailslot: ignored datagram", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
+	}
+}
+
+// handle decodes one datagram; it returns the message it carries, or nil
+// when the datagram is not a messenger message for us.
+func (s *Server) handle(b []byte, from netip.AddrPort) (m *message.Message) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Log.Error("mailslot: datagram handler panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			m = nil
+		}
+	}()
+	d, err := netbios.ParseDatagram(b)
+	if err != nil {
+		s.reject("bad_datagram", from, err)
+		return nil
+	}
+	switch d.Type {
+	case netbios.DirectUniqueDatagram, netbios.DirectGroupDatagram, netbios.BroadcastDatagram:
+	default:
+		s.reject("not_for_us", from, nil)
+		return nil
+	}
+	if d.Flags&netbios.DatagramFirst == 0 || d.Flags&netbios.DatagramMore != 0 {
+		// Messenger datagrams are a few hundred bytes and never fragmented.
+		s.reject("fragmented", from, fmt.Errorf("fragment at offset %d not reassembled", d.PacketOffset))
+		return nil
+	}
+	if d.DestinationScope != s.cfg.Scope {
+		s.reject("other_scope", from, nil)
+		return nil
+	}
+	if !s.forUs(d) {
+		s.reject("not_for_us", from, nil)
+		return nil
+	}
+	p, err := smb.Parse(d.Data)
+	if err != nil {
+		s.reject("bad_smb", from, err)
+		return nil
+	}
+	w, err := smb.ParseMailslotWrite(p)
+	if err != nil {
+		s.reject("bad_smb", from, err)
+		return nil
+	}
+	if !strings.EqualFold(w.Name, smb.MessengerMailslot) {
+		s.reject("other_mailslot", from, nil)
+		return nil
+	}
+	pl, err := smb.ParseMessengerPayload(w.Data)
+	if err != nil {
+		s.reject("bad_payload", from, err)
+		return nil
+	}
+	cp := s.cfg.CodePage
+	text := cp.Decode(message.NormalizeLineBreaks(pl.Text))
+	if n := utf8.RuneCountInString(text); n > message.MaxTextLen {
+		s.reject("too_long", from, fmt.Errorf("text of %d characters exceeds %d", n, message.MaxTextLen))
+		return nil
+	}
+	to := cp.Decode(pl.To)
+	if to == "" {
+		to = cp.Decode([]byte(d.Destination.Base()))
+	}
+	return &message.Message{
+		From: cp.Decode(pl.From), To: to, Text: text, Time: time.Now(),
+		Transport: message.TransportMailslot, Source: from.String(),
+	}
+}
+
+// forUs: a datagram to one of our messenger names, to a group name we are
+// in (the workgroup, for net send * and /domain), or to everyone.
+func (s *Server) forUs(d netbios.Datagram) bool {
+	switch d.Type {
+	case netbios.BroadcastDatagram:
+		return true
+	case netbios.DirectGroupDatagram:
+		e, ok := s.cfg.Table.Lookup(d.Destination)
+		return ok && e.Group
+	default:
+		return s.cfg.Table.Has(d.Destination)
+	}
+}
+
+// Broadcast sends a MESSNGR message to group<00> as a DIRECT_GROUP
+// datagram to each broadcast address, as net send * and /domain did. from
+// and text are OEM bytes; source is our host name.
+func (s *Server) Broadcast(targets []names.Interface, port int, source, group netbios.Name, from, text []byte) error {
+	payload, err := smb.AppendMessengerPayload(nil, smb.MessengerPayload{From: from, To: []byte(group.Base()), Text: text})
+	if err != nil {
+		return err
+	}
+	write, err := smb.AppendMailslotWrite(nil, smb.Header{}, smb.MailslotWrite{Name: smb.MessengerMailslot, Priority: 1, Class: 2, Data: payload})
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		return errors.New("no network interface with a broadcast address to send on")
+	}
+	var errs []error
+	for _, ifc := range targets {
+		d := netbios.Datagram{
+			Type: netbios.DirectGroupDatagram, Flags: netbios.DatagramFirst, ID: uint16(time.Now().UnixNano()),
+			SourceIP: ifc.Addr, SourcePort: uint16(s.conn.LocalAddr().(*net.UDPAddr).Port),
+			Source: source, Destination: group, SourceScope: s.cfg.Scope, DestinationScope: s.cfg.Scope, Data: write,
+		}
+		b, err := netbios.AppendDatagram(nil, d)
+		if err != nil {
+			return err
+		}
+		if _, err := s.conn.WriteToUDPAddrPort(b, netip.AddrPortFrom(ifc.Broadcast, uint16(port))); err != nil {
+			errs = append(errs, fmt.Errorf("broadcasting on %s: %w", ifc.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
