@@ -8,7 +8,10 @@
 //
 //   - nbns: unicast name queries against nmbd, which ignores loopback, so
 //     both run in a network namespace and the generator in a second one,
-//     joined by a veth pair: answers/s and latency.
+//     joined by a veth pair: answers/s and latency;
+//
+//   - mailslot: MESSNGR datagrams decoded and stored per second (no peer
+//     handles this mailslot, so the figure stands alone).
 //
 //     go run ./bench                        # both, 5s per level, levels 1,8,32
 //     go run ./bench -duration 10s -levels 1,4,16,64 smb
@@ -43,14 +46,20 @@ func main() {
 			fmt.Println()
 			err = runNBNS(*duration, *levels, *keep)
 		}
+		if err == nil {
+			fmt.Println()
+			err = runMailslot(*duration)
+		}
 	case "smb":
 		err = runSMB(*duration, *levels, *maxMsgs, *keep)
 	case "nbns":
 		err = runNBNS(*duration, *levels, *keep)
+	case "mailslot":
+		err = runMailslot(*duration)
 	case nbnsLoadCmd:
 		err = nbnsLoad(flag.Args()[1:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (smb, nbns, all)", what)
+		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, all)", what)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
