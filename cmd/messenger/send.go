@@ -128,6 +128,7 @@ messages, 5 network error or timeout, 1 anything else.`,
 	f.BoolVar(&req.Users, "users", false, "send to every user logged on to this host")
 	f.StringVar(&req.From, "from", "", "sender name shown to the recipient (default your user name, at most 15 characters)")
 	f.StringVar(&req.Address, "address", "", "HOST[:PORT] to connect to, skipping name resolution (like smbclient -I/-p)")
+	f.StringVar(&req.Source, "source", "", "local IP address to send from (default: chosen by routing)")
 	f.BoolVar(&asJSON, "json", false, "print each recipient's outcome as a JSON object")
 	return cmd
 }

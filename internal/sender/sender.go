@@ -113,6 +113,7 @@ type Request struct {
 	Text    string `json:"text"`              // UTF-8, "\n" line breaks
 	From    string `json:"from,omitempty"`    // sender name shown; default our host name
 	Address string `json:"address,omitempty"` // HOST[:PORT]: skip name resolution
+	Source  string `json:"source,omitempty"`  // local IP address to send from
 }
 
 // Delivery is the outcome for one recipient.
@@ -139,6 +140,13 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 	}
 	if targets != 1 || (req.To == "*" && req.Domain != "") {
 		return nil, fail(CodeBadRequest, "say exactly one of: a name, '*', a domain, or all users", nil)
+	}
+	var source netip.Addr
+	if req.Source != "" {
+		var err error
+		if source, err = netip.ParseAddr(req.Source); err != nil {
+			return nil, fail(CodeBadRequest, fmt.Sprintf("source %q is not an IP address", req.Source), err)
+		}
 	}
 	if req.Text == "" {
 		return nil, fail(CodeBadRequest, "the message text is empty", nil)
@@ -167,7 +175,7 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 		}
 		return []Delivery{d}, nil
 	default:
-		return []Delivery{s.direct(ctx, req, from, fromOEM)}, nil
+		return []Delivery{s.direct(ctx, req, source, from, fromOEM)}, nil
 	}
 }
 
@@ -239,7 +247,7 @@ func (s *Sender) broadcast(req Request, fromOEM []byte) (Delivery, error) {
 
 // direct sends to one name over a NetBIOS session, or stores it here if
 // the name is ours.
-func (s *Sender) direct(ctx context.Context, req Request, from string, fromOEM []byte) Delivery {
+func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, from string, fromOEM []byte) Delivery {
 	to := req.To
 	name, err := names.Messenger(to, s.CodePage)
 	if err != nil {
@@ -271,7 +279,7 @@ func (s *Sender) direct(ctx context.Context, req Request, from string, fromOEM [
 	var last *Error
 	for _, a := range addrs {
 		d.Addr = a.String()
-		err := s.deliver(ctx, a, name, fromOEM, []byte(to), oem)
+		err := s.deliver(ctx, source, a, name, fromOEM, []byte(to), oem)
 		if err == nil {
 			d.Code, d.Error = "", ""
 			return d
@@ -333,7 +341,7 @@ func (s *Sender) addresses(ctx context.Context, address string, name netbios.Nam
 // so to it we send what smbclient sends: multi-block with CR LF. A
 // receiver that closes on our 0xD0, or that answers 0xD5 without a group
 // id, is taken for Samba, and remembered.
-func (s *Sender) deliver(ctx context.Context, addr netip.AddrPort, called netbios.Name, from, to, oem []byte) error {
+func (s *Sender) deliver(ctx context.Context, source netip.Addr, addr netip.AddrPort, called netbios.Name, from, to, oem []byte) error {
 	windowsText := bytes.ReplaceAll(oem, []byte("\n"), []byte{message.LineBreak})
 	sambaText := bytes.ReplaceAll(oem, []byte("\n"), []byte("\r\n"))
 	if len(to) > maxNameLen {
@@ -341,7 +349,7 @@ func (s *Sender) deliver(ctx context.Context, addr netip.AddrPort, called netbio
 	}
 	toOEM := s.CodePage.Encode(strings.ToUpper(string(to)))
 	session := func() (*smbmsg.Client, error) {
-		c, err := smbmsg.Dial(ctx, addr.String(), called, s.callingName())
+		c, err := smbmsg.DialFrom(ctx, source, addr.String(), called, s.callingName())
 		if err != nil {
 			return nil, err
 		}
@@ -416,6 +424,8 @@ func classify(err error) *Error {
 		return fail(CodeNotAccepting, "The recipient has no room for the message.", err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return fail(CodeTimeout, "The recipient did not answer in time.", err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fail(CodeBadRequest, "The source address is not an address of this host.", err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fail(CodeNotAccepting, "The recipient is not accepting messages: nothing listens on its message port.", err)
 	}

@@ -143,7 +143,7 @@ func TestSendToOurDaemon(t *testing.T) {
 		{"RECEIVER", "Zoë über alles"},
 	}
 	for _, c := range cases {
-		out, errOut, code := snd.send(c.text, c.to, "--from", "bob")
+		out, errOut, code := snd.send(c.text, c.to, "--from", "bob", "--source", "127.0.0.1")
 		if code != 0 {
 			t.Fatalf("send to %s: exit %d\n%s%s", c.to, code, out, errOut)
 		}
@@ -173,6 +173,7 @@ func TestSendToOurDaemon(t *testing.T) {
 		{"too long", []string{"RECEIVER"}, strings.Repeat("x", 2000), 2, "limit is 1600"},
 		{"broadcast too long", []string{"*", strings.Repeat("y", 129)}, "", 2, "at most 128 characters"},
 		{"no text", []string{"RECEIVER"}, "", 2, "empty"},
+		{"source not ours", []string{"RECEIVER", "--source", "192.0.2.77", "hi"}, "", 2, "not an address of this host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := snd.send(tc.stdin, tc.args...)

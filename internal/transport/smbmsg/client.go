@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"syscall"
 	"time"
 
@@ -44,7 +45,16 @@ type Client struct {
 // Dial opens a TCP connection to addr and a NetBIOS session to called,
 // introducing ourselves as calling.
 func Dial(ctx context.Context, addr string, called, calling netbios.Name) (*Client, error) {
+	return DialFrom(ctx, netip.Addr{}, addr, called, calling)
+}
+
+// DialFrom is Dial with the connection's local address chosen: source, if
+// valid, else whatever the routing table picks.
+func DialFrom(ctx context.Context, source netip.Addr, addr string, called, calling netbios.Name) (*Client, error) {
 	var d net.Dialer
+	if source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
+	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
