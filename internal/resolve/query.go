@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 
 // maxNSPacket is the receive buffer: RFC 1002 keeps name service packets
@@ -44,7 +45,7 @@ func (r *Resolver) newQuery(name netbios.Name, broadcast bool) (*query, error) {
 		return nil, fmt.Errorf("opening a name query socket: %w", err)
 	}
 	if broadcast {
-		if err := setBroadcast(conn); err != nil {
+		if err := udpsock.EnableBroadcast(conn); err != nil {
 			conn.Close()
 			return nil, err
 		}

@@ -15,7 +15,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/smb"
+	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 
 // Deliverer takes a message; nil means it is stored.
@@ -63,18 +63,8 @@ type Server struct {
 
 // New wraps a bound UDP socket and enables broadcast on it.
 func New(conn *net.UDPConn, cfg Config) (*Server, error) {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1)
-	}); err != nil {
-		return nil, err
-	}
-	if serr != nil {
-		return nil, fmt.Errorf("mailslot: enabling broadcast: %w", serr)
+	if err := udpsock.EnableBroadcast(conn); err != nil {
+		return nil, fmt.Errorf("mailslot: %w", err)
 	}
 	conn.SetReadBuffer(4 << 20)
 	return &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn), queue: make(chan *message.Message, queueLen)}, nil

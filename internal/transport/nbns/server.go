@@ -17,7 +17,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -25,6 +24,7 @@ import (
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 
 // maxPacket is the largest name service datagram we read; RFC 1002 keeps
@@ -78,18 +78,8 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 	if err := s.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		return nil, fmt.Errorf("nbns: asking for packet info: %w", err)
 	}
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1)
-	}); err != nil {
-		return nil, err
-	}
-	if serr != nil {
-		return nil, fmt.Errorf("nbns: enabling broadcast: %w", serr)
+	if err := udpsock.EnableBroadcast(conn); err != nil {
+		return nil, fmt.Errorf("nbns: %w", err)
 	}
 	return s, nil
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package resolve
+package udpsock
 
 import (
 	"fmt"
@@ -8,11 +8,11 @@ import (
 	"syscall"
 )
 
-// setBroadcast enables SO_BROADCAST, without which the kernel refuses to
+// EnableBroadcast enables SO_BROADCAST, without which the kernel refuses to
 // send to a broadcast address (EACCES). Go's net package happens to set it
-// on IPv4 datagram sockets already; a resolver whose job is broadcasting
+// on IPv4 datagram sockets already; code whose job is broadcasting
 // does not lean on that.
-func setBroadcast(c *net.UDPConn) error {
+func EnableBroadcast(c *net.UDPConn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("enabling SO_BROADCAST: %w", err)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package resolve
+package udpsock
 
 import (
 	"net"
@@ -28,7 +28,7 @@ func sockoptBroadcast(t *testing.T, c *net.UDPConn) int {
 }
 
 // TestSetBroadcast clears the option Go sets by default, so that the test
-// sees setBroadcast's own work.
+// sees EnableBroadcast's own work.
 func TestSetBroadcast(t *testing.T) {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -45,7 +45,7 @@ func TestSetBroadcast(t *testing.T) {
 	if v := sockoptBroadcast(t, c); v != 0 {
 		t.Fatalf("SO_BROADCAST = %d after clearing it", v)
 	}
-	if err := setBroadcast(c); err != nil {
+	if err := EnableBroadcast(c); err != nil {
 		t.Fatal(err)
 	}
 	if v := sockoptBroadcast(t, c); v == 0 {

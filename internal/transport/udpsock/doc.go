@@ -1,0 +1,3 @@
+// Package udpsock holds the socket options the NetBIOS UDP transports and
+// the resolver share.
+package udpsock
