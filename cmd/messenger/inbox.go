@@ -44,14 +44,14 @@ func (g *globalFlags) dataDirHint() string {
 }
 
 func newInboxCmd(g *globalFlags) *cobra.Command {
-	var asJSON, unread bool
+	var asJSON, unread, quarantined bool
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "inbox",
 		Short: "List received messages",
 		Long: `List the messages the daemon has stored, oldest first. With --json, print every
 message in full as one JSON object per line (id, from, to, text, time,
-transport, source, state), for scripts.`,
+transport, source, state, and rule for quarantined ones), for scripts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
@@ -61,8 +61,13 @@ transport, source, state), for scripts.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
 			defer cancel()
 			var state message.State
-			if unread {
+			switch {
+			case unread && quarantined:
+				return &exitError{exitUsage, errors.New("--unread and --quarantined exclude each other")}
+			case unread:
 				state = message.StateUnread
+			case quarantined:
+				state = message.StateQuarantined
 			}
 			msgs, err := c.List(ctx, state, 0, limit)
 			if err != nil {
@@ -76,6 +81,7 @@ transport, source, state), for scripts.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message per line, every field")
 	cmd.Flags().BoolVar(&unread, "unread", false, "only unread messages")
+	cmd.Flags().BoolVar(&quarantined, "quarantined", false, "the quarantine instead: messages the policy held back, with the rule")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many messages (0 = all)")
 	return cmd
 }
@@ -99,7 +105,11 @@ func writeTable(w io.Writer, msgs []message.Message) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tTIME\tFROM\tTO\tTEXT")
 	for _, m := range msgs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.State, m.Time.Local().Format("2006-01-02 15:04:05"),
+		state := string(m.State)
+		if m.Rule != "" {
+			state += " (" + m.Rule + ")"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, state, m.Time.Local().Format("2006-01-02 15:04:05"),
 			popup.Printable(m.From), popup.Printable(m.To), summary(m.Text, 50))
 	}
 	return tw.Flush()

@@ -117,10 +117,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if v := q.Get("state"); v != "" {
 		switch st := message.State(v); st {
-		case message.StateUnread, message.StateRead:
+		case message.StateUnread, message.StateRead, message.StateQuarantined:
 			opt.State = st
 		default:
-			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q is not unread or read", v))
+			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q is not unread, read or quarantined", v))
 			return
 		}
 	}

@@ -79,6 +79,7 @@ type Config struct {
 	SMB   SMB   `toml:"smb"`
 	NBNS  NBNS  `toml:"nbns"`
 	Send  Send  `toml:"send"`
+	RPC   RPC   `toml:"rpc"`
 	Popup Popup `toml:"popup"`
 	Log   Log   `toml:"log"`
 }
@@ -131,6 +132,25 @@ type Send struct {
 	DgramPort int `toml:"dgram_port"`
 }
 
+// RPC configures the DCE/RPC NetrSendMessage path (UDP 135): the spam
+// vector of 2002-2004, so held back by default.
+type RPC struct {
+	// ExtraPorts are listened on besides rpc_port: the spam of mid-2003
+	// moved to 1026-1029 when ISPs filtered 135.
+	ExtraPorts []int `toml:"extra_ports"`
+	// Allow lists the source networks accepted (CIDRs or "local"); the
+	// source of a UDP datagram is trivially forged, so keep this narrow.
+	Allow []string `toml:"allow"`
+	// Trust delivers RPC messages instead of quarantining them.
+	Trust bool `toml:"trust"`
+	// Fallback is when messenger send tries NetrSendMessage after the
+	// NetBIOS session failed, as Windows did: "never", "local" (only to
+	// receivers in allowed networks) or "always".
+	Fallback string `toml:"fallback"`
+	// SendPort is the receivers' RPC port (135; other values for tests).
+	SendPort int `toml:"send_port"`
+}
+
 // Popup configures the classic pop-up block on the daemon's standard output.
 type Popup struct {
 	Enabled bool `toml:"enabled"`
@@ -176,6 +196,11 @@ func Default() Config {
 			Timeout:      Duration{10 * time.Second},
 			SMBPort:      139,
 			DgramPort:    138,
+		},
+		RPC: RPC{
+			Allow:    []string{"local"},
+			Fallback: "local",
+			SendPort: 135,
 		},
 		Popup: Popup{Enabled: true},
 		Log:   Log{Level: "info", Format: "text"},
@@ -355,6 +380,26 @@ func (c *Config) Validate() error {
 		if p < 1 || p > 65535 {
 			bad("%s: %d is not a port", k, p)
 		}
+	}
+	for _, p := range c.RPC.ExtraPorts {
+		if p < 1 || p > 65535 || p == c.RPCPort {
+			bad("rpc.extra_ports: %d is not a port, or repeats rpc_port", p)
+		}
+	}
+	for _, a := range c.RPC.Allow {
+		if a != "local" {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				bad("rpc.allow: %q is neither \"local\" nor a CIDR", a)
+			}
+		}
+	}
+	switch c.RPC.Fallback {
+	case "never", "local", "always":
+	default:
+		bad("rpc.fallback: %q is not never, local or always", c.RPC.Fallback)
+	}
+	if c.RPC.SendPort < 1 || c.RPC.SendPort > 65535 {
+		bad("rpc.send_port: %d is not a port", c.RPC.SendPort)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -39,6 +39,11 @@ var flagSpecs = []flagSpec{
 	{"send-timeout", func(d, s *Config) { d.Send.Timeout = s.Send.Timeout }},
 	{"send-smb-port", func(d, s *Config) { d.Send.SMBPort = s.Send.SMBPort }},
 	{"send-dgram-port", func(d, s *Config) { d.Send.DgramPort = s.Send.DgramPort }},
+	{"rpc-extra-port", func(d, s *Config) { d.RPC.ExtraPorts = s.RPC.ExtraPorts }},
+	{"rpc-allow", func(d, s *Config) { d.RPC.Allow = s.RPC.Allow }},
+	{"rpc-trust", func(d, s *Config) { d.RPC.Trust = s.RPC.Trust }},
+	{"rpc-fallback", func(d, s *Config) { d.RPC.Fallback = s.RPC.Fallback }},
+	{"rpc-send-port", func(d, s *Config) { d.RPC.SendPort = s.RPC.SendPort }},
 	{"popup", func(d, s *Config) { d.Popup.Enabled = s.Popup.Enabled }},
 	{"log-level", func(d, s *Config) { d.Log.Level = s.Log.Level }},
 	{"log-format", func(d, s *Config) { d.Log.Format = s.Log.Format }},
@@ -72,6 +77,11 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.DurationVar(&s.Send.Timeout.Duration, "send-timeout", d.Send.Timeout.Duration, "time allowed per recipient when sending")
 	fs.IntVar(&s.Send.SMBPort, "send-smb-port", d.Send.SMBPort, "session port of receivers (139 on real networks)")
 	fs.IntVar(&s.Send.DgramPort, "send-dgram-port", d.Send.DgramPort, "datagram port broadcasts go to (138 on real networks)")
+	fs.IntSliceVar(&s.RPC.ExtraPorts, "rpc-extra-port", nil, "another UDP port for NetrSendMessage (repeatable; e.g. 1026)")
+	fs.StringArrayVar(&s.RPC.Allow, "rpc-allow", d.RPC.Allow, "source networks accepted on the RPC path: CIDR or \"local\" (repeatable)")
+	fs.BoolVar(&s.RPC.Trust, "rpc-trust", d.RPC.Trust, "deliver RPC messages instead of quarantining them")
+	fs.StringVar(&s.RPC.Fallback, "rpc-fallback", d.RPC.Fallback, "when send falls back to NetrSendMessage: never, local, always")
+	fs.IntVar(&s.RPC.SendPort, "rpc-send-port", d.RPC.SendPort, "RPC port of receivers (135 on real networks)")
 	fs.BoolVar(&s.Popup.Enabled, "popup", d.Popup.Enabled, "print each message as a pop-up block on standard output")
 	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")

@@ -27,6 +27,7 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/resolve"
 	"github.com/netsend/messenger/internal/sender"
@@ -142,7 +143,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if cfg.Popup.Enabled {
 		sinks = append(sinks, popup.New(stdout))
 	}
-	pl := pipeline.New(st, met, log, sinks...)
+	rpcAllow, err := policy.ParseNetworks(cfg.RPC.Allow)
+	if err != nil {
+		return err
+	}
+	pol := &policy.Policy{Transports: map[message.Transport]policy.TransportRule{
+		message.TransportRPC: {Allow: rpcAllow, Quarantine: !cfg.RPC.Trust},
+	}}
+	pl := pipeline.New(pol, st, met, log, sinks...)
 	defer pl.Close()
 
 	var wg sync.WaitGroup
@@ -154,7 +162,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	defer nbnsStop()
 	nameSvc := &names.Service{Table: nameTable, Store: st, Log: log.With(slog.String("part", "names"))}
 	if nbnsConn != nil {
-		allow, err := nbns.NewAllowlist(cfg.NBNS.NodeStatusAllow)
+		allow, err := policy.ParseNetworks(cfg.NBNS.NodeStatusAllow)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,9 @@ type State string
 const (
 	StateUnread State = "unread"
 	StateRead   State = "read"
+	// StateQuarantined is stored but not shown: the policy held it back
+	// (Rule says why) until someone releases it.
+	StateQuarantined State = "quarantined"
 )
 
 // Limits shared by every transport (protocols.md §10, §11).
@@ -51,6 +54,8 @@ type Message struct {
 	Transport Transport `json:"transport"`
 	Source    string    `json:"source"` // remote address as host:port
 	State     State     `json:"state"`
+	// Rule names the policy rule that quarantined the message, if any.
+	Rule string `json:"rule,omitempty"`
 }
 
 // Header is the classic pop-up header line of the Windows Messenger

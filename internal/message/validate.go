@@ -24,6 +24,7 @@ func Validate(m *Message) error {
 		{"recipient", m.To, MaxNameLen},
 		{"text", m.Text, MaxTextLen},
 		{"source", m.Source, MaxSourceLen},
+		{"rule", m.Rule, MaxSourceLen},
 	} {
 		if !utf8.ValidString(f.v) {
 			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, f.name)

@@ -18,6 +18,8 @@ type Metrics struct {
 	Received *prometheus.CounterVec
 	// Rejected counts messages or frames refused, by transport and reason.
 	Rejected *prometheus.CounterVec
+	// Quarantined counts messages stored but held back, by rule.
+	Quarantined *prometheus.CounterVec
 	// Sessions is the number of open NetBIOS sessions.
 	Sessions prometheus.Gauge
 	// CommitBatch observes how many messages each store commit carried.
@@ -42,6 +44,10 @@ func New() *Metrics {
 			Name: "messenger_messages_rejected_total",
 			Help: "Messages or frames refused, by transport and reason.",
 		}, []string{"transport", "reason"}),
+		Quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_messages_quarantined_total",
+			Help: "Messages stored in quarantine, not shown, by transport and policy rule.",
+		}, []string{"transport", "rule"}),
 		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "messenger_smb_sessions",
 			Help: "Open NetBIOS sessions.",
@@ -65,7 +71,7 @@ func New() *Metrics {
 			Help: "Messages a sink skipped because it could not keep up (they are still stored).",
 		}, []string{"sink"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Rejected, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped,
+	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -5,6 +5,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
+	"github.com/netsend/messenger/internal/policy"
 )
 
 // Store is where accepted messages are kept. Add returns only after the
@@ -19,6 +21,15 @@ import (
 type Store interface {
 	Add(ctx context.Context, m *message.Message) error
 }
+
+// Policy judges each message before it is stored.
+type Policy interface {
+	Decide(m *message.Message) policy.Verdict
+}
+
+// ErrDropped is returned for a message the policy refused; the sender must
+// not be told it was delivered.
+var ErrDropped = errors.New("refused by policy")
 
 // Sink shows a stored message somewhere a person will see it. Show is
 // called from the sink's own goroutine, one message at a time.
@@ -35,6 +46,7 @@ const sinkQueueLen = 1024
 // transport's connections.
 type Pipeline struct {
 	store   Store
+	policy  Policy
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -48,10 +60,13 @@ type sinkQueue struct {
 	ch   chan message.Message
 }
 
-// New returns a pipeline storing into store and showing on sinks. Close
-// stops the sinks.
-func New(store Store, m *metrics.Metrics, log *slog.Logger, sinks ...Sink) *Pipeline {
-	p := &Pipeline{store: store, metrics: m, log: log, now: time.Now}
+// New returns a pipeline judging with pol (nil delivers everything),
+// storing into store and showing on sinks. Close stops the sinks.
+func New(pol Policy, store Store, m *metrics.Metrics, log *slog.Logger, sinks ...Sink) *Pipeline {
+	if pol == nil {
+		pol = &policy.Policy{}
+	}
+	p := &Pipeline{policy: pol, store: store, metrics: m, log: log, now: time.Now}
 	for _, s := range sinks {
 		q := sinkQueue{sink: s, ch: make(chan message.Message, sinkQueueLen)}
 		p.queues = append(p.queues, q)
@@ -72,14 +87,29 @@ func (p *Pipeline) Deliver(ctx context.Context, m *message.Message) error {
 	if m.Time.IsZero() {
 		m.Time = p.now()
 	}
-	if m.State == "" {
-		m.State = message.StateUnread
+	v := p.policy.Decide(m)
+	switch v.Action {
+	case policy.Drop:
+		p.metrics.Rejected.WithLabelValues(string(m.Transport), "policy:"+v.Rule).Inc()
+		p.log.Info("message dropped by policy", slog.String("rule", v.Rule), slog.String("transport", string(m.Transport)), slog.String("source", m.Source))
+		return fmt.Errorf("pipeline: message from %s: %w (%s)", m.Source, ErrDropped, v.Rule)
+	case policy.Quarantine:
+		m.State, m.Rule = message.StateQuarantined, v.Rule
+	default:
+		if m.State == "" {
+			m.State = message.StateUnread
+		}
 	}
 	if err := p.store.Add(ctx, m); err != nil {
 		p.metrics.Rejected.WithLabelValues(string(m.Transport), "store").Inc()
 		return fmt.Errorf("pipeline: storing message from %q: %w", m.From, err)
 	}
 	p.metrics.Received.WithLabelValues(string(m.Transport)).Inc()
+	if m.State == message.StateQuarantined {
+		// Stored, not shown: that is what quarantine means.
+		p.metrics.Quarantined.WithLabelValues(string(m.Transport), m.Rule).Inc()
+		return nil
+	}
 	p.log.Debug("message received",
 		slog.Int64("id", m.ID), slog.String("transport", string(m.Transport)),
 		slog.String("from", m.From), slog.String("to", m.To), slog.String("source", m.Source))

@@ -47,7 +47,7 @@ func TestDeliver(t *testing.T) {
 	st := &memStore{}
 	sink := &recordingSink{}
 	met := metrics.New()
-	p := New(st, met, slog.New(slog.NewTextHandler(io.Discard, nil)), sink)
+	p := New(nil, st, met, slog.New(slog.NewTextHandler(io.Discard, nil)), sink)
 	m := &message.Message{From: "ALICE", To: "BOB", Text: "hi", Transport: message.TransportSMB}
 	if err := p.Deliver(context.Background(), m); err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state)
-VALUES (?, ?, ?, ?, ?, ?, ?)`
+const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 // The instants Unix nanoseconds in an int64 can hold (years 1677 to 2262).
 var (
@@ -115,7 +115,7 @@ func validate(m *message.Message) error {
 
 func validState(st message.State) error {
 	switch st {
-	case message.StateUnread, message.StateRead:
+	case message.StateUnread, message.StateRead, message.StateQuarantined:
 		return nil
 	}
 	return fmt.Errorf("%w: unknown state %q", ErrInvalid, st)
@@ -208,7 +208,7 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 	for _, r := range batch {
 		m := &r.msg
 		res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
-			string(m.Transport), m.Source, string(m.State))
+			string(m.Transport), m.Source, string(m.State), m.Rule)
 		if err == nil {
 			r.id, err = res.LastInsertId()
 		}

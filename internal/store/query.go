@@ -10,11 +10,11 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state FROM messages`
+const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule FROM messages`
 
 // ListOptions select messages for List.
 type ListOptions struct {
-	State   message.State // "" lists every state
+	State   message.State // "" lists the inbox: unread and read, not quarantined
 	AfterID int64         // only ids greater than this: the cursor for paging
 	Limit   int           // at most this many; 0 means no limit
 }
@@ -56,7 +56,7 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 	var rows *sql.Rows
 	var err error
 	if opt.State == "" {
-		rows, err = s.rdb.QueryContext(ctx, selectColumns+` WHERE id > ? ORDER BY id LIMIT ?`,
+		rows, err = s.rdb.QueryContext(ctx, selectColumns+` WHERE state IN ('unread', 'read') AND id > ? ORDER BY id LIMIT ?`,
 			opt.AfterID, limit)
 	} else {
 		rows, err = s.rdb.QueryContext(ctx, selectColumns+` WHERE state = ? AND id > ? ORDER BY id LIMIT ?`,
@@ -140,7 +140,7 @@ func scanMessage(sc scanner) (message.Message, error) {
 		transport string
 		state     string
 	)
-	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state); err != nil {
+	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule); err != nil {
 		return message.Message{}, err
 	}
 	m.Time = time.Unix(0, received).UTC()

@@ -45,6 +45,10 @@ var migrations = [][]string{
 			added INTEGER NOT NULL
 		)`,
 	},
+	// 3: the policy rule that quarantined a message.
+	{
+		`ALTER TABLE messages ADD COLUMN rule TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // schemaVersion is the version this build writes.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/transport/udpsock"
 )
@@ -41,7 +42,7 @@ type Config struct {
 	// TTL is what positive query responses announce.
 	TTL time.Duration
 	// NodeStatusAllow decides who may list our names.
-	NodeStatusAllow *Allowlist
+	NodeStatusAllow *policy.Networks
 	// Interfaces limits broadcasts to these interface names; empty = all.
 	Interfaces []string
 }

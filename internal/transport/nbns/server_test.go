@@ -13,6 +13,7 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/netbios"
 )
 
@@ -35,7 +36,7 @@ func startServer(t testing.TB, allow ...string) (*Server, netip.AddrPort, *names
 	if len(allow) == 0 {
 		allow = []string{"local"}
 	}
-	al, err := NewAllowlist(allow)
+	al, err := policy.ParseNetworks(allow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package nbns
+package policy
 
 import (
 	"fmt"
@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// Allowlist says which hosts may list our names. "local" stands for
+// Networks is a set of source networks a rule accepts. "local" stands for
 // loopback and the networks of this host's interfaces, looked up afresh
 // every minute.
-type Allowlist struct {
+type Networks struct {
 	prefixes []netip.Prefix
 	local    bool
 
@@ -20,9 +20,9 @@ type Allowlist struct {
 	locals  []netip.Prefix
 }
 
-// NewAllowlist parses entries: CIDRs or "local".
-func NewAllowlist(entries []string) (*Allowlist, error) {
-	a := &Allowlist{}
+// ParseNetworks parses entries: CIDRs or "local".
+func ParseNetworks(entries []string) (*Networks, error) {
+	a := &Networks{}
 	for _, e := range entries {
 		if e == "local" {
 			a.local = true
@@ -30,15 +30,15 @@ func NewAllowlist(entries []string) (*Allowlist, error) {
 		}
 		p, err := netip.ParsePrefix(e)
 		if err != nil {
-			return nil, fmt.Errorf("node status allow %q: %w", e, err)
+			return nil, fmt.Errorf("network %q: %w", e, err)
 		}
 		a.prefixes = append(a.prefixes, p.Masked())
 	}
 	return a, nil
 }
 
-// Allows reports whether addr may see our node status.
-func (a *Allowlist) Allows(addr netip.Addr) bool {
+// Allows reports whether addr is in the set.
+func (a *Networks) Allows(addr netip.Addr) bool {
 	addr = addr.Unmap()
 	for _, p := range a.prefixes {
 		if p.Contains(addr) {
@@ -59,7 +59,7 @@ func (a *Allowlist) Allows(addr netip.Addr) bool {
 	return false
 }
 
-func (a *Allowlist) localNets() []netip.Prefix {
+func (a *Networks) localNets() []netip.Prefix {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if time.Since(a.localAt) < time.Minute {
