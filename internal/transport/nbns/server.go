@@ -23,8 +23,8 @@ import (
 
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
-	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
-	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/policy"
 )
 
 // startServer runs a responder on an ephemeral loopback port with the
