@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The project's one test command: installs the peers the tests talk to
-# (Samba's smbd and smbclient, tshark), then runs formatting and vet
-# checks, every test (unit, interop, crash) and every fuzz target briefly.
+# (Samba's smbd, nmbd, smbclient, nmblookup; nbtscan; tshark; Impacket;
+# iproute2 for the test namespaces), then runs formatting and vet checks,
+# every test (unit, interop, crash) and every fuzz target briefly.
 #   FUZZTIME=30s scripts/test.sh    longer fuzzing
 #   SKIP_FUZZ=1 scripts/test.sh     no fuzzing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pair in smbclient:smbclient smbd:samba tshark:tshark dumpcap:tshark; do
+for pair in smbclient:smbclient smbd:samba nmbd:samba nmblookup:samba-common-bin nbtscan:nbtscan \
+    tshark:tshark dumpcap:tshark ip:iproute2 setpriv:util-linux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# Debian's python3 (not a pyenv one earlier on PATH) must see Impacket.
+/usr/bin/python3 -c 'import impacket' >/dev/null 2>&1 || missing+=(python3-impacket)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${missing[*]}; run as root to install them, or: apt-get install -y ${missing[*]}" >&2

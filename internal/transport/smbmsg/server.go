@@ -22,6 +22,7 @@ import (
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/smb"
 )
 
@@ -387,6 +388,9 @@ func (sess *session) deliver(ctx context.Context, from, to, raw []byte) *smb.Rep
 		Source:    sess.conn.RemoteAddr().String(),
 	}
 	if err := sess.srv.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil {
+		if errors.Is(err, pipeline.ErrDropped) {
+			return &smb.ErrCodeMessagesOff
+		}
 		sess.log.Error("smb: message not stored", slog.Any("err", err))
 		return &smb.ErrCodeNoRoom
 	}
