@@ -129,6 +129,7 @@ messages, 5 network error or timeout, 1 anything else.`,
 	f.StringVar(&req.From, "from", "", "sender name shown to the recipient (default your user name, at most 15 characters)")
 	f.StringVar(&req.Address, "address", "", "HOST[:PORT] to connect to, skipping name resolution (like smbclient -I/-p)")
 	f.StringVar(&req.Source, "source", "", "local IP address to send from (default: chosen by routing)")
+	f.StringVar(&req.Via, "via", "", "smb or rpc: only this path (default: NetBIOS session, then NetrSendMessage toward trusted networks)")
 	f.BoolVar(&asJSON, "json", false, "print each recipient's outcome as a JSON object")
 	return cmd
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/netsend/messenger/internal/store"
 	"github.com/netsend/messenger/internal/transport/mailslot"
 	"github.com/netsend/messenger/internal/transport/nbns"
+	"github.com/netsend/messenger/internal/transport/rpc"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
 	"github.com/netsend/messenger/internal/utmp"
 )
@@ -108,9 +109,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		defer dgramConn.Close()
 		listeners = append(listeners, api.Listener{Transport: "mailslot", Network: "udp", Addr: dgramConn.LocalAddr().String()})
 	}
+	var rpcConns []*net.UDPConn
 	if cfg.RPCPort != 0 {
-		log.Info("listener not built into this version; setting has no effect yet",
-			slog.String("transport", "DCE/RPC NetrSendMessage"), slog.String("flag", "--rpc-port"), slog.Int("port", cfg.RPCPort))
+		for _, port := range append([]int{cfg.RPCPort}, cfg.RPC.ExtraPorts...) {
+			c, err := listenUDP(cfg.Bind, port, "rpc-port")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			rpcConns = append(rpcConns, c)
+			listeners = append(listeners, api.Listener{Transport: "rpc", Network: "udp", Addr: c.LocalAddr().String()})
+		}
 	}
 	sockLn, err := listenSocket(cfg.SocketPath())
 	if err != nil {
@@ -227,6 +236,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			}
 		}()
 	}
+	if len(rpcConns) > 0 {
+		rpcSrv := rpc.New(rpcConns, rpc.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
+			Log: log.With(slog.String("transport", "rpc"))})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rpcSrv.Serve(runCtx); err != nil {
+				log.Error("RPC service stopped", slog.Any("err", err))
+				cancel()
+			}
+		}()
+	}
 	interfaces := func() []names.Interface { return names.BroadcastInterfaces(cfg.NBNS.Interfaces) }
 	order, err := resolve.ParseOrder(strings.Join(cfg.Send.ResolveOrder, ","))
 	if err != nil {
@@ -245,6 +266,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		Resolver: resolver, Local: pl, Names: nameTable, CodePage: cp, HostName: cfg.HostName, Workgroup: cfg.Workgroup,
 		SMBPort: cfg.Send.SMBPort, DgramPort: cfg.Send.DgramPort, Interfaces: interfaces, Timeout: cfg.Send.Timeout.Duration,
 		Log: log.With(slog.String("part", "sender")),
+		RPC: &rpc.Client{}, RPCPort: cfg.RPC.SendPort, Fallback: sender.Fallback(cfg.RPC.Fallback), TrustedForRPC: rpcAllow.Allows,
 	}
 	if datagrams != nil {
 		snd.Datagrams = datagrams

@@ -21,11 +21,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/netsend/messenger/internal/dcerpc"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/resolve"
 	"github.com/netsend/messenger/internal/smb"
+	"github.com/netsend/messenger/internal/transport/rpc"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
 )
 
@@ -81,6 +83,23 @@ type Broadcaster interface {
 	Broadcast(targets []names.Interface, port int, source, group netbios.Name, from, text []byte) error
 }
 
+// RPC sends NetrSendMessage over connectionless DCE/RPC. A nil error means
+// the receiver answered success.
+type RPC interface {
+	SendMessage(ctx context.Context, source netip.Addr, dst netip.AddrPort, from, to, text []byte) error
+}
+
+// Fallback says when a failed NetBIOS session falls back to RPC, as
+// Windows' NetMessageBufferSend did.
+type Fallback string
+
+// Fallbacks.
+const (
+	FallbackNever  Fallback = "never"
+	FallbackLocal  Fallback = "local" // only toward networks the policy trusts
+	FallbackAlways Fallback = "always"
+)
+
 // Local stores a message addressed to this host.
 type Local interface {
 	Deliver(ctx context.Context, m *message.Message) error
@@ -101,6 +120,12 @@ type Sender struct {
 	Timeout    time.Duration // per recipient
 	Log        *slog.Logger
 
+	// RPC, when set, sends with --via rpc and as the fallback.
+	RPC           RPC
+	RPCPort       int // receivers' RPC port, 135
+	Fallback      Fallback
+	TrustedForRPC func(netip.Addr) bool // for FallbackLocal
+
 	mu    sync.Mutex
 	samba map[netip.AddrPort]bool // receivers that drop a bare 0xD0
 }
@@ -114,6 +139,7 @@ type Request struct {
 	From    string `json:"from,omitempty"`    // sender name shown; default our host name
 	Address string `json:"address,omitempty"` // HOST[:PORT]: skip name resolution
 	Source  string `json:"source,omitempty"`  // local IP address to send from
+	Via     string `json:"via,omitempty"`     // "" (session, then the fallback), "smb" or "rpc"
 }
 
 // Delivery is the outcome for one recipient.
@@ -140,6 +166,18 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 	}
 	if targets != 1 || (req.To == "*" && req.Domain != "") {
 		return nil, fail(CodeBadRequest, "say exactly one of: a name, '*', a domain, or all users", nil)
+	}
+	switch req.Via {
+	case "", "smb":
+	case "rpc":
+		if s.RPC == nil {
+			return nil, fail(CodeNotAvailable, "sending by RPC is not available in this daemon", nil)
+		}
+		if req.To == "*" || req.Domain != "" || req.Users {
+			return nil, fail(CodeBadRequest, "--via rpc sends to one name only", nil)
+		}
+	default:
+		return nil, fail(CodeBadRequest, fmt.Sprintf("via %q is not smb or rpc", req.Via), nil)
 	}
 	var source netip.Addr
 	if req.Source != "" {
@@ -278,8 +316,20 @@ func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, fro
 	}
 	var last *Error
 	for _, a := range addrs {
-		d.Addr = a.String()
-		err := s.deliver(ctx, source, a, name, fromOEM, []byte(to), oem)
+		d.Addr, d.Via = a.String(), "smb"
+		var err error
+		if req.Via == "rpc" {
+			d.Via = "rpc"
+			err = s.viaRPC(ctx, source, a.Addr(), fromOEM, []byte(to), oem)
+		} else {
+			err = s.deliver(ctx, source, a, name, fromOEM, []byte(to), oem)
+			if err != nil && req.Via == "" && s.fallsBack(a.Addr(), classify(err)) {
+				s.Log.Info("session delivery failed; falling back to NetrSendMessage", slog.String("to", name.String()),
+					slog.String("addr", a.String()), slog.Any("err", err))
+				d.Via = "rpc"
+				err = s.viaRPC(ctx, source, a.Addr(), fromOEM, []byte(to), oem)
+			}
+		}
 		if err == nil {
 			d.Code, d.Error = "", ""
 			return d
@@ -393,6 +443,29 @@ func (s *Sender) deliver(ctx context.Context, source netip.Addr, addr netip.Addr
 	return c.EndMultiBlock(group)
 }
 
+// fallsBack reports whether a failed session delivery to addr is retried
+// by RPC: not for a name the receiver told us it lacks, only when the
+// receiver might listen on RPC instead (refused, silent, broken).
+func (s *Sender) fallsBack(addr netip.Addr, e *Error) bool {
+	if s.RPC == nil || e.Code == CodeNameNotFound || e.Code == CodeBadRequest {
+		return false
+	}
+	switch s.Fallback {
+	case FallbackAlways:
+		return true
+	case FallbackLocal:
+		return s.TrustedForRPC != nil && s.TrustedForRPC(addr)
+	}
+	return false
+}
+
+func (s *Sender) viaRPC(ctx context.Context, source, addr netip.Addr, from, to, text []byte) error {
+	// NetrSendMessage carries CR LF where SMB carried 0x14 (MS-MSRP
+	// 3.2.4.1 passes the text through), and its Text is one NDR string.
+	return s.RPC.SendMessage(ctx, source, netip.AddrPortFrom(addr, uint16(s.RPCPort)), from, to,
+		bytes.ReplaceAll(text, []byte("\n"), []byte("\r\n")))
+}
+
 func (s *Sender) markSamba(a netip.AddrPort) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -413,7 +486,20 @@ func (s *Sender) callingName() netbios.Name {
 // classify turns a transport error into what net send would have said.
 func classify(err error) *Error {
 	var refused *smbmsg.SessionRefusedError
+	var rpcStatus *rpc.StatusError
+	if errors.As(err, &rpcStatus) {
+		switch {
+		case rpcStatus.Status == dcerpc.StatusNameNotFound:
+			return fail(CodeNameNotFound, "The message alias could not be found on the network.", err)
+		case rpcStatus.Type == dcerpc.TypeResponse && rpcStatus.Status == dcerpc.StatusNetworkError:
+			return fail(CodeNetwork, "A general network error occurred.", err)
+		default:
+			return fail(CodeNotAccepting, "The recipient is not accepting messages.", err)
+		}
+	}
 	switch {
+	case errors.Is(err, rpc.ErrNoAnswer):
+		return fail(CodeTimeout, "The recipient did not answer in time.", err)
 	case errors.Is(err, smbmsg.ErrNameNotPresent):
 		return fail(CodeNameNotFound, "The message alias could not be found on the network.", err)
 	case errors.As(err, &refused):

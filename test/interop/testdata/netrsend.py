@@ -47,11 +47,11 @@ def main():
     text = bytes.fromhex(text_hex)
     activity = os.urandom(16)
     req = NetrSendMessage()
-    # Impacket's STR takes str and writes each character as one byte:
-    # latin-1 carries the OEM bytes through unchanged.
-    req['From'] = frm + '\x00'
-    req['To'] = to + '\x00'
-    req['Text'] = text.decode('latin-1') + '\x00'
+    # Impacket's STR writes bytes as they are (a str would go out as
+    # UTF-8): the OEM bytes travel unchanged, NUL included in the counts.
+    req['From'] = frm.encode() + b'\x00'
+    req['To'] = to.encode() + b'\x00'
+    req['Text'] = text + b'\x00'
     stub = req.getData()
     assert text in stub, 'impacket did not carry the OEM bytes through'
     packets = []

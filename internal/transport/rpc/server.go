@@ -1,0 +1,249 @@
+// Package rpc is the connectionless DCE/RPC transport (ncadg_ip_udp, UDP
+// 135 and whatever other ports are configured) of msgsvcsend
+// NetrSendMessage: the path most messenger spam took, and the path of
+// MS03-043. Every packet is decoded by internal/dcerpc, which trusts no
+// length; every message goes through the pipeline's policy, which by
+// default quarantines this transport.
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/netsend/messenger/internal/dcerpc"
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/metrics"
+	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/pipeline"
+)
+
+// Deliverer takes a message; nil means it is stored.
+type Deliverer interface {
+	Deliver(ctx context.Context, m *message.Message) error
+}
+
+const (
+	maxDatagram = 65535
+	workers     = 32
+	queueLen    = 4096
+)
+
+// Config is what the server needs besides its sockets.
+type Config struct {
+	Table    *names.Table
+	Pipeline Deliverer
+	CodePage message.CodePage
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+}
+
+// Server answers NetrSendMessage on one or more UDP sockets.
+type Server struct {
+	cfg   Config
+	conns []*net.UDPConn
+	boot  uint32 // our boot time, which replies carry (C706)
+	queue chan job
+
+	reasmMu sync.Mutex
+	reasm   *dcerpc.Reassembler
+}
+
+// job is a decoded call waiting for the store, and where to answer it.
+type job struct {
+	msg   *message.Message
+	req   dcerpc.Header
+	conn  *net.UDPConn
+	to    netip.AddrPort
+	reply bool
+}
+
+// New serves on conns.
+func New(conns []*net.UDPConn, cfg Config) *Server {
+	for _, c := range conns {
+		c.SetReadBuffer(4 << 20)
+	}
+	return &Server{
+		cfg: cfg, conns: conns, boot: uint32(time.Now().Unix()), queue: make(chan job, queueLen),
+		reasm: dcerpc.NewReassembler(dcerpc.DefaultMaxFragments, dcerpc.DefaultMaxCallBytes, dcerpc.DefaultMaxCalls),
+	}
+}
+
+// Serve reads every socket until ctx ends; calls already decoded are
+// stored and answered before it returns.
+func (s *Server) Serve(ctx context.Context) error {
+	var workersWG sync.WaitGroup
+	for range workers {
+		workersWG.Add(1)
+		go func() {
+			defer workersWG.Done()
+			for j := range s.queue {
+				s.finish(ctx, j)
+			}
+		}()
+	}
+	errs := make(chan error, len(s.conns))
+	for _, c := range s.conns {
+		go func() { errs <- s.read(ctx, c) }()
+	}
+	var first error
+	for range s.conns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	close(s.queue)
+	workersWG.Wait()
+	return first
+}
+
+func (s *Server) read(ctx context.Context, c *net.UDPConn) error {
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
+	buf := make([]byte, maxDatagram)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("rpc: reading: %w", err)
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if j, ok := s.handle(c, buf[:n], from); ok {
+			select {
+			case s.queue <- j:
+			default:
+				s.reject("overload", from, errors.New("delivery queue full"))
+			}
+		}
+	}
+}
+
+func (s *Server) reject(reason string, from netip.AddrPort, err error) {
+	s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportRPC), reason).Inc()
+	if err != nil {
+		s.cfg.Log.Warn("rpc: rejected", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
+	}
+}
+
+// handle decodes one datagram. It answers errors itself; a complete call
+// for us comes back as a job for the store.
+func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Log.Error("rpc: packet handler panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			ok = false
+		}
+	}()
+	p, err := dcerpc.Parse(b)
+	if err != nil {
+		// No answer to what is not a request we understand: a forged
+		// source would turn answers into a reflector.
+		s.reject("bad_pdu", from, err)
+		return job{}, false
+	}
+	if p.Type != dcerpc.TypeRequest {
+		// Acks, pings and the like: a one-shot server keeps no call state
+		// to act on.
+		s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportRPC), "not_a_request").Inc()
+		return job{}, false
+	}
+	reply := p.WantsReply() && p.Flags1&dcerpc.Flags1Broadcast == 0
+	if status, ok := dcerpc.MatchSendMessage(p.Header); !ok {
+		s.reject("wrong_call", from, fmt.Errorf("interface %v v%d opnum %d", p.Interface, p.InterfaceVersion, p.OpNum))
+		if reply {
+			s.send(c, from, func(b []byte) ([]byte, error) { return dcerpc.AppendReject(b, p.Header, s.boot, status) })
+		}
+		return job{}, false
+	}
+	body := p.Body
+	if p.Flags1&dcerpc.Flags1Frag != 0 {
+		s.reasmMu.Lock()
+		whole, complete, err := s.reasm.Add(p)
+		s.reasmMu.Unlock()
+		if err != nil {
+			s.reject("bad_fragment", from, err)
+			return job{}, false
+		}
+		if !complete {
+			return job{}, false
+		}
+		body = whole
+	}
+	req, err := dcerpc.ParseSendMessageRequest(body, p.DataRep, dcerpc.Limits{MaxName: message.MaxNameLen, MaxText: 2 * message.MaxTextLen})
+	if err != nil {
+		s.reject("bad_stub", from, err)
+		if reply {
+			s.send(c, from, func(b []byte) ([]byte, error) {
+				return dcerpc.AppendFault(b, p.Header, s.boot, dcerpc.StatusBadStubData)
+			})
+		}
+		return job{}, false
+	}
+	cp := s.cfg.CodePage
+	to := cp.Decode(req.To)
+	if !s.cfg.Table.HasString(to) {
+		// MS-MSRP 3.2.4.3: the alias must be one of ours.
+		s.reject("name_not_present", from, fmt.Errorf("recipient %q is not one of our names", to))
+		if reply {
+			s.answer(c, from, p.Header, dcerpc.StatusNameNotFound)
+		}
+		return job{}, false
+	}
+	text := cp.Decode(message.NormalizeLineBreaks(req.Text))
+	m := &message.Message{From: cp.Decode(req.From), To: to, Text: text, Time: time.Now(),
+		Transport: message.TransportRPC, Source: from.String()}
+	if err := message.Validate(m); err != nil {
+		s.reject("too_long", from, err)
+		if reply {
+			s.answer(c, from, p.Header, dcerpc.StatusInvalidParameter)
+		}
+		return job{}, false
+	}
+	return job{msg: m, req: p.Header, conn: c, to: from, reply: reply}, true
+}
+
+// finish stores a call's message and answers it: success only once stored.
+func (s *Server) finish(ctx context.Context, j job) {
+	err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), j.msg)
+	switch {
+	case err == nil:
+		if j.reply {
+			s.answer(j.conn, j.to, j.req, dcerpc.StatusSuccess)
+		}
+	case errors.Is(err, pipeline.ErrDropped):
+		// Refused by policy: silence, which is all a forged source earns.
+	default:
+		s.cfg.Log.Error("rpc: message not stored", slog.Any("err", err))
+		if j.reply {
+			s.answer(j.conn, j.to, j.req, dcerpc.StatusNetworkError)
+		}
+	}
+}
+
+func (s *Server) answer(c *net.UDPConn, to netip.AddrPort, req dcerpc.Header, status dcerpc.Status) {
+	stub := dcerpc.AppendSendMessageResponse(nil, dcerpc.NativeDataRep, status)
+	s.send(c, to, func(b []byte) ([]byte, error) { return dcerpc.AppendResponse(b, req, s.boot, stub) })
+}
+
+func (s *Server) send(c *net.UDPConn, to netip.AddrPort, build func([]byte) ([]byte, error)) {
+	b, err := build(make([]byte, 0, dcerpc.HeaderLen+8))
+	if err != nil {
+		s.cfg.Log.Error("rpc: building a reply", slog.Any("err", err))
+		return
+	}
+	if _, err := c.WriteToUDPAddrPort(b, to); err != nil {
+		s.cfg.Log.Warn("rpc: sending a reply", slog.String("to", to.String()), slog.Any("err", err))
+	}
+}
