@@ -500,8 +500,12 @@ func TestReplies(t *testing.T) {
 	if ack.Type != TypeAck || ack.ServerBoot != boot || ack.Activity != req.Activity || ack.SeqNum != req.SeqNum {
 		t.Errorf("ack %+v", ack)
 	}
-	if _, err := (Packet{Header: Header{Type: TypeFault}}).Status(); !errors.Is(err, ErrShort) {
+	empty := Packet{Header: Header{Type: TypeFault}}
+	if _, err := empty.Status(); !errors.Is(err, ErrShort) || !strings.Contains(err.Error(), "Fault body: status") {
 		t.Errorf("empty fault: %v", err)
+	}
+	if !strings.HasSuffix(empty.String(), ", Status: missing") {
+		t.Errorf("String = %s", empty)
 	}
 	if _, err := ParseSendMessageResponse([]byte{0, 0}, NativeDataRep); !errors.Is(err, ErrShort) || !strings.Contains(err.Error(), "error_status_t") {
 		t.Errorf("short response: %v", err)
