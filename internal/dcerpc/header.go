@@ -241,14 +241,13 @@ type Header struct {
 }
 
 // WantsReply reports whether the client waits for an answer: every call
-// except a "maybe" call. A server sends nothing back to a maybe call, not
-// even a reject, which is also what keeps it from being a reflector for
-// the forged-source spam that set 0x10.
+// except a "maybe" call, to which a server sends nothing back, not even a
+// reject. The forged-source spam of 2003 set it (flags1 0x78).
 func (h Header) WantsReply() bool { return h.Flags1&Flags1Maybe == 0 }
 
 // String summarises the header as a protocol analyser would, e.g.
 // "Request, Seq: 0, Serial: 0, Frag: 0, Len: 54, Flags1: 0x28 (Idempotent,
-// No Fack), Activity: 00112233-…, Interface: 5a7b91f8-… v1.0
+// No Fack), Activity: 33221100-…, Interface: 5a7b91f8-… v1.0
 // (msgsvcsend), Opnum: 0".
 func (h Header) String() string {
 	var sb strings.Builder
