@@ -20,7 +20,7 @@ type fakeRuleset struct {
 	err    error
 }
 
-func (f fakeRuleset) Read() (firewall.Status, error)          { return f.st, f.err }
+func (f fakeRuleset) Read() (firewall.Status, error)         { return f.st, f.err }
 func (f fakeRuleset) Others() ([]firewall.OtherTable, error) { return f.others, nil }
 
 func installed(t *testing.T, o firewall.Options) firewall.Status {
