@@ -43,7 +43,7 @@ type Mention struct {
 func (f *Firewall) Others() ([]OtherTable, error) {
 	tables, err := f.conn.ListTables()
 	if err != nil {
-		return nil, classify("listing nftables tables", err)
+		return nil, classifyList(err)
 	}
 	chains, err := f.conn.ListChains()
 	if err != nil {

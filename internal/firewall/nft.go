@@ -266,7 +266,7 @@ type Status struct {
 func (f *Firewall) Read() (Status, error) {
 	tables, err := f.conn.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return Status{}, classify("listing nftables tables", err)
+		return Status{}, classifyList(err)
 	}
 	if !slices.ContainsFunc(tables, isOurs) {
 		return Status{}, nil
@@ -345,7 +345,7 @@ func isOurs(t *nftables.Table) bool {
 func (f *Firewall) ours() (bool, error) {
 	tables, err := f.conn.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return false, classify("listing nftables tables", err)
+		return false, classifyList(err)
 	}
 	if !slices.ContainsFunc(tables, isOurs) {
 		return false, nil
@@ -393,6 +393,17 @@ func (f *Firewall) ourRules() ([]*nftables.Rule, error) {
 		return nil, conflict("it has no chain " + ChainName)
 	}
 	return rules, nil
+}
+
+// classifyList classifies the failure of listing tables, the first
+// request every verb makes. nfnetlink answers EINVAL to a request for a
+// subsystem it does not have, and a well-formed table dump has no other
+// reason to be invalid, so there it means nf_tables is missing.
+func classifyList(err error) error {
+	if errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("listing nftables tables: %w: %w", ErrUnavailable, err)
+	}
+	return classify("listing nftables tables", err)
 }
 
 // classify turns the kernel's refusals into errors that say what to do.

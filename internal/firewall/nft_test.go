@@ -104,6 +104,12 @@ func TestClassify(t *testing.T) {
 	if err := classify("x", syscall.EINVAL); errors.Is(err, ErrPermission) || errors.Is(err, ErrUnavailable) {
 		t.Errorf("EINVAL classified as %v", err)
 	}
+	if err := classifyList(&netlink.OpError{Op: "receive", Err: syscall.EINVAL}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("EINVAL from a table dump classified as %v", err)
+	}
+	if err := classifyList(&netlink.OpError{Op: "receive", Err: syscall.EPERM}); !errors.Is(err, ErrPermission) {
+		t.Errorf("EPERM from a table dump classified as %v", err)
+	}
 }
 
 func TestMentionsOf(t *testing.T) {

@@ -332,7 +332,12 @@ func canonicalPrefixes(ps []netip.Prefix) []netip.Prefix {
 	for _, p := range ps {
 		rs = append(rs, prefixRange(p))
 	}
-	return rangesPrefixes(mergeRanges(rs))
+	// Never nil, so that "no allowed networks" reads as [] in JSON.
+	out := rangesPrefixes(mergeRanges(rs))
+	if out == nil {
+		out = []netip.Prefix{}
+	}
+	return out
 }
 
 func rangesPrefixes(rs []addrRange) []netip.Prefix {
