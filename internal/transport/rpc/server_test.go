@@ -23,11 +23,11 @@ type memPipeline struct {
 	mu   sync.Mutex
 	msgs []message.Message
 	n    atomic.Int64
-	drop bool
+	drop atomic.Bool
 }
 
 func (p *memPipeline) Deliver(_ context.Context, m *message.Message) error {
-	if p.drop {
+	if p.drop.Load() {
 		return pipeline.ErrDropped
 	}
 	p.mu.Lock()
@@ -157,7 +157,7 @@ func TestServer(t *testing.T) {
 
 func TestPolicyDropIsSilent(t *testing.T) {
 	pl, addr := startServer(t)
-	pl.drop = true
+	pl.drop.Store(true)
 	h := dcerpc.SendMessageHeader(dcerpc.UUID{2}, 0)
 	if _, ok := exchange(t, addr, request(t, h, dcerpc.SendMessageRequest{From: []byte("x"), To: []byte("BOB"), Text: []byte("spam")})); ok {
 		t.Error("a call the policy dropped was answered")
