@@ -1,7 +1,6 @@
 package dcerpc
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -9,61 +8,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsend/messenger/internal/pcapfile"
 )
 
-// udpFrame is one datagram for the capture file.
-type udpFrame struct {
-	src, dst netip.AddrPort
-	payload  []byte
+// udpFrame is one datagram for the capture file: source, destination,
+// payload.
+func udpFrame(src, dst netip.AddrPort, payload []byte) pcapfile.Datagram {
+	return pcapfile.Datagram{Src: src, Dst: dst, Payload: payload}
 }
 
-// writeCapture writes frames as a classic pcap with Ethernet, IPv4 and UDP
-// framing, which is all tshark needs to reach its DCE/RPC dissector.
-func writeCapture(t *testing.T, path string, frames []udpFrame) {
+func writeCapture(t *testing.T, path string, frames []pcapfile.Datagram) {
 	t.Helper()
-	le, be := binary.LittleEndian, binary.BigEndian
-	var out []byte
-	out = le.AppendUint32(out, 0xa1b2c3d4) // microsecond pcap
-	out = le.AppendUint16(out, 2)
-	out = le.AppendUint16(out, 4)
-	out = le.AppendUint32(out, 0)
-	out = le.AppendUint32(out, 0)
-	out = le.AppendUint32(out, 65535)
-	out = le.AppendUint32(out, 1) // Ethernet
-	for i, f := range frames {
-		src, dst := f.src.Addr().As4(), f.dst.Addr().As4()
-		var pkt []byte
-		pkt = append(pkt, 0x02, 0, 0, 0, 0, dst[3], 0x02, 0, 0, 0, 0, src[3])
-		pkt = be.AppendUint16(pkt, 0x0800)
-		ip := make([]byte, 20)
-		ip[0] = 0x45
-		be.PutUint16(ip[2:], uint16(20+8+len(f.payload)))
-		be.PutUint16(ip[4:], uint16(i+1))
-		ip[8], ip[9] = 64, 17
-		copy(ip[12:], src[:])
-		copy(ip[16:], dst[:])
-		var sum uint32
-		for j := 0; j < len(ip); j += 2 {
-			sum += uint32(be.Uint16(ip[j:]))
-		}
-		for sum > 0xFFFF {
-			sum = sum&0xFFFF + sum>>16
-		}
-		be.PutUint16(ip[10:], ^uint16(sum))
-		pkt = append(pkt, ip...)
-		pkt = be.AppendUint16(pkt, f.src.Port())
-		pkt = be.AppendUint16(pkt, f.dst.Port())
-		pkt = be.AppendUint16(pkt, uint16(8+len(f.payload)))
-		pkt = be.AppendUint16(pkt, 0) // no UDP checksum, allowed over IPv4
-		pkt = append(pkt, f.payload...)
-
-		out = le.AppendUint32(out, uint32(1700000000+i))
-		out = le.AppendUint32(out, 0)
-		out = le.AppendUint32(out, uint32(len(pkt)))
-		out = le.AppendUint32(out, uint32(len(pkt)))
-		out = append(out, pkt...)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	if err := os.WriteFile(path, pcapfile.Encode(frames), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -100,27 +57,27 @@ func TestTsharkDecodes(t *testing.T) {
 
 	// 1, 2: a request and the server's response, then the client's ack.
 	reqA := SendMessageHeader(actA, 0)
-	frames := []udpFrame{
-		{client, server, request(reqA, SendMessageRequest{From: []byte("ALICE"), To: []byte("BOB"), Text: []byte("Hello")})},
-		{server, client, must(AppendResponse(nil, reqA, boot, AppendSendMessageResponse(nil, NativeDataRep, StatusSuccess)))},
+	frames := []pcapfile.Datagram{
+		udpFrame(client, server, request(reqA, SendMessageRequest{From: []byte("ALICE"), To: []byte("BOB"), Text: []byte("Hello")})),
+		udpFrame(server, client, must(AppendResponse(nil, reqA, boot, AppendSendMessageResponse(nil, NativeDataRep, StatusSuccess)))),
 	}
-	respA := mustParse(t, frames[1].payload)
-	frames = append(frames, udpFrame{client, server, must(AppendPacket(nil, AckHeader(respA.Header), nil))})
+	respA := mustParse(t, frames[1].Payload)
+	frames = append(frames, udpFrame(client, server, must(AppendPacket(nil, AckHeader(respA.Header), nil))))
 
 	// 4, 5: a big-endian request, answered with a fault.
 	reqB := SendMessageHeader(actA, 1)
 	reqB.DataRep = BigEndianDataRep
 	frames = append(frames,
-		udpFrame{client, server, request(reqB, SendMessageRequest{From: []byte("CAROL"), To: []byte("DAVE"), Text: []byte("big-endian")})},
-		udpFrame{server, client, must(AppendFault(nil, reqB, boot, StatusBadStubData))},
+		udpFrame(client, server, request(reqB, SendMessageRequest{From: []byte("CAROL"), To: []byte("DAVE"), Text: []byte("big-endian")})),
+		udpFrame(server, client, must(AppendFault(nil, reqB, boot, StatusBadStubData))),
 	)
 
 	// 6, 7: a request for an opnum msgsvcsend lacks, rejected.
 	reqC := SendMessageHeader(actA, 2)
 	reqC.OpNum = 1
 	frames = append(frames,
-		udpFrame{client, server, request(reqC, SendMessageRequest{From: []byte("EVE"), To: []byte("BOB"), Text: []byte("x")})},
-		udpFrame{server, client, must(AppendReject(nil, reqC, boot, NCAOpRangeError))},
+		udpFrame(client, server, request(reqC, SendMessageRequest{From: []byte("EVE"), To: []byte("BOB"), Text: []byte("x")})),
+		udpFrame(server, client, must(AppendReject(nil, reqC, boot, NCAOpRangeError))),
 	)
 
 	// 8, 9: one request in two fragments, then its response.
@@ -135,9 +92,9 @@ func TestTsharkDecodes(t *testing.T) {
 		}
 		h.FragNum = uint16(i)
 		h.Serial = uint16(i)
-		frames = append(frames, udpFrame{client, server, must(AppendPacket(nil, h, part))})
+		frames = append(frames, udpFrame(client, server, must(AppendPacket(nil, h, part))))
 	}
-	frames = append(frames, udpFrame{server, client, must(AppendResponse(nil, reqD, boot, AppendSendMessageResponse(nil, NativeDataRep, StatusNameNotFound)))})
+	frames = append(frames, udpFrame(server, client, must(AppendResponse(nil, reqD, boot, AppendSendMessageResponse(nil, NativeDataRep, StatusNameNotFound)))))
 
 	file := filepath.Join(t.TempDir(), "dcerpc.pcap")
 	writeCapture(t, file, frames)

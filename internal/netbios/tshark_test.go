@@ -1,7 +1,6 @@
 package netbios
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -9,73 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsend/messenger/internal/pcapfile"
 	"github.com/netsend/messenger/internal/smb"
 )
-
-// frame is one UDP packet for the capture file.
-type frame struct {
-	src, dst          netip.AddrPort
-	payload           []byte
-	broadcastEthernet bool
-}
-
-// writePcap writes frames as a classic pcap file with Ethernet, IPv4 and
-// UDP framing, which is all tshark needs to hand the payloads to its
-// NBNS and NBDS dissectors.
-func writePcap(t *testing.T, path string, frames []frame) {
-	t.Helper()
-	le := binary.LittleEndian
-	be := binary.BigEndian
-	var out []byte
-	out = le.AppendUint32(out, 0xa1b2c3d4) // magic, microsecond timestamps
-	out = le.AppendUint16(out, 2)
-	out = le.AppendUint16(out, 4)
-	out = le.AppendUint32(out, 0) // thiszone
-	out = le.AppendUint32(out, 0) // sigfigs
-	out = le.AppendUint32(out, 65535)
-	out = le.AppendUint32(out, 1) // LINKTYPE_ETHERNET
-	for i, f := range frames {
-		var pkt []byte
-		dstMAC := []byte{0x02, 0, 0, 0, 0, f.dst.Addr().As4()[3]}
-		if f.broadcastEthernet {
-			dstMAC = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-		}
-		pkt = append(pkt, dstMAC...)
-		pkt = append(pkt, 0x02, 0, 0, 0, 0, f.src.Addr().As4()[3])
-		pkt = be.AppendUint16(pkt, 0x0800)
-		ip := make([]byte, 20)
-		ip[0] = 0x45
-		be.PutUint16(ip[2:], uint16(20+8+len(f.payload)))
-		be.PutUint16(ip[4:], uint16(i+1))
-		ip[8], ip[9] = 64, 17
-		s, d := f.src.Addr().As4(), f.dst.Addr().As4()
-		copy(ip[12:], s[:])
-		copy(ip[16:], d[:])
-		var sum uint32
-		for j := 0; j < 20; j += 2 {
-			sum += uint32(be.Uint16(ip[j:]))
-		}
-		for sum > 0xFFFF {
-			sum = sum&0xFFFF + sum>>16
-		}
-		be.PutUint16(ip[10:], ^uint16(sum))
-		pkt = append(pkt, ip...)
-		pkt = be.AppendUint16(pkt, f.src.Port())
-		pkt = be.AppendUint16(pkt, f.dst.Port())
-		pkt = be.AppendUint16(pkt, uint16(8+len(f.payload)))
-		pkt = be.AppendUint16(pkt, 0) // no checksum, allowed over IPv4
-		pkt = append(pkt, f.payload...)
-
-		out = le.AppendUint32(out, uint32(1700000000+i))
-		out = le.AppendUint32(out, 0)
-		out = le.AppendUint32(out, uint32(len(pkt)))
-		out = le.AppendUint32(out, uint32(len(pkt)))
-		out = append(out, pkt...)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestTsharkDecodes writes the packets a messenger sends into a capture
 // file and checks that Wireshark's dissectors read them as intended, with
@@ -89,7 +24,7 @@ func TestTsharkDecodes(t *testing.T) {
 	alice := netip.MustParseAddr("192.168.1.10")
 	bob := netip.MustParseAddr("192.168.1.20")
 	bcast := netip.MustParseAddr("192.168.1.255")
-	ns := func(src, dst netip.Addr, p NameServicePacket, err error) frame {
+	ns := func(src, dst netip.Addr, p NameServicePacket, err error) pcapfile.Datagram {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +33,7 @@ func TestTsharkDecodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return frame{src: netip.AddrPortFrom(src, 137), dst: netip.AddrPortFrom(dst, 137), payload: b, broadcastEthernet: dst == bcast}
+		return pcapfile.Datagram{Src: netip.AddrPortFrom(src, 137), Dst: netip.AddrPortFrom(dst, 137), Payload: b, BroadcastEthernet: dst == bcast}
 	}
 	bob03 := mustName(t, "BOB", 0x03)
 	aliceEntry := NBEntry{Addr: alice}
@@ -111,7 +46,7 @@ func TestTsharkDecodes(t *testing.T) {
 		Statistics: Statistics{UnitID: [6]byte{0x02, 0, 0, 0, 0, 0x14}},
 	}
 	positive, err := PositiveNameQueryResponse(0x1234, bob03, "", 300000, []NBEntry{bobEntry}, false)
-	frames := []frame{
+	frames := []pcapfile.Datagram{
 		ns(alice, bcast, NameQueryRequest(0x1234, bob03, "", true, true), nil),
 		ns(bob, alice, positive, err),
 		ns(alice, bob, NodeStatusRequest(0x0042, ""), nil),
@@ -133,13 +68,13 @@ func TestTsharkDecodes(t *testing.T) {
 	frames = append(frames, ns(bob, alice, WACKResponse(0x567B, mustName(t, "ALICE", 0x03), "", 30, ref.HeaderFlags()), nil))
 	frames = append(frames, ns(bob, alice, NegativeNameQueryResponse(0x567C, mustName(t, "NOBODY", 0x03), "", RCodeNameErr), nil))
 
-	dg := func(src, dst netip.Addr, d Datagram) frame {
+	dg := func(src, dst netip.Addr, d Datagram) pcapfile.Datagram {
 		t.Helper()
 		b, err := AppendDatagram(nil, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return frame{src: netip.AddrPortFrom(src, 138), dst: netip.AddrPortFrom(dst, 138), payload: b, broadcastEthernet: dst == bcast}
+		return pcapfile.Datagram{Src: netip.AddrPortFrom(src, 138), Dst: netip.AddrPortFrom(dst, 138), Payload: b, BroadcastEthernet: dst == bcast}
 	}
 	mailslot := func(from, to, text string) []byte {
 		t.Helper()
@@ -162,7 +97,9 @@ func TestTsharkDecodes(t *testing.T) {
 	)
 
 	file := filepath.Join(t.TempDir(), "nbt.pcap")
-	writePcap(t, file, frames)
+	if err := os.WriteFile(file, pcapfile.Encode(frames), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	fields := []string{
 		"_ws.malformed", "_ws.expert.severity", // must stay empty
 		"nbns.flags", "nbns.name", "nbns.nb_flags", "nbns.addr", "nbns.number_of_names", "nbns.netbios_name", "nbns.name_flags", "nbns.unit_id",
