@@ -56,6 +56,9 @@ type Message struct {
 	State     State     `json:"state"`
 	// Rule names the policy rule that quarantined the message, if any.
 	Rule string `json:"rule,omitempty"`
+	// Explanation says what the rule saw: the field, its value and the
+	// entry or pattern it matched, as decided at the time.
+	Explanation string `json:"explanation,omitempty"`
 }
 
 // Header is the classic pop-up header line of the Windows Messenger

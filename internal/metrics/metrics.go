@@ -20,6 +20,9 @@ type Metrics struct {
 	Rejected *prometheus.CounterVec
 	// Quarantined counts messages stored but held back, by rule.
 	Quarantined *prometheus.CounterVec
+	// PolicyDecisions counts the policy's verdicts by the rule that made
+	// them ("default" when none did).
+	PolicyDecisions *prometheus.CounterVec
 	// Sessions is the number of open NetBIOS sessions.
 	Sessions prometheus.Gauge
 	// CommitBatch observes how many messages each store commit carried.
@@ -48,6 +51,10 @@ func New() *Metrics {
 			Name: "messenger_messages_quarantined_total",
 			Help: "Messages stored in quarantine, not shown, by transport and policy rule.",
 		}, []string{"transport", "rule"}),
+		PolicyDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_policy_decisions_total",
+			Help: "Policy decisions, by verdict (deliver, quarantine, drop) and the rule that made them.",
+		}, []string{"verdict", "rule"}),
 		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "messenger_smb_sessions",
 			Help: "Open NetBIOS sessions.",
@@ -71,7 +78,7 @@ func New() *Metrics {
 			Help: "Messages a sink skipped because it could not keep up (they are still stored).",
 		}, []string{"sink"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped,
+	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.PolicyDecisions, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

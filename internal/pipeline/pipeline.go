@@ -88,13 +88,23 @@ func (p *Pipeline) Deliver(ctx context.Context, m *message.Message) error {
 		m.Time = p.now()
 	}
 	v := p.policy.Decide(m)
+	rule := v.Rule
+	if rule == "" {
+		rule = "default"
+	}
+	p.metrics.PolicyDecisions.WithLabelValues(v.Action.String(), rule).Inc()
 	switch v.Action {
 	case policy.Drop:
 		p.metrics.Rejected.WithLabelValues(string(m.Transport), "policy:"+v.Rule).Inc()
-		p.log.Info("message dropped by policy", slog.String("rule", v.Rule), slog.String("transport", string(m.Transport)), slog.String("source", m.Source))
+		// Debug, not info: in a flood, one line per dropped message
+		// would cost more than the drop saves. The metrics count them.
+		if p.log.Enabled(ctx, slog.LevelDebug) {
+			p.log.Debug("message dropped by policy", slog.String("rule", v.Rule), slog.String("transport", string(m.Transport)),
+				slog.String("source", m.Source), slog.String("why", v.Explain()))
+		}
 		return fmt.Errorf("pipeline: message from %s: %w (%s)", m.Source, ErrDropped, v.Rule)
 	case policy.Quarantine:
-		m.State, m.Rule = message.StateQuarantined, v.Rule
+		m.State, m.Rule, m.Explanation = message.StateQuarantined, v.Rule, v.Explain()
 	default:
 		if m.State == "" {
 			m.State = message.StateUnread
@@ -113,14 +123,20 @@ func (p *Pipeline) Deliver(ctx context.Context, m *message.Message) error {
 	p.log.Debug("message received",
 		slog.Int64("id", m.ID), slog.String("transport", string(m.Transport)),
 		slog.String("from", m.From), slog.String("to", m.To), slog.String("source", m.Source))
+	p.Show(*m)
+	return nil
+}
+
+// Show hands a stored message to the sinks: what Deliver does after
+// storing, and what releasing a message from the quarantine does.
+func (p *Pipeline) Show(m message.Message) {
 	for _, q := range p.queues {
 		select {
-		case q.ch <- *m:
+		case q.ch <- m:
 		default:
 			p.metrics.SinkDropped.WithLabelValues(q.sink.Name()).Inc()
 		}
 	}
-	return nil
 }
 
 // Close stops the sinks after they have shown what is queued. No Deliver

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"math"
@@ -10,8 +11,14 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// evictSQL deletes the oldest quarantined messages beyond the cap: the
+// first one past the cap, counting back from the newest, and all older,
+// found through the (state, id) index.
+const evictSQL = `DELETE FROM messages WHERE state = 'quarantined' AND id <= (
+	SELECT id FROM messages WHERE state = 'quarantined' ORDER BY id DESC LIMIT 1 OFFSET ?)`
 
 // The instants Unix nanoseconds in an int64 can hold (years 1677 to 2262).
 var (
@@ -208,7 +215,7 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 	for _, r := range batch {
 		m := &r.msg
 		res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
-			string(m.Transport), m.Source, string(m.State), m.Rule)
+			string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation)
 		if err == nil {
 			r.id, err = res.LastInsertId()
 		}
@@ -219,12 +226,41 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 			return fmt.Errorf("store: inserting message: %w", err)
 		}
 	}
+	if err := s.evict(ctx, tx, batch); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			s.log.Error("store rollback failed", slog.Any("error", rerr))
+		}
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		// SQLite may keep the transaction open after a failed COMMIT
 		// (SQLITE_BUSY); database/sql has forgotten it, so end it here or
 		// every later BEGIN on this connection would fail.
 		_, _ = s.wdb.ExecContext(ctx, "ROLLBACK")
 		return fmt.Errorf("store: committing batch of %d: %w", len(batch), err)
+	}
+	return nil
+}
+
+// evict keeps the quarantine within its cap, in the transaction that
+// grew it, so the cap holds at every commit and a flood of quarantined
+// messages cannot fill the disk.
+func (s *Store) evict(ctx context.Context, tx *sql.Tx, batch []*addRequest) error {
+	limit := s.quarantineMax.Load()
+	if limit <= 0 {
+		return nil
+	}
+	for _, r := range batch {
+		if r.msg.State == message.StateQuarantined {
+			res, err := tx.ExecContext(ctx, evictSQL, limit)
+			if err != nil {
+				return fmt.Errorf("store: evicting from the quarantine: %w", err)
+			}
+			if n, err := res.RowsAffected(); err == nil && n > 0 {
+				s.evicted.Add(uint64(n))
+			}
+			return nil
+		}
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule FROM messages`
+const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule, explanation FROM messages`
 
 // ListOptions select messages for List.
 type ListOptions struct {
@@ -101,6 +101,28 @@ func (s *Store) SetState(ctx context.Context, id int64, st message.State) error 
 	return s.changeOne(ctx, id, "setting state of", `UPDATE messages SET state = ? WHERE id = ?`, string(st), id)
 }
 
+// Release delivers a quarantined message: it becomes unread, as if the
+// policy had let it through. It returns an error wrapping ErrNotFound if
+// there is no quarantined message id.
+func (s *Store) Release(ctx context.Context, id int64) (message.Message, error) {
+	if err := s.changeOne(ctx, id, "releasing", `UPDATE messages SET state = 'unread' WHERE id = ? AND state = 'quarantined'`, id); err != nil {
+		return message.Message{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// CountState returns how many messages are in state st.
+func (s *Store) CountState(ctx context.Context, st message.State) (int64, error) {
+	if s.closed() {
+		return 0, ErrClosed
+	}
+	var n int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE state = ?`, string(st)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: counting %s: %w", st, err)
+	}
+	return n, nil
+}
+
 // Delete removes message id for good; its id is not reused. It returns an
 // error wrapping ErrNotFound if there is no such message.
 func (s *Store) Delete(ctx context.Context, id int64) error {
@@ -140,7 +162,7 @@ func scanMessage(sc scanner) (message.Message, error) {
 		transport string
 		state     string
 	)
-	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule); err != nil {
+	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule, &m.Explanation); err != nil {
 		return message.Message{}, err
 	}
 	m.Time = time.Unix(0, received).UTC()

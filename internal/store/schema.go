@@ -49,6 +49,19 @@ var migrations = [][]string{
 	{
 		`ALTER TABLE messages ADD COLUMN rule TEXT NOT NULL DEFAULT ''`,
 	},
+	// 4: why the policy held a message back, as it was decided (a later
+	// reload must not rewrite history), and the senders and networks
+	// blocked or trusted at run time (messenger spam block/trust), which
+	// must outlive a restart.
+	{
+		`ALTER TABLE messages ADD COLUMN explanation TEXT NOT NULL DEFAULT ''`,
+		`CREATE TABLE policy_entries (
+			list  TEXT    NOT NULL,
+			value TEXT    NOT NULL,
+			added INTEGER NOT NULL,
+			PRIMARY KEY (list, value)
+		)`,
+	},
 }
 
 // schemaVersion is the version this build writes.

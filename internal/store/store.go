@@ -56,12 +56,16 @@ type Options struct {
 	// writer goroutine before the Adds return, so it must be quick (a
 	// histogram observation, not I/O).
 	OnCommit func(batchSize int, d time.Duration)
+	// QuarantineMax caps the quarantined messages kept; the oldest are
+	// deleted first. 0 means no cap. SetQuarantineMax changes it.
+	QuarantineMax int
 }
 
 // Stats counts what the writer has committed since Open.
 type Stats struct {
 	Commits  uint64 // transactions that stored at least one Add
 	Messages uint64 // messages those transactions stored
+	Evicted  uint64 // quarantined messages deleted to keep the cap
 }
 
 // Store is the durable message store. It is safe for concurrent use.
@@ -80,6 +84,9 @@ type Store struct {
 
 	commits  atomic.Uint64
 	messages atomic.Uint64
+	evicted  atomic.Uint64
+
+	quarantineMax atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -132,6 +139,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
 	}
+	s.quarantineMax.Store(int64(opts.QuarantineMax))
 	if err := s.setUp(ctx, path); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -200,8 +208,12 @@ func dsn(path string, writer bool) string {
 
 // Stats reports what has been committed since Open.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Messages: s.messages.Load()}
+	return Stats{Commits: s.commits.Load(), Messages: s.messages.Load(), Evicted: s.evicted.Load()}
 }
+
+// SetQuarantineMax changes the quarantine's cap from the next commit on
+// (a reload); 0 means no cap.
+func (s *Store) SetQuarantineMax(n int) { s.quarantineMax.Store(int64(n)) }
 
 // Close stops accepting Adds, lets the writer commit those already queued,
 // and closes the database. Adds racing with Close either complete or return
