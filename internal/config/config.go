@@ -20,6 +20,7 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/policy"
 )
 
 // EnvDataDir names the environment variable that sets the data directory,
@@ -82,6 +83,12 @@ type Config struct {
 	RPC   RPC   `toml:"rpc"`
 	Popup Popup `toml:"popup"`
 	Log   Log   `toml:"log"`
+
+	// Policy is the spam defence every received message passes.
+	Policy policy.Spec `toml:"policy"`
+
+	// source is the file the configuration came from, for reloads.
+	source string
 }
 
 // SMB bounds the NetBIOS session listener.
@@ -202,8 +209,9 @@ func Default() Config {
 			Fallback: "local",
 			SendPort: 135,
 		},
-		Popup: Popup{Enabled: true},
-		Log:   Log{Level: "info", Format: "text"},
+		Popup:  Popup{Enabled: true},
+		Log:    Log{Level: "info", Format: "text"},
+		Policy: policy.DefaultSpec(),
 	}
 }
 
@@ -246,6 +254,7 @@ func Load(path string, explicit bool) (Config, error) {
 			if err := decode(data, path, &cfg); err != nil {
 				return cfg, err
 			}
+			cfg.source = path
 		case errors.Is(err, os.ErrNotExist) && !explicit:
 		default:
 			return cfg, fmt.Errorf("config: reading %s: %w", path, err)
@@ -273,7 +282,35 @@ func decode(data []byte, path string, cfg *Config) error {
 		}
 		return fmt.Errorf("config: %s: unknown setting %s", path, strings.Join(keys, ", "))
 	}
+	// The policy's settings that are wrong together, not alone, are
+	// checked here too, where the file is at hand to name their lines.
+	if _, err := cfg.CompilePolicy(nil); err != nil {
+		return fmt.Errorf("config: %w", withLines(err, data, path))
+	}
 	return nil
+}
+
+// Source is the file the configuration was read from ("" for none).
+func (c *Config) Source() string { return c.source }
+
+// CompilePolicy builds the policy in force from the [policy] table and
+// the rpc settings; prev hands on its rate-limit state.
+func (c *Config) CompilePolicy(prev *policy.Policy) (*policy.Policy, error) {
+	return c.CompilePolicyWith(c.Policy, prev)
+}
+
+// CompilePolicyWith is CompilePolicy with another spec: the file's with
+// run-time additions.
+func (c *Config) CompilePolicyWith(spec policy.Spec, prev *policy.Policy) (*policy.Policy, error) {
+	var allow []policy.Net
+	for _, a := range c.RPC.Allow {
+		n, err := policy.ParseNet(a)
+		if err != nil {
+			return nil, fmt.Errorf("rpc.allow: %w", err)
+		}
+		allow = append(allow, n)
+	}
+	return policy.Compile(spec, policy.Options{RPCAllow: allow, RPCTrust: c.RPC.Trust, Prev: prev})
 }
 
 // Validate checks every setting and reports all problems at once.
@@ -401,6 +438,11 @@ func (c *Config) Validate() error {
 	if c.RPC.SendPort < 1 || c.RPC.SendPort > 65535 {
 		bad("rpc.send_port: %d is not a port", c.RPC.SendPort)
 	}
+	if err := c.RPC.allowError(); err == nil {
+		if _, err := c.CompilePolicy(nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -412,6 +454,15 @@ func (c *Config) Validate() error {
 		bad("log.format: %q is not text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+func (r *RPC) allowError() error {
+	for _, a := range r.Allow {
+		if _, err := policy.ParseNet(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ParseWINS reads a WINS server as IP or IP:port (port 137 by default).

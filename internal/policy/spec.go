@@ -167,7 +167,17 @@ func (r *Rate) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (r Rate) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
-func (r Rate) String() string { return strconv.Itoa(r.N) + "/" + r.Per.String() }
+func (r Rate) String() string {
+	d := r.Per.String()
+	// "1m", not time's "1m0s": as people write it.
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = strings.TrimSuffix(d, "0m")
+	}
+	return strconv.Itoa(r.N) + "/" + d
+}
 
 // Net is a CIDR, an address, or "local" (loopback and this host's
 // networks).
