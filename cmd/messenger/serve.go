@@ -31,7 +31,15 @@ Stops cleanly on SIGINT or SIGTERM.`,
 			log := newLogger(cfg.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return daemon.Run(ctx, cfg, log, cmd.OutOrStdout())
+			// The same reading, for reloads: file, environment, then flags.
+			load := func() (config.Config, error) {
+				c, err := g.load()
+				if err == nil {
+					flags.Apply(&c)
+				}
+				return c, err
+			}
+			return daemon.Run(ctx, cfg, log, cmd.OutOrStdout(), load)
 		},
 	}
 	flags = config.AddDaemonFlags(cmd.Flags())

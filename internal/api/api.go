@@ -89,6 +89,7 @@ type Server struct {
 	Store  Store
 	Names  Names
 	Sender Sender
+	Spam   Spam
 	Status func() Status
 	Log    *slog.Logger
 }
@@ -105,6 +106,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/names", s.listNames)
 	mux.HandleFunc("POST /v1/names", s.addName)
 	mux.HandleFunc("DELETE /v1/names/{name}", s.deleteName)
+	s.spamRoutes(mux)
 	return mux
 }
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -51,8 +52,10 @@ func Version() string {
 	return "dev"
 }
 
-// Run runs the daemon until ctx ends. Pop-up blocks go to stdout.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) (err error) {
+// Run runs the daemon until ctx ends. Pop-up blocks go to stdout. load
+// reads the configuration again, as it was read for cfg; the policy in it
+// is put in force on SIGHUP and POST /v1/policy/reload (nil: no reload).
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, load func() (config.Config, error)) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -138,7 +141,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		listeners = append(listeners, api.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
 	}
 
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit})
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit, QuarantineMax: cfg.Policy.QuarantineMax})
 	if err != nil {
 		return err
 	}
@@ -156,16 +159,34 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	pol := &policy.Policy{Transports: map[message.Transport]policy.TransportRule{
-		message.TransportRPC: {Allow: rpcAllow, Quarantine: !cfg.RPC.Trust},
-	}}
-	pl := pipeline.New(pol, st, met, log, sinks...)
+	spam, err := newSpamPolicy(ctx, cfg, st, load, log.With(slog.String("part", "policy")))
+	if err != nil {
+		return err
+	}
+	pl := pipeline.New(spam.holder, st, met, log, sinks...)
 	defer pl.Close()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-hup:
+				// Errors are logged by Reload; the old policy stays.
+				spam.Reload(runCtx)
+			case <-runCtx.Done():
+				return
+			}
+		}
+	}()
 
 	nbnsCtx, nbnsStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer nbnsStop()
@@ -272,7 +293,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		snd.Datagrams = datagrams
 	}
 
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Log: log, Status: func() api.Status {
+	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Log: log, Spam: &spamAPI{spam, st, pl}, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/policy"
@@ -53,6 +55,47 @@ type Pipeline struct {
 
 	queues []sinkQueue
 	wg     sync.WaitGroup
+
+	// Counters per transport and verdict, resolved once: label lookups
+	// and the "policy:" reason cost allocations a flood should not pay.
+	countersMu sync.RWMutex
+	countersBy map[counterKey]verdictCounters
+}
+
+type counterKey struct {
+	transport message.Transport
+	action    policy.Action
+	rule      string
+}
+
+type verdictCounters struct {
+	decided, rejected prometheus.Counter
+}
+
+func (p *Pipeline) counters(t message.Transport, v policy.Verdict) verdictCounters {
+	k := counterKey{t, v.Action, v.Rule}
+	p.countersMu.RLock()
+	c, ok := p.countersBy[k]
+	p.countersMu.RUnlock()
+	if ok {
+		return c
+	}
+	rule := v.Rule
+	if rule == "" {
+		rule = "default"
+	}
+	c = verdictCounters{decided: p.metrics.PolicyDecisions.WithLabelValues(v.Action.String(), rule)}
+	if v.Action == policy.Drop {
+		c.rejected = p.metrics.Rejected.WithLabelValues(string(t), "policy:"+v.Rule)
+	}
+	p.countersMu.Lock()
+	if p.countersBy == nil {
+		p.countersBy = map[counterKey]verdictCounters{}
+	}
+	// Rule names come from the configuration, so the map stays small.
+	p.countersBy[k] = c
+	p.countersMu.Unlock()
+	return c
 }
 
 type sinkQueue struct {
@@ -88,21 +131,20 @@ func (p *Pipeline) Deliver(ctx context.Context, m *message.Message) error {
 		m.Time = p.now()
 	}
 	v := p.policy.Decide(m)
-	rule := v.Rule
-	if rule == "" {
-		rule = "default"
-	}
-	p.metrics.PolicyDecisions.WithLabelValues(v.Action.String(), rule).Inc()
+	c := p.counters(m.Transport, v)
+	c.decided.Inc()
 	switch v.Action {
 	case policy.Drop:
-		p.metrics.Rejected.WithLabelValues(string(m.Transport), "policy:"+v.Rule).Inc()
+		c.rejected.Inc()
 		// Debug, not info: in a flood, one line per dropped message
 		// would cost more than the drop saves. The metrics count them.
 		if p.log.Enabled(ctx, slog.LevelDebug) {
 			p.log.Debug("message dropped by policy", slog.String("rule", v.Rule), slog.String("transport", string(m.Transport)),
 				slog.String("source", m.Source), slog.String("why", v.Explain()))
 		}
-		return fmt.Errorf("pipeline: message from %s: %w (%s)", m.Source, ErrDropped, v.Rule)
+		// The sentinel itself, not wrapped: in a flood every drop is one
+		// of these, and a wrapped error is an allocation each.
+		return ErrDropped
 	case policy.Quarantine:
 		m.State, m.Rule, m.Explanation = message.StateQuarantined, v.Rule, v.Explain()
 	default:

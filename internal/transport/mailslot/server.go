@@ -24,6 +24,7 @@ import (
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/smb"
 	"github.com/netsend/messenger/internal/transport/udpsock"
 )
@@ -78,7 +79,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() {
 			defer s.wg.Done()
 			for m := range s.queue {
-				if err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil {
+				// A datagram has no answer, so a message the policy dropped
+				// needs nothing more: the pipeline counted it, and logging
+				// each one would let a flood fill the log.
+				if err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil && !errors.Is(err, pipeline.ErrDropped) {
 					s.cfg.Log.Error("mailslot: message not stored", slog.Any("err", err))
 				}
 			}

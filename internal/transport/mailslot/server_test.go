@@ -77,7 +77,7 @@ ff 53 4d 42 25 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
 5c 4d 41 49 4c 53 4c 4f 54 5c 4d 45 53 53 4e 47 52 00 00
 41 4c 49 43 45 00 42 4f 42 00 48 65 6c 6c 6f 00`
 
-func datagram(t *testing.T, typ netbios.DatagramType, dest netbios.Name, mailslotName string, payload smb.MessengerPayload) []byte {
+func datagram(t testing.TB, typ netbios.DatagramType, dest netbios.Name, mailslotName string, payload smb.MessengerPayload) []byte {
 	t.Helper()
 	data, err := smb.AppendMessengerPayload(nil, payload)
 	if err != nil {

@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/config"
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/policy"
+	"github.com/netsend/messenger/internal/store"
+)
+
+// ErrPolicy wraps a policy that would not compile: a reload or an
+// addition the daemon refused, leaving the old policy in force.
+var ErrPolicy = api.ErrPolicyRefused
+
+// spamPolicy keeps the policy in force: the configuration file's [policy]
+// and rpc settings, plus the senders and networks blocked or trusted at
+// run time (kept in the store). Every change compiles a whole new policy
+// first, so a bad one changes nothing.
+type spamPolicy struct {
+	holder *policy.Holder
+	store  *store.Store
+	load   func() (config.Config, error)
+	log    *slog.Logger
+
+	mu  sync.Mutex // one change at a time
+	cfg config.Config
+}
+
+func newSpamPolicy(ctx context.Context, cfg config.Config, st *store.Store, load func() (config.Config, error), log *slog.Logger) (*spamPolicy, error) {
+	sp := &spamPolicy{store: st, load: load, log: log, cfg: cfg}
+	p, err := sp.compile(ctx, cfg, nil, "", "")
+	if err != nil {
+		return nil, err
+	}
+	sp.holder = policy.NewHolder(p)
+	return sp, nil
+}
+
+// compile builds the policy of cfg with the stored run-time entries and,
+// when list is set, one more.
+func (sp *spamPolicy) compile(ctx context.Context, cfg config.Config, prev *policy.Policy, list, value string) (*policy.Policy, error) {
+	entries, err := sp.store.PolicyEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if list != "" {
+		entries = append(entries, store.PolicyEntry{List: list, Value: value})
+	}
+	spec := cfg.Policy
+	spec.Trust = append([]policy.Subject(nil), spec.Trust...)
+	spec.BlockSenders = append([]policy.Subject(nil), spec.BlockSenders...)
+	for _, e := range entries {
+		s, err := policy.ParseSubject(e.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %q: %w", ErrPolicy, e.List, e.Value, err)
+		}
+		if e.List == store.ListTrust {
+			spec.Trust = append(spec.Trust, s)
+		} else {
+			spec.BlockSenders = append(spec.BlockSenders, s)
+		}
+	}
+	p, err := cfg.CompilePolicyWith(spec, prev)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	return p, nil
+}
+
+// Reload reads the configuration file again and puts its policy in
+// force. Settings outside the policy need a restart.
+func (sp *spamPolicy) Reload(ctx context.Context) error {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.load == nil {
+		return fmt.Errorf("%w: this daemon was started without a configuration loader", ErrPolicy)
+	}
+	cfg, err := sp.load()
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		sp.log.Error("policy reload refused; the old policy stays", slog.Any("err", err))
+		return fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	p, err := sp.compile(ctx, cfg, sp.holder.Load(), "", "")
+	if err != nil {
+		sp.log.Error("policy reload refused; the old policy stays", slog.Any("err", err))
+		return err
+	}
+	sp.holder.Store(p)
+	sp.store.SetQuarantineMax(cfg.Policy.QuarantineMax)
+	sp.cfg = cfg
+	sp.log.Info("policy reloaded", slog.String("config", cfg.Source()), slog.Int("rules", len(cfg.Policy.Rules)))
+	return nil
+}
+
+// Add blocks or trusts a sender or network from now on and remembers it.
+func (sp *spamPolicy) Add(ctx context.Context, list, value string) (string, error) {
+	s, err := policy.ParseSubject(value)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	canonical := s.String()
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	// Compiled before stored: an entry that contradicts the file (trust
+	// what is blocked) is refused and leaves no trace.
+	p, err := sp.compile(ctx, sp.cfg, sp.holder.Load(), list, canonical)
+	if err != nil {
+		return "", err
+	}
+	if err := sp.store.AddPolicyEntry(ctx, list, canonical); err != nil {
+		return "", err
+	}
+	sp.holder.Store(p)
+	sp.log.Info("policy entry added", slog.String("list", list), slog.String("value", canonical))
+	return canonical, nil
+}
+
+// spamAPI is what the API's /v1/spam and /v1/policy routes change.
+type spamAPI struct {
+	policy *spamPolicy
+	store  *store.Store
+	shower interface{ Show(m message.Message) }
+}
+
+func (s *spamAPI) Reload(ctx context.Context) error { return s.policy.Reload(ctx) }
+
+func (s *spamAPI) Block(ctx context.Context, value string) (string, error) {
+	return s.policy.Add(ctx, store.ListBlock, value)
+}
+
+func (s *spamAPI) Trust(ctx context.Context, value string) (string, error) {
+	return s.policy.Add(ctx, store.ListTrust, value)
+}
+
+// Release delivers a quarantined message now: stored as unread, then
+// shown by the sinks as any delivery.
+func (s *spamAPI) Release(ctx context.Context, id int64) (message.Message, error) {
+	m, err := s.store.Release(ctx, id)
+	if err != nil {
+		return m, err
+	}
+	s.shower.Show(m)
+	return m, nil
+}
