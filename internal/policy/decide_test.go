@@ -91,6 +91,39 @@ func TestDecideRuleKinds(t *testing.T) {
 	}
 }
 
+// TestPrecedence checks each adjacent pair of the documented order where
+// one message meets both rules: the earlier one decides.
+func TestPrecedence(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	for _, tc := range []struct {
+		name, spec string
+		m          *message.Message
+		warm       int // messages sent first, to use up limits or windows
+		rule       string
+	}{
+		{"disabled before allow", "[transports.smb]\nenabled = false", msg(smb, "A", "B", "203.0.113.1:1", "x"), 0, "smb.disabled"},
+		{"allow before trust", `trust = ["A"]`, msg(smb, "A", "B", "203.0.113.1:1", "x"), 0, "smb.allow"},
+		{"trust before block", "trust = [\"A\"]\nblock_senders = [\"127.0.0.0/8\"]", msg(smb, "A", "B", "127.0.0.1:1", "x"), 0, "trust"},
+		{"block before rate", "block_senders = [\"A\"]\n[rate]\nglobal = { rate = \"1/1h\" }", msg(smb, "A", "B", "127.0.0.1:1", "x"), 3, "block_senders"},
+		{"rate before rules", "[rate]\nper_source = { rate = \"1/1h\" }\n[[rule]]\nname = \"ok\"\ntext = \"x\"\naction = \"deliver\"", msg(smb, "A", "B", "127.0.0.1:1", "x"), 1, "rate.per_source"},
+		{"rules before spam run", "[spam_run]\nrecipients = 2\n[[rule]]\nname = \"ok\"\ntext = \"x\"\naction = \"deliver\"", msg(smb, "A", "B", "127.0.0.1:1", "x"), 3, "ok"},
+		{"spam run before allow_senders", "allow_senders = [\"Z\"]\n[spam_run]\nrecipients = 2", msg(smb, "A", "B", "127.0.0.1:1", "x"), 3, "spam_run"},
+		{"allow_senders before transport quarantine", "allow_senders = [\"Z\"]\n[transports.smb]\nquarantine = true", msg(smb, "A", "B", "127.0.0.1:1", "x"), 0, "allow_senders"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := compileTOML(t, tc.spec, Options{Now: c.now})
+			for i := range tc.warm {
+				w := *tc.m
+				w.To = "R" + itoaTest(i)
+				p.Decide(&w)
+			}
+			if v := p.Decide(tc.m); v.Rule != tc.rule {
+				t.Errorf("decided by %q (%v), want %q", v.Rule, v.Action, tc.rule)
+			}
+		})
+	}
+}
+
 func TestRateLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name, spec string
