@@ -82,6 +82,7 @@ type Config struct {
 	Send  Send  `toml:"send"`
 	RPC   RPC   `toml:"rpc"`
 	Popup Popup `toml:"popup"`
+	Sinks Sinks `toml:"sinks"`
 	Log   Log   `toml:"log"`
 
 	// Policy is the spam defence every received message passes.
@@ -163,6 +164,37 @@ type Popup struct {
 	Enabled bool `toml:"enabled"`
 }
 
+// Sinks configures where delivered messages are shown besides the pop-up
+// block. Names lists the messenger names a sink shows messages to; empty
+// means every name.
+type Sinks struct {
+	Terminal TerminalSink `toml:"terminal"`
+	Hook     HookSink     `toml:"hook"`
+	Web      WebSink      `toml:"web"`
+}
+
+// TerminalSink writes messages to the terminals of the recipient user.
+type TerminalSink struct {
+	Enabled bool     `toml:"enabled"`
+	Names   []string `toml:"names"`
+}
+
+// HookSink runs a program for each message, never through a shell.
+type HookSink struct {
+	Enabled bool `toml:"enabled"`
+	// Command is the program (an absolute path) and its arguments; the
+	// arguments may hold {id}, {from}, {to}, {time}, {transport}, {source}.
+	Command []string `toml:"command"`
+	// Timeout kills the program after this long.
+	Timeout Duration `toml:"timeout"`
+	Names   []string `toml:"names"`
+}
+
+// WebSink is the live inbox page at / of http_addr.
+type WebSink struct {
+	Enabled bool `toml:"enabled"`
+}
+
 // Log configures the daemon's structured log on standard error.
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
@@ -209,7 +241,12 @@ func Default() Config {
 			Fallback: "local",
 			SendPort: 135,
 		},
-		Popup:  Popup{Enabled: true},
+		Popup: Popup{Enabled: true},
+		Sinks: Sinks{
+			Terminal: TerminalSink{Enabled: false},
+			Hook:     HookSink{Timeout: Duration{10 * time.Second}},
+			Web:      WebSink{Enabled: true},
+		},
 		Log:    Log{Level: "info", Format: "text"},
 		Policy: policy.DefaultSpec(),
 	}
@@ -441,6 +478,26 @@ func (c *Config) Validate() error {
 	if err := c.RPC.allowError(); err == nil {
 		if _, err := c.CompilePolicy(nil); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if err == nil {
+		for key, list := range map[string][]string{"sinks.terminal.names": c.Sinks.Terminal.Names, "sinks.hook.names": c.Sinks.Hook.Names} {
+			for _, n := range list {
+				if _, err := names.Messenger(n, cp); err != nil {
+					bad("%s: %q: %v", key, n, err)
+				}
+			}
+		}
+	}
+	if h := c.Sinks.Hook; h.Enabled {
+		switch {
+		case len(h.Command) == 0:
+			bad("sinks.hook.command: the hook is enabled but has no command")
+		case !filepath.IsAbs(h.Command[0]):
+			bad("sinks.hook.command: %q is not an absolute path (hooks run without a shell or PATH search)", h.Command[0])
+		}
+		if h.Timeout.Duration <= 0 {
+			bad("sinks.hook.timeout: must be positive")
 		}
 	}
 	switch c.Log.Level {

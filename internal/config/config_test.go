@@ -119,6 +119,12 @@ func TestValidateErrors(t *testing.T) {
 		{"bad code page", func(c *Config) { c.CodePage = "EBCDIC" }, "code_page"},
 		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"no sessions", func(c *Config) { c.SMB.MaxSessions = 0 }, "smb.max_sessions"},
+		{"hook without command", func(c *Config) { c.Sinks.Hook.Enabled = true }, "sinks.hook.command: the hook is enabled"},
+		{"hook relative", func(c *Config) { c.Sinks.Hook.Enabled, c.Sinks.Hook.Command = true, []string{"notify"} }, "not an absolute path"},
+		{"hook timeout", func(c *Config) {
+			c.Sinks.Hook = HookSink{Enabled: true, Command: []string{"/bin/true"}}
+		}, "sinks.hook.timeout"},
+		{"terminal name", func(c *Config) { c.Sinks.Terminal.Names = []string{"bad*name"} }, "sinks.terminal.names"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Default()

@@ -45,6 +45,9 @@ var flagSpecs = []flagSpec{
 	{"rpc-fallback", func(d, s *Config) { d.RPC.Fallback = s.RPC.Fallback }},
 	{"rpc-send-port", func(d, s *Config) { d.RPC.SendPort = s.RPC.SendPort }},
 	{"popup", func(d, s *Config) { d.Popup.Enabled = s.Popup.Enabled }},
+	{"terminal", func(d, s *Config) { d.Sinks.Terminal.Enabled = s.Sinks.Terminal.Enabled }},
+	{"web", func(d, s *Config) { d.Sinks.Web.Enabled = s.Sinks.Web.Enabled }},
+	{"hook-timeout", func(d, s *Config) { d.Sinks.Hook.Timeout = s.Sinks.Hook.Timeout }},
 	{"log-level", func(d, s *Config) { d.Log.Level = s.Log.Level }},
 	{"log-format", func(d, s *Config) { d.Log.Format = s.Log.Format }},
 }
@@ -83,6 +86,9 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&s.RPC.Fallback, "rpc-fallback", d.RPC.Fallback, "when send falls back to NetrSendMessage: never, local, always")
 	fs.IntVar(&s.RPC.SendPort, "rpc-send-port", d.RPC.SendPort, "RPC port of receivers (135 on real networks)")
 	fs.BoolVar(&s.Popup.Enabled, "popup", d.Popup.Enabled, "print each message as a pop-up block on standard output")
+	fs.BoolVar(&s.Sinks.Terminal.Enabled, "terminal", d.Sinks.Terminal.Enabled, "write messages to the recipient's terminals (mesg y)")
+	fs.BoolVar(&s.Sinks.Web.Enabled, "web", d.Sinks.Web.Enabled, "serve the live web inbox at / of --http-addr")
+	fs.DurationVar(&s.Sinks.Hook.Timeout.Duration, "hook-timeout", d.Sinks.Hook.Timeout.Duration, "kill the hook program after this long")
 	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")
 	return f

@@ -32,7 +32,10 @@ import (
 	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/resolve"
 	"github.com/netsend/messenger/internal/sender"
+	"github.com/netsend/messenger/internal/sink"
+	"github.com/netsend/messenger/internal/sink/hook"
 	"github.com/netsend/messenger/internal/sink/popup"
+	"github.com/netsend/messenger/internal/sink/terminal"
 	"github.com/netsend/messenger/internal/store"
 	"github.com/netsend/messenger/internal/transport/mailslot"
 	"github.com/netsend/messenger/internal/transport/nbns"
@@ -154,6 +157,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	var sinks []pipeline.Sink
 	if cfg.Popup.Enabled {
 		sinks = append(sinks, popup.New(stdout))
+	}
+	skipped := func(name string) func(string) {
+		return func(reason string) { met.SinkSkipped.WithLabelValues(name, reason).Inc() }
+	}
+	if t := cfg.Sinks.Terminal; t.Enabled {
+		sinks = append(sinks, sink.ForNames(&terminal.Sink{UtmpPath: utmp.DefaultPath, DevDir: "/dev",
+			HostName: strings.ToUpper(cfg.HostName), Skipped: skipped("terminal"),
+			Log: log.With(slog.String("sink", "terminal"))}, t.Names))
+	}
+	if h := cfg.Sinks.Hook; h.Enabled {
+		sinks = append(sinks, sink.ForNames(&hook.Sink{Command: h.Command, Timeout: h.Timeout.Duration,
+			Skipped: skipped("hook"), Log: log.With(slog.String("sink", "hook"))}, h.Names))
 	}
 	rpcAllow, err := policy.ParseNetworks(cfg.RPC.Allow)
 	if err != nil {

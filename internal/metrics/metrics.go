@@ -33,6 +33,9 @@ type Metrics struct {
 	NBNS *prometheus.CounterVec
 	// SinkDropped counts messages a sink could not show because it lagged.
 	SinkDropped *prometheus.CounterVec
+	// SinkSkipped counts messages (or terminals) a sink passed over: no
+	// terminal, mesg n, no session bus, a failed hook.
+	SinkSkipped *prometheus.CounterVec
 }
 
 // New creates and registers the collectors.
@@ -77,8 +80,12 @@ func New() *Metrics {
 			Name: "messenger_sink_dropped_total",
 			Help: "Messages a sink skipped because it could not keep up (they are still stored).",
 		}, []string{"sink"}),
+		SinkSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_sink_skipped_total",
+			Help: "Messages or terminals a sink passed over, by sink and reason (mesg_n, gone, busy, error, timeout, ...).",
+		}, []string{"sink", "reason"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.PolicyDecisions, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped,
+	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.PolicyDecisions, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped, m.SinkSkipped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,0 +1,98 @@
+package hook
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netsend/messenger/internal/message"
+)
+
+// TestMain doubles as the hook program: "hook-helper OUT MODE ARGS..."
+// writes what it was given to OUT as JSON.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 3 && os.Args[1] == "hook-helper" {
+		if os.Args[3] == "sleep" {
+			time.Sleep(time.Minute)
+		}
+		stdin, _ := io.ReadAll(os.Stdin)
+		out, _ := json.Marshal(map[string]any{"args": os.Args[4:], "env": os.Environ(), "stdin": string(stdin)})
+		os.WriteFile(os.Args[2], out, 0o600)
+		if os.Args[3] == "fail" {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	Args  []string `json:"args"`
+	Env   []string `json:"env"`
+	Stdin string   `json:"stdin"`
+}
+
+func TestHookGetsMessageWithoutShell(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.json")
+	var skipped []string
+	s := &Sink{
+		Command: []string{os.Args[0], "hook-helper", out, "ok", "{from}", "to={to}", "{id}", "{text}", "{nope}", "$(id)"},
+		Timeout: 10 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Skipped: func(r string) { skipped = append(skipped, r) },
+	}
+	text := "hi; rm -rf / `id` $(id)\n<script>alert(1)</script>\x1b[31m\x00end\xff"
+	s.Show(message.Message{ID: 7, From: "ALICE;ls", To: "{from}", Text: text, Time: time.Unix(0, 0), Transport: message.TransportSMB})
+	var r result
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("hook did not run: %v (skipped %v)", err, skipped)
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ALICE;ls", "to={from}", "7", "{text}", "{nope}", "$(id)"}
+	if strings.Join(r.Args, "|") != strings.Join(want, "|") {
+		t.Errorf("args = %q; want %q", r.Args, want)
+	}
+	// JSON, not the hook, turns the invalid byte into U+FFFD.
+	if r.Stdin != strings.ToValidUTF8(text, "\uFFFD") {
+		t.Errorf("stdin = %q; want the text unchanged", r.Stdin)
+	}
+	env := strings.Join(r.Env, "\n")
+	for _, w := range []string{"MESSENGER_ID=7", "MESSENGER_FROM=ALICE;ls", "MESSENGER_TO={from}", "MESSENGER_TRANSPORT=smb", "MESSENGER_TEXT=hi; rm"} {
+		if !strings.Contains(env, w) {
+			t.Errorf("environment lacks %q", w)
+		}
+	}
+	if strings.Contains(env, "\x00") {
+		t.Error("NUL in the environment")
+	}
+	if len(skipped) != 0 {
+		t.Errorf("skipped %v", skipped)
+	}
+}
+
+func TestHookFailureAndTimeoutAreCounted(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ mode, reason string }{{"fail", "exit_status"}, {"sleep", "timeout"}} {
+		var skipped []string
+		s := &Sink{
+			Command: []string{os.Args[0], "hook-helper", filepath.Join(dir, tc.mode), tc.mode},
+			Timeout: 300 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Skipped: func(r string) { skipped = append(skipped, r) },
+		}
+		start := time.Now()
+		s.Show(message.Message{ID: 1, Text: "x"})
+		if len(skipped) != 1 || skipped[0] != tc.reason {
+			t.Errorf("%s: skipped %v; want [%s]", tc.mode, skipped, tc.reason)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("%s: took %v", tc.mode, time.Since(start))
+		}
+	}
+}
