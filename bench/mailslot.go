@@ -22,7 +22,7 @@ import (
 // runMailslot measures how many MESSNGR datagrams per second our daemon's
 // UDP 138 listener decodes and stores. No peer takes part: nmbd ignores
 // this mailslot (peers.md), so there is nothing to put beside it.
-func runMailslot(duration time.Duration) error {
+func runMailslot(duration time.Duration, rep *Report) error {
 	work, err := os.MkdirTemp("", "messenger-bench-dgram-")
 	if err != nil {
 		return err
@@ -107,6 +107,7 @@ func runMailslot(duration time.Duration) error {
 		}
 		return nil
 	})
+	rep.Mailslot = &mailslotRow{Sent: int(sent.Load()), Stored: final, PerSecond: float64(final) / elapsed.Seconds()}
 	fmt.Printf("MESSNGR mailslot datagrams to our daemon (UDP 138 listener, stored durably), %v, loopback, %s\n\n", duration, machine())
 	fmt.Printf("  sent %d, stored %d (%.1f%%), %.0f datagrams/s decoded and stored\n", sent.Load(), final,
 		100*float64(final)/float64(max(sent.Load(), 1)), float64(final)/elapsed.Seconds())

@@ -38,28 +38,41 @@ func main() {
 	levels := flag.String("levels", "1,8,32", "concurrency levels (comma-separated)")
 	maxMsgs := flag.Int("max", 2_000_000, "upper bound on messages per level and target")
 	keep := flag.Bool("keep", false, "keep the work directory")
+	reportDir := flag.String("report", "", "also write a Markdown report with SVG charts into this directory (e.g. docs/benchmarks)")
 	flag.Parse()
+	rep := &Report{Date: time.Now().Format("2006-01-02"), Machine: machine(), Duration: *duration}
 	var err error
+	step := func(run func() error) {
+		if err == nil {
+			err = run()
+			fmt.Println()
+		}
+	}
+	smb := func() error { return runSMB(*duration, *levels, *maxMsgs, *keep, rep) }
+	nbns := func() error { return runNBNS(*duration, *levels, *keep, rep) }
+	mailslot := func() error { return runMailslot(*duration, rep) }
+	flood := func() error { return runFlood(*duration, rep) }
 	switch what := flag.Arg(0); what {
 	case "", "all":
-		if err = runSMB(*duration, *levels, *maxMsgs, *keep); err == nil {
-			fmt.Println()
-			err = runNBNS(*duration, *levels, *keep)
-		}
-		if err == nil {
-			fmt.Println()
-			err = runMailslot(*duration)
-		}
+		step(smb)
+		step(nbns)
+		step(mailslot)
+		step(flood)
 	case "smb":
-		err = runSMB(*duration, *levels, *maxMsgs, *keep)
+		step(smb)
 	case "nbns":
-		err = runNBNS(*duration, *levels, *keep)
+		step(nbns)
 	case "mailslot":
-		err = runMailslot(*duration)
+		step(mailslot)
+	case "flood":
+		step(flood)
 	case nbnsLoadCmd:
 		err = nbnsLoad(flag.Args()[1:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, all)", what)
+		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, flood, all)", what)
+	}
+	if err == nil && *reportDir != "" {
+		err = rep.Write(*reportDir)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -79,7 +92,7 @@ func parseLevels(list string) ([]int, error) {
 	return levels, nil
 }
 
-func runSMB(duration time.Duration, levelList string, maxMsgs int, keep bool) error {
+func runSMB(duration time.Duration, levelList string, maxMsgs int, keep bool, rep *Report) error {
 	levels, err := parseLevels(levelList)
 	if err != nil {
 		return err
@@ -122,6 +135,8 @@ func runSMB(duration time.Duration, levelList string, maxMsgs int, keep bool) er
 			}
 			results[i] = r
 		}
+		rep.SMB = append(rep.SMB, pairRow{Clients: c, Ours: results[0].rate(), Peer: results[1].rate(),
+			OursP99: ms(results[0].p99), PeerP99: ms(results[1].p99), OursCPU: results[0].cpuPerMsg(), PeerCPU: results[1].cpuPerMsg()})
 		for i, t := range []*target{ours, peer} {
 			r := results[i]
 			ratio := ""

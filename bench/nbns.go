@@ -45,7 +45,7 @@ type nbnsResult struct {
 	P99us    float64 `json:"p99_us"`
 }
 
-func runNBNS(duration time.Duration, levelList string, keep bool) error {
+func runNBNS(duration time.Duration, levelList string, keep bool, rep *Report) error {
 	levels, err := parseLevels(levelList)
 	if err != nil {
 		return err
@@ -176,6 +176,20 @@ func runNBNS(duration time.Duration, levelList string, keep bool) error {
 			}
 			res[i], cpu[i] = r, cpuTime([]int{t.pid})-before
 		}
+		row := pairRow{Clients: c, OursP99: res[0].P99us / 1000, PeerP99: res[1].P99us / 1000}
+		for i, r := range res {
+			rate := float64(r.Answered) / r.Seconds
+			perAnswer := 0.0
+			if r.Answered > 0 {
+				perAnswer = float64(cpu[i].Microseconds()) / float64(r.Answered)
+			}
+			if i == 0 {
+				row.Ours, row.OursCPU = rate, perAnswer
+			} else {
+				row.Peer, row.PeerCPU = rate, perAnswer
+			}
+		}
+		rep.NBNS = append(rep.NBNS, row)
 		for i, t := range targets {
 			r := res[i]
 			rate := float64(r.Answered) / r.Seconds
