@@ -11,10 +11,19 @@
 //     joined by a veth pair: answers/s and latency;
 //
 //   - mailslot: MESSNGR datagrams decoded and stored per second (no peer
-//     handles this mailslot, so the figure stands alone).
+//     handles this mailslot, so the figure stands alone);
 //
-//     go run ./bench                        # both, 5s per level, levels 1,8,32
-//     go run ./bench -duration 10s -levels 1,4,16,64 smb
+//   - mix: datagrams (mailslot, RPC) decoded and judged per second under a
+//     spam mix from many loopback addresses, with the share of legitimate
+//     messages delivered;
+//
+//   - flood: a spoofed-source spam flood with a trusted sender
+//     interleaved, and the daemon's memory over time.
+//
+// With -report DIR it also writes a Markdown report with SVG charts.
+//
+//	go run ./bench                        # both, 5s per level, levels 1,8,32
+//	go run ./bench -duration 10s -levels 1,4,16,64 smb
 //
 // Needs root and Samba installed; scripts/test.sh installs it.
 package main
@@ -52,11 +61,13 @@ func main() {
 	nbns := func() error { return runNBNS(*duration, *levels, *keep, rep) }
 	mailslot := func() error { return runMailslot(*duration, rep) }
 	flood := func() error { return runFlood(*duration, rep) }
+	mix := func() error { return runDatagrams(*duration, rep) }
 	switch what := flag.Arg(0); what {
 	case "", "all":
 		step(smb)
 		step(nbns)
 		step(mailslot)
+		step(mix)
 		step(flood)
 	case "smb":
 		step(smb)
@@ -66,10 +77,12 @@ func main() {
 		step(mailslot)
 	case "flood":
 		step(flood)
+	case "mix":
+		step(mix)
 	case nbnsLoadCmd:
 		err = nbnsLoad(flag.Args()[1:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, flood, all)", what)
+		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, mix, flood, all)", what)
 	}
 	if err == nil && *reportDir != "" {
 		err = rep.Write(*reportDir)

@@ -19,6 +19,7 @@ type Report struct {
 	SMB      []pairRow
 	NBNS     []pairRow
 	Mailslot *mailslotRow
+	Mix      *mixRow
 	Flood    *floodRow
 }
 
@@ -78,6 +79,10 @@ func (r *Report) Write(dir string) error {
 	}
 	if m := r.Mailslot; m != nil {
 		fmt.Fprintf(&md, "## MESSNGR datagrams\n\nNo peer handles this mailslot (nmbd ignores it). Our daemon decoded and durably stored %.0f datagrams/s (%d of %d sent in a paced run).\n\n", m.PerSecond, m.Stored, m.Sent)
+	}
+	if m := r.Mix; m != nil {
+		fmt.Fprintf(&md, "## Spam mix\n\nMESSNGR datagrams and NetrSendMessage calls from 200 loopback addresses, one legitimate mailslot message in a hundred from a trusted address: %d datagrams sent, %d decoded and judged by the policy (%.0f per second); %d of %d legitimate messages delivered (%.1f%%; the rest were lost in the socket buffer before the daemon read them — UDP has no flow control).\n\n",
+			m.Sent, m.Judged, m.PerSecond, m.LegitDelivered, m.Legit, 100*float64(m.LegitDelivered)/float64(max(m.Legit, 1)))
 	}
 	if f := r.Flood; f != nil {
 		fmt.Fprintf(&md, "## Flood\n\nA spoofed-source spam flood of %d mailslot datagrams from many 127.x.y.z addresses, with %d messages of a trusted sender interleaved: %d of the trusted messages were delivered (in order: %v); %d spam messages were stored (quarantined up to the cap), the rest dropped. Resident memory of the daemon during the run:\n\n![RSS during the flood](flood-rss.svg)\n\n",

@@ -67,7 +67,7 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 	if err := udpsock.EnableBroadcast(conn); err != nil {
 		return nil, fmt.Errorf("mailslot: %w", err)
 	}
-	conn.SetReadBuffer(4 << 20)
+	udpsock.SetReceiveBuffer(conn, 8<<20)
 	return &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn), queue: make(chan *message.Message, queueLen)}, nil
 }
 

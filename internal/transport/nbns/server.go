@@ -75,7 +75,7 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, pc: ipv4.NewPacketConn(conn), waits: make(map[uint16]chan<- names.Reply)}
 	s.nextID.Store(uint32(time.Now().UnixNano()))
 	// Bursts of queries (a scan, a benchmark) should queue, not drop.
-	conn.SetReadBuffer(4 << 20)
+	udpsock.SetReceiveBuffer(conn, 8<<20)
 	if err := s.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		return nil, fmt.Errorf("nbns: asking for packet info: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/pipeline"
+	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 
 // Deliverer takes a message; nil means it is stored.
@@ -67,7 +68,7 @@ type job struct {
 // New serves on conns.
 func New(conns []*net.UDPConn, cfg Config) *Server {
 	for _, c := range conns {
-		c.SetReadBuffer(4 << 20)
+		udpsock.SetReceiveBuffer(c, 8<<20)
 	}
 	return &Server{
 		cfg: cfg, conns: conns, boot: uint32(time.Now().Unix()), queue: make(chan job, queueLen),

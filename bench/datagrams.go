@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/dcerpc"
+	"github.com/netsend/messenger/internal/netbios"
+	"github.com/netsend/messenger/internal/smb"
+)
+
+// runDatagrams measures datagrams decoded and judged per second under a
+// spam mix — MESSNGR datagrams and NetrSendMessage calls from many
+// loopback addresses — with a legitimate sender's datagrams interleaved,
+// and how many of those legitimate ones arrived. No peer does this job.
+func runDatagrams(duration time.Duration, rep *Report) error {
+	work, err := os.MkdirTemp("", "messenger-bench-mix-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	bin, err := buildMessenger(work)
+	if err != nil {
+		return err
+	}
+	dgramPort, err := freeUDPPort()
+	if err != nil {
+		return err
+	}
+	rpcPort, err := freeUDPPort()
+	if err != nil {
+		return err
+	}
+	conf := filepath.Join(work, "messenger.toml")
+	// Per-source limits, so that flood mode turns the spam into drops that
+	// cost no disk, as an operator facing a flood would configure.
+	policy := "[policy]\ntrust = [\"127.0.0.1/32\"]\nquarantine_max = 1000\n[policy.rate]\nper_source = { rate = \"10/1s\", burst = 10 }\n[policy.flood]\nthreshold = 100\nhold = \"10s\"\n"
+	if err := writeFile(conf, policy, 0o644); err != nil {
+		return err
+	}
+	dataDir := filepath.Join(work, "ours")
+	cmd := exec.Command(bin, "serve", "--config", conf, "--data-dir", dataDir, "--bind", "0.0.0.0",
+		"--dgram-port", strconv.Itoa(dgramPort), "--rpc-port", strconv.Itoa(rpcPort), "--smb-port", "0", "--nbns-port", "0",
+		"--http-addr", "", "--host-name", "BENCHHOST", "--workgroup", "BENCH", "--user-names=false", "--log-level", "error", "--popup=false")
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	sock := filepath.Join(dataDir, "messenger.sock")
+	client := api.NewClient(sock)
+	if err := waitFor("messenger serve ready", 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := client.Status(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	before, err := decisions(sock)
+	if err != nil {
+		return err
+	}
+
+	group, _ := netbios.NewName("BENCH", 0)
+	source, _ := netbios.NewName("SENDER", 0)
+	mailslotDatagram := func(from, text string) []byte {
+		payload, _ := smb.AppendMessengerPayload(nil, smb.MessengerPayload{From: []byte(from), To: []byte("BENCH"), Text: []byte(text)})
+		w, _ := smb.AppendMailslotWrite(nil, smb.Header{}, smb.MailslotWrite{Name: smb.MessengerMailslot, Class: 2, Data: payload})
+		b, _ := netbios.AppendDatagram(nil, netbios.Datagram{Type: netbios.DirectGroupDatagram, Flags: netbios.DatagramFirst,
+			SourceIP: netip.MustParseAddr("127.0.0.1"), SourcePort: 138, Source: source, Destination: group, Data: w})
+		return b
+	}
+	h := dcerpc.SendMessageHeader(dcerpc.UUID{7}, 0)
+	h.Flags1 |= dcerpc.Flags1Maybe | dcerpc.Flags1Broadcast
+	body, _ := dcerpc.AppendSendMessageRequest(nil, h.DataRep, dcerpc.SendMessageRequest{From: []byte("WINNER"), To: []byte("BENCHHOST"), Text: []byte("Cheap licences at http://spam.example/")})
+	rpcSpam, _ := dcerpc.AppendPacket(nil, h, body)
+	mailSpam := mailslotDatagram("WINNER", "You have won! http://spam.example/")
+	dgramDst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(dgramPort))
+	rpcDst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(rpcPort))
+
+	const maxPackets = 1_000_000
+	var sent, legitSent atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(duration)
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var conns []*net.UDPConn
+			for i := 0; i < 100; i++ {
+				c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, byte(20+g), byte(i/250), byte(1+i%250))})
+				if err == nil {
+					defer c.Close()
+					conns = append(conns, c)
+				}
+			}
+			legit, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil || len(conns) == 0 {
+				return
+			}
+			defer legit.Close()
+			for i := 0; time.Now().Before(deadline) && sent.Add(1) <= maxPackets; i++ {
+				switch {
+				case i%100 == 0: // one legitimate message in a hundred
+					n := legitSent.Add(1)
+					legit.WriteToUDPAddrPort(mailslotDatagram("OPS", fmt.Sprintf("legit %d-%d", g, n)), dgramDst)
+				case i%2 == 0:
+					conns[i%len(conns)].WriteToUDPAddrPort(mailSpam, dgramDst)
+				default:
+					conns[i%len(conns)].WriteToUDPAddrPort(rpcSpam, rpcDst)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	time.Sleep(time.Second) // let the queues drain
+	after, err := decisions(sock)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := client.List(ctx, "", 0, 0)
+	if err != nil {
+		return err
+	}
+	legitGot := 0
+	for _, m := range msgs {
+		if strings.HasPrefix(m.Text, "legit ") {
+			legitGot++
+		}
+	}
+	judged := after - before
+	row := &mixRow{Sent: int(min(sent.Load(), maxPackets)), Judged: int(judged), PerSecond: float64(judged) / elapsed.Seconds(),
+		Legit: int(legitSent.Load()), LegitDelivered: legitGot}
+	rep.Mix = row
+	fmt.Printf("Spam mix (MESSNGR datagrams and NetrSendMessage calls from 200 loopback addresses, 1 %% legitimate), %v, %s\n\n", duration, machine())
+	fmt.Printf("  sent %d, decoded and judged %d (%.0f/s); legitimate sent %d, delivered %d (%.1f%%)\n",
+		row.Sent, row.Judged, row.PerSecond, row.Legit, row.LegitDelivered, 100*float64(row.LegitDelivered)/float64(max(row.Legit, 1)))
+	return nil
+}
+
+// mixRow is the spam-mix figure of the report.
+type mixRow struct {
+	Sent, Judged          int
+	PerSecond             float64
+	Legit, LegitDelivered int
+}
+
+// decisions sums the policy's decisions from the daemon's /metrics.
+func decisions(sock string) (float64, error) {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Get("http://messenger/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "messenger_policy_decisions_total{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum, sc.Err()
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package udpsock
+
+import "net"
+
+// SetReceiveBuffer asks for a receive buffer of size bytes.
+func SetReceiveBuffer(c *net.UDPConn, size int) { c.SetReadBuffer(size) }
