@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/daemon"
+	"github.com/netsend/messenger/internal/lograte"
 )
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -50,10 +52,16 @@ func newLogger(c config.Log) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	// Every bad packet is worth a warning, but a flood of them must not
+	// become a flood of log lines.
+	return slog.New(lograte.New(h, logWarnBurst, time.Second))
 }
+
+// logWarnBurst is how many warnings and errors a second reach the log.
+const logWarnBurst = 50
 
 func daemonVersion() string { return daemon.Version() }
