@@ -91,6 +91,9 @@ type Server struct {
 	Sender Sender
 	Spam   Spam
 	Status func() Status
+	// Events, when set, serves GET /v1/events and hears of reads and
+	// deletions.
+	Events *Hub
 	Log    *slog.Logger
 }
 
@@ -106,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/names", s.listNames)
 	mux.HandleFunc("POST /v1/names", s.addName)
 	mux.HandleFunc("DELETE /v1/names/{name}", s.deleteName)
+	mux.HandleFunc("GET /v1/events", s.events)
 	s.spamRoutes(mux)
 	return mux
 }
@@ -180,6 +184,9 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, id, err)
 		return
 	}
+	if s.Events != nil {
+		s.Events.Publish(Event{Kind: EventRead, ID: id})
+	}
 	writeJSON(w, http.StatusOK, m)
 }
 
@@ -191,6 +198,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.Delete(r.Context(), id); err != nil {
 		s.storeError(w, id, err)
 		return
+	}
+	if s.Events != nil {
+		s.Events.Publish(Event{Kind: EventDelete, ID: id})
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -178,6 +178,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
+	// The event stream (GET /v1/events) is the sink the web page and the
+	// desktop agents follow.
+	events := api.NewHub()
+	sinks = append(sinks, events)
 	pl := pipeline.New(spam.holder, st, met, log, sinks...)
 	defer pl.Close()
 
@@ -308,7 +312,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		snd.Datagrams = datagrams
 	}
 
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Log: log, Spam: &spamAPI{spam, st, pl}, Status: func() api.Status {
+	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
@@ -334,7 +338,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		httpMux := http.NewServeMux()
 		httpMux.Handle("GET /metrics", metricsHandler)
 		if isLoopback(httpLn.Addr()) {
-			httpMux.Handle("/v1/", apiSrv.Handler())
+			httpMux.Handle("/v1/", api.Guard(apiSrv.Handler()))
+			if cfg.Sinks.Web.Enabled {
+				httpMux.Handle("/", api.Guard(api.WebHandler()))
+			}
 		} else {
 			// The API has no authentication yet; off loopback it would hand
 			// the inbox to the network.
@@ -374,6 +381,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	case runErr = <-smbDone:
 		cancel()
 	}
+	// End the event streams first: Shutdown waits for every open request.
+	events.Close()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	for _, srv := range servers {

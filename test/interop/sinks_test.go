@@ -1,8 +1,13 @@
 package interop
 
 import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,4 +59,44 @@ names = ["helpdesk"]
 	if len(entries) != 1 {
 		t.Errorf("hook ran %d times; want once (only for HELPDESK)", len(entries))
 	}
+}
+
+// The loopback HTTP listener serves the web page with its security
+// headers, and the event stream shows a message smbclient sends.
+func TestWebPageAndEventStream(t *testing.T) {
+	port := freePort(t)
+	d := startDaemon(t, "", "--http-addr", "127.0.0.1:"+strconv.Itoa(port))
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "/app.js") ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("GET /: %s %q\n%s", resp.Status, resp.Header, page)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/events?after=0", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("events content type %q", ct)
+	}
+	smbclientSend(t, d, "MSGHOST", "alice", []byte("<img src=x onerror=alert(1)> live\n"))
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "data: ") && strings.Contains(sc.Text(), "live") {
+			if !strings.Contains(sc.Text(), `"from":"alice"`) && !strings.Contains(sc.Text(), `"from":"ALICE"`) {
+				t.Errorf("event %q", sc.Text())
+			}
+			return
+		}
+	}
+	t.Fatalf("no message event: %v", sc.Err())
 }

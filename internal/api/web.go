@@ -1,0 +1,97 @@
+package api
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"strings"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+// contentSecurityPolicy lets the page load only its own script and style
+// and talk only to this daemon.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+	"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// WebHandler serves the web inbox: the page and its assets, embedded.
+func WebHandler() http.Handler {
+	sub, err := fs.Sub(webFiles, "web")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s is not allowed here", r.Method))
+			return
+		}
+		switch r.URL.Path {
+		case "/", "/index.html", "/app.js", "/style.css":
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// RequestHeader must accompany every change made over HTTP: a form or an
+// image on another site cannot send it without a CORS preflight, which
+// the daemon never answers.
+const RequestHeader = "X-Messenger-Request"
+
+// Guard wraps the handlers served on the HTTP listener: it refuses
+// requests for a host name that is not loopback (DNS rebinding), changes
+// from another origin or without RequestHeader (cross-site request
+// forgery), and sets the security headers on every answer.
+func Guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusMisdirectedRequest, Error{Error: "this daemon answers only to a loopback host name"})
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+				writeJSON(w, http.StatusForbidden, Error{Error: "cross-origin request refused"})
+				return
+			}
+			if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+				writeJSON(w, http.StatusForbidden, Error{Error: "cross-site request refused"})
+				return
+			}
+			if r.Header.Get(RequestHeader) == "" {
+				writeJSON(w, http.StatusForbidden, Error{Error: "changes over HTTP need the " + RequestHeader + " header"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names this machine's
+// loopback: localhost or a loopback address, with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,225 @@
+// The Messenger web inbox. Every piece of message text goes into the page
+// through textContent, never as HTML.
+"use strict";
+
+const state = { messages: new Map(), selected: 0, lastID: 0, source: null };
+
+function $(id) { return document.getElementById(id); }
+
+// visible makes control characters (ANSI escapes, bells) visible as ^X, as
+// the terminal sink does, so that they are legible and inert.
+function visible(s) {
+  return String(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g,
+    (c) => "^" + String.fromCharCode(c.charCodeAt(0) ^ 0x40));
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = visible(text);
+  return e;
+}
+
+// api calls the daemon's API on this same origin. Changes carry the header
+// the daemon demands of them (a cross-site form cannot send it).
+async function api(method, path, body) {
+  const opts = { method, headers: { "X-Messenger-Request": "1" } };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new Error((data && data.error) || r.statusText);
+  return data;
+}
+
+function when(t) {
+  const d = new Date(t);
+  return isNaN(d) ? "" : d.toLocaleString();
+}
+
+function header(m) {
+  return "Message from " + m.from + " to " + m.to + " on " + when(m.time);
+}
+
+function renderList() {
+  const ul = $("messages");
+  const q = $("search").value.trim().toLowerCase();
+  const onlyUnread = $("only-unread").checked;
+  const items = [...state.messages.values()].sort((a, b) => b.id - a.id);
+  ul.replaceChildren();
+  let unread = 0;
+  for (const m of items) {
+    if (m.state === "unread") unread++;
+    if (onlyUnread && m.state !== "unread") continue;
+    if (q && !(m.from + "\n" + m.to + "\n" + m.text).toLowerCase().includes(q)) continue;
+    const li = el("li", m.state === "unread" ? "unread" : "read");
+    if (m.id === state.selected) li.classList.add("selected");
+    li.dataset.id = String(m.id);
+    li.append(el("span", "when", when(m.time)), el("div", "who", m.from + " \u2192 " + m.to),
+      el("div", "snippet", m.text.slice(0, 200)));
+    li.addEventListener("click", () => openMessage(m.id));
+    ul.append(li);
+  }
+  $("unread-count").textContent = unread ? "(" + unread + ")" : "";
+}
+
+function renderReader() {
+  const m = state.messages.get(state.selected);
+  $("reader").hidden = !m;
+  if (!m) return;
+  $("reader-header").textContent = visible(header(m));
+  $("reader-transport").textContent = visible(m.transport);
+  $("reader-source").textContent = visible(m.source || "");
+  $("reader-text").textContent = visible(m.text);
+}
+
+async function openMessage(id) {
+  state.selected = id;
+  renderReader();
+  renderList();
+  const m = state.messages.get(id);
+  if (m && m.state === "unread") {
+    try {
+      const updated = await api("POST", "/v1/messages/" + id + "/read");
+      state.messages.set(id, updated);
+    } catch (e) { console.error(e); }
+    renderList();
+  }
+}
+
+async function deleteSelected() {
+  const id = state.selected;
+  if (!id) return;
+  await api("DELETE", "/v1/messages/" + id);
+  state.messages.delete(id);
+  state.selected = 0;
+  renderReader();
+  renderList();
+}
+
+function connect() {
+  // The first page load reads the inbox; the stream then replays what came
+  // after it and follows. EventSource resumes with Last-Event-ID itself.
+  const src = new EventSource("/v1/events?after=" + state.lastID);
+  state.source = src;
+  src.addEventListener("open", () => { $("live").className = "on"; $("live").textContent = "live"; });
+  src.addEventListener("error", () => { $("live").className = "off"; $("live").textContent = "reconnecting"; });
+  src.addEventListener("message", (ev) => {
+    const m = JSON.parse(ev.data);
+    state.messages.set(m.id, m);
+    state.lastID = Math.max(state.lastID, m.id);
+    renderList();
+  });
+  src.addEventListener("read", (ev) => {
+    const { id } = JSON.parse(ev.data);
+    const m = state.messages.get(id);
+    if (m) { m.state = "read"; renderList(); }
+  });
+  src.addEventListener("delete", (ev) => {
+    const { id } = JSON.parse(ev.data);
+    state.messages.delete(id);
+    if (state.selected === id) { state.selected = 0; renderReader(); }
+    renderList();
+  });
+}
+
+async function loadInbox() {
+  const msgs = await api("GET", "/v1/messages");
+  for (const m of msgs) {
+    state.messages.set(m.id, m);
+    state.lastID = Math.max(state.lastID, m.id);
+  }
+  renderList();
+}
+
+async function loadNames() {
+  const names = await api("GET", "/v1/names");
+  const tb = $("names");
+  tb.replaceChildren();
+  for (const n of names) {
+    const tr = el("tr");
+    tr.append(el("td", "", n.name), el("td", "", "<" + n.suffix + ">" + (n.group ? " group" : "")),
+      el("td", "", n.source), el("td", "", n.state));
+    const td = el("td");
+    if (n.source === "alias") {
+      const b = el("button", "danger", "Delete");
+      b.type = "button";
+      b.addEventListener("click", async () => {
+        try { await api("DELETE", "/v1/names/" + encodeURIComponent(n.name)); } catch (e) { $("name-result").textContent = e.message; }
+        loadNames();
+      });
+      td.append(b);
+    }
+    tr.append(td);
+    tb.append(tr);
+  }
+}
+
+async function loadSpam() {
+  let list;
+  try { list = await api("GET", "/v1/spam"); } catch (e) { $("spam-result").textContent = e.message; return; }
+  const tb = $("spam");
+  tb.replaceChildren();
+  for (const m of list || []) {
+    const tr = el("tr");
+    tr.append(el("td", "", String(m.id)), el("td", "", m.from), el("td", "", m.to), el("td", "", m.rule || ""),
+      el("td", "", m.text.slice(0, 120)));
+    const td = el("td");
+    const explain = el("button", "", "Explain");
+    explain.type = "button";
+    explain.addEventListener("click", () => {
+      $("spam-explain").hidden = false;
+      $("spam-explain").textContent = visible(header(m) + "\nrule: " + (m.rule || "") + "\n" + (m.explanation || ""));
+    });
+    const release = el("button", "", "Release");
+    release.type = "button";
+    release.addEventListener("click", async () => {
+      try { await api("POST", "/v1/spam/" + m.id + "/release"); $("spam-result").textContent = "released " + m.id; }
+      catch (e) { $("spam-result").textContent = e.message; }
+      loadSpam();
+    });
+    td.append(explain, release);
+    tr.append(td);
+    tb.append(tr);
+  }
+}
+
+function showTab(name) {
+  for (const b of document.querySelectorAll("nav button")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const s of document.querySelectorAll(".tab")) s.hidden = s.id !== "tab-" + name;
+  if (name === "names") loadNames();
+  if (name === "spam") loadSpam();
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  $("search").addEventListener("input", renderList);
+  $("only-unread").addEventListener("change", renderList);
+  $("reader-delete").addEventListener("click", () => deleteSelected().catch((e) => alert(e.message)));
+  $("compose").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const out = $("compose-result");
+    out.className = "";
+    out.textContent = "sending\u2026";
+    const req = { to: f.elements.to.value, text: f.elements.text.value };
+    if (f.elements.from.value) req.from = f.elements.from.value;
+    try {
+      const res = await api("POST", "/v1/send", req);
+      const failed = res.deliveries.filter((d) => d.code);
+      if (failed.length) { out.className = "error"; out.textContent = failed.map((d) => d.to + ": " + d.error).join("; "); }
+      else { out.textContent = "sent to " + res.deliveries.map((d) => d.to + " (" + d.via + ")").join(", "); f.elements.text.value = ""; }
+    } catch (e) { out.className = "error"; out.textContent = e.message; }
+  });
+  $("add-name").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try { await api("POST", "/v1/names", { name: ev.target.elements.name.value }); ev.target.elements.name.value = ""; $("name-result").textContent = ""; }
+    catch (e) { $("name-result").textContent = e.message; }
+    loadNames();
+  });
+  try { await loadInbox(); } catch (e) { console.error(e); }
+  connect();
+});
