@@ -1,0 +1,203 @@
+// Package desktop shows messages as freedesktop notifications over the
+// user's D-Bus session bus. A system daemon cannot reach a user's session
+// bus, so this runs in `messenger agent`, inside the user's session, and
+// follows the daemon's event stream.
+package desktop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/sink/popup"
+)
+
+// The freedesktop notification service (Desktop Notifications
+// Specification 1.2).
+const (
+	busName    = "org.freedesktop.Notifications"
+	objectPath = "/org/freedesktop/Notifications"
+	iface      = "org.freedesktop.Notifications"
+	actionRead = "mark-read"
+)
+
+// Urgency levels of the specification's "urgency" hint.
+const (
+	UrgencyLow      byte = 0
+	UrgencyNormal   byte = 1
+	UrgencyCritical byte = 2
+)
+
+// maxBody bounds the text put in one notification; the inbox has the rest.
+const maxBody = 1000
+
+// Notifier talks to the notification server.
+type Notifier struct {
+	conn *dbus.Conn
+	obj  dbus.BusObject
+
+	mu  sync.Mutex
+	ids map[uint32]int64 // notification id -> message id
+}
+
+// ErrNoSessionBus means the agent runs outside a desktop session.
+var ErrNoSessionBus = errors.New("no D-Bus session bus (is DBUS_SESSION_BUS_ADDRESS set?)")
+
+// Connect opens the session bus.
+func Connect() (*Notifier, error) {
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoSessionBus, err)
+	}
+	return &Notifier{conn: conn, obj: conn.Object(busName, objectPath), ids: map[uint32]int64{}}, nil
+}
+
+// Close closes the bus connection.
+func (n *Notifier) Close() error { return n.conn.Close() }
+
+// Urgency maps a message to the notification urgency. Messages carry no
+// priority yet, so every one is normal; this is where a priority will map.
+func Urgency(m message.Message) byte { return UrgencyNormal }
+
+// Summary and Body are what the notification shows: the classic header
+// and the text, control characters made visible, the body escaped for
+// servers that read markup.
+func Summary(m message.Message) string { return popup.Printable(m.Header()) }
+
+// Body is the notification body of m.
+func Body(m message.Message) string {
+	text := popup.Printable(m.Text)
+	if r := []rune(text); len(r) > maxBody {
+		text = string(r[:maxBody]) + "…"
+	}
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
+}
+
+// Notify shows m and remembers it for the "Mark read" action.
+func (n *Notifier) Notify(ctx context.Context, m message.Message) error {
+	_, err := n.NotifyID(ctx, m)
+	return err
+}
+
+// NotifyID is Notify returning the server's notification id.
+func (n *Notifier) NotifyID(ctx context.Context, m message.Message) (uint32, error) {
+	hints := map[string]dbus.Variant{
+		"urgency":  dbus.MakeVariant(Urgency(m)),
+		"category": dbus.MakeVariant("im.received"),
+	}
+	var id uint32
+	err := n.obj.CallWithContext(ctx, iface+".Notify", 0, "Messenger", uint32(0), "mail-message-new",
+		Summary(m), Body(m), []string{actionRead, "Mark read"}, hints, int32(-1)).Store(&id)
+	if err != nil {
+		return 0, fmt.Errorf("desktop: Notify: %w", err)
+	}
+	n.mu.Lock()
+	n.ids[id] = m.ID
+	n.mu.Unlock()
+	return id, nil
+}
+
+// Actions calls markRead for each message whose "Mark read" action the
+// user invokes, until ctx ends.
+func (n *Notifier) Actions(ctx context.Context, markRead func(id int64)) error {
+	if err := n.conn.AddMatchSignalContext(ctx, dbus.WithMatchInterface(iface), dbus.WithMatchObjectPath(objectPath)); err != nil {
+		return fmt.Errorf("desktop: subscribing to notification signals: %w", err)
+	}
+	ch := make(chan *dbus.Signal, 64)
+	n.conn.Signal(ch)
+	defer n.conn.RemoveSignal(ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case sig, ok := <-ch:
+			if !ok {
+				return errors.New("desktop: session bus closed")
+			}
+			switch sig.Name {
+			case iface + ".ActionInvoked":
+				var nid uint32
+				var action string
+				if dbus.Store(sig.Body, &nid, &action) != nil || action != actionRead {
+					continue
+				}
+				n.mu.Lock()
+				id, ok := n.ids[nid]
+				n.mu.Unlock()
+				if ok {
+					markRead(id)
+				}
+			case iface + ".NotificationClosed":
+				var nid uint32
+				if dbus.Store(sig.Body[:min(1, len(sig.Body))], &nid) == nil {
+					n.mu.Lock()
+					delete(n.ids, nid)
+					n.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+// Agent follows the daemon's event stream and notifies of every unread
+// message to Names, reconnecting when the daemon restarts and showing what
+// arrived meanwhile.
+type Agent struct {
+	Client   *api.Client
+	Names    []string
+	Notifier interface {
+		NotifyID(ctx context.Context, m message.Message) (uint32, error)
+	}
+	// Skipped counts messages not shown, by reason.
+	Skipped func(reason string)
+	Log     *slog.Logger
+	// Retry is the longest wait between reconnections.
+	Retry time.Duration
+}
+
+// Run follows the stream until ctx ends. Only unread messages are shown,
+// so starting the agent does not replay the read history.
+func (a *Agent) Run(ctx context.Context) error {
+	var last int64
+	wait := 250 * time.Millisecond
+	for {
+		err := a.Client.Events(ctx, last, a.Names, func(e api.Event) error {
+			wait = 250 * time.Millisecond
+			if e.Kind != api.EventMessage {
+				return nil
+			}
+			last = e.ID
+			if e.Message.State != message.StateUnread {
+				return nil
+			}
+			nid, err := a.Notifier.NotifyID(ctx, *e.Message)
+			if err != nil {
+				if a.Skipped != nil {
+					a.Skipped("notify")
+				}
+				a.Log.Warn("agent: notification not shown", slog.Int64("id", e.ID), slog.Any("err", err))
+				return nil
+			}
+			a.Log.Info("agent: notified", slog.Int64("id", e.ID), slog.Uint64("notification", uint64(nid)))
+			return nil
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		a.Log.Info("agent: event stream ended; reconnecting", slog.Any("err", err), slog.Duration("in", wait))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, a.Retry)
+	}
+}

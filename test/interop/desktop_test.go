@@ -1,0 +1,138 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// sessionBus starts a private D-Bus session bus and returns its address.
+func sessionBus(t *testing.T) string {
+	t.Helper()
+	requirePeer(t, "dbus-daemon")
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon printed no address: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// background runs a helper program until the test ends.
+func background(t *testing.T, env []string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// A message sent by smbclient reaches a real notification server (dunst
+// under Xvfb) through `messenger agent`: dbus-monitor sees the Notify
+// call with the header as summary and the text, escaped, as body; the
+// "Mark read" action marks the message read; a missing session bus is a
+// clear error.
+func TestDesktopAgentNotifies(t *testing.T) {
+	requirePeer(t, "Xvfb")
+	requirePeer(t, "dunst")
+	requirePeer(t, "dbus-monitor")
+	d := startDaemon(t, "")
+	bus := sessionBus(t)
+	display := fmt.Sprintf(":%d", 90+os.Getpid()%400)
+	background(t, nil, "Xvfb", display, "-nolisten", "tcp", "-screen", "0", "640x480x24")
+	env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "DISPLAY=" + display}
+	mon := exec.Command("dbus-monitor", "--address", bus, "type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
+	var monOut syncBuffer
+	mon.Stdout = &monOut
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
+	// dunst needs the X display; wait until it owns the notification name.
+	background(t, env, "dunst")
+	conn, err := dbus.Connect(bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitUntil(t, "dunst on the session bus", func() bool {
+		var has bool
+		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.Notifications").Store(&has)
+		return has
+	})
+
+	agentErr := &syncBuffer{}
+	agent := exec.Command(binary, "--data-dir", d.dataDir, "agent", "--name", "MSGHOST")
+	agent.Env = append(os.Environ(), env...)
+	agent.Stderr = agentErr
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	waitUntil(t, "the agent to start", func() bool { return strings.Contains(agentErr.String(), "agent started") })
+
+	smbclientSend(t, d, "MSGHOST", "alice", []byte("Printer out of paper <b>now</b>\n"))
+	waitUntil(t, "the Notify call", func() bool {
+		s := monOut.String()
+		return strings.Contains(s, "Message from alice to MSGHOST") && strings.Contains(s, "Printer out of paper &lt;b&gt;now&lt;/b&gt;")
+	})
+
+	// The user clicks "Mark read": the server emits ActionInvoked.
+	msgs := d.inbox()
+	if len(msgs) != 1 || msgs[0].State != "unread" {
+		t.Fatalf("inbox %+v", msgs)
+	}
+	waitUntil(t, "the agent's notification id", func() bool { return strings.Contains(agentErr.String(), "notification=") })
+	var nid uint32
+	if i := strings.Index(agentErr.String(), "notification="); i >= 0 {
+		fmt.Sscan(agentErr.String()[i+len("notification="):], &nid)
+	}
+	if err := conn.Emit("/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked", nid, "mark-read"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent:\n%s\nmonitor:\n%s", agentErr, monOut.String())
+		}
+	})
+	waitUntil(t, "the message marked read", func() bool {
+		m := d.inbox()
+		return len(m) == 1 && m[0].State == "read"
+	})
+
+	// The daemon restarts; what arrives while the agent reconnects is shown.
+	d.stop()
+	d.start()
+	smbclientSend(t, d, "MSGHOST", "bob", []byte("sent while the agent was away\n"))
+	waitUntil(t, "the Notify call after the restart", func() bool {
+		return strings.Contains(monOut.String(), "sent while the agent was away")
+	})
+
+	// Without a session bus the agent says so and exits non-zero.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	noBus := exec.CommandContext(ctx, binary, "--data-dir", d.dataDir, "agent")
+	noBus.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus", "DISPLAY=")
+	out, err := noBus.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no D-Bus session bus") {
+		t.Errorf("agent without a bus: %v\n%s", err, out)
+	}
+}
