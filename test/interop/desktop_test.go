@@ -33,6 +33,29 @@ func sessionBus(t *testing.T) string {
 	return strings.TrimSpace(line)
 }
 
+// startXvfb starts a virtual X server on a free display, which it picks
+// and reports itself (-displayfd), and returns the display.
+func startXvfb(t *testing.T) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "640x480x24")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatalf("Xvfb reported no display: %v", err)
+	}
+	return ":" + strings.TrimSpace(line)
+}
+
 // background runs a helper program until the test ends.
 func background(t *testing.T, env []string, name string, args ...string) *exec.Cmd {
 	t.Helper()
@@ -56,8 +79,7 @@ func TestDesktopAgentNotifies(t *testing.T) {
 	requirePeer(t, "dbus-monitor")
 	d := startDaemon(t, "")
 	bus := sessionBus(t)
-	display := fmt.Sprintf(":%d", 90+os.Getpid()%400)
-	background(t, nil, "Xvfb", display, "-nolisten", "tcp", "-screen", "0", "640x480x24")
+	display := startXvfb(t)
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "DISPLAY=" + display}
 	mon := exec.Command("dbus-monitor", "--address", bus, "type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
 	var monOut syncBuffer
