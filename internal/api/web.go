@@ -50,7 +50,12 @@ const RequestHeader = "X-Messenger-Request"
 // requests for a host name that is not loopback (DNS rebinding), changes
 // from another origin or without RequestHeader (cross-site request
 // forgery), and sets the security headers on every answer.
-func Guard(next http.Handler) http.Handler {
+func Guard(next http.Handler) http.Handler { return GuardFor(next) }
+
+// GuardFor is Guard for a listener off loopback: besides the loopback
+// names it answers to the host names given (the listener's own address or
+// a configured name), which a rebinding attacker's page cannot send.
+func GuardFor(next http.Handler, hosts ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
@@ -58,8 +63,8 @@ func Guard(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if !loopbackHost(r.Host) {
-			writeJSON(w, http.StatusMisdirectedRequest, Error{Error: "this daemon answers only to a loopback host name"})
+		if !loopbackHost(r.Host) && !knownHost(r.Host, hosts) {
+			writeJSON(w, http.StatusMisdirectedRequest, Error{Error: "this daemon does not answer to the host name " + r.Host})
 			return
 		}
 		switch r.Method {
@@ -73,7 +78,9 @@ func Guard(next http.Handler) http.Handler {
 				writeJSON(w, http.StatusForbidden, Error{Error: "cross-site request refused"})
 				return
 			}
-			if r.Header.Get(RequestHeader) == "" {
+			// The login form is a plain form post; the origin checks above
+			// keep other sites from posting it.
+			if r.Header.Get(RequestHeader) == "" && r.URL.Path != LoginPath {
 				writeJSON(w, http.StatusForbidden, Error{Error: "changes over HTTP need the " + RequestHeader + " header"})
 				return
 			}
@@ -84,6 +91,19 @@ func Guard(next http.Handler) http.Handler {
 
 // loopbackHost reports whether a Host header names this machine's
 // loopback: localhost or a loopback address, with or without a port.
+func knownHost(host string, hosts []string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	for _, k := range hosts {
+		if strings.EqualFold(host, k) {
+			return true
+		}
+	}
+	return false
+}
+
 func loopbackHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

@@ -76,6 +76,10 @@ type Config struct {
 	RPCPort   int `toml:"rpc_port"`
 	// HTTPAddr is the local HTTP listener (metrics, API); empty switches it off.
 	HTTPAddr string `toml:"http_addr"`
+	// HTTPHosts are host names the HTTP listener answers to off loopback
+	// besides its own address (e.g. the host's DNS name); other Host
+	// headers are refused, against DNS rebinding.
+	HTTPHosts []string `toml:"http_hosts"`
 
 	SMB   SMB   `toml:"smb"`
 	NBNS  NBNS  `toml:"nbns"`

@@ -28,6 +28,7 @@ var flagSpecs = []flagSpec{
 	{"dgram-port", func(d, s *Config) { d.DgramPort = s.DgramPort }},
 	{"rpc-port", func(d, s *Config) { d.RPCPort = s.RPCPort }},
 	{"http-addr", func(d, s *Config) { d.HTTPAddr = s.HTTPAddr }},
+	{"http-host", func(d, s *Config) { d.HTTPHosts = append(d.HTTPHosts, s.HTTPHosts...) }},
 	{"smb-idle-timeout", func(d, s *Config) { d.SMB.IdleTimeout = s.SMB.IdleTimeout }},
 	{"smb-max-sessions", func(d, s *Config) { d.SMB.MaxSessions = s.SMB.MaxSessions }},
 	{"node-type", func(d, s *Config) { d.NBNS.NodeType = s.NBNS.NodeType }},
@@ -68,6 +69,7 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.IntVar(&s.NBNSPort, "nbns-port", d.NBNSPort, "UDP port of the NetBIOS name service (0 = off)")
 	fs.IntVar(&s.DgramPort, "dgram-port", d.DgramPort, "UDP port of the NetBIOS datagram service (0 = off)")
 	fs.IntVar(&s.RPCPort, "rpc-port", d.RPCPort, "UDP port of the DCE/RPC NetrSendMessage listener (0 = off)")
+	fs.StringArrayVar(&s.HTTPHosts, "http-host", nil, "another host name the HTTP listener answers to off loopback (repeatable)")
 	fs.StringVar(&s.HTTPAddr, "http-addr", d.HTTPAddr, "HOST:PORT of the local HTTP listener for /metrics and the API (empty = off)")
 	fs.DurationVar(&s.SMB.IdleTimeout.Duration, "smb-idle-timeout", d.SMB.IdleTimeout.Duration, "close NetBIOS sessions idle this long")
 	fs.IntVar(&s.SMB.MaxSessions, "smb-max-sessions", d.SMB.MaxSessions, "most concurrent NetBIOS sessions")

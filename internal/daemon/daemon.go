@@ -342,10 +342,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			if cfg.Sinks.Web.Enabled {
 				httpMux.Handle("/", api.Guard(api.WebHandler()))
 			}
+		} else if auth, err := api.LoadAuth(cfg.DataDir); err != nil {
+			// Off loopback without a token the API would hand the inbox to
+			// the network.
+			log.Warn("http_addr is not loopback and there is no usable web token: serving /metrics only",
+				slog.String("addr", httpLn.Addr().String()), slog.Any("err", err))
 		} else {
-			// The API has no authentication yet; off loopback it would hand
-			// the inbox to the network.
-			log.Warn("http_addr is not loopback: serving /metrics only, not the API", slog.String("addr", httpLn.Addr().String()))
+			host, _, _ := net.SplitHostPort(httpLn.Addr().String())
+			hosts := append([]string{host}, cfg.HTTPHosts...)
+			httpMux.Handle("/v1/", api.GuardFor(auth.Wrap(apiSrv.Handler()), hosts...))
+			if cfg.Sinks.Web.Enabled {
+				httpMux.Handle("/", api.GuardFor(auth.Wrap(api.WebHandler()), hosts...))
+			}
+			log.Info("API and web page off loopback, token required", slog.String("addr", httpLn.Addr().String()), slog.Any("hosts", hosts))
 		}
 		srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, srv)
