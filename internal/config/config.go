@@ -64,6 +64,9 @@ type Config struct {
 	// UserNames makes the names of users logged in on this host messenger
 	// names, as Windows registered the interactive user's name.
 	UserNames bool `toml:"user_names"`
+	// Utmp is the login records file: who is logged in (user_names) and
+	// on which terminals (the terminal sink).
+	Utmp string `toml:"utmp"`
 	// CodePage is the OEM code page of peers' text (Samba's "dos charset").
 	CodePage string `toml:"code_page"`
 
@@ -217,6 +220,7 @@ func Default() Config {
 		HostName:  strings.ToUpper(host),
 		Workgroup: "WORKGROUP",
 		UserNames: true,
+		Utmp:      "/var/run/utmp",
 		CodePage:  message.DefaultCodePage,
 		SMBPort:   139,
 		NBNSPort:  137,
@@ -361,6 +365,9 @@ func (c *Config) Validate() error {
 
 	if c.DataDir == "" {
 		bad("data_dir: must not be empty")
+	}
+	if c.Utmp == "" && (c.UserNames || c.Sinks.Terminal.Enabled) {
+		bad("utmp: must name the login records file when user_names or the terminal sink is on")
 	}
 	cp, err := message.LookupCodePage(c.CodePage)
 	if err != nil {

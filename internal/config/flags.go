@@ -21,6 +21,7 @@ var flagSpecs = []flagSpec{
 	{"workgroup", func(d, s *Config) { d.Workgroup = s.Workgroup }},
 	{"name", func(d, s *Config) { d.Names = append(d.Names, s.Names...) }},
 	{"user-names", func(d, s *Config) { d.UserNames = s.UserNames }},
+	{"utmp", func(d, s *Config) { d.Utmp = s.Utmp }},
 	{"code-page", func(d, s *Config) { d.CodePage = s.CodePage }},
 	{"bind", func(d, s *Config) { d.Bind = s.Bind }},
 	{"smb-port", func(d, s *Config) { d.SMBPort = s.SMBPort }},
@@ -62,6 +63,7 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&s.HostName, "host-name", d.HostName, "computer name (always a messenger name)")
 	fs.StringVar(&s.Workgroup, "workgroup", d.Workgroup, "workgroup or domain name")
 	fs.StringArrayVar(&s.Names, "name", nil, "extra messenger name to answer to (repeatable)")
+	fs.StringVar(&s.Utmp, "utmp", d.Utmp, "login records file (who is logged in, on which terminals)")
 	fs.BoolVar(&s.UserNames, "user-names", d.UserNames, "answer to the names of users logged in on this host")
 	fs.StringVar(&s.CodePage, "code-page", d.CodePage, "OEM code page of peers' text")
 	fs.StringVar(&s.Bind, "bind", d.Bind, "address for the network listeners (default all)")

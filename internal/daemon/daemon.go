@@ -41,7 +41,6 @@ import (
 	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/rpc"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
-	"github.com/netsend/messenger/internal/utmp"
 )
 
 // userPollInterval is how often the logged-in users are re-read.
@@ -162,7 +161,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		return func(reason string) { met.SinkSkipped.WithLabelValues(name, reason).Inc() }
 	}
 	if t := cfg.Sinks.Terminal; t.Enabled {
-		sinks = append(sinks, sink.ForNames(&terminal.Sink{UtmpPath: utmp.DefaultPath, DevDir: "/dev",
+		sinks = append(sinks, sink.ForNames(&terminal.Sink{UtmpPath: cfg.Utmp, DevDir: "/dev",
 			HostName: strings.ToUpper(cfg.HostName), Skipped: skipped("terminal"),
 			Log: log.With(slog.String("sink", "terminal"))}, t.Names))
 	}
@@ -256,7 +255,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nameSvc.WatchUsers(runCtx, utmp.DefaultPath, userPollInterval)
+			nameSvc.WatchUsers(runCtx, cfg.Utmp, userPollInterval)
 		}()
 	}
 
