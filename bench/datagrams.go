@@ -8,16 +8,13 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/dcerpc"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/smb"
@@ -33,10 +30,6 @@ func runDatagrams(duration time.Duration, rep *Report) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin, err := buildMessenger(work)
-	if err != nil {
-		return err
-	}
 	dgramPort, err := freeUDPPort()
 	if err != nil {
 		return err
@@ -52,24 +45,13 @@ func runDatagrams(duration time.Duration, rep *Report) error {
 	if err := writeFile(conf, policy, 0o644); err != nil {
 		return err
 	}
-	dataDir := filepath.Join(work, "ours")
-	cmd := exec.Command(bin, "serve", "--config", conf, "--data-dir", dataDir, "--bind", "0.0.0.0",
-		"--dgram-port", strconv.Itoa(dgramPort), "--rpc-port", strconv.Itoa(rpcPort), "--smb-port", "0", "--nbns-port", "0",
-		"--http-addr", "", "--host-name", "BENCHHOST", "--workgroup", "BENCH", "--user-names=false", "--log-level", "error", "--popup=false")
-	if err := cmd.Start(); err != nil {
+	d, err := startOurDaemon(work, "--config", conf, "--bind", "0.0.0.0", "--dgram-port", strconv.Itoa(dgramPort),
+		"--rpc-port", strconv.Itoa(rpcPort), "--log-level", "error", "--popup=false")
+	if err != nil {
 		return err
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	sock := filepath.Join(dataDir, "messenger.sock")
-	client := api.NewClient(sock)
-	if err := waitFor("messenger serve ready", 30*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := client.Status(ctx)
-		return err
-	}); err != nil {
-		return err
-	}
+	defer d.stop()
+	sock, client := d.sock, d.client
 	before, err := decisions(sock)
 	if err != nil {
 		return err

@@ -6,16 +6,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/smb"
 )
@@ -30,10 +27,6 @@ func runFlood(duration time.Duration, rep *Report) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin, err := buildMessenger(work)
-	if err != nil {
-		return err
-	}
 	dgramPort, err := freeUDPPort()
 	if err != nil {
 		return err
@@ -46,23 +39,13 @@ func runFlood(duration time.Duration, rep *Report) error {
 	if err := writeFile(conf, "[policy]\ntrust = [\"127.0.0.1/32\"]\nquarantine_max = 1000\n", 0o644); err != nil {
 		return err
 	}
-	dataDir := filepath.Join(work, "ours")
-	cmd := exec.Command(bin, "serve", "--config", conf, "--data-dir", dataDir, "--bind", "0.0.0.0",
-		"--dgram-port", strconv.Itoa(dgramPort), "--smb-port", strconv.Itoa(smbPort), "--nbns-port", "0", "--rpc-port", "0",
-		"--http-addr", "", "--host-name", "BENCHHOST", "--workgroup", "BENCH", "--user-names=false", "--log-level", "error", "--popup=false")
-	if err := cmd.Start(); err != nil {
+	d, err := startOurDaemon(work, "--config", conf, "--bind", "0.0.0.0", "--dgram-port", strconv.Itoa(dgramPort),
+		"--smb-port", strconv.Itoa(smbPort), "--log-level", "error", "--popup=false")
+	if err != nil {
 		return err
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	client := api.NewClient(filepath.Join(dataDir, "messenger.sock"))
-	status := func() (api.Status, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return client.Status(ctx)
-	}
-	if err := waitFor("messenger serve ready", 30*time.Second, func() error { _, err := status(); return err }); err != nil {
-		return err
-	}
+	defer d.stop()
+	cmd, client, status := d.cmd, d.client, d.status
 
 	row := &floodRow{}
 	start := time.Now()

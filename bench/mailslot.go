@@ -1,20 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/smb"
 )
@@ -28,32 +23,16 @@ func runMailslot(duration time.Duration, rep *Report) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin, err := buildMessenger(work)
-	if err != nil {
-		return err
-	}
 	port, err := freeUDPPort()
 	if err != nil {
 		return err
 	}
-	dataDir := filepath.Join(work, "ours")
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--bind", "127.0.0.1", "--dgram-port", strconv.Itoa(port),
-		"--smb-port", "0", "--nbns-port", "0", "--rpc-port", "0", "--http-addr", "", "--host-name", "BENCHHOST",
-		"--workgroup", "BENCH", "--user-names=false", "--log-level", "warn", "--popup=false")
-	if err := cmd.Start(); err != nil {
+	d, err := startOurDaemon(work, "--bind", "127.0.0.1", "--dgram-port", strconv.Itoa(port), "--popup=false")
+	if err != nil {
 		return err
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	client := api.NewClient(filepath.Join(dataDir, "messenger.sock"))
-	stored := func() (int, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s, err := client.Status(ctx)
-		return int(s.Stored), err
-	}
-	if err := waitFor("messenger serve ready", 30*time.Second, func() error { _, err := stored(); return err }); err != nil {
-		return err
-	}
+	defer d.stop()
+	stored := d.stored
 
 	group, _ := netbios.NewName("BENCH", 0)
 	source, _ := netbios.NewName("BENCHSENDER", 0)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -12,8 +11,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/netsend/messenger/internal/api"
 )
 
 func freePort() (int, error) {
@@ -25,51 +22,23 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startOurs builds and runs messenger serve with its durable store, its
-// pop-up sink writing to /dev/null.
+// startOurs runs our daemon as a session-benchmark target, its pop-up
+// sink writing to /dev/null.
 func startOurs(work string) (*target, error) {
-	bin, err := buildMessenger(work)
-	if err != nil {
-		return nil, err
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	dataDir := filepath.Join(work, "ours")
-	logf, err := os.Create(filepath.Join(work, "ours.log"))
+	d, err := startOurDaemon(work, "--bind", "127.0.0.1", "--smb-port", strconv.Itoa(port))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--bind", "127.0.0.1", "--smb-port", strconv.Itoa(port),
-		"--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0", "--http-addr", "", "--host-name", "BENCHHOST",
-		"--user-names=false", "--log-level", "warn")
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	client := api.NewClient(filepath.Join(dataDir, "messenger.sock"))
-	stored := func() (int, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s, err := client.Status(ctx)
-		return int(s.Stored), err
-	}
-	t := &target{
+	return &target{
 		name: "messenger", addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), called: "BENCHHOST",
-		pid:    func() []int { return []int{cmd.Process.Pid} },
-		stored: stored,
-		stop: func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-			logf.Close()
-		},
-	}
-	if err := waitFor("messenger serve ready", 30*time.Second, func() error { _, err := stored(); return err }); err != nil {
-		t.stop()
-		return nil, err
-	}
-	return t, nil
+		pid:    func() []int { return []int{d.pid()} },
+		stored: d.stored,
+		stop:   d.stop,
+	}, nil
 }
 
 func buildMessenger(work string) (string, error) {
