@@ -116,6 +116,46 @@ func startDaemon(t *testing.T, dataDir string, extra ...string) *daemon {
 	return startDaemonAt(t, dataDir, freePort(t), extra...)
 }
 
+// tryDaemon starts a daemon like startDaemon but returns, instead of
+// failing the test, an error when it exits during start-up.
+func tryDaemon(t *testing.T, dataDir string, extra ...string) error {
+	t.Helper()
+	d := &daemon{t: t, dataDir: dataDir, smbPort: freePort(t)}
+	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", "127.0.0.1",
+		"--smb-port", strconv.Itoa(d.smbPort), "--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0",
+		"--http-addr", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)
+	d.stdout, d.stderr = &syncBuffer{}, &syncBuffer{}
+	d.cmd = exec.Command(binary, d.args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
+	if err := d.cmd.Start(); err != nil {
+		return err
+	}
+	d.done = make(chan struct{})
+	go func() { d.cmd.Wait(); close(d.done) }()
+	client := api.NewClient(filepath.Join(dataDir, "messenger.sock"))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := client.Status(ctx)
+		cancel()
+		if err == nil {
+			t.Cleanup(d.stop)
+			return nil
+		}
+		select {
+		case <-d.done:
+			return fmt.Errorf("messenger serve exited during start-up: %v: %s", d.cmd.ProcessState, d.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.cmd.Process.Kill()
+			<-d.done
+			return fmt.Errorf("messenger serve not ready after 20s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func startDaemonOnPort(t *testing.T, port int) *daemon {
 	t.Helper()
 	return startDaemonAt(t, "", port)

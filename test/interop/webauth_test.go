@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,8 +26,23 @@ func TestWebTokenOffLoopback(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dataDir, "web-token.sha256")); len(b) == 0 || strings.Contains(string(b), token) {
 		t.Fatalf("token file %q: want the hash, not the token", b)
 	}
-	port := freePort(t)
-	startDaemon(t, dataDir, "--http-addr", "0.0.0.0:"+strconv.Itoa(port))
+	// The listener binds every address, so its port must be free on all of
+	// them, not only on 127.0.0.1 where the tests' own client sockets take
+	// ephemeral ports; a port lost to a race in between is picked again.
+	var port int
+	for try := 0; ; try++ {
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if err := tryDaemon(t, dataDir, "--http-addr", "0.0.0.0:"+strconv.Itoa(port)); err == nil {
+			break
+		} else if try == 2 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
 	c := &http.Client{Timeout: 5 * time.Second}
 	get := func(path, bearer string) int {
 		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
