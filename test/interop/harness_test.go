@@ -117,43 +117,15 @@ func startDaemon(t *testing.T, dataDir string, extra ...string) *daemon {
 }
 
 // tryDaemon starts a daemon like startDaemon but returns, instead of
-// failing the test, an error when it exits during start-up.
+// failing the test, an error when it does not come up.
 func tryDaemon(t *testing.T, dataDir string, extra ...string) error {
 	t.Helper()
-	d := &daemon{t: t, dataDir: dataDir, smbPort: freePort(t)}
-	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", "127.0.0.1",
-		"--smb-port", strconv.Itoa(d.smbPort), "--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0",
-		"--http-addr", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)
-	d.stdout, d.stderr = &syncBuffer{}, &syncBuffer{}
-	d.cmd = exec.Command(binary, d.args...)
-	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
-	if err := d.cmd.Start(); err != nil {
+	d := newDaemon(t, "", dataDir, freePort(t), "127.0.0.1", extra...)
+	if err := d.launch(); err != nil {
 		return err
 	}
-	d.done = make(chan struct{})
-	go func() { d.cmd.Wait(); close(d.done) }()
-	client := api.NewClient(filepath.Join(dataDir, "messenger.sock"))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := client.Status(ctx)
-		cancel()
-		if err == nil {
-			t.Cleanup(d.stop)
-			return nil
-		}
-		select {
-		case <-d.done:
-			return fmt.Errorf("messenger serve exited during start-up: %v: %s", d.cmd.ProcessState, d.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			d.cmd.Process.Kill()
-			<-d.done
-			return fmt.Errorf("messenger serve not ready after 20s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	t.Cleanup(d.stop)
+	return nil
 }
 
 func startDaemonOnPort(t *testing.T, port int) *daemon {
@@ -170,6 +142,16 @@ func startDaemonAt(t *testing.T, dataDir string, port int, extra ...string) *dae
 // when ns is ""), its listeners bound to bind.
 func startDaemonIn(t *testing.T, ns, dataDir string, port int, bind string, extra ...string) *daemon {
 	t.Helper()
+	d := newDaemon(t, ns, dataDir, port, bind, extra...)
+	d.start()
+	t.Cleanup(d.stop)
+	return d
+}
+
+// newDaemon prepares, without starting, a daemon on the given session
+// port and bind address with every other listener off unless extra says
+// otherwise (the last of repeated flags wins).
+func newDaemon(t *testing.T, ns, dataDir string, port int, bind string, extra ...string) *daemon {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
@@ -177,14 +159,19 @@ func startDaemonIn(t *testing.T, ns, dataDir string, port int, bind string, extr
 	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", bind,
 		"--smb-port", strconv.Itoa(d.smbPort), "--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0",
 		"--http-addr", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)
-	d.start()
-	t.Cleanup(d.stop)
 	return d
 }
 
 func (d *daemon) start() {
-	t := d.t
-	t.Helper()
+	d.t.Helper()
+	if err := d.launch(); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// launch runs the daemon and waits until its API answers; an error says
+// why it did not come up (it is no longer running then).
+func (d *daemon) launch() error {
 	d.stdout, d.stderr = &syncBuffer{}, &syncBuffer{}
 	if d.netns != "" {
 		d.cmd = exec.Command("ip", append([]string{"netns", "exec", d.netns, binary}, d.args...)...)
@@ -193,7 +180,7 @@ func (d *daemon) start() {
 	}
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	d.done = make(chan struct{})
 	go func() { d.cmd.Wait(); close(d.done) }()
@@ -204,15 +191,17 @@ func (d *daemon) start() {
 		_, err := client.Status(ctx)
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("messenger serve exited during start-up: %v\nstderr:\n%s", d.cmd.ProcessState, d.stderr)
+			return fmt.Errorf("messenger serve exited during start-up: %v\nstderr:\n%s", d.cmd.ProcessState, d.stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("messenger serve not ready after 20s: %v\nstderr:\n%s", err, d.stderr)
+			d.cmd.Process.Kill()
+			<-d.done
+			return fmt.Errorf("messenger serve not ready after 20s: %v\nstderr:\n%s", err, d.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
