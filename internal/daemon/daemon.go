@@ -188,6 +188,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	defer wg.Wait()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// However Run ends — a panic included — the HTTP servers' listeners are
+	// closed before wg.Wait, so their goroutines return and Run does too.
+	defer func() {
+		sockLn.Close()
+		if httpLn != nil {
+			httpLn.Close()
+		}
+	}()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
