@@ -59,6 +59,9 @@ type Message struct {
 	// Explanation says what the rule saw: the field, its value and the
 	// entry or pattern it matched, as decided at the time.
 	Explanation string `json:"explanation,omitempty"`
+	// Alert is set on administrative alerts (Transport is TransportAlert)
+	// and nil on every other message.
+	Alert *Alert `json:"alert,omitempty"`
 }
 
 // Header is the classic pop-up header line of the Windows Messenger

@@ -26,17 +26,34 @@ func Validate(m *Message) error {
 		{"source", m.Source, MaxSourceLen},
 		{"rule", m.Rule, MaxSourceLen},
 	} {
-		if !utf8.ValidString(f.v) {
-			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, f.name)
-		}
-		if n := utf8.RuneCountInString(f.v); n > f.limit {
-			return fmt.Errorf("%w: %s is %d characters, limit %d", ErrInvalid, f.name, n, f.limit)
+		if err := checkField(f.name, f.v, f.limit); err != nil {
+			return err
 		}
 	}
 	switch m.Transport {
 	case TransportSMB, TransportMailslot, TransportRPC, TransportAPI:
+		if m.Alert != nil {
+			return fmt.Errorf("%w: a %s message cannot carry an alert", ErrInvalid, m.Transport)
+		}
+	case TransportAlert:
+		if m.Alert == nil {
+			return fmt.Errorf("%w: an alert message has no alert fields", ErrInvalid)
+		}
+		if err := ValidateAlert(m.Alert); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("%w: unknown transport %q", ErrInvalid, m.Transport)
+	}
+	return nil
+}
+
+func checkField(name, v string, limit int) error {
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, name)
+	}
+	if n := utf8.RuneCountInString(v); n > limit {
+		return fmt.Errorf("%w: %s is %d characters, limit %d", ErrInvalid, name, n, limit)
 	}
 	return nil
 }
