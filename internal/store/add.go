@@ -11,8 +11,9 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation,
+	alert_source, alert_severity, alert_status, alert_title, alert_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // evictSQL deletes the oldest quarantined messages beyond the cap: the
 // first one past the cap, counting back from the newest, and all older,
@@ -52,6 +53,11 @@ type addResult struct {
 // stored. After Close, Add returns ErrClosed.
 func (s *Store) Add(ctx context.Context, m *message.Message) error {
 	msg := *m
+	if m.Alert != nil {
+		// The writer reads the alert later, on its own goroutine.
+		a := *m.Alert
+		msg.Alert = &a
+	}
 	if msg.State == "" {
 		msg.State = message.StateUnread
 	}
@@ -214,8 +220,13 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 	st := tx.StmtContext(ctx, s.insert)
 	for _, r := range batch {
 		m := &r.msg
+		var a message.Alert
+		if m.Alert != nil {
+			a = *m.Alert
+		}
 		res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
-			string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation)
+			string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation,
+			a.Source, string(a.Severity), string(a.Status), a.Title, a.Key)
 		if err == nil {
 			r.id, err = res.LastInsertId()
 		}

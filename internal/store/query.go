@@ -10,7 +10,8 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule, explanation FROM messages`
+const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule, explanation,
+	alert_source, alert_severity, alert_status, alert_title, alert_key FROM messages`
 
 // ListOptions select messages for List.
 type ListOptions struct {
@@ -161,9 +162,19 @@ func scanMessage(sc scanner) (message.Message, error) {
 		received  int64
 		transport string
 		state     string
+		a         message.Alert
+		severity  string
+		status    string
 	)
-	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule, &m.Explanation); err != nil {
+	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule, &m.Explanation,
+		&a.Source, &severity, &status, &a.Title, &a.Key); err != nil {
 		return message.Message{}, err
+	}
+	// Every alert has a source (ValidateAlert insists), so an empty one
+	// is a plain message, including every row from before version 5.
+	if a.Source != "" {
+		a.Severity, a.Status = message.Severity(severity), message.AlertStatus(status)
+		m.Alert = &a
 	}
 	m.Time = time.Unix(0, received).UTC()
 	m.Transport = message.Transport(transport)

@@ -62,6 +62,16 @@ var migrations = [][]string{
 			PRIMARY KEY (list, value)
 		)`,
 	},
+	// 5: administrative alerts: the tool that raised one, how bad, firing
+	// or resolved, its one-line title and its de-duplication key. Empty
+	// source means the message is no alert.
+	{
+		`ALTER TABLE messages ADD COLUMN alert_source TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN alert_severity TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN alert_status TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN alert_title TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN alert_key TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // schemaVersion is the version this build writes.
