@@ -53,8 +53,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// transportNames are the transports a spec may configure.
-var transportNames = []message.Transport{message.TransportSMB, message.TransportMailslot, message.TransportRPC, message.TransportAPI}
+// transportNames are the transports a spec may configure. Alerts, like
+// the API, come from this host (the CLI) or from the ingest listener,
+// which checks a token, so neither has a network restriction by default.
+var transportNames = []message.Transport{message.TransportSMB, message.TransportMailslot, message.TransportRPC, message.TransportAPI, message.TransportAlert}
 
 // Compile checks spec as a whole and builds the policy. Every problem
 // is reported, each as a *FieldError.
@@ -76,7 +78,7 @@ func Compile(spec Spec, o Options) (*Policy, error) {
 
 	for key := range spec.Transports {
 		if !knownTransport(key) {
-			bad("policy.transports", -1, "", key, "unknown transport (smb, mailslot, rpc, api)")
+			bad("policy.transports", -1, "", key, "unknown transport (smb, mailslot, rpc, api, alert)")
 		}
 	}
 	for _, t := range transportNames {
@@ -206,7 +208,7 @@ func compileRule(rs RuleSpec) (rule, *ruleError) {
 	}
 	for _, t := range rs.Transport {
 		if !knownTransport(t) {
-			return fail("transport", "%q is not smb, mailslot, rpc or api", t)
+			return fail("transport", "%q is not smb, mailslot, rpc, api or alert", t)
 		}
 		r.transports = append(r.transports, message.Transport(t))
 	}
