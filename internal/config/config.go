@@ -90,6 +90,7 @@ type Config struct {
 	RPC   RPC   `toml:"rpc"`
 	Popup Popup `toml:"popup"`
 	Sinks Sinks `toml:"sinks"`
+	Alert Alert `toml:"alert"`
 	Log   Log   `toml:"log"`
 
 	// Policy is the spam defence every received message passes.
@@ -255,6 +256,7 @@ func Default() Config {
 			Hook:     HookSink{Timeout: Duration{10 * time.Second}},
 			Web:      WebSink{Enabled: true},
 		},
+		Alert:  defaultAlert(),
 		Log:    Log{Level: "info", Format: "text"},
 		Policy: policy.DefaultSpec(),
 	}
@@ -329,8 +331,19 @@ func decode(data []byte, path string, cfg *Config) error {
 	}
 	// The policy's settings that are wrong together, not alone, are
 	// checked here too, where the file is at hand to name their lines.
+	var errs []error
 	if _, err := cfg.CompilePolicy(nil); err != nil {
-		return fmt.Errorf("config: %w", withLines(err, data, path))
+		errs = append(errs, err)
+	}
+	var cp *message.CodePage
+	if c, err := message.LookupCodePage(cfg.CodePage); err == nil {
+		cp = &c
+	}
+	if err := cfg.Alert.check(cp); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", withLines(errors.Join(errs...), data, path))
 	}
 	return nil
 }
@@ -499,6 +512,13 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+	}
+	var alertCP *message.CodePage
+	if err == nil {
+		alertCP = &cp
+	}
+	if err := c.Alert.check(alertCP); err != nil {
+		errs = append(errs, err)
 	}
 	if h := c.Sinks.Hook; h.Enabled {
 		switch {

@@ -50,6 +50,10 @@ var flagSpecs = []flagSpec{
 	{"terminal", func(d, s *Config) { d.Sinks.Terminal.Enabled = s.Sinks.Terminal.Enabled }},
 	{"web", func(d, s *Config) { d.Sinks.Web.Enabled = s.Sinks.Web.Enabled }},
 	{"hook-timeout", func(d, s *Config) { d.Sinks.Hook.Timeout = s.Sinks.Hook.Timeout }},
+	{"alert-dedup-window", func(d, s *Config) { d.Alert.DedupWindow = s.Alert.DedupWindow }},
+	{"alert-rate-limit", func(d, s *Config) { d.Alert.RateLimit = s.Alert.RateLimit }},
+	{"alert-ingest-addr", func(d, s *Config) { d.Alert.IngestAddr = s.Alert.IngestAddr }},
+	{"alert-from", func(d, s *Config) { d.Alert.From = s.Alert.From }},
 	{"log-level", func(d, s *Config) { d.Log.Level = s.Log.Level }},
 	{"log-format", func(d, s *Config) { d.Log.Format = s.Log.Format }},
 }
@@ -93,6 +97,10 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.BoolVar(&s.Sinks.Terminal.Enabled, "terminal", d.Sinks.Terminal.Enabled, "write messages to the recipient's terminals (mesg y)")
 	fs.BoolVar(&s.Sinks.Web.Enabled, "web", d.Sinks.Web.Enabled, "serve the live web inbox at / of --http-addr")
 	fs.DurationVar(&s.Sinks.Hook.Timeout.Duration, "hook-timeout", d.Sinks.Hook.Timeout.Duration, "kill the hook program after this long")
+	fs.DurationVar(&s.Alert.DedupWindow.Duration, "alert-dedup-window", d.Alert.DedupWindow.Duration, "suppress a repeat of the same alert to the same recipient within this long (0 = off)")
+	fs.IntVar(&s.Alert.RateLimit, "alert-rate-limit", d.Alert.RateLimit, "most alerts a minute from one source (0 = no limit)")
+	fs.StringVar(&s.Alert.IngestAddr, "alert-ingest-addr", d.Alert.IngestAddr, "HOST:PORT of the ntfy/Gotify/Alertmanager ingest listener (empty = off)")
+	fs.StringVar(&s.Alert.From, "alert-from", d.Alert.From, "sender name shown on alerts (default the host name)")
 	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")
 	return f
