@@ -1,0 +1,119 @@
+package alert
+
+import (
+	"container/list"
+	"time"
+
+	"github.com/netsend/messenger/internal/message"
+)
+
+// MaxRemembered bounds what the Alerter remembers, each of: alerts shown
+// (for de-duplication) and sources seen (for rate limits). Past it the
+// least recently used are forgotten: a repeat may then be shown again, or
+// a source start with a full bucket, which is the safe way to be wrong.
+const MaxRemembered = 10000
+
+// shownKey is one alert, in one status, shown to one recipient.
+type shownKey struct {
+	key       string
+	status    message.AlertStatus
+	recipient string
+}
+
+// shown remembers when each alert was last shown to each recipient, in
+// the order it happened, so the oldest are found first.
+type shown struct {
+	order *list.List // of *shownEntry, oldest first
+	index map[shownKey]*list.Element
+}
+
+type shownEntry struct {
+	k  shownKey
+	at time.Time
+}
+
+func newShown() *shown { return &shown{order: list.New(), index: map[shownKey]*list.Element{}} }
+
+// recent reports whether k was shown within window before now.
+func (s *shown) recent(k shownKey, now time.Time, window time.Duration) bool {
+	e, ok := s.index[k]
+	return ok && now.Sub(e.Value.(*shownEntry).at) < window
+}
+
+// get returns when k was shown, if it is remembered.
+func (s *shown) get(k shownKey) (time.Time, bool) {
+	e, ok := s.index[k]
+	if !ok {
+		return time.Time{}, false
+	}
+	return e.Value.(*shownEntry).at, true
+}
+
+// set remembers k as shown at, forgetting what is past window or past
+// MaxRemembered.
+func (s *shown) set(k shownKey, at time.Time, window time.Duration) {
+	if e, ok := s.index[k]; ok {
+		s.order.Remove(e)
+	}
+	s.index[k] = s.order.PushBack(&shownEntry{k: k, at: at})
+	for s.order.Len() > 0 {
+		front := s.order.Front()
+		old := front.Value.(*shownEntry)
+		if s.order.Len() <= MaxRemembered && at.Sub(old.at) < window {
+			break
+		}
+		s.order.Remove(front)
+		delete(s.index, old.k)
+	}
+}
+
+func (s *shown) forget(k shownKey) {
+	if e, ok := s.index[k]; ok {
+		s.order.Remove(e)
+		delete(s.index, k)
+	}
+}
+
+func (s *shown) len() int { return s.order.Len() }
+
+// buckets are the rate limits' token buckets, one per source, the least
+// recently used forgotten past MaxRemembered.
+type buckets struct {
+	order *list.List // of *bucket, least recently used first
+	index map[string]*list.Element
+}
+
+type bucket struct {
+	source string
+	tokens float64
+	last   time.Time
+}
+
+func newBuckets() *buckets { return &buckets{order: list.New(), index: map[string]*list.Element{}} }
+
+// take spends one of source's tokens; false when it has none. A bucket
+// holds burst tokens and gains perMinute a minute.
+func (b *buckets) take(source string, now time.Time, perMinute, burst int) bool {
+	e, ok := b.index[source]
+	if !ok {
+		e = b.order.PushBack(&bucket{source: source, tokens: float64(burst), last: now})
+		b.index[source] = e
+		if b.order.Len() > MaxRemembered {
+			oldest := b.order.Front()
+			b.order.Remove(oldest)
+			delete(b.index, oldest.Value.(*bucket).source)
+		}
+	} else {
+		b.order.MoveToBack(e)
+	}
+	bk := e.Value.(*bucket)
+	if d := now.Sub(bk.last); d > 0 {
+		bk.tokens = min(float64(burst), bk.tokens+d.Minutes()*float64(perMinute))
+		bk.last = now
+	}
+	if bk.tokens < 1 {
+		return false
+	}
+	bk.tokens--
+	return true
+}
