@@ -94,6 +94,8 @@ type Server struct {
 	// Events, when set, serves GET /v1/events and hears of reads and
 	// deletions.
 	Events *Hub
+	// Alerts, when set, serves POST /v1/alerts.
+	Alerts Alerter
 	Log    *slog.Logger
 }
 
@@ -110,6 +112,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/names", s.addName)
 	mux.HandleFunc("DELETE /v1/names/{name}", s.deleteName)
 	mux.HandleFunc("GET /v1/events", s.events)
+	mux.HandleFunc("POST /v1/alerts", s.raiseAlert)
 	s.spamRoutes(mux)
 	return mux
 }

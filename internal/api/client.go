@@ -106,9 +106,11 @@ func (c *Client) Send(ctx context.Context, req sender.Request) ([]sender.Deliver
 	return out.Deliveries, err
 }
 
-// RequestError is a 400 answer with a code, e.g. a message too long.
+// RequestError is a refusal with a code: a 400 (e.g. a message too
+// long), 413 (too large), 422 (no recipient) or 429 (rate limited).
 type RequestError struct {
 	Code, Msg string
+	Status    int // the HTTP status
 }
 
 func (e *RequestError) Error() string { return e.Msg }
@@ -160,8 +162,9 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 			e.Error = resp.Status
 		}
 		switch {
-		case resp.StatusCode == http.StatusBadRequest && e.Code != "":
-			return &RequestError{Code: e.Code, Msg: e.Error}
+		case e.Code != "" && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge ||
+			resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusTooManyRequests):
+			return &RequestError{Code: e.Code, Msg: e.Error, Status: resp.StatusCode}
 		case resp.StatusCode == http.StatusNotFound:
 			return fmt.Errorf("%w: %s", ErrNotFound, e.Error)
 		case resp.StatusCode == http.StatusConflict:

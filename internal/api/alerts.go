@@ -1,0 +1,74 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/sender"
+)
+
+// Alerter raises administrative alerts for the API's callers.
+type Alerter interface {
+	Raise(ctx context.Context, req alert.Request) (alert.Result, error)
+}
+
+// MaxAlertBody bounds the body of POST /v1/alerts: an alert's text is at
+// most 4,095 characters, so anything near this is not an alert.
+const MaxAlertBody = 1 << 20
+
+// Codes of the answers of POST /v1/alerts besides the sender's.
+const (
+	CodeNoRecipient = "no_recipient"
+	CodeRateLimited = "rate_limited"
+	CodeTooLarge    = "too_large"
+)
+
+func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
+	if s.Alerts == nil {
+		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "this daemon raises no alerts", Code: sender.CodeNotAvailable})
+		return
+	}
+	var req alert.Request
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxAlertBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, Error{Error: "the alert is larger than 1 MiB", Code: CodeTooLarge})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, Error{Error: `body must be JSON like {"alert": {"source": "nut", "severity": "critical"}, "text": "on battery"}: ` + err.Error(),
+			Code: sender.CodeBadRequest})
+		return
+	}
+	// Whoever reaches this API is on this host (or holds its web token);
+	// the origin is not theirs to claim.
+	req.Origin = alert.OriginLocal
+	res, err := s.Alerts.Raise(r.Context(), req)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, res)
+	case errors.Is(err, message.ErrInvalid):
+		writeJSON(w, http.StatusBadRequest, Error{Error: err.Error(), Code: sender.CodeBadRequest})
+	case errors.Is(err, alert.ErrNoRecipient):
+		writeJSON(w, http.StatusUnprocessableEntity, Error{Error: err.Error(), Code: CodeNoRecipient})
+	case errors.Is(err, alert.ErrRateLimited):
+		w.Header().Set("Retry-After", "60")
+		writeJSON(w, http.StatusTooManyRequests, Error{Error: err.Error(), Code: CodeRateLimited})
+	default:
+		s.internal(w, err)
+	}
+}
+
+// Alert asks the daemon to raise an alert. A refusal (bad input, no
+// recipient, rate limited, too large) is a *RequestError with its code;
+// per-recipient outcomes are in the Result.
+func (c *Client) Alert(ctx context.Context, req alert.Request) (alert.Result, error) {
+	var out alert.Result
+	err := c.send(ctx, http.MethodPost, "/v1/alerts", req, &out)
+	return out, err
+}
