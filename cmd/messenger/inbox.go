@@ -51,7 +51,10 @@ func newInboxCmd(g *globalFlags) *cobra.Command {
 		Short: "List received messages",
 		Long: `List the messages the daemon has stored, oldest first. With --json, print every
 message in full as one JSON object per line (id, from, to, text, time,
-transport, source, state, and rule for quarantined ones), for scripts.`,
+transport, source, state, rule for quarantined ones, and alert with source,
+severity, status, title and key for alerts), for scripts. In the table an
+alert's text starts with its mark: "!critical nut", or "resolved critical
+alertmanager" once resolved.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
@@ -110,9 +113,29 @@ func writeTable(w io.Writer, msgs []message.Message) error {
 			state += " (" + m.Rule + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, state, m.Time.Local().Format("2006-01-02 15:04:05"),
-			popup.Printable(m.From), popup.Printable(m.To), summary(m.Text, 50))
+			popup.Printable(m.From), popup.Printable(m.To), listedText(m))
 	}
 	return tw.Flush()
+}
+
+// listedText is the TEXT column: the summary of the text, and for an
+// alert its mark first ("!critical nut", "resolved warning alertmanager")
+// and its title, which says more than the text's first line.
+func listedText(m message.Message) string {
+	a := m.Alert
+	if a == nil {
+		return summary(m.Text, 50)
+	}
+	mark := "!" + string(a.Severity)
+	if a.Status == message.AlertResolved {
+		mark = "resolved " + string(a.Severity)
+	}
+	mark = popup.OneLine(mark + " " + a.Source)
+	text := m.Text
+	if a.Title != "" {
+		text = strings.ReplaceAll(a.Title, "\n", " ") + ": " + text
+	}
+	return mark + "  " + summary(text, 50)
 }
 
 // summary is the first line of text, cut to n characters.
@@ -142,7 +165,11 @@ func newReadCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "read ID",
 		Short: "Show one message as the pop-up showed it, and mark it read",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show one message as the pop-up showed it: the header line, a blank line, the
+text. An alert's header names its source, severity and status ("Alert from
+nut (critical) to ALICE on ..."), and its title comes before the text. The
+message is marked read unless --keep-unread.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
 			if err != nil {
@@ -166,7 +193,7 @@ func newReadCmd(g *globalFlags) *cobra.Command {
 			if asJSON {
 				return writeJSONLines(cmd.OutOrStdout(), []message.Message{m})
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n\n%s\n", popup.Printable(m.Header()), popup.Printable(m.Text))
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), popup.Block(m))
 			return err
 		},
 	}

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/netsend/messenger/internal/message"
 )
 
 // The web inbox in a real headless Chromium: a message smbclient sends
@@ -122,6 +125,140 @@ func TestWebInboxInChromium(t *testing.T) {
 		t.Errorf("composed message not stored: %+v", d.inbox())
 	}
 	screenshot(t, ctx, filepath.Join(shots, "inbox-after-send.png"))
+
+	checkAlertBadges(t, ctx, filepath.Join(shots, "inbox-alerts.png"))
+}
+
+// checkAlertBadges: alerts in the list carry a severity badge, a colour
+// per severity and a resolved mark; the reader shows the alert header,
+// source, status and title; ordinary messages keep none of it. The page
+// is handed the alerts as the event stream delivers a message (its JSON,
+// through the function the stream calls), because nothing raises an
+// alert in the daemon yet; `messenger alert` will make this end to end.
+func checkAlertBadges(t *testing.T, ctx context.Context, shot string) {
+	t.Helper()
+	at := time.Date(2026, 11, 29, 13, 2, 3, 0, time.UTC)
+	alerts := []message.Message{
+		{ID: 900001, From: "MSGHOST", To: "ALICE", Text: "job 12 completed", Time: at, Transport: message.TransportAlert,
+			State: message.StateUnread, Alert: &message.Alert{Source: "cups", Severity: message.SeverityInfo, Title: "Job done"}},
+		{ID: 900002, From: "MSGHOST", To: "ALICE", Text: "no backup since Monday", Time: at, Transport: message.TransportAlert,
+			State: message.StateUnread, Alert: &message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "<b id=made>late</b>"}},
+		{ID: 900003, From: "MSGHOST", To: "ALICE", Text: "ups1 on battery", Time: at, Transport: message.TransportAlert,
+			State: message.StateUnread, Alert: &message.Alert{Source: "nut", Severity: message.SeverityCritical, Status: message.AlertFiring, Title: "On battery"}},
+		{ID: 900004, From: "MSGHOST", To: "ALICE", Text: "db1", Time: at, Transport: message.TransportAlert,
+			State: message.StateUnread, Alert: &message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved}},
+	}
+	for _, m := range alerts {
+		js, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[any]("receive("+string(js)+")")); err != nil {
+			t.Fatalf("handing the page alert %d: %v", m.ID, err)
+		}
+	}
+	type item struct {
+		ID      string   `json:"id"`
+		Class   string   `json:"class"`
+		Badges  []string `json:"badges"`
+		Colours []string `json:"colours"`
+		Text    string   `json:"text"`
+	}
+	items, err := chromedp.Run(ctx, chromedp.Evaluate[[]item](`[...document.querySelectorAll("#messages li")].map((li) => ({
+		id: li.dataset.id, class: li.className, text: li.textContent,
+		badges: [...li.querySelectorAll(".badge")].map((b) => b.textContent),
+		colours: [...li.querySelectorAll(".badge")].map((b) => getComputedStyle(b).backgroundColor),
+	}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]item{}
+	for _, it := range items {
+		byID[it.ID] = it
+	}
+	ordinary := 0
+	for _, it := range items {
+		if !strings.HasPrefix(it.ID, "9000") {
+			ordinary++
+			if len(it.Badges) != 0 || strings.Contains(it.Class, "alert") {
+				t.Errorf("ordinary message %s marked as an alert: class %q, badges %q", it.ID, it.Class, it.Badges)
+			}
+		}
+	}
+	if ordinary != 3 {
+		t.Errorf("%d ordinary messages listed, want 3", ordinary)
+	}
+	colour := map[string]string{}
+	for _, w := range []struct {
+		id, source string
+		badges     []string
+	}{
+		{"900001", "cups", []string{"info"}},
+		{"900002", "ntfy", []string{"warning"}},
+		{"900003", "nut", []string{"critical"}},
+		{"900004", "alertmanager", []string{"critical", "resolved"}},
+	} {
+		it, ok := byID[w.id]
+		if !ok {
+			t.Errorf("alert %s not listed", w.id)
+			continue
+		}
+		if strings.Join(it.Badges, ",") != strings.Join(w.badges, ",") || !strings.Contains(it.Class, "alert") || !strings.Contains(it.Text, w.source) {
+			t.Errorf("alert %s listed as class %q, badges %q, text %q; want badges %q and source %q", w.id, it.Class, it.Badges, it.Text, w.badges, w.source)
+			continue
+		}
+		colour[w.badges[0]] = it.Colours[0]
+		if len(w.badges) == 2 && it.Colours[1] == it.Colours[0] {
+			t.Errorf("the resolved badge has the severity's colour %s", it.Colours[1])
+		}
+	}
+	if c := colour["info"]; c == "" || c == colour["warning"] || c == colour["critical"] || colour["warning"] == colour["critical"] {
+		t.Errorf("severity badges not told apart by colour: %v", colour)
+	}
+	if made, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#made").length`)); made != 0 {
+		t.Error("an alert title was made into markup")
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li[data-id="900003"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#reader-title`))); err != nil {
+		t.Fatalf("opening the critical alert: %v", err)
+	}
+	type reader struct {
+		Header, Title, Alert string
+		TitleShown, Alerted  bool
+	}
+	read := func() reader {
+		t.Helper()
+		r, err := chromedp.Run(ctx, chromedp.Evaluate[reader](`({
+			Header: document.getElementById("reader-header").textContent,
+			Title: document.getElementById("reader-title").textContent,
+			Alert: document.getElementById("reader-alert").textContent,
+			TitleShown: !document.getElementById("reader-title").hidden,
+			Alerted: !document.getElementById("reader-alert").hidden,
+		})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := read(); !strings.HasPrefix(r.Header, "Alert from nut (critical, firing) to ALICE on ") || r.Title != "On battery" || !r.TitleShown ||
+		!r.Alerted || !strings.Contains(r.Alert, "critical") || !strings.Contains(r.Alert, "nut") {
+		t.Errorf("reader for the critical alert: %+v", r)
+	}
+	screenshot(t, ctx, shot)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li[data-id="900004"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if r := read(); !strings.HasPrefix(r.Header, "Alert from alertmanager (critical, RESOLVED) to ALICE on ") || r.TitleShown || !strings.Contains(r.Alert, "resolved") {
+		t.Errorf("reader for the resolved alert: %+v", r)
+	}
+	// An ordinary message again: no alert rows, no title.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li:not(.alert)`))); err != nil {
+		t.Fatal(err)
+	}
+	if r := read(); !strings.HasPrefix(r.Header, "Message from ") || r.TitleShown || r.Alerted || r.Alert != "" {
+		t.Errorf("reader for an ordinary message after an alert: %+v", r)
+	}
 }
 
 func screenshot(t *testing.T, ctx context.Context, path string) {

@@ -3,14 +3,19 @@ package interop
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/sink/desktop"
 )
 
 // sessionBus starts a private D-Bus session bus and returns its address.
@@ -156,5 +161,113 @@ func TestDesktopAgentNotifies(t *testing.T) {
 	out, err := noBus.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "no D-Bus session bus") {
 		t.Errorf("agent without a bus: %v\n%s", err, out)
+	}
+}
+
+// An alert's severity reaches a real notification server as the urgency
+// hint, and the server acts on it: dunst, configured with a different
+// timeout per urgency, keeps each notification with the timeout of the
+// urgency it understood, which its history (dunstctl) shows along with
+// the summary and category.
+func TestDesktopAlertUrgency(t *testing.T) {
+	requirePeer(t, "Xvfb")
+	requirePeer(t, "dunst")
+	dunstctl := requirePeer(t, "dunstctl")
+	bus := sessionBus(t)
+	display := startXvfb(t)
+	env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "DISPLAY=" + display}
+	rc := filepath.Join(t.TempDir(), "dunstrc")
+	if err := os.WriteFile(rc, []byte("[urgency_low]\ntimeout = 11\n[urgency_normal]\ntimeout = 12\n[urgency_critical]\ntimeout = 13\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	background(t, env, "dunst", "-config", rc)
+	conn, err := dbus.Connect(bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitUntil(t, "dunst on the session bus", func() bool {
+		var has bool
+		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.Notifications").Store(&has)
+		return has
+	})
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+	n, err := desktop.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+
+	alert := func(a message.Alert) message.Message {
+		return message.Message{From: "HOST1", To: "ALICE", Text: "details", Time: time.Now(), Transport: message.TransportAlert, Alert: &a}
+	}
+	const second = int64(time.Second / time.Microsecond) // dunst keeps timeouts in microseconds
+	want := []struct {
+		m                 message.Message
+		summary, category string
+		timeout           int64
+	}{
+		{message.Message{From: "BOB", To: "ALICE", Text: "hello", Time: time.Now()}, "Message from BOB to ALICE", "im.received", 12 * second},
+		{alert(message.Alert{Source: "cups", Severity: message.SeverityInfo, Title: "Job done"}), "ALERT info cups: Job done", "x-messenger.alert", 11 * second},
+		{alert(message.Alert{Source: "ntfy", Severity: message.SeverityWarning}), "ALERT warning ntfy", "x-messenger.alert", 12 * second},
+		{alert(message.Alert{Source: "nut", Severity: message.SeverityCritical, Title: "On battery"}), "ALERT critical nut: On battery", "x-messenger.alert", 13 * second},
+		{alert(message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved, Title: "DiskFull"}),
+			"RESOLVED critical alertmanager: DiskFull", "x-messenger.alert", 12 * second},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, w := range want {
+		if _, err := n.NotifyID(ctx, w.m); err != nil {
+			t.Fatalf("notifying %q: %v", w.summary, err)
+		}
+	}
+	// Closed notifications go to dunst's history, which dunstctl reads.
+	ctl := func(args ...string) []byte {
+		cmd := exec.CommandContext(ctx, dunstctl, args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("dunstctl %v: %v", args, err)
+		}
+		return out
+	}
+	type field struct {
+		Data json.RawMessage `json:"data"`
+	}
+	var history []map[string]field
+	waitUntil(t, "every notification in dunst's history", func() bool {
+		ctl("close-all")
+		var h struct {
+			Data [][]map[string]field `json:"data"`
+		}
+		if err := json.Unmarshal(ctl("history"), &h); err != nil {
+			t.Fatalf("dunstctl history: %v", err)
+		}
+		if len(h.Data) == 1 {
+			history = h.Data[0]
+		}
+		return len(history) >= len(want)
+	})
+	seen := map[string]bool{}
+	for _, e := range history {
+		var summary, category string
+		var timeout int64
+		json.Unmarshal(e["summary"].Data, &summary)
+		json.Unmarshal(e["category"].Data, &category)
+		json.Unmarshal(e["timeout"].Data, &timeout)
+		for _, w := range want {
+			if !strings.HasPrefix(summary, w.summary) {
+				continue
+			}
+			seen[w.summary] = true
+			if timeout != w.timeout || category != w.category {
+				t.Errorf("%q: dunst kept timeout %dµs and category %q; want %dµs (the urgency's) and %q", summary, timeout, category, w.timeout, w.category)
+			}
+		}
+	}
+	for _, w := range want {
+		if !seen[w.summary] {
+			t.Errorf("no notification %q in dunst's history", w.summary)
+		}
 	}
 }

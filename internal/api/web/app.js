@@ -40,8 +40,33 @@ function when(t) {
   return isNaN(d) ? "" : d.toLocaleString();
 }
 
+// header is the pop-up's header line, as the other sinks print it: an
+// alert says so, with its source, severity and status.
 function header(m) {
-  return "Message from " + m.from + " to " + m.to + " on " + when(m.time);
+  const a = m.alert;
+  if (!a) return "Message from " + m.from + " to " + m.to + " on " + when(m.time);
+  const marks = [];
+  if (a.severity) marks.push(a.severity);
+  if (a.status) marks.push(a.status === "resolved" ? "RESOLVED" : a.status);
+  return "Alert from " + a.source + (marks.length ? " (" + marks.join(", ") + ")" : "") +
+    " to " + m.to + " on " + when(m.time);
+}
+
+const severities = ["info", "warning", "critical"];
+
+// badges are an alert's marks: its severity, coloured by a class chosen
+// from the known severities only, and "resolved" once it is.
+function badges(a) {
+  const sev = severities.includes(a.severity) ? a.severity : "unknown";
+  const out = [el("span", "badge sev-" + sev, a.severity || "alert")];
+  if (a.status === "resolved") out.push(el("span", "badge resolved", "resolved"));
+  return out;
+}
+
+// matches reports whether m contains the search text q.
+function matches(m, q) {
+  const a = m.alert || {};
+  return [m.from, m.to, m.text, a.source, a.title].join("\n").toLowerCase().includes(q);
 }
 
 function renderList() {
@@ -54,12 +79,22 @@ function renderList() {
   for (const m of items) {
     if (m.state === "unread") unread++;
     if (onlyUnread && m.state !== "unread") continue;
-    if (q && !(m.from + "\n" + m.to + "\n" + m.text).toLowerCase().includes(q)) continue;
+    if (q && !matches(m, q)) continue;
     const li = el("li", m.state === "unread" ? "unread" : "read");
     if (m.id === state.selected) li.classList.add("selected");
     li.dataset.id = String(m.id);
-    li.append(el("span", "when", when(m.time)), el("div", "who", m.from + " \u2192 " + m.to),
-      el("div", "snippet", m.text.slice(0, 200)));
+    const a = m.alert;
+    if (a) {
+      li.classList.add("alert", "sev-" + (severities.includes(a.severity) ? a.severity : "unknown"));
+      if (a.status === "resolved") li.classList.add("resolved");
+      const who = el("div", "who");
+      who.append(...badges(a), el("span", "", " " + a.source + " \u2192 " + m.to));
+      li.append(el("span", "when", when(m.time)), who,
+        el("div", "snippet", ((a.title ? a.title + " \u2014 " : "") + m.text).slice(0, 200)));
+    } else {
+      li.append(el("span", "when", when(m.time)), el("div", "who", m.from + " \u2192 " + m.to),
+        el("div", "snippet", m.text.slice(0, 200)));
+    }
     li.addEventListener("click", () => openMessage(m.id));
     ul.append(li);
   }
@@ -71,6 +106,11 @@ function renderReader() {
   $("reader").hidden = !m;
   if (!m) return;
   $("reader-header").textContent = visible(header(m));
+  const a = m.alert;
+  $("reader-title").hidden = !(a && a.title);
+  $("reader-title").textContent = a && a.title ? visible(a.title) : "";
+  for (const e of document.querySelectorAll("#reader .alert-only")) e.hidden = !a;
+  $("reader-alert").replaceChildren(...(a ? [...badges(a), el("span", "", " from " + a.source + (a.status ? ", " + a.status : ""))] : []));
   $("reader-transport").textContent = visible(m.transport);
   $("reader-source").textContent = visible(m.source || "");
   $("reader-text").textContent = visible(m.text);
@@ -100,6 +140,13 @@ async function deleteSelected() {
   renderList();
 }
 
+// receive takes in a message the event stream delivered.
+function receive(m) {
+  state.messages.set(m.id, m);
+  state.lastID = Math.max(state.lastID, m.id);
+  renderList();
+}
+
 function connect() {
   // The first page load reads the inbox; the stream then replays what came
   // after it and follows. EventSource resumes with Last-Event-ID itself.
@@ -107,12 +154,7 @@ function connect() {
   state.source = src;
   src.addEventListener("open", () => { $("live").className = "on"; $("live").textContent = "live"; });
   src.addEventListener("error", () => { $("live").className = "off"; $("live").textContent = "reconnecting"; });
-  src.addEventListener("message", (ev) => {
-    const m = JSON.parse(ev.data);
-    state.messages.set(m.id, m);
-    state.lastID = Math.max(state.lastID, m.id);
-    renderList();
-  });
+  src.addEventListener("message", (ev) => receive(JSON.parse(ev.data)));
   src.addEventListener("read", (ev) => {
     const { id } = JSON.parse(ev.data);
     const m = state.messages.get(id);

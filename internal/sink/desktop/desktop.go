@@ -63,14 +63,50 @@ func Connect() (*Notifier, error) {
 // Close closes the bus connection.
 func (n *Notifier) Close() error { return n.conn.Close() }
 
-// Urgency maps a message to the notification urgency. Messages carry no
-// priority yet, so every one is normal; this is where a priority will map.
-func Urgency(m message.Message) byte { return UrgencyNormal }
+// alertCategory is the notification category of alerts. The
+// specification has no category for them, and "im.received" would have a
+// server treat an alert as a chat message; a category of our own lets the
+// user's server rules (dunst's `category = x-messenger.alert`) style
+// alerts apart. Servers ignore categories they do not know.
+const alertCategory = "x-messenger.alert"
+
+// Urgency maps a message to the notification urgency: an alert's
+// severity (info low, warning normal, critical critical), every other
+// message normal. A resolved alert is the all-clear, so it is at most
+// normal: a critical notification stays on screen until dismissed and
+// would look as if the trouble were still on.
+func Urgency(m message.Message) byte {
+	if m.Alert == nil {
+		return UrgencyNormal
+	}
+	u := UrgencyNormal
+	switch m.Alert.Severity {
+	case message.SeverityInfo:
+		u = UrgencyLow
+	case message.SeverityCritical:
+		u = UrgencyCritical
+	}
+	if m.Alert.Status == message.AlertResolved {
+		u = min(u, UrgencyNormal)
+	}
+	return u
+}
 
 // Summary and Body are what the notification shows: the classic header
 // and the text, control characters made visible, the body escaped for
-// servers that read markup.
-func Summary(m message.Message) string { return popup.Printable(m.Header()) }
+// servers that read markup. An alert's summary is its mark ("ALERT
+// critical nut") and its title; the header's recipient and time are what
+// a notification shows anyway.
+func Summary(m message.Message) string {
+	if m.Alert == nil {
+		return popup.Printable(m.Header())
+	}
+	s := m.Alert.Label()
+	if m.Alert.Title != "" {
+		s += ": " + m.Alert.Title
+	}
+	return popup.OneLine(s)
+}
 
 // Body is the notification body of m.
 func Body(m message.Message) string {
@@ -87,15 +123,39 @@ func (n *Notifier) Notify(ctx context.Context, m message.Message) error {
 	return err
 }
 
+// Hints are the notification's hints: urgency and category.
+func Hints(m message.Message) map[string]dbus.Variant {
+	category := "im.received"
+	if m.Alert != nil {
+		category = alertCategory
+	}
+	return map[string]dbus.Variant{
+		"urgency":  dbus.MakeVariant(Urgency(m)),
+		"category": dbus.MakeVariant(category),
+	}
+}
+
+// Icon is the notification's icon, a name from the freedesktop Icon
+// Naming Specification: the dialog icon of an alert's severity (the
+// information one once resolved), a new-mail icon for other messages.
+func Icon(m message.Message) string {
+	if m.Alert == nil {
+		return "mail-message-new"
+	}
+	switch {
+	case m.Alert.Status == message.AlertResolved || m.Alert.Severity == message.SeverityInfo:
+		return "dialog-information"
+	case m.Alert.Severity == message.SeverityCritical:
+		return "dialog-error"
+	}
+	return "dialog-warning"
+}
+
 // NotifyID is Notify returning the server's notification id.
 func (n *Notifier) NotifyID(ctx context.Context, m message.Message) (uint32, error) {
-	hints := map[string]dbus.Variant{
-		"urgency":  dbus.MakeVariant(Urgency(m)),
-		"category": dbus.MakeVariant("im.received"),
-	}
 	var id uint32
-	err := n.obj.CallWithContext(ctx, iface+".Notify", 0, "Messenger", uint32(0), "mail-message-new",
-		Summary(m), Body(m), []string{actionRead, "Mark read"}, hints, int32(-1)).Store(&id)
+	err := n.obj.CallWithContext(ctx, iface+".Notify", 0, "Messenger", uint32(0), Icon(m),
+		Summary(m), Body(m), []string{actionRead, "Mark read"}, Hints(m), int32(-1)).Store(&id)
 	if err != nil {
 		return 0, fmt.Errorf("desktop: Notify: %w", err)
 	}

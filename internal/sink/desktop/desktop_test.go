@@ -25,3 +25,56 @@ func TestSummaryAndBodyAreSafe(t *testing.T) {
 		t.Error("urgency")
 	}
 }
+
+func TestAlertNotifications(t *testing.T) {
+	alert := func(a message.Alert) message.Message {
+		return message.Message{From: "HOST1", To: "ALICE", Text: "body <b>", Time: time.Unix(0, 0), Transport: message.TransportAlert, Alert: &a}
+	}
+	for _, tc := range []struct {
+		name     string
+		m        message.Message
+		urgency  byte
+		summary  string
+		category string
+		icon     string
+	}{
+		{"ordinary message unchanged", message.Message{From: "BOB", To: "ALICE", Text: "body <b>", Time: time.Unix(0, 0)},
+			UrgencyNormal, "Message from BOB to ALICE on ", "im.received", "mail-message-new"},
+		{"info", alert(message.Alert{Source: "cups", Severity: message.SeverityInfo}),
+			UrgencyLow, "ALERT info cups", alertCategory, "dialog-information"},
+		{"warning with title", alert(message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "Backup late"}),
+			UrgencyNormal, "ALERT warning ntfy: Backup late", alertCategory, "dialog-warning"},
+		{"critical firing with title", alert(message.Alert{Source: "nut", Severity: message.SeverityCritical, Status: message.AlertFiring, Title: "On battery"}),
+			UrgencyCritical, "ALERT critical nut: On battery", alertCategory, "dialog-error"},
+		{"critical without title", alert(message.Alert{Source: "clamav", Severity: message.SeverityCritical}),
+			UrgencyCritical, "ALERT critical clamav", alertCategory, "dialog-error"},
+		{"resolved critical is the all-clear", alert(message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved, Title: "DiskFull"}),
+			UrgencyNormal, "RESOLVED critical alertmanager: DiskFull", alertCategory, "dialog-information"},
+		{"resolved info stays low", alert(message.Alert{Source: "alertmanager", Severity: message.SeverityInfo, Status: message.AlertResolved}),
+			UrgencyLow, "RESOLVED info alertmanager", alertCategory, "dialog-information"},
+		{"hostile title on one line", alert(message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "a\nb\x1b[2J"}),
+			UrgencyNormal, "ALERT warning ntfy: a b^[[2J", alertCategory, "dialog-warning"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if u := Urgency(tc.m); u != tc.urgency {
+				t.Errorf("Urgency = %d, want %d", u, tc.urgency)
+			}
+			if s := Summary(tc.m); !strings.HasPrefix(s, tc.summary) || (tc.m.Alert != nil && s != tc.summary) {
+				t.Errorf("Summary = %q, want %q", s, tc.summary)
+			}
+			h := Hints(tc.m)
+			if u, ok := h["urgency"].Value().(byte); !ok || u != tc.urgency {
+				t.Errorf("urgency hint %v, want byte %d", h["urgency"], tc.urgency)
+			}
+			if c, _ := h["category"].Value().(string); c != tc.category {
+				t.Errorf("category hint %q, want %q", c, tc.category)
+			}
+			if i := Icon(tc.m); i != tc.icon {
+				t.Errorf("Icon = %q, want %q", i, tc.icon)
+			}
+			if b := Body(tc.m); b != "body &lt;b&gt;" {
+				t.Errorf("Body = %q", b)
+			}
+		})
+	}
+}

@@ -21,7 +21,9 @@ import (
 // Sink runs Command for each message.
 type Sink struct {
 	// Command is the program, an absolute path, and its arguments, which
-	// may hold {id}, {from}, {to}, {time}, {transport}, {source}.
+	// may hold {id}, {from}, {to}, {time}, {transport}, {source} and, empty
+	// unless the message is an alert, {alert_source}, {severity},
+	// {alert_status}, {alert_title}.
 	Command []string
 	Timeout time.Duration
 	// Skipped counts messages the hook failed on, by reason.
@@ -67,19 +69,29 @@ func (s *Sink) Show(m message.Message) {
 }
 
 // Fields are the message's values as the hook sees them: valid UTF-8,
-// without NUL bytes (which argv and the environment cannot carry).
+// without NUL bytes (which argv and the environment cannot carry). The
+// alert fields are always there, empty for an ordinary message, so that a
+// hook tells the two apart by {severity} alone.
 func Fields(m message.Message) map[string]string {
 	clean := func(s string) string {
 		return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	}
+	var a message.Alert
+	if m.Alert != nil {
+		a = *m.Alert
+	}
 	return map[string]string{
-		"id":        strconv.FormatInt(m.ID, 10),
-		"from":      clean(m.From),
-		"to":        clean(m.To),
-		"time":      m.Time.UTC().Format(time.RFC3339),
-		"transport": string(m.Transport),
-		"source":    clean(m.Source),
-		"text":      clean(m.Text),
+		"id":           strconv.FormatInt(m.ID, 10),
+		"from":         clean(m.From),
+		"to":           clean(m.To),
+		"time":         m.Time.UTC().Format(time.RFC3339),
+		"transport":    string(m.Transport),
+		"source":       clean(m.Source),
+		"text":         clean(m.Text),
+		"alert_source": clean(a.Source),
+		"severity":     clean(string(a.Severity)),
+		"alert_status": clean(string(a.Status)),
+		"alert_title":  clean(a.Title),
 	}
 }
 
@@ -89,6 +101,8 @@ func Env(f map[string]string) []string {
 		"MESSENGER_ID=" + f["id"], "MESSENGER_FROM=" + f["from"], "MESSENGER_TO=" + f["to"],
 		"MESSENGER_TIME=" + f["time"], "MESSENGER_TRANSPORT=" + f["transport"],
 		"MESSENGER_SOURCE=" + f["source"], "MESSENGER_TEXT=" + f["text"],
+		"MESSENGER_ALERT_SOURCE=" + f["alert_source"], "MESSENGER_SEVERITY=" + f["severity"],
+		"MESSENGER_ALERT_STATUS=" + f["alert_status"], "MESSENGER_ALERT_TITLE=" + f["alert_title"],
 	}
 }
 

@@ -77,6 +77,68 @@ func TestHookGetsMessageWithoutShell(t *testing.T) {
 	}
 }
 
+// An alert's source, severity, status and title reach the hook in its
+// arguments and its environment; an ordinary message gives them empty.
+func TestHookGetsAlertFields(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		alert *message.Alert
+		want  []string // source, severity, status, title
+	}{
+		{"ordinary message", nil, []string{"", "", "", ""}},
+		{"info", &message.Alert{Source: "cups", Severity: message.SeverityInfo}, []string{"cups", "info", "", ""}},
+		{"warning with title", &message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "Backup late"},
+			[]string{"ntfy", "warning", "", "Backup late"}},
+		{"critical firing", &message.Alert{Source: "nut", Severity: message.SeverityCritical, Status: message.AlertFiring},
+			[]string{"nut", "critical", "firing", ""}},
+		{"resolved with a hostile title", &message.Alert{Source: "alertmanager", Severity: message.SeverityCritical,
+			Status: message.AlertResolved, Title: "$(id) {to} `id`\x00"},
+			[]string{"alertmanager", "critical", "resolved", "$(id) {to} `id`\uFFFD"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.json")
+			var skipped []string
+			s := &Sink{
+				Command: []string{os.Args[0], "hook-helper", out, "ok",
+					"src={alert_source}", "sev={severity}", "status={alert_status}", "title={alert_title}"},
+				Timeout: 10 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Skipped: func(r string) { skipped = append(skipped, r) },
+			}
+			m := message.Message{ID: 9, From: "HOST1", To: "ALICE", Text: "body", Time: time.Unix(0, 0), Transport: message.TransportSMB}
+			if tc.alert != nil {
+				m.Transport, m.Alert = message.TransportAlert, tc.alert
+			}
+			s.Show(m)
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("hook did not run: %v (skipped %v)", err, skipped)
+			}
+			var r result
+			if err := json.Unmarshal(data, &r); err != nil {
+				t.Fatal(err)
+			}
+			wantArgs := []string{"src=" + tc.want[0], "sev=" + tc.want[1], "status=" + tc.want[2], "title=" + tc.want[3]}
+			if strings.Join(r.Args, "|") != strings.Join(wantArgs, "|") {
+				t.Errorf("args = %q; want %q", r.Args, wantArgs)
+			}
+			env := map[string]string{}
+			for _, kv := range r.Env {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+			for i, k := range []string{"MESSENGER_ALERT_SOURCE", "MESSENGER_SEVERITY", "MESSENGER_ALERT_STATUS", "MESSENGER_ALERT_TITLE"} {
+				v, ok := env[k]
+				if !ok || v != tc.want[i] {
+					t.Errorf("%s = %q (set %v); want %q", k, v, ok, tc.want[i])
+				}
+			}
+			if r.Stdin != "body" {
+				t.Errorf("stdin = %q", r.Stdin)
+			}
+		})
+	}
+}
+
 func TestHookFailureAndTimeoutAreCounted(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ mode, reason string }{{"fail", "exit_status"}, {"sleep", "timeout"}} {

@@ -1,5 +1,8 @@
 // Package popup is the classic sink: each message printed as the Windows
 // Messenger service's pop-up showed it, header line, blank line, text.
+// Administrative alerts get their own header (source, severity, status)
+// and their title above the text; the other sinks and `messenger read`
+// show messages through Header and Block so that every place agrees.
 package popup
 
 import (
@@ -29,11 +32,58 @@ func (s *Sink) Name() string { return "popup" }
 func (s *Sink) Show(m message.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.w.WriteString(Printable(m.Header()))
-	s.w.WriteString("\n\n")
-	s.w.WriteString(Printable(m.Text))
+	s.w.WriteString(Block(m))
 	s.w.WriteString("\n\n")
 	s.w.Flush()
+}
+
+// Header is the pop-up's header line, printable: the classic "Message
+// from %1 to %2 on %3" for a message, and for an alert
+// "Alert from SOURCE (SEVERITY[, STATUS]) to %2 on %3", the status
+// upper-cased when resolved so that the all-clear stands out.
+func Header(m message.Message) string {
+	a := m.Alert
+	if a == nil {
+		return Printable(m.Header())
+	}
+	var marks []string
+	if a.Severity != "" {
+		marks = append(marks, string(a.Severity))
+	}
+	switch a.Status {
+	case "":
+	case message.AlertResolved:
+		marks = append(marks, "RESOLVED")
+	default:
+		marks = append(marks, string(a.Status))
+	}
+	h := "Alert from " + a.Source
+	if len(marks) > 0 {
+		h += " (" + strings.Join(marks, ", ") + ")"
+	}
+	h += " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM")
+	return OneLine(h)
+}
+
+// Block is the whole pop-up, printable, without a final line break: the
+// header, a blank line, an alert's title and a blank line when it has
+// one, then the text.
+func Block(m message.Message) string {
+	var b strings.Builder
+	b.WriteString(Header(m))
+	b.WriteString("\n\n")
+	if m.Alert != nil && m.Alert.Title != "" {
+		b.WriteString(OneLine(m.Alert.Title))
+		b.WriteString("\n\n")
+	}
+	b.WriteString(Printable(m.Text))
+	return b.String()
+}
+
+// OneLine is Printable for what must stay on one line (a header, a
+// title): line breaks and tabs become spaces.
+func OneLine(s string) string {
+	return Printable(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s))
 }
 
 // Printable replaces control characters other than newline and tab with

@@ -20,6 +20,51 @@ func TestShow(t *testing.T) {
 	}
 }
 
+// alertMessage is an alert from source to ALICE at a fixed local time.
+func alertMessage(a message.Alert, text string) message.Message {
+	return message.Message{From: "HOST1", To: "ALICE", Text: text, Transport: message.TransportAlert,
+		Time: time.Date(2026, 11, 29, 13, 2, 3, 0, time.Local), Alert: &a}
+}
+
+func TestShowAlerts(t *testing.T) {
+	const on = " to ALICE on 11/29/2026 1:02:03 PM\n\n"
+	for _, tc := range []struct {
+		name string
+		m    message.Message
+		want string
+	}{
+		{"ordinary message unchanged",
+			message.Message{From: "HOST1", To: "ALICE", Text: "hello", Time: time.Date(2026, 11, 29, 13, 2, 3, 0, time.Local)},
+			"Message from HOST1" + on + "hello\n\n"},
+		{"info without title",
+			alertMessage(message.Alert{Source: "cups", Severity: message.SeverityInfo}, "job 12 completed"),
+			"Alert from cups (info)" + on + "job 12 completed\n\n"},
+		{"warning with title",
+			alertMessage(message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "Backup late"}, "no backup since Monday"),
+			"Alert from ntfy (warning)" + on + "Backup late\n\nno backup since Monday\n\n"},
+		{"critical firing with title",
+			alertMessage(message.Alert{Source: "nut", Severity: message.SeverityCritical, Status: message.AlertFiring, Title: "On battery"}, "ups1 on battery"),
+			"Alert from nut (critical, firing)" + on + "On battery\n\nups1 on battery\n\n"},
+		{"resolved without title",
+			alertMessage(message.Alert{Source: "alertmanager", Severity: message.SeverityWarning, Status: message.AlertResolved}, "DiskFull on db1"),
+			"Alert from alertmanager (warning, RESOLVED)" + on + "DiskFull on db1\n\n"},
+		{"resolved with title",
+			alertMessage(message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved, Title: "DiskFull"}, "db1"),
+			"Alert from alertmanager (critical, RESOLVED)" + on + "DiskFull\n\ndb1\n\n"},
+		{"hostile source and title stay on one line, inert",
+			alertMessage(message.Alert{Source: "x\x1b[2J\ny", Severity: message.SeverityCritical, Title: "a\nb\x07"}, "t"),
+			"Alert from x^[[2J y (critical)" + on + "a b^G\n\nt\n\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			New(&buf).Show(tc.m)
+			if got := buf.String(); got != tc.want {
+				t.Errorf("Show wrote %q\nwant       %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain":         "plain",

@@ -107,10 +107,10 @@ func (s *Sink) write(line string, block []byte) error {
 	return err
 }
 
-// Format is the classic block as a terminal shows it: a bell, the header
-// line, a blank line, the text; line breaks as CR LF, control characters
-// made visible.
+// Format is the pop-up block as a terminal shows it: a bell, the header
+// line (an alert's says so, with its source, severity and status), a
+// blank line, an alert's title, the text; line breaks as CR LF, control
+// characters made visible.
 func Format(m message.Message) string {
-	body := popup.Printable(m.Header()) + "\n\n" + popup.Printable(m.Text) + "\n"
-	return "\r\n\a" + strings.ReplaceAll(body, "\n", "\r\n")
+	return "\r\n\a" + strings.ReplaceAll(popup.Block(m)+"\n", "\n", "\r\n")
 }

@@ -40,6 +40,12 @@ func TestTerminal(t *testing.T) {
 	if strings.Contains(got, "\x1b") {
 		t.Errorf("an escape sequence reached the terminal: %q", got)
 	}
+	// An alert reaches the terminal marked as one.
+	s.Show(message.Message{From: "HOST1", To: "ALICE", Text: "ups1 on battery", Time: time.Now(), Transport: message.TransportAlert,
+		Alert: &message.Alert{Source: "nut", Severity: message.SeverityCritical, Title: "On battery"}})
+	if got := pty.Read(500 * time.Millisecond); !strings.Contains(got, "Alert from nut (critical) to ALICE on ") || !strings.Contains(got, "On battery") || !strings.Contains(got, "ups1 on battery") {
+		t.Errorf("terminal got %q for an alert", got)
+	}
 	// To the host name: every logged-in user; bob's terminal is gone.
 	s.Show(message.Message{From: "ADMIN", To: "HOST1", Text: "to everyone", Time: time.Now()})
 	if got := pty.Read(500 * time.Millisecond); !strings.Contains(got, "to everyone") {
@@ -61,5 +67,40 @@ func TestTerminal(t *testing.T) {
 	}
 	if skipped["mesg_n"] != 1 {
 		t.Errorf("skipped %v; want one mesg_n", skipped)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	when := time.Date(2026, 11, 29, 13, 2, 3, 0, time.Local)
+	const on = " to ALICE on 11/29/2026 1:02:03 PM\r\n\r\n"
+	alert := func(a message.Alert, text string) message.Message {
+		return message.Message{From: "HOST1", To: "ALICE", Text: text, Time: when, Transport: message.TransportAlert, Alert: &a}
+	}
+	for _, tc := range []struct {
+		name string
+		m    message.Message
+		want string
+	}{
+		{"ordinary message unchanged",
+			message.Message{From: "ADMIN", To: "ALICE", Text: "line one\nline two\x1b[2J", Time: when},
+			"\r\n\aMessage from ADMIN" + on + "line one\r\nline two^[[2J\r\n"},
+		{"info",
+			alert(message.Alert{Source: "cups", Severity: message.SeverityInfo}, "job 12 completed"),
+			"\r\n\aAlert from cups (info)" + on + "job 12 completed\r\n"},
+		{"warning with title",
+			alert(message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "Backup late"}, "since Monday"),
+			"\r\n\aAlert from ntfy (warning)" + on + "Backup late\r\n\r\nsince Monday\r\n"},
+		{"critical firing",
+			alert(message.Alert{Source: "nut", Severity: message.SeverityCritical, Status: message.AlertFiring}, "ups1 on battery\nshutdown in 5 min"),
+			"\r\n\aAlert from nut (critical, firing)" + on + "ups1 on battery\r\nshutdown in 5 min\r\n"},
+		{"resolved with title",
+			alert(message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved, Title: "Disk\x1b]0;x\afull"}, "db1"),
+			"\r\n\aAlert from alertmanager (critical, RESOLVED)" + on + "Disk^[]0;x^Gfull\r\n\r\ndb1\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Format(tc.m); got != tc.want {
+				t.Errorf("Format = %q\nwant     %q", got, tc.want)
+			}
+		})
 	}
 }
