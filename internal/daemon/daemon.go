@@ -319,7 +319,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		snd.Datagrams = datagrams
 	}
 
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Status: func() api.Status {
+	// The ingest listener (alert.ingest_addr) raises through the same
+	// Alerter, so that de-duplication and rate limits see every alert.
+	alerter := newAlerter(cfg, cp, nameTable, pl, snd, log.With(slog.String("part", "alert")))
+
+	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
