@@ -64,15 +64,11 @@ messages, 5 network error or timeout, 1 anything else.`,
 				}
 				req.To, rest = args[0], args[1:]
 			}
-			if len(rest) > 0 {
-				req.Text = strings.Join(rest, " ")
-			} else {
-				b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
-				if err != nil {
-					return fmt.Errorf("reading the message from standard input: %w", err)
-				}
-				req.Text = strings.TrimRight(string(b), "\n")
+			text, err := messageText(cmd, rest)
+			if err != nil {
+				return err
 			}
+			req.Text = text
 			if req.From == "" {
 				if u, err := user.Current(); err == nil {
 					req.From = u.Username
@@ -132,6 +128,19 @@ messages, 5 network error or timeout, 1 anything else.`,
 	f.StringVar(&req.Via, "via", "", "smb or rpc: only this path (default: NetBIOS session, then NetrSendMessage toward trusted networks)")
 	f.BoolVar(&asJSON, "json", false, "print each recipient's outcome as a JSON object")
 	return cmd
+}
+
+// messageText is the message of a verb: its TEXT arguments joined, or
+// without them standard input, as net send and write(1) take it.
+func messageText(cmd *cobra.Command, args []string) (string, error) {
+	if len(args) > 0 {
+		return strings.Join(args, " "), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("reading the message from standard input: %w", err)
+	}
+	return strings.TrimRight(string(b), "\n"), nil
 }
 
 // silentError ends the command with a status; the messages are printed.

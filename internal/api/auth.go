@@ -26,17 +26,27 @@ const sessionCookie = "messenger_token"
 
 // NewToken makes a random token and writes its hash into dataDir.
 func NewToken(dataDir string) (string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	token, hash, err := MakeToken()
+	if err != nil {
 		return "", err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(token))
 	path := filepath.Join(dataDir, TokenFileName)
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(sum[:])+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(hash+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return token, nil
+}
+
+// MakeToken makes a random token (32 bytes, base64url) and returns it
+// with its SHA-256 in hex, which is all that is ever stored of it.
+func MakeToken() (token, hash string, err error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", fmt.Errorf("making a token: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	return token, hex.EncodeToString(sum[:]), nil
 }
 
 // ErrNoToken means no token was made for this data directory.
