@@ -2,7 +2,6 @@ package interop
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -126,36 +127,36 @@ func TestWebInboxInChromium(t *testing.T) {
 	}
 	screenshot(t, ctx, filepath.Join(shots, "inbox-after-send.png"))
 
-	checkAlertBadges(t, ctx, filepath.Join(shots, "inbox-alerts.png"))
+	checkAlertBadges(t, ctx, d, filepath.Join(shots, "inbox-alerts.png"))
 }
 
-// checkAlertBadges: alerts in the list carry a severity badge, a colour
-// per severity and a resolved mark; the reader shows the alert header,
-// source, status and title; ordinary messages keep none of it. The page
-// is handed the alerts as the event stream delivers a message (its JSON,
-// through the function the stream calls), because nothing raises an
-// alert in the daemon yet; `messenger alert` will make this end to end.
-func checkAlertBadges(t *testing.T, ctx context.Context, shot string) {
+// checkAlertBadges: alerts raised in the daemon (POST /v1/alerts, as
+// `messenger alert` does) reach the open page live, each with a severity
+// badge, a colour per severity and a resolved mark; the reader shows the
+// alert header, source, status and title; ordinary messages keep none of it.
+func checkAlertBadges(t *testing.T, ctx context.Context, d *daemon, shot string) {
 	t.Helper()
-	at := time.Date(2026, 11, 29, 13, 2, 3, 0, time.UTC)
-	alerts := []message.Message{
-		{ID: 900001, From: "MSGHOST", To: "ALICE", Text: "job 12 completed", Time: at, Transport: message.TransportAlert,
-			State: message.StateUnread, Alert: &message.Alert{Source: "cups", Severity: message.SeverityInfo, Title: "Job done"}},
-		{ID: 900002, From: "MSGHOST", To: "ALICE", Text: "no backup since Monday", Time: at, Transport: message.TransportAlert,
-			State: message.StateUnread, Alert: &message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "<b id=made>late</b>"}},
-		{ID: 900003, From: "MSGHOST", To: "ALICE", Text: "ups1 on battery", Time: at, Transport: message.TransportAlert,
-			State: message.StateUnread, Alert: &message.Alert{Source: "nut", Severity: message.SeverityCritical, Status: message.AlertFiring, Title: "On battery"}},
-		{ID: 900004, From: "MSGHOST", To: "ALICE", Text: "db1", Time: at, Transport: message.TransportAlert,
-			State: message.StateUnread, Alert: &message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved}},
-	}
-	for _, m := range alerts {
-		js, err := json.Marshal(m)
+	client := api.NewClient(filepath.Join(d.dataDir, "messenger.sock"))
+	for _, req := range []alert.Request{
+		{Alert: message.Alert{Source: "cups", Severity: message.SeverityInfo, Title: "Job done"}, Text: "job 12 completed"},
+		{Alert: message.Alert{Source: "ntfy", Severity: message.SeverityWarning, Title: "<b id=made>late</b>"}, Text: "no backup since Monday"},
+		{Alert: message.Alert{Source: "nut", Severity: message.SeverityCritical, Status: message.AlertFiring, Title: "On battery"}, Text: "ups1 on battery"},
+		{Alert: message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved}, Text: "db1"},
+	} {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		res, err := client.Alert(rctx, req)
+		cancel()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("raising the %s alert: %v", req.Alert.Source, err)
 		}
-		if _, err := chromedp.Run(ctx, chromedp.Evaluate[any]("receive("+string(js)+")")); err != nil {
-			t.Fatalf("handing the page alert %d: %v", m.ID, err)
+		for _, dl := range res.Deliveries {
+			if dl.Code != "" {
+				t.Fatalf("the %s alert was not delivered: %+v", req.Alert.Source, res)
+			}
 		}
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll("#messages li.alert").length === 4`)); err != nil {
+		t.Fatalf("the alerts did not reach the page: %v", err)
 	}
 	type item struct {
 		ID      string   `json:"id"`
@@ -172,16 +173,19 @@ func checkAlertBadges(t *testing.T, ctx context.Context, shot string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byID := map[string]item{}
-	for _, it := range items {
-		byID[it.ID] = it
-	}
+	bySource := map[string]item{}
 	ordinary := 0
 	for _, it := range items {
-		if !strings.HasPrefix(it.ID, "9000") {
+		if !strings.Contains(it.Class, "alert") {
 			ordinary++
-			if len(it.Badges) != 0 || strings.Contains(it.Class, "alert") {
-				t.Errorf("ordinary message %s marked as an alert: class %q, badges %q", it.ID, it.Class, it.Badges)
+			if len(it.Badges) != 0 {
+				t.Errorf("ordinary message %s has badges %q", it.ID, it.Badges)
+			}
+			continue
+		}
+		for _, src := range []string{"cups", "ntfy", "nut", "alertmanager"} {
+			if strings.Contains(it.Text, " "+src+" \u2192 ") {
+				bySource[src] = it
 			}
 		}
 	}
@@ -190,21 +194,21 @@ func checkAlertBadges(t *testing.T, ctx context.Context, shot string) {
 	}
 	colour := map[string]string{}
 	for _, w := range []struct {
-		id, source string
-		badges     []string
+		source string
+		badges []string
 	}{
-		{"900001", "cups", []string{"info"}},
-		{"900002", "ntfy", []string{"warning"}},
-		{"900003", "nut", []string{"critical"}},
-		{"900004", "alertmanager", []string{"critical", "resolved"}},
+		{"cups", []string{"info"}},
+		{"ntfy", []string{"warning"}},
+		{"nut", []string{"critical"}},
+		{"alertmanager", []string{"critical", "resolved"}},
 	} {
-		it, ok := byID[w.id]
+		it, ok := bySource[w.source]
 		if !ok {
-			t.Errorf("alert %s not listed", w.id)
+			t.Errorf("the %s alert is not listed: %+v", w.source, items)
 			continue
 		}
-		if strings.Join(it.Badges, ",") != strings.Join(w.badges, ",") || !strings.Contains(it.Class, "alert") || !strings.Contains(it.Text, w.source) {
-			t.Errorf("alert %s listed as class %q, badges %q, text %q; want badges %q and source %q", w.id, it.Class, it.Badges, it.Text, w.badges, w.source)
+		if strings.Join(it.Badges, ",") != strings.Join(w.badges, ",") {
+			t.Errorf("the %s alert has badges %q, want %q", w.source, it.Badges, w.badges)
 			continue
 		}
 		colour[w.badges[0]] = it.Colours[0]
@@ -219,16 +223,15 @@ func checkAlertBadges(t *testing.T, ctx context.Context, shot string) {
 		t.Error("an alert title was made into markup")
 	}
 
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li[data-id="900003"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#reader-title`))); err != nil {
-		t.Fatalf("opening the critical alert: %v", err)
-	}
 	type reader struct {
 		Header, Title, Alert string
 		TitleShown, Alerted  bool
 	}
-	read := func() reader {
+	open := func(id string) reader {
 		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li[data-id="`+id+`"]`))); err != nil {
+			t.Fatalf("opening message %s: %v", id, err)
+		}
 		r, err := chromedp.Run(ctx, chromedp.Evaluate[reader](`({
 			Header: document.getElementById("reader-header").textContent,
 			Title: document.getElementById("reader-title").textContent,
@@ -241,22 +244,21 @@ func checkAlertBadges(t *testing.T, ctx context.Context, shot string) {
 		}
 		return r
 	}
-	if r := read(); !strings.HasPrefix(r.Header, "Alert from nut (critical, firing) to ALICE on ") || r.Title != "On battery" || !r.TitleShown ||
-		!r.Alerted || !strings.Contains(r.Alert, "critical") || !strings.Contains(r.Alert, "nut") {
+	if r := open(bySource["nut"].ID); !strings.HasPrefix(r.Header, "Alert from nut (critical, firing) to MSGHOST on ") || r.Title != "On battery" ||
+		!r.TitleShown || !r.Alerted || !strings.Contains(r.Alert, "critical") || !strings.Contains(r.Alert, "nut") {
 		t.Errorf("reader for the critical alert: %+v", r)
 	}
 	screenshot(t, ctx, shot)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li[data-id="900004"]`))); err != nil {
-		t.Fatal(err)
-	}
-	if r := read(); !strings.HasPrefix(r.Header, "Alert from alertmanager (critical, RESOLVED) to ALICE on ") || r.TitleShown || !strings.Contains(r.Alert, "resolved") {
+	if r := open(bySource["alertmanager"].ID); !strings.HasPrefix(r.Header, "Alert from alertmanager (critical, RESOLVED) to MSGHOST on ") ||
+		r.TitleShown || !strings.Contains(r.Alert, "resolved") {
 		t.Errorf("reader for the resolved alert: %+v", r)
 	}
-	// An ordinary message again: no alert rows, no title.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li:not(.alert)`))); err != nil {
+	// An ordinary message after an alert: no alert rows, no title.
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#messages li:not(.alert)").dataset.id`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if r := read(); !strings.HasPrefix(r.Header, "Message from ") || r.TitleShown || r.Alerted || r.Alert != "" {
+	if r := open(id); !strings.HasPrefix(r.Header, "Message from ") || r.TitleShown || r.Alerted || r.Alert != "" {
 		t.Errorf("reader for an ordinary message after an alert: %+v", r)
 	}
 }

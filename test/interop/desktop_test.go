@@ -14,6 +14,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sink/desktop"
 )
@@ -153,6 +155,19 @@ func TestDesktopAgentNotifies(t *testing.T) {
 		return strings.Contains(monOut.String(), "sent while the agent was away")
 	})
 
+	// An alert raised in the daemon reaches the agent through the event
+	// stream and the server as a critical notification under its mark.
+	actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer acancel()
+	if _, err := api.NewClient(filepath.Join(d.dataDir, "messenger.sock")).Alert(actx, alert.Request{
+		Alert: message.Alert{Source: "nut", Severity: message.SeverityCritical, Title: "On battery"}, Text: "ups1 on battery"}); err != nil {
+		t.Fatalf("raising an alert: %v", err)
+	}
+	waitUntil(t, "the alert's Notify call", func() bool { return strings.Contains(monOut.String(), `"ALERT critical nut: On battery"`) })
+	if u := notifiedUrgency(monOut.String(), `"ALERT critical nut: On battery"`); u != "2" {
+		t.Errorf("the alert was notified with urgency %q, want 2 (critical)", u)
+	}
+
 	// Without a session bus the agent says so and exits non-zero.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -270,4 +285,24 @@ func TestDesktopAlertUrgency(t *testing.T) {
 			t.Errorf("no notification %q in dunst's history", w.summary)
 		}
 	}
+}
+
+// notifiedUrgency finds, in dbus-monitor's output, the Notify call whose
+// summary is the quoted string and returns its urgency hint's byte.
+func notifiedUrgency(monitor, summary string) string {
+	i := strings.Index(monitor, summary)
+	if i < 0 {
+		return ""
+	}
+	call := monitor[i:]
+	if end := strings.Index(call, "method call"); end >= 0 {
+		call = call[:end]
+	}
+	j := strings.Index(call, `string "urgency"`)
+	if j < 0 {
+		return ""
+	}
+	var u string
+	fmt.Sscanf(strings.TrimSpace(call[j+len(`string "urgency"`):]), "variant byte %s", &u)
+	return u
 }
