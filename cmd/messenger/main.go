@@ -20,6 +20,11 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
+	// cupsd runs this binary as its "messenger" notifier (see cups.go)
+	// with argv that no verb has, before any flag is parsed.
+	if isCUPSNotifier(os.Args) {
+		os.Exit(runCUPSNotifier(os.Args[1], os.Stdin, os.Stderr))
+	}
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
 		var ee *exitError
