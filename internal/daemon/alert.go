@@ -1,13 +1,16 @@
 package daemon
 
 import (
+	"encoding/hex"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
+	ingestsrv "github.com/netsend/messenger/internal/transport/ingest"
 )
 
 // newAlerter builds the Alerter service of the [alert] table: this
@@ -38,4 +41,22 @@ func newAlerter(cfg config.Config, cp message.CodePage, table *names.Table, loca
 		a.Routes = append(a.Routes, route)
 	}
 	return a
+}
+
+// ingestConfig turns the [alert] tokens and topics into what the ingest
+// listener checks requests against. cfg has been validated, so every
+// hash is 64 hexadecimal digits.
+func ingestConfig(cfg config.Config, log *slog.Logger) ingestsrv.Config {
+	ic := ingestsrv.Config{Topics: cfg.Alert.Topics, Log: log}
+	for _, t := range cfg.Alert.Tokens {
+		tok := ingestsrv.Token{Name: t.Name, To: t.To, Source: t.Source}
+		raw, _ := hex.DecodeString(t.SHA256)
+		copy(tok.Hash[:], raw)
+		ic.Tokens = append(ic.Tokens, tok)
+	}
+	if cfg.Alert.RateLimit > 0 {
+		// A refused tool should come back when the bucket has a token again.
+		ic.RetryAfter = time.Minute / time.Duration(cfg.Alert.RateLimit)
+	}
+	return ic
 }

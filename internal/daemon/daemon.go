@@ -37,6 +37,7 @@ import (
 	"github.com/netsend/messenger/internal/sink/popup"
 	"github.com/netsend/messenger/internal/sink/terminal"
 	"github.com/netsend/messenger/internal/store"
+	ingestsrv "github.com/netsend/messenger/internal/transport/ingest"
 	"github.com/netsend/messenger/internal/transport/mailslot"
 	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/rpc"
@@ -142,6 +143,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		defer httpLn.Close()
 		listeners = append(listeners, api.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
 	}
+	var ingestLn net.Listener
+	if cfg.Alert.IngestAddr != "" {
+		ingestLn, err = net.Listen("tcp", cfg.Alert.IngestAddr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on alert.ingest_addr %s: %w", cfg.Alert.IngestAddr, err)
+		}
+		defer ingestLn.Close()
+		listeners = append(listeners, api.Listener{Transport: "ingest", Network: "tcp", Addr: ingestLn.Addr().String()})
+	}
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit, QuarantineMax: cfg.Policy.QuarantineMax})
 	if err != nil {
@@ -194,6 +204,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		sockLn.Close()
 		if httpLn != nil {
 			httpLn.Close()
+		}
+		if ingestLn != nil {
+			ingestLn.Close()
 		}
 	}()
 
@@ -322,6 +335,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	// The ingest listener (alert.ingest_addr) raises through the same
 	// Alerter, so that de-duplication and rate limits see every alert.
 	alerter := newAlerter(cfg, cp, nameTable, pl, snd, log.With(slog.String("part", "alert")))
+	if ingestLn != nil {
+		h := ingestsrv.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ingestsrv.Serve(runCtx, ingestLn, h); err != nil {
+				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
+				cancel()
+			}
+		}()
+	}
 
 	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
