@@ -12,7 +12,8 @@ missing=()
 for pair in smbclient:smbclient smbd:samba nmbd:samba nmblookup:samba-common-bin nbtscan:nbtscan \
     tshark:tshark dumpcap:tshark ip:iproute2 setpriv:util-linux \
     dbus-daemon:dbus dbus-monitor:dbus Xvfb:xvfb dunst:dunst dunstctl:dunst chromium:chromium \
-    prometheus-alertmanager:prometheus-alertmanager curl:curl; do
+    prometheus-alertmanager:prometheus-alertmanager curl:curl \
+    cupsd:cups-daemon lpadmin:cups-client lp:cups-client ipptool:cups-ipp-utils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # Debian's python3 (not a pyenv one earlier on PATH) must see Impacket.
