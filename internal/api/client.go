@@ -24,9 +24,11 @@ var ErrDaemonNotRunning = errors.New("the messenger daemon is not running")
 // ErrNotFound is returned for a message id the daemon does not have.
 var ErrNotFound = errors.New("not found")
 
-// Client talks to a running daemon over its Unix socket.
+// Client talks to a running daemon over its Unix socket, or over its
+// loopback HTTP listener.
 type Client struct {
-	socket string
+	socket string // the socket's path or the listener's address, for errors
+	base   string // what request paths are appended to
 	http   *http.Client
 }
 
@@ -38,7 +40,14 @@ func NewClient(socket string) *Client {
 			return d.DialContext(ctx, "unix", socket)
 		},
 	}
-	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+	return &Client{socket: socket, base: "http://messenger", http: &http.Client{Transport: tr}}
+}
+
+// NewHTTPClient returns a client for the daemon's HTTP listener on a
+// loopback address (HOST:PORT), for a program that may not open the
+// socket: the CUPS notifier runs as lp.
+func NewHTTPClient(addr string) *Client {
+	return &Client{socket: addr, base: "http://" + addr, http: &http.Client{}}
 }
 
 // Status asks the daemon about itself.
@@ -137,9 +146,12 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 		}
 		reqBody = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://messenger"+path, reqBody)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, reqBody)
 	if err != nil {
 		return err
+	}
+	if method != http.MethodGet {
+		req.Header.Set(RequestHeader, "1") // the HTTP listener's guard wants it; the socket ignores it
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

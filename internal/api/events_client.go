@@ -30,7 +30,7 @@ func (c *Client) Events(ctx context.Context, after int64, to []string, fn func(E
 	if len(to) > 0 {
 		q.Set("to", strings.Join(to, ","))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://messenger/v1/events?"+q.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/events?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}

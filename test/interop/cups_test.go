@@ -43,10 +43,10 @@ func (c *cups) notifierLog() string {
 }
 
 // startCUPS runs cupsd in the foreground with everything under dir, which
-// the lp user must be able to traverse. SetEnv hands the notifier the
-// daemon's data directory, as the README tells an administrator to do;
+// the lp user must be able to traverse. setEnv ("NAME VALUE") tells the
+// notifier where the daemon is, as the README has an administrator do;
 // JobPrivateAccess lets the notifier (running as lp) learn a job's owner.
-func startCUPS(t *testing.T, dir, dataDir string) *cups {
+func startCUPS(t *testing.T, dir, setEnv string) *cups {
 	t.Helper()
 	cupsd := requirePeer(t, "cupsd")
 	if _, err := os.Stat(filepath.Join(cupsServerBin, "notifier")); err != nil {
@@ -91,8 +91,8 @@ PageLog %[1]s/cups-log/page_log
 User lp
 Group lp
 FileDevice Yes
-SetEnv MESSENGER_DATA_DIR %[2]s
-`, dir, dataDir))
+SetEnv %[2]s
+`, dir, setEnv))
 	conf := filepath.Join(root, "cupsd.conf")
 	cupsWrite(t, conf, fmt.Sprintf(`LogLevel debug
 Listen 127.0.0.1:%d
@@ -186,21 +186,65 @@ func cupsRun(t *testing.T, name string, args ...string) string {
 // TestCUPSNotifier prints a job as alice on a real cupsd whose printer has
 // two subscriptions for job-completed, one to messenger:// (the job's
 // owner) and one to messenger://BOB, and waits for both to reach the
-// daemon's inbox as cups alerts saying the job completed.
+// daemon's inbox as cups alerts saying the job completed. The notifier,
+// running as lp, reaches the daemon the two documented ways: over the
+// loopback HTTP listener when the data directory is private (as under the
+// shipped systemd unit), and over the socket when the data directory's
+// group is lp.
 func TestCUPSNotifier(t *testing.T) {
 	requireRoot(t, "cupsd runs as root and starts its notifiers as lp")
 	requirePeer(t, "cupsd")
-	lpadmin := requirePeer(t, "lpadmin")
-	lp := requirePeer(t, "lp")
-	ipptool := requirePeer(t, "ipptool")
+	requirePeer(t, "lpadmin")
+	requirePeer(t, "lp")
+	requirePeer(t, "ipptool")
 	lpGroup, err := user.LookupGroup("lp")
 	if err != nil {
 		t.Fatalf("cups-daemon runs notifiers as lp, which does not exist: %v", err)
 	}
 	gid, _ := strconv.Atoi(lpGroup.Gid)
 
-	// Everything lives in one directory lp may traverse; t.TempDir's
-	// parents are root's alone.
+	t.Run("loopback HTTP", func(t *testing.T) {
+		dir := cupsTempDir(t)
+		httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		// The data directory is t.TempDir's, which lp cannot enter, as it
+		// cannot enter the systemd unit's /var/lib/private/messenger.
+		d := startDaemon(t, "", "--http-addr", httpAddr, "--name", "ALICE", "--name", "BOB")
+		conf := filepath.Join(dir, "messenger.toml")
+		cupsWrite(t, conf, fmt.Sprintf("data_dir = %q\nhttp_addr = %q\n", d.dataDir, httpAddr))
+		c := startCUPS(t, dir, "MESSENGER_CONFIG "+conf)
+		printAndWait(t, d, c, dir)
+		if log := c.notifierLog(); !strings.Contains(log, "permission denied; using the HTTP listener "+httpAddr) {
+			t.Errorf("the notifier did not say it used the HTTP listener:\n%s", log)
+		}
+	})
+	t.Run("socket in group lp", func(t *testing.T) {
+		dir := cupsTempDir(t)
+		// The data directory belongs to group lp and is set-group-ID, so
+		// the daemon's socket (0660) is made in group lp.
+		dataDir := filepath.Join(dir, "data")
+		if err := os.Mkdir(dataDir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dataDir, 0, gid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dataDir, 0o750|os.ModeSetgid); err != nil {
+			t.Fatal(err)
+		}
+		// No HTTP listener: the socket is the only way.
+		d := startDaemon(t, dataDir, "--name", "ALICE", "--name", "BOB")
+		c := startCUPS(t, dir, "MESSENGER_DATA_DIR "+dataDir)
+		printAndWait(t, d, c, dir)
+		if log := c.notifierLog(); strings.Contains(log, "using the HTTP listener") {
+			t.Errorf("the notifier did not use the socket:\n%s", log)
+		}
+	})
+}
+
+// cupsTempDir makes a directory lp may traverse; t.TempDir's parents are
+// root's alone.
+func cupsTempDir(t *testing.T) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "messenger-cups-")
 	if err != nil {
 		t.Fatal(err)
@@ -209,24 +253,15 @@ func TestCUPSNotifier(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The documented set-up: the data directory belongs to group lp and
-	// is set-group-ID, so the daemon's socket (0660) is created in group
-	// lp and the notifier, running as lp, may connect to it.
-	dataDir := filepath.Join(dir, "data")
-	if err := os.Mkdir(dataDir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(dataDir, 0, gid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dataDir, 0o750|os.ModeSetgid); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, dataDir, "--name", "ALICE", "--name", "BOB")
-	c := startCUPS(t, dir, dataDir)
+	return dir
+}
 
+// printAndWait adds a raw printer, subscribes messenger:// and
+// messenger://BOB, prints as alice and waits for both alerts.
+func printAndWait(t *testing.T, d *daemon, c *cups, dir string) {
+	t.Helper()
 	// A raw queue needs no filter, so the job goes straight to /dev/null.
-	cupsRun(t, lpadmin, "-h", c.host, "-p", "TESTPRN", "-E", "-v", "file:/dev/null", "-m", "raw")
+	cupsRun(t, "lpadmin", "-h", c.host, "-p", "TESTPRN", "-E", "-v", "file:/dev/null", "-m", "raw")
 	subscribe := filepath.Join(dir, "subscribe.test")
 	cupsWrite(t, subscribe, `{
   NAME "Create-Printer-Subscriptions for $recipient"
@@ -245,11 +280,11 @@ func TestCUPSNotifier(t *testing.T) {
 }
 `)
 	for _, recipient := range []string{"messenger://", "messenger://BOB"} {
-		cupsRun(t, ipptool, "-t", "-d", "recipient="+recipient, "ipp://"+c.host+"/printers/TESTPRN", subscribe)
+		cupsRun(t, "ipptool", "-t", "-d", "recipient="+recipient, "ipp://"+c.host+"/printers/TESTPRN", subscribe)
 	}
 	doc := filepath.Join(dir, "report.txt")
 	cupsWrite(t, doc, "Q3 figures\n")
-	cupsRun(t, lp, "-h", c.host, "-d", "TESTPRN", "-U", "alice", "-t", "quarterly report", doc)
+	cupsRun(t, "lp", "-h", c.host, "-d", "TESTPRN", "-U", "alice", "-t", "quarterly report", doc)
 
 	var got map[string]message.Message
 	waitFor(t, 30*time.Second, func() string {
@@ -267,10 +302,7 @@ func TestCUPSNotifier(t *testing.T) {
 		return ""
 	})
 	for _, to := range []string{"ALICE", "BOB"} {
-		m, ok := got[to]
-		if !ok {
-			t.Fatalf("no job completed alert to %s; got %v", to, recipientsOf(got))
-		}
+		m := got[to]
 		if !strings.Contains(m.Text, `"quarterly report"`) || !strings.Contains(m.Text, "on TESTPRN") {
 			t.Errorf("alert to %s says %q, want the job's name and printer", to, m.Text)
 		}
