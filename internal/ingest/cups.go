@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/netsend/messenger/internal/ipp"
 	"github.com/netsend/messenger/internal/message"
@@ -105,7 +104,7 @@ func FromCUPSEvent(ev ipp.Message, recipientURI string) (Notice, error) {
 		return Notice{}, fmt.Errorf("cups: event: %w", err)
 	}
 	if event == "" || len(event) > 64 {
-		return Notice{}, fmt.Errorf("cups: event: notify-subscribed-event %q is not an event name", cupsClean(event, 64))
+		return Notice{}, fmt.Errorf("cups: event: notify-subscribed-event %q is not an event name", cupsLine(event, 64))
 	}
 	e, err := readCUPSEvent(ev)
 	if err != nil {
@@ -132,7 +131,7 @@ func FromCUPSEvent(ev ipp.Message, recipientURI string) (Notice, error) {
 			e.writeText(&b)
 		}
 		if e.jobID > 0 {
-			n.Alert.Key = cupsKey("cups:job:", e.printer+":"+strconv.Itoa(e.jobID))
+			n.Alert.Key = key("cups:job:", e.printer+":"+strconv.Itoa(e.jobID))
 		}
 	case "printer-stopped":
 		n.Alert.Severity = message.SeverityWarning
@@ -144,7 +143,7 @@ func FromCUPSEvent(ev ipp.Message, recipientURI string) (Notice, error) {
 			b.WriteString(reasons)
 		}
 		if e.printer != "" {
-			n.Alert.Key = cupsKey("cups:printer:", e.printer+":stopped")
+			n.Alert.Key = key("cups:printer:", e.printer+":stopped")
 		}
 	default:
 		b.WriteString(event)
@@ -158,11 +157,8 @@ func FromCUPSEvent(ev ipp.Message, recipientURI string) (Notice, error) {
 		}
 		e.writeText(&b)
 	}
-	n.Text = cupsTrimText(b.String())
-	if err := message.ValidateAlert(&n.Alert); err != nil {
-		return Notice{}, fmt.Errorf("cups: %s event: %w", event, err)
-	}
-	return n, nil
+	n.Text = cut(b.String(), message.MaxTextLen)
+	return finish(n)
 }
 
 // cupsEvent is what FromCUPSEvent uses of an event, made safe to show:
@@ -200,7 +196,7 @@ func readCUPSEvent(ev ipp.Message) (cupsEvent, error) {
 	}
 	if rs, err := ev.Texts("printer-state-reasons"); err == nil {
 		for _, r := range rs {
-			e.stateReasons = append(e.stateReasons, cupsClean(r, 64))
+			e.stateReasons = append(e.stateReasons, cupsLine(r, 64))
 		}
 	} else if !errors.Is(err, ipp.ErrNotFound) {
 		return e, err
@@ -216,7 +212,7 @@ func cupsOptionalText(ev ipp.Message, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return cupsClean(s, 1023), nil
+	return cupsLine(s, 1023), nil
 }
 
 // writeJob writes `"NAME" (job ID) on PRINTER`.
@@ -253,50 +249,10 @@ func (e *cupsEvent) reasons() string {
 	return strings.Join(rs, ", ")
 }
 
-// cupsClean makes a string from cupsd one safe line: invalid UTF-8 and
-// characters that are not printable (line breaks, control characters,
-// bidirectional overrides) become \xNN or \uNNNN, so that a job name
-// cannot forge a line of its own; it is cut at limit bytes.
-func cupsClean(s string, limit int) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < limit; {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < utf8.RuneSelf && !strconv.IsPrint(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case !strconv.IsPrint(r) && r != ' ':
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-// cupsTrimText keeps a text within message.MaxTextLen characters.
-func cupsTrimText(s string) string {
-	if utf8.RuneCountInString(s) <= message.MaxTextLen {
-		return s
-	}
-	runes := []rune(s)
-	return string(runes[:message.MaxTextLen-1]) + "…"
-}
-
-// cupsKey keeps a key within message.MaxAlertKeyLen: a printer name is at
-// most 127 bytes in CUPS, but the key must not depend on that.
-func cupsKey(prefix, rest string) string {
-	k := prefix + rest
-	if len(k) > message.MaxAlertKeyLen {
-		k = k[:message.MaxAlertKeyLen]
-		for !utf8.ValidString(k) {
-			k = k[:len(k)-1]
-		}
-	}
-	return k
-}
+// cupsLine makes a string from cupsd one safe line of at most limit
+// characters (escapeName: line breaks, control characters and
+// bidirectional overrides escaped).
+func cupsLine(s string, limit int) string { return cut(escapeName(s), limit) }
 
 func cupsOr(s, otherwise string) string {
 	if s == "" {
