@@ -164,7 +164,7 @@ func FromCUPSEvent(ev ipp.Message, recipientURI string) (Notice, error) {
 // cupsEvent is what FromCUPSEvent uses of an event, made safe to show:
 // the job name is the submitter's to choose, so no field may break or
 // reorder the line it is shown on (the job name is quoted with Go's
-// escapes, the rest cleaned by cupsClean).
+// escapes, the rest made one line by cupsLine).
 type cupsEvent struct {
 	printer, jobName, text string
 	jobID, jobState        int
