@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/alert"
-	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/ingest"
 	"github.com/netsend/messenger/internal/ipp"
 )
@@ -59,35 +58,14 @@ func runCUPSNotifier(recipientURI string, stdin io.Reader, stderr io.Writer) int
 		n.logf("ERROR", "messenger notifier: configuration: %v", err)
 		return 1
 	}
-	n.raise = n.daemonClient(cfg.SocketPath(), cfg.HTTPAddr).Alert
+	client := clientFor(cfg)
+	n.logf("DEBUG", "messenger notifier: reaching the daemon at %s", client.Addr())
+	n.raise = client.Alert
 	n.owner = cupsJobOwner(os.Getenv("CUPS_SERVER"), os.Getenv("IPP_PORT"))
 	if err := n.run(context.Background(), stdin); err != nil {
 		return 1
 	}
 	return 0
-}
-
-// daemonClient picks the way to the daemon. The notifier runs as cupsd's
-// User (lp), which may not open the socket in the daemon's private data
-// directory; the loopback HTTP listener (http_addr, on by default) takes
-// the same API from any local user.
-func (n *cupsNotifier) daemonClient(socket, httpAddr string) *api.Client {
-	c := api.NewClient(socket)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := c.Status(ctx)
-	if err == nil || httpAddr == "" {
-		return c
-	}
-	// A listener on every address answers on loopback too, and only
-	// there without a token.
-	if host, port, splitErr := net.SplitHostPort(httpAddr); splitErr == nil {
-		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-			httpAddr = net.JoinHostPort("127.0.0.1", port)
-		}
-	}
-	n.logf("DEBUG", "messenger notifier: the socket %s: %v; using the HTTP listener %s", socket, err, httpAddr)
-	return api.NewHTTPClient(httpAddr)
 }
 
 // cupsNotifier turns the events on its input into alerts.

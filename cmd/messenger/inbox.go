@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sink/popup"
 )
@@ -26,7 +29,28 @@ func (g *globalFlags) client() (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClient(cfg.SocketPath()), nil
+	return clientFor(cfg), nil
+}
+
+// clientFor picks the way to the daemon: its socket, unless this user may
+// not open it — the hooks of NUT, clamd and cupsd run as their own
+// accounts, and the shipped unit keeps the data directory private — and
+// then the loopback HTTP listener (http_addr), which serves the same API
+// to any local user.
+func clientFor(cfg config.Config) *api.Client {
+	socket := cfg.SocketPath()
+	if cfg.HTTPAddr == "" || !errors.Is(unix.Access(socket, unix.W_OK), unix.EACCES) {
+		return api.NewClient(socket)
+	}
+	addr := cfg.HTTPAddr
+	// A listener on every address answers on loopback too, and only there
+	// without a token.
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	return api.NewHTTPClient(addr)
 }
 
 func daemonError(err error, dataDirHint string) error {

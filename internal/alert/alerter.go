@@ -96,7 +96,7 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	now := a.now()
-	key := dedupKey(&req)
+	key, content := dedupKey(&req), shownContent(&req)
 	a.mu.Lock()
 	if a.shown == nil {
 		a.shown, a.rates = newShown(), newBuckets()
@@ -114,15 +114,15 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 	var before []prior
 	for _, r := range recipients {
 		k := shownKey{key, req.Alert.Status, r}
-		if a.DedupWindow > 0 && a.shown.recent(k, now, a.DedupWindow) {
+		if a.DedupWindow > 0 && a.shown.recent(k, content, now, a.DedupWindow) {
 			res.Suppressed = append(res.Suppressed, r)
 			continue
 		}
 		todo = append(todo, r)
 		if a.DedupWindow > 0 {
-			at, ok := a.shown.get(k)
-			before = append(before, prior{at, ok})
-			a.shown.set(k, now, a.DedupWindow)
+			was, ok := a.shown.get(k)
+			before = append(before, prior{was, ok})
+			a.shown.set(k, now, content, a.DedupWindow)
 		}
 	}
 	a.mu.Unlock()
@@ -135,7 +135,7 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 			k := shownKey{key, req.Alert.Status, todo[i]}
 			if !d.OK() {
 				if before[i].ok {
-					a.shown.set(k, before[i].at, a.DedupWindow)
+					a.shown.set(k, before[i].was.at, before[i].was.content, a.DedupWindow)
 				} else {
 					a.shown.forget(k)
 				}
@@ -165,8 +165,8 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 }
 
 type prior struct {
-	at time.Time
-	ok bool
+	was shownEntry
+	ok  bool
 }
 
 // checkRequest refuses what no recipient should get, and fills in the
@@ -262,6 +262,11 @@ func (r *Route) matches(al *message.Alert) bool {
 		least = message.SeverityInfo
 	}
 	return al.Severity.Rank() >= least.Rank()
+}
+
+// shownContent is what a repeat must also share with what was shown.
+func shownContent(req *Request) string {
+	return string(req.Alert.Severity) + "\x00" + req.Alert.Title + "\x00" + req.Text
 }
 
 // dedupKey is what repeats of one alert share.

@@ -259,7 +259,9 @@ func TestDedupAndResolved(t *testing.T) {
 		why     string
 	}{
 		{0, message.AlertFiring, "ups1", "on battery", true, "first firing"},
-		{time.Minute, message.AlertFiring, "ups1", "on battery, 80%", false, "same key and status within the window, other text"},
+		{time.Minute, message.AlertFiring, "ups1", "on battery", false, "same key, status and text within the window"},
+		{0, message.AlertFiring, "ups1", "battery low", true, "same key and status, other text: the condition changed"},
+		{0, message.AlertFiring, "ups1", "battery low", false, "the changed condition repeated"},
 		{0, "", "ups1", "on battery", true, "another status"},
 		{time.Minute, message.AlertResolved, "ups1", "on line power", true, "resolved"},
 		{0, message.AlertResolved, "ups1", "on line power", false, "resolved again"},

@@ -30,32 +30,37 @@ type shown struct {
 type shownEntry struct {
 	k  shownKey
 	at time.Time
+	// content is what was shown (severity, title and text): under one key
+	// a changed condition — a UPS on battery, then low, then shutting
+	// down — is news, not a repeat.
+	content string
 }
 
 func newShown() *shown { return &shown{order: list.New(), index: map[shownKey]*list.Element{}} }
 
-// recent reports whether k was shown within window before now.
-func (s *shown) recent(k shownKey, now time.Time, window time.Duration) bool {
+// recent reports whether k was shown with this content within window
+// before now.
+func (s *shown) recent(k shownKey, content string, now time.Time, window time.Duration) bool {
 	e, ok := s.index[k]
-	return ok && now.Sub(e.Value.(*shownEntry).at) < window
+	return ok && e.Value.(*shownEntry).content == content && now.Sub(e.Value.(*shownEntry).at) < window
 }
 
-// get returns when k was shown, if it is remembered.
-func (s *shown) get(k shownKey) (time.Time, bool) {
+// get returns what is remembered of k.
+func (s *shown) get(k shownKey) (shownEntry, bool) {
 	e, ok := s.index[k]
 	if !ok {
-		return time.Time{}, false
+		return shownEntry{}, false
 	}
-	return e.Value.(*shownEntry).at, true
+	return *e.Value.(*shownEntry), true
 }
 
-// set remembers k as shown at, forgetting what is past window or past
-// MaxRemembered.
-func (s *shown) set(k shownKey, at time.Time, window time.Duration) {
+// set remembers k as shown at with content, forgetting what is past window
+// or past MaxRemembered.
+func (s *shown) set(k shownKey, at time.Time, content string, window time.Duration) {
 	if e, ok := s.index[k]; ok {
 		s.order.Remove(e)
 	}
-	s.index[k] = s.order.PushBack(&shownEntry{k: k, at: at})
+	s.index[k] = s.order.PushBack(&shownEntry{k: k, at: at, content: content})
 	for s.order.Len() > 0 {
 		front := s.order.Front()
 		old := front.Value.(*shownEntry)

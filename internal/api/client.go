@@ -50,6 +50,9 @@ func NewHTTPClient(addr string) *Client {
 	return &Client{socket: addr, base: "http://" + addr, http: &http.Client{}}
 }
 
+// Addr is the socket path or HTTP listener address the client reaches.
+func (c *Client) Addr() string { return c.socket }
+
 // Status asks the daemon about itself.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status

@@ -90,7 +90,7 @@ func TestAlertDefaultRouteDedupResolved(t *testing.T) {
 	if !strings.Contains(out, "delivered") {
 		t.Errorf("resolved after a new firing: %q, want it shown again", out)
 	}
-	out, _, _ = d.alert(nil, "--source", "test", "--severity", "critical", "--key", "sda1", "--resolved", "disk full")
+	out, _, _ = d.alert(nil, "--source", "test", "--severity", "critical", "--key", "sda1", "--resolved", "disk full again")
 	if !strings.Contains(out, "suppressed") {
 		t.Errorf("resolved twice: %q, want the second suppressed", out)
 	}

@@ -213,7 +213,7 @@ func TestCUPSNotifier(t *testing.T) {
 		cupsWrite(t, conf, fmt.Sprintf("data_dir = %q\nhttp_addr = %q\n", d.dataDir, httpAddr))
 		c := startCUPS(t, dir, "MESSENGER_CONFIG "+conf)
 		printAndWait(t, d, c, dir)
-		if log := c.notifierLog(); !strings.Contains(log, "permission denied; using the HTTP listener "+httpAddr) {
+		if log := c.notifierLog(); !strings.Contains(log, "reaching the daemon at "+httpAddr) {
 			t.Errorf("the notifier did not say it used the HTTP listener:\n%s", log)
 		}
 	})
