@@ -18,6 +18,9 @@ const (
 	TransportMailslot Transport = "mailslot" // \MAILSLOT\MESSNGR datagram
 	TransportRPC      Transport = "rpc"      // DCE/RPC NetrSendMessage over UDP
 	TransportAPI      Transport = "api"      // the local API
+	// TransportHub marks a message that came through the NATS hub from
+	// another Messenger daemon; Verified names the host the hub vouched for.
+	TransportHub Transport = "hub"
 )
 
 // State is where a stored message stands for its reader.
@@ -62,6 +65,13 @@ type Message struct {
 	// Alert is set on administrative alerts (Transport is TransportAlert)
 	// and nil on every other message.
 	Alert *Alert `json:"alert,omitempty"`
+	// HubID is the id a message that came through the hub was sent
+	// under: receipts name it, and a redelivery with the same id is the
+	// same message.
+	HubID string `json:"hub_id,omitempty"`
+	// Verified is the sending host as the hub's permissions prove it
+	// (never taken from the message body); empty for every other path.
+	Verified string `json:"verified,omitempty"`
 }
 
 // Header is the classic pop-up header line of the Windows Messenger
