@@ -126,6 +126,10 @@ type Sender struct {
 	Fallback      Fallback
 	TrustedForRPC func(netip.Addr) bool // for FallbackLocal
 
+	// Hub, when set, carries messages to names its registry knows, and
+	// broadcasts to domains beyond this subnet.
+	Hub Hub
+
 	mu    sync.Mutex
 	samba map[netip.AddrPort]bool // receivers that drop a bare 0xD0
 }
@@ -139,16 +143,27 @@ type Request struct {
 	From    string `json:"from,omitempty"`    // sender name shown; default our host name
 	Address string `json:"address,omitempty"` // HOST[:PORT]: skip name resolution
 	Source  string `json:"source,omitempty"`  // local IP address to send from
-	Via     string `json:"via,omitempty"`     // "" (session, then the fallback), "smb" or "rpc"
+	Via     string `json:"via,omitempty"`     // "" (hub if it knows the name, else session, then the fallback), "hub", "smb" or "rpc"
+	// Wait, for a hub delivery, blocks until the recipient stored the
+	// message or this long has passed (msg /W).
+	Wait time.Duration `json:"wait,omitempty"`
+	// Expires drops a hub message its recipient's host has not taken
+	// within this long (msg /TIME); zero keeps it until the hub's limit.
+	Expires time.Duration `json:"expires,omitempty"`
 }
 
 // Delivery is the outcome for one recipient.
 type Delivery struct {
 	To    string `json:"to"`
-	Via   string `json:"via"` // smb, mailslot, local
-	Addr  string `json:"addr,omitempty"`
+	Via   string `json:"via"` // smb, rpc, mailslot, local, hub
+	Addr  string `json:"addr,omitempty"` // for the hub: the recipient's host
 	Code  string `json:"code,omitempty"` // empty on success
 	Error string `json:"error,omitempty"`
+	// ID, State and Online are the hub's: the id receipts name, queued,
+	// sent, delivered or read, and whether the recipient's host is online.
+	ID     string `json:"id,omitempty"`
+	State  string `json:"state,omitempty"`
+	Online bool   `json:"online,omitempty"`
 }
 
 // OK reports whether the recipient got the message (or, for a broadcast,
@@ -168,6 +183,13 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 		return nil, fail(CodeBadRequest, "say exactly one of: a name, '*', a domain, or all users", nil)
 	}
 	switch req.Via {
+	case "hub":
+		if s.Hub == nil {
+			return nil, fail(CodeNotAvailable, "the hub is switched off in this daemon", nil)
+		}
+		if req.To == "*" || req.Domain != "" || req.Users || req.Address != "" {
+			return nil, fail(CodeBadRequest, "--via hub sends to one name, found in the hub's registry", nil)
+		}
 	case "", "smb":
 	case "rpc":
 		if s.RPC == nil {
@@ -177,7 +199,7 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 			return nil, fail(CodeBadRequest, "--via rpc sends to one name only", nil)
 		}
 	default:
-		return nil, fail(CodeBadRequest, fmt.Sprintf("via %q is not smb or rpc", req.Via), nil)
+		return nil, fail(CodeBadRequest, fmt.Sprintf("via %q is not hub, smb or rpc", req.Via), nil)
 	}
 	var source netip.Addr
 	if req.Source != "" {
@@ -211,7 +233,11 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []Delivery{d}, nil
+		out := []Delivery{d}
+		if s.Hub != nil {
+			out = append(out, s.hubBroadcast(ctx, req, from))
+		}
+		return out, nil
 	default:
 		return []Delivery{s.direct(ctx, req, source, from, fromOEM)}, nil
 	}
@@ -294,6 +320,16 @@ func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, fro
 	d := Delivery{To: name.Base(), Via: "smb"}
 	if req.Address == "" && s.Names.Has(name) {
 		return s.local(ctx, strings.ToUpper(to), from, req.Text)
+	}
+	if req.Via == "hub" {
+		return s.viaHub(ctx, req, from)
+	}
+	if req.Via == "" && req.Address == "" && s.Hub != nil {
+		// A name the registry knows belongs to a Messenger daemon: the hub
+		// authenticates, keeps and confirms what a NetBIOS session cannot.
+		if _, _, known := s.Hub.Lookup(ctx, name.Base()); known {
+			return s.viaHub(ctx, req, from)
+		}
 	}
 	oem, err := s.CodePage.EncodeStrict(req.Text)
 	if err != nil {

@@ -1,0 +1,112 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/netsend/messenger/internal/message"
+)
+
+// Hub sends through the NATS hub to Messenger daemons on other hosts:
+// authenticated, kept while the recipient's host is offline, with
+// receipts.
+type Hub interface {
+	// Lookup says which host the registry has for a messenger name;
+	// known is false when it has none, or cannot be asked.
+	Lookup(ctx context.Context, name string) (host string, online, known bool)
+	// Send queues the message for name's host and publishes it when it
+	// can. Errors: ErrHubUnknownName, ErrHubOutboxFull, or bad input.
+	Send(ctx context.Context, to, from, text string, expires time.Duration) (HubSent, error)
+	// WaitDelivered returns once the message has a final or delivered
+	// state (delivered, read, expired, failed), or ctx ends.
+	WaitDelivered(ctx context.Context, id string) (string, error)
+	// Broadcast sends to every Messenger daemon of a workgroup or domain
+	// that the hub links, whatever its subnet.
+	Broadcast(ctx context.Context, domain, from, text string) error
+}
+
+// HubSent is what the hub made of a message.
+type HubSent struct {
+	ID     string // the hub id receipts name
+	Host   string // the recipient's host
+	State  string // queued or sent
+	Online bool   // whether the recipient's host is online now
+}
+
+// Errors a Hub returns that the sender tells apart.
+var (
+	ErrHubUnknownName = errors.New("the hub's registry has no host for this name")
+	ErrHubOutboxFull  = errors.New("the outbox is full")
+)
+
+// HubStateQueued and the others are the states a hub delivery reports.
+const (
+	HubStateQueued    = "queued"
+	HubStateSent      = "sent"
+	HubStateDelivered = "delivered"
+	HubStateRead      = "read"
+	HubStateExpired   = "expired"
+	HubStateFailed    = "failed"
+)
+
+// viaHub sends to one name through the hub and, when asked, waits for the
+// delivered receipt, as msg /W did.
+func (s *Sender) viaHub(ctx context.Context, req Request, from string) Delivery {
+	to := strings.ToUpper(req.To)
+	d := Delivery{To: to, Via: "hub"}
+	if n := utf8.RuneCountInString(req.Text); n > message.MaxTextLen {
+		d.Code, d.Error = CodeTooLong, fmt.Sprintf("The message is %d characters long; the limit is %d.", n, message.MaxTextLen)
+		return d
+	}
+	sent, err := s.Hub.Send(ctx, to, from, req.Text, req.Expires)
+	switch {
+	case errors.Is(err, ErrHubUnknownName):
+		d.Code, d.Error = CodeNameNotFound, "The message alias could not be found on the network."
+		return d
+	case errors.Is(err, ErrHubOutboxFull):
+		d.Code, d.Error = CodeNetwork, "The hub cannot be reached and the outbox is full; nothing was queued."
+		return d
+	case err != nil:
+		d.Code, d.Error = CodeNetwork, "The hub refused the message: "+err.Error()
+		return d
+	}
+	d.ID, d.Addr, d.State, d.Online = sent.ID, sent.Host, sent.State, sent.Online
+	if req.Wait <= 0 {
+		return d
+	}
+	wctx, cancel := context.WithTimeout(ctx, req.Wait)
+	defer cancel()
+	state, err := s.Hub.WaitDelivered(wctx, sent.ID)
+	if err != nil {
+		d.Code = CodeTimeout
+		d.Error = fmt.Sprintf("Not delivered within %s; it stays queued for %s.", req.Wait, sent.Host)
+		return d
+	}
+	d.State = state
+	switch state {
+	case HubStateExpired:
+		d.Code, d.Error = CodeTimeout, "The message expired before "+sent.Host+" took it."
+	case HubStateFailed:
+		d.Code, d.Error = CodeNotAccepting, "The recipient is not accepting messages."
+	}
+	return d
+}
+
+// hubBroadcast sends a domain broadcast through the hub too, so that it
+// reaches the domain's daemons beyond the routers a mailslot stops at.
+func (s *Sender) hubBroadcast(ctx context.Context, req Request, from string) Delivery {
+	group := req.Domain
+	if group == "" {
+		group = s.Workgroup
+	}
+	group = strings.ToUpper(group)
+	d := Delivery{To: group, Via: "hub"}
+	if err := s.Hub.Broadcast(ctx, group, from, req.Text); err != nil {
+		d.Code, d.Error = CodeNetwork, "The hub did not take the broadcast: "+err.Error()
+	}
+	return d
+}
