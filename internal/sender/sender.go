@@ -155,7 +155,7 @@ type Request struct {
 // Delivery is the outcome for one recipient.
 type Delivery struct {
 	To    string `json:"to"`
-	Via   string `json:"via"` // smb, rpc, mailslot, local, hub
+	Via   string `json:"via"`            // smb, rpc, mailslot, local, hub
 	Addr  string `json:"addr,omitempty"` // for the hub: the recipient's host
 	Code  string `json:"code,omitempty"` // empty on success
 	Error string `json:"error,omitempty"`

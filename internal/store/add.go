@@ -11,9 +11,14 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
+// insertSQL skips, rather than fails on, a hub id already stored: one
+// redelivered message must not fail the other messages of its batch.
+// The conflict target repeats the partial index's WHERE, as SQLite
+// requires to match it.
 const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation,
-	alert_source, alert_severity, alert_status, alert_title, alert_key)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (hub_id) WHERE hub_id != '' DO NOTHING`
 
 // evictSQL deletes the oldest quarantined messages beyond the cap: the
 // first one past the cap, counting back from the newest, and all older,
@@ -34,6 +39,7 @@ type addRequest struct {
 	ctx context.Context
 	msg message.Message
 	id  int64          // set by the writer
+	dup bool           // set by the writer: the hub id was already stored
 	res chan addResult // buffered: the writer never waits for a caller
 }
 
@@ -48,7 +54,10 @@ type addResult struct {
 // peer. Concurrent Adds share commits, up to Options.MaxBatch per
 // transaction.
 //
-// An invalid m returns an error wrapping ErrInvalid and stores nothing. If
+// An invalid m returns an error wrapping ErrInvalid and stores nothing. A
+// message whose HubID is already stored returns an error wrapping
+// ErrDuplicate and changes nothing, without failing the other Adds of its
+// batch. If
 // ctx ends before the commit, Add returns ctx.Err() and m may or may not be
 // stored. After Close, Add returns ErrClosed.
 func (s *Store) Add(ctx context.Context, m *message.Message) error {
@@ -197,14 +206,26 @@ func (s *Store) commit(batch []*addRequest) {
 		}
 		return
 	}
+	stored := 0
+	for _, r := range live {
+		if !r.dup {
+			stored++
+		}
+	}
 	// Counted before anyone is answered, so that a caller who sees its Add
 	// return also sees it in Stats.
-	s.commits.Add(1)
-	s.messages.Add(uint64(len(live)))
-	if s.onCommit != nil {
-		s.onCommit(len(live), d)
+	if stored > 0 {
+		s.commits.Add(1)
+		s.messages.Add(uint64(stored))
+		if s.onCommit != nil {
+			s.onCommit(stored, d)
+		}
 	}
 	for _, r := range live {
+		if r.dup {
+			r.res <- addResult{err: fmt.Errorf("store: adding message with hub id %s: %w", r.msg.HubID, ErrDuplicate)}
+			continue
+		}
 		r.res <- addResult{id: r.id}
 	}
 }
@@ -226,9 +247,18 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 		}
 		res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
 			string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation,
-			a.Source, string(a.Severity), string(a.Status), a.Title, a.Key)
+			a.Source, string(a.Severity), string(a.Status), a.Title, a.Key, m.HubID, m.Verified)
+		var n int64
 		if err == nil {
-			r.id, err = res.LastInsertId()
+			n, err = res.RowsAffected()
+		}
+		if err == nil {
+			// Nothing inserted means the hub id's conflict was skipped;
+			// LastInsertId would then be some earlier row's.
+			r.dup = n == 0
+			if !r.dup {
+				r.id, err = res.LastInsertId()
+			}
 		}
 		if err != nil {
 			if rerr := tx.Rollback(); rerr != nil {
@@ -262,7 +292,7 @@ func (s *Store) evict(ctx context.Context, tx *sql.Tx, batch []*addRequest) erro
 		return nil
 	}
 	for _, r := range batch {
-		if r.msg.State == message.StateQuarantined {
+		if r.msg.State == message.StateQuarantined && !r.dup {
 			res, err := tx.ExecContext(ctx, evictSQL, limit)
 			if err != nil {
 				return fmt.Errorf("store: evicting from the quarantine: %w", err)

@@ -11,7 +11,7 @@ import (
 )
 
 const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule, explanation,
-	alert_source, alert_severity, alert_status, alert_title, alert_key FROM messages`
+	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified FROM messages`
 
 // ListOptions select messages for List.
 type ListOptions struct {
@@ -167,7 +167,7 @@ func scanMessage(sc scanner) (message.Message, error) {
 		status    string
 	)
 	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule, &m.Explanation,
-		&a.Source, &severity, &status, &a.Title, &a.Key); err != nil {
+		&a.Source, &severity, &status, &a.Title, &a.Key, &m.HubID, &m.Verified); err != nil {
 		return message.Message{}, err
 	}
 	// Every alert has a source (ValidateAlert insists), so an empty one

@@ -72,6 +72,37 @@ var migrations = [][]string{
 		`ALTER TABLE messages ADD COLUMN alert_title TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE messages ADD COLUMN alert_key TEXT NOT NULL DEFAULT ''`,
 	},
+	// 6: the NATS hub. A message that came through the hub keeps the id
+	// it was sent under, unique so that the hub redelivering it (after a
+	// lost ack) stores nothing twice, and the sending host the hub's
+	// permissions proved. Empty for every other transport, which the
+	// partial index leaves out.
+	//
+	// sent is this host's side: every message it sent through the hub,
+	// the queued ones being the outbox (published in id order), with the
+	// receipts that came back. Times are Unix nanoseconds, 0 for none.
+	{
+		`ALTER TABLE messages ADD COLUMN hub_id TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE messages ADD COLUMN verified TEXT NOT NULL DEFAULT ''`,
+		`CREATE UNIQUE INDEX messages_hub_id ON messages (hub_id) WHERE hub_id != ''`,
+		`CREATE TABLE sent (
+			id           INTEGER PRIMARY KEY AUTOINCREMENT,
+			hub_id       TEXT    NOT NULL UNIQUE,
+			recipient    TEXT    NOT NULL,
+			host         TEXT    NOT NULL,
+			sender       TEXT    NOT NULL,
+			text         TEXT    NOT NULL,
+			created      INTEGER NOT NULL,
+			expires      INTEGER NOT NULL,
+			state        TEXT    NOT NULL,
+			updated      INTEGER NOT NULL,
+			delivered_at INTEGER NOT NULL,
+			read_at      INTEGER NOT NULL,
+			detail       TEXT    NOT NULL
+		)`,
+		// The outbox is read by state in id order.
+		`CREATE INDEX sent_state_id ON sent (state, id)`,
+	},
 }
 
 // schemaVersion is the version this build writes.

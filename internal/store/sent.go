@@ -1,8 +1,16 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/netsend/messenger/internal/message"
 )
 
 // ErrDuplicate is returned by Add for a message whose HubID is already
@@ -47,4 +55,302 @@ type Sent struct {
 	Delivered time.Time `json:"delivered,omitzero"`
 	Read      time.Time `json:"read,omitzero"`
 	Detail    string    `json:"detail,omitempty"`
+}
+
+// SentListOptions select sent messages for ListSent.
+type SentListOptions struct {
+	State   SentState // "" lists every state
+	Limit   int       // only the newest this many; 0 means no limit
+	AfterID int64     // only ids greater than this: the cursor for following
+}
+
+// sentRank orders the states a message moves through on its way; the
+// ends (expired, failed) are not on it.
+var sentRank = map[SentState]int{SentQueued: 0, SentSent: 1, SentDelivered: 2, SentRead: 3}
+
+// sentFrom lists, for each state, the states a message may move to it
+// from: only forward along queued → sent → delivered → read, and to
+// expired or failed only while the hub has not yet handed it over.
+// Receipts arrive late, twice or out of order; whatever is not listed
+// here is one of those and changes nothing.
+var sentFrom = map[SentState][]SentState{
+	SentSent:      {SentQueued},
+	SentDelivered: {SentQueued, SentSent},
+	SentRead:      {SentQueued, SentSent, SentDelivered},
+	SentExpired:   {SentQueued, SentSent},
+	SentFailed:    {SentQueued, SentSent},
+}
+
+func validSentState(st SentState) error {
+	if _, ok := sentRank[st]; ok || st == SentExpired || st == SentFailed {
+		return nil
+	}
+	return fmt.Errorf("%w: unknown sent state %q", ErrInvalid, st)
+}
+
+const sentColumns = `SELECT id, hub_id, recipient, host, sender, text, created, expires, state, updated,
+	delivered_at, read_at, detail FROM sent`
+
+// AddSent records a message sent through the hub and sets s.ID. An empty
+// State is queued; zero Created and Updated are now. A HubID already
+// recorded returns an error wrapping ErrDuplicate; an invalid s one
+// wrapping ErrInvalid; either way nothing changes.
+func (s *Store) AddSent(ctx context.Context, snt *Sent) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	v := *snt
+	if v.State == "" {
+		v.State = SentQueued
+	}
+	now := time.Now()
+	if v.Created.IsZero() {
+		v.Created = now
+	}
+	if v.Updated.IsZero() {
+		v.Updated = now
+	}
+	if err := validateSent(&v); err != nil {
+		return fmt.Errorf("store: adding sent message: %w", err)
+	}
+	res, err := s.wdb.ExecContext(ctx, `INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
+		delivered_at, read_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub_id) DO NOTHING`,
+		v.HubID, v.To, v.Host, v.From, v.Text, nanos(v.Created), nanos(v.Expires), string(v.State), nanos(v.Updated),
+		nanos(v.Delivered), nanos(v.Read), v.Detail)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err == nil && n == 1 {
+		v.ID, err = res.LastInsertId()
+	}
+	if err != nil {
+		return fmt.Errorf("store: adding sent message %s: %w", v.HubID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: adding sent message %s: %w", v.HubID, ErrDuplicate)
+	}
+	*snt = v
+	return nil
+}
+
+// validateSent checks a sent message against the limits every message
+// keeps, so that the outbox never holds what no hub would take.
+func validateSent(v *Sent) error {
+	if v.HubID == "" {
+		return fmt.Errorf("%w: sent message has no hub id", ErrInvalid)
+	}
+	m := message.Message{From: v.From, To: v.To, Text: v.Text, Transport: message.TransportHub, HubID: v.HubID}
+	if err := message.Validate(&m); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if !utf8.ValidString(v.Host) || utf8.RuneCountInString(v.Host) > message.MaxNameLen {
+		return fmt.Errorf("%w: host %q is not a host name", ErrInvalid, v.Host)
+	}
+	if err := validSentState(v.State); err != nil {
+		return err
+	}
+	if err := checkDetail(v.Detail); err != nil {
+		return err
+	}
+	for _, t := range []time.Time{v.Created, v.Expires, v.Updated, v.Delivered, v.Read} {
+		if !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
+			return fmt.Errorf("%w: time %s out of range", ErrInvalid, t.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// checkDetail bounds what a receipt may say about a message (a refusal's
+// reason comes from another host).
+func checkDetail(d string) error {
+	if !utf8.ValidString(d) || utf8.RuneCountInString(d) > message.MaxSourceLen {
+		return fmt.Errorf("%w: detail is not UTF-8 of at most %d characters", ErrInvalid, message.MaxSourceLen)
+	}
+	return nil
+}
+
+// QueuedSent returns the outbox: up to limit queued messages (0: all),
+// oldest first, the order they must be published in.
+func (s *Store) QueuedSent(ctx context.Context, limit int) ([]Sent, error) {
+	return s.ListSent(ctx, SentListOptions{State: SentQueued, Limit: limit})
+}
+
+// UpdateSent moves the sent message hubID to state at time at (zero:
+// now), with detail saying why (a refusal's reason; "" for none). A
+// message only moves forward — queued → sent → delivered → read, and to
+// expired or failed only from queued or sent — so a receipt that arrives
+// late or twice is a no-op that returns nil. Delivered is set by the
+// delivered receipt, or by the read one if that came first (what was
+// read was delivered); Read by the read receipt. An unknown hubID
+// returns an error wrapping ErrNotFound.
+func (s *Store) UpdateSent(ctx context.Context, hubID string, state SentState, at time.Time, detail string) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	if err := validSentState(state); err != nil {
+		return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+	}
+	if err := checkDetail(detail); err != nil {
+		return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	if at.Before(minTime) || at.After(maxTime) {
+		return fmt.Errorf("store: updating sent message %s: %w: time %s out of range", hubID, ErrInvalid, at.UTC().Format(time.RFC3339))
+	}
+	from := sentFrom[state]
+	if len(from) > 0 {
+		// The state check is in the UPDATE itself, so two receipts racing
+		// cannot both pass a read-then-write check.
+		t := at.UnixNano()
+		args := []any{string(state), t, detail, string(state), t, string(state), t, hubID}
+		for _, f := range from {
+			args = append(args, string(f))
+		}
+		res, err := s.wdb.ExecContext(ctx, `UPDATE sent SET state = ?, updated = ?, detail = ?,
+			delivered_at = CASE WHEN ? IN ('delivered', 'read') AND delivered_at = 0 THEN ? ELSE delivered_at END,
+			read_at = CASE WHEN ? = 'read' THEN ? ELSE read_at END
+			WHERE hub_id = ? AND state IN (?`+strings.Repeat(", ?", len(from)-1)+`)`, args...)
+		var n int64
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		if err != nil {
+			return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	// Nothing moved: a stale receipt, or no such message.
+	var one int
+	err := s.wdb.QueryRowContext(ctx, `SELECT 1 FROM sent WHERE hub_id = ?`, hubID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: sent message %s: %w", hubID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+	}
+	return nil
+}
+
+// SentByHubID returns the sent message hubID, or an error wrapping
+// ErrNotFound.
+func (s *Store) SentByHubID(ctx context.Context, hubID string) (Sent, error) {
+	if s.closed() {
+		return Sent{}, ErrClosed
+	}
+	v, err := scanSent(s.rdb.QueryRowContext(ctx, sentColumns+` WHERE hub_id = ?`, hubID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Sent{}, fmt.Errorf("store: sent message %s: %w", hubID, ErrNotFound)
+	}
+	if err != nil {
+		return Sent{}, fmt.Errorf("store: getting sent message %s: %w", hubID, err)
+	}
+	return v, nil
+}
+
+// ListSent returns the sent messages opt selects, in ascending id order
+// (newest last). With a Limit, it is the newest Limit of them, as
+// `messenger sent` shows; to follow everything, pass the last id seen as
+// AfterID and no Limit.
+func (s *Store) ListSent(ctx context.Context, opt SentListOptions) ([]Sent, error) {
+	if s.closed() {
+		return nil, ErrClosed
+	}
+	if opt.Limit < 0 {
+		return nil, fmt.Errorf("store: listing sent messages: %w: limit %d is negative", ErrInvalid, opt.Limit)
+	}
+	if opt.State != "" {
+		if err := validSentState(opt.State); err != nil {
+			return nil, fmt.Errorf("store: listing sent messages: %w", err)
+		}
+	}
+	limit := int64(opt.Limit)
+	if limit == 0 {
+		limit = -1 // SQLite's "no limit"
+	}
+	// The newest first so that LIMIT keeps those, turned around below.
+	// Two texts rather than "(? = '' OR state = ?)", which would keep
+	// SQLite from using the (state, id) index.
+	var rows *sql.Rows
+	var err error
+	if opt.State == "" {
+		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE id > ? ORDER BY id DESC LIMIT ?`, opt.AfterID, limit)
+	} else {
+		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE state = ? AND id > ? ORDER BY id DESC LIMIT ?`,
+			string(opt.State), opt.AfterID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: listing sent messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Sent
+	for rows.Next() {
+		v, err := scanSent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: listing sent messages: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: listing sent messages: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// CountSent returns how many sent messages are in state ("" counts all):
+// CountSent(ctx, SentQueued) is the outbox's size.
+func (s *Store) CountSent(ctx context.Context, state SentState) (int, error) {
+	if s.closed() {
+		return 0, ErrClosed
+	}
+	var n int
+	var err error
+	if state == "" {
+		err = s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM sent`).Scan(&n)
+	} else {
+		if err := validSentState(state); err != nil {
+			return 0, fmt.Errorf("store: counting sent messages: %w", err)
+		}
+		err = s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM sent WHERE state = ?`, string(state)).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: counting sent messages: %w", err)
+	}
+	return n, nil
+}
+
+func scanSent(sc scanner) (Sent, error) {
+	var (
+		v                                            Sent
+		state                                        string
+		created, expires, updated, delivered, readAt int64
+	)
+	if err := sc.Scan(&v.ID, &v.HubID, &v.To, &v.Host, &v.From, &v.Text, &created, &expires, &state, &updated,
+		&delivered, &readAt, &v.Detail); err != nil {
+		return Sent{}, err
+	}
+	v.State = SentState(state)
+	v.Created, v.Expires, v.Updated = fromNanos(created), fromNanos(expires), fromNanos(updated)
+	v.Delivered, v.Read = fromNanos(delivered), fromNanos(readAt)
+	return v, nil
+}
+
+// nanos stores a time as Unix nanoseconds, the zero time as 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }
