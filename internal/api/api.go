@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
@@ -96,7 +97,11 @@ type Server struct {
 	Events *Hub
 	// Alerts, when set, serves POST /v1/alerts.
 	Alerts Alerter
-	Log    *slog.Logger
+	// Sent and HubLink, when the NATS hub is on, serve GET /v1/sent and
+	// /v1/hub/status; HubLink hears of hub messages marked read.
+	Sent    SentStore
+	HubLink HubAPI
+	Log     *slog.Logger
 }
 
 // Handler returns the API's routes.
@@ -114,6 +119,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("POST /v1/alerts", s.raiseAlert)
 	s.spamRoutes(mux)
+	s.hubRoutes(mux)
 	return mux
 }
 
@@ -189,6 +195,17 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.Events != nil {
 		s.Events.Publish(Event{Kind: EventRead, ID: id})
+	}
+	if s.HubLink != nil && m.HubID != "" {
+		// The reader need not wait for the sender's host: the receipt
+		// goes out in the background, bounded.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := s.HubLink.MarkRead(ctx, m); err != nil {
+				s.Log.Warn("read receipt not sent", slog.Int64("id", m.ID), slog.String("to_host", m.Verified), slog.Any("err", err))
+			}
+		}()
 	}
 	writeJSON(w, http.StatusOK, m)
 }

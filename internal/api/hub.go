@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/store"
+)
+
+// SentStore lists what this host sent through the hub, with receipts.
+type SentStore interface {
+	ListSent(ctx context.Context, opt store.SentListOptions) ([]store.Sent, error)
+}
+
+// HubAPI is the daemon's NATS hub as the API shows it (not Hub, the
+// event stream's fan-out).
+type HubAPI interface {
+	// Status is reported as JSON as it is (hub.Status).
+	Status(ctx context.Context) (any, error)
+	// MarkRead tells a hub message's sender that it was read.
+	MarkRead(ctx context.Context, m message.Message) error
+}
+
+func (s *Server) hubRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/sent", s.listSent)
+	mux.HandleFunc("GET /v1/hub/status", s.hubStatus)
+}
+
+func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
+	if s.Sent == nil {
+		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
+		return
+	}
+	var opt store.SentListOptions
+	q := r.URL.Query()
+	if v := q.Get("state"); v != "" {
+		switch st := store.SentState(v); st {
+		case store.SentQueued, store.SentSent, store.SentDelivered, store.SentRead, store.SentExpired, store.SentFailed:
+			opt.State = st
+		default:
+			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q is not queued, sent, delivered, read, expired or failed", v))
+			return
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"after", &opt.AfterID}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("%s %q is not a non-negative integer", p.name, v))
+				return
+			}
+			*p.dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q is not a non-negative integer", v))
+			return
+		}
+		opt.Limit = n
+	}
+	rows, err := s.Sent.ListSent(r.Context(), opt)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	if rows == nil {
+		rows = []store.Sent{}
+	}
+	writeJSON(w, http.StatusOK, rows)
+}
+
+func (s *Server) hubStatus(w http.ResponseWriter, r *http.Request) {
+	if s.HubLink == nil {
+		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
+		return
+	}
+	st, err := s.HubLink.Status(r.Context())
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// Sent lists messages sent through the hub; state "" is every state.
+func (c *Client) Sent(ctx context.Context, state store.SentState, after int64, limit int) ([]store.Sent, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", string(state))
+	}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var rows []store.Sent
+	err := c.do(ctx, http.MethodGet, "/v1/sent?"+q.Encode(), &rows)
+	return rows, err
+}
+
+// HubStatus decodes GET /v1/hub/status into out (a *hub.Status).
+func (c *Client) HubStatus(ctx context.Context, out any) error {
+	return c.do(ctx, http.MethodGet, "/v1/hub/status", out)
+}
