@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,9 +40,30 @@ func exitCodeFor(code string) int {
 	return exitSendFailed
 }
 
+// defaultWait is how long a bare --wait waits for the delivered receipt.
+const defaultWait = time.Minute
+
+// hubOutcome says what became of a message handed to the hub.
+func hubOutcome(d sender.Delivery) string {
+	switch d.State {
+	case sender.HubStateDelivered, sender.HubStateRead:
+		return fmt.Sprintf("The message was delivered to %s on %s.", d.To, d.Addr)
+	case sender.HubStateQueued:
+		if d.Online {
+			return fmt.Sprintf("The message to %s is queued in the outbox: the hub cannot be reached now; it goes when it can.", d.To)
+		}
+		return fmt.Sprintf("The message to %s is queued: %s is offline; it will be delivered when it returns.", d.To, d.Addr)
+	}
+	if !d.Online {
+		return fmt.Sprintf("The message to %s is queued in the hub: %s is offline; it will be delivered when it returns.", d.To, d.Addr)
+	}
+	return fmt.Sprintf("The message was sent to %s on %s through the hub.", d.To, d.Addr)
+}
+
 func newSendCmd(g *globalFlags) *cobra.Command {
 	var req sender.Request
 	var asJSON bool
+	var wait, expires time.Duration
 	cmd := &cobra.Command{
 		Use:   "send {NAME | '*' | --domain D | --users} [TEXT...]",
 		Short: "Send a message, like net send",
@@ -51,6 +73,10 @@ func newSendCmd(g *globalFlags) *cobra.Command {
   messenger send '*' TEXT        to everyone in our workgroup (mailslot broadcast)
   messenger send --domain D TEXT to every messenger name of workgroup or domain D
   messenger send --users TEXT    to every user logged on to this host
+
+A name the hub's registry knows (another Messenger daemon, on any subnet)
+goes through the hub: authenticated, kept while its host is offline ("queued",
+exit 0), with receipts ("messenger sent"); --wait blocks until it is stored.
 
 Without TEXT the message is read from standard input. The daemon sends it,
 so "messenger serve" must run. Exit status: 0 sent, 2 bad arguments or
@@ -81,7 +107,8 @@ messages, 5 network error or timeout, 1 anything else.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*requestTimeout)
+			req.Wait, req.Expires = wait, expires
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*requestTimeout+wait)
 			defer cancel()
 			deliveries, err := c.Send(ctx, req)
 			var rerr *api.RequestError
@@ -102,9 +129,14 @@ messages, 5 network error or timeout, 1 anything else.`,
 			for _, d := range deliveries {
 				if d.OK() {
 					if !asJSON {
-						if d.Via == "mailslot" {
+						switch {
+						case d.Via == "mailslot":
 							fmt.Fprintf(w, "The message was sent to all messenger names of %s.\n", d.To)
-						} else {
+						case d.Via == "hub" && d.ID == "":
+							fmt.Fprintf(w, "The message was sent through the hub to all Messenger hosts of %s.\n", d.To)
+						case d.Via == "hub":
+							fmt.Fprintln(w, hubOutcome(d))
+						default:
 							fmt.Fprintf(w, "The message was successfully sent to %s.\n", d.To)
 						}
 					}
@@ -125,7 +157,10 @@ messages, 5 network error or timeout, 1 anything else.`,
 	f.StringVar(&req.From, "from", "", "sender name shown to the recipient (default your user name, at most 15 characters)")
 	f.StringVar(&req.Address, "address", "", "HOST[:PORT] to connect to, skipping name resolution (like smbclient -I/-p)")
 	f.StringVar(&req.Source, "source", "", "local IP address to send from (default: chosen by routing)")
-	f.StringVar(&req.Via, "via", "", "smb or rpc: only this path (default: NetBIOS session, then NetrSendMessage toward trusted networks)")
+	f.StringVar(&req.Via, "via", "", "hub, smb or rpc: only this path (default: the hub for names its registry knows, else a NetBIOS session, then NetrSendMessage toward trusted networks)")
+	f.DurationVar(&wait, "wait", 0, "through the hub: wait this long for the recipient to store the message (like msg /W); --wait alone waits 1m")
+	f.Lookup("wait").NoOptDefVal = defaultWait.String()
+	f.DurationVar(&expires, "expires", 0, "through the hub: drop the message if its recipient's host has not taken it within this long (like msg /TIME)")
 	f.BoolVar(&asJSON, "json", false, "print each recipient's outcome as a JSON object")
 	return cmd
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/sink/popup"
+	"github.com/netsend/messenger/internal/store"
+)
+
+func newSentCmd(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	var state string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "sent [--json] [--state S] [--limit N]",
+		Short: "List messages sent through the hub, with their receipts",
+		Long: `List the messages this host sent through the hub, oldest first, with
+where each stands: queued (in the local outbox, or for a host that is
+offline), sent (kept by the hub), delivered (stored by the recipient),
+read (opened), expired, failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+			defer cancel()
+			rows, err := c.Sent(ctx, store.SentState(state), 0, limit)
+			if err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				for _, r := range rows {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(w, "Nothing was sent through the hub.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTO\tHOST\tSTATE\tSINCE\tTEXT")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, popup.Printable(r.To), popup.Printable(r.Host), r.State,
+					r.Updated.Local().Format(time.DateTime), summary(r.Text, 40))
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "one JSON object per message")
+	f.StringVar(&state, "state", "", "only messages in this state (queued, sent, delivered, read, expired, failed)")
+	f.IntVar(&limit, "limit", 0, "at most this many (the newest)")
+	return cmd
+}
