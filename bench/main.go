@@ -18,7 +18,11 @@
 //     messages delivered;
 //
 //   - flood: a spoofed-source spam flood with a trusted sender
-//     interleaved, and the daemon's memory over time.
+//     interleaved, and the daemon's memory over time;
+//
+//   - hub: messages through the NATS hub with a delivered receipt each,
+//     on one nats-server and on a three-node cluster, beside a bare
+//     JetStream client doing the same round trip and the legacy SMB path.
 //
 // With -report DIR it also writes a Markdown report with SVG charts.
 //
@@ -62,6 +66,7 @@ func main() {
 	mailslot := func() error { return runMailslot(*duration, rep) }
 	flood := func() error { return runFlood(*duration, rep) }
 	mix := func() error { return runDatagrams(*duration, rep) }
+	hub := func() error { return runHub(*duration, *levels, *keep, rep) }
 	switch what := flag.Arg(0); what {
 	case "", "all":
 		step(smb)
@@ -69,6 +74,7 @@ func main() {
 		step(mailslot)
 		step(mix)
 		step(flood)
+		step(hub)
 	case "smb":
 		step(smb)
 	case "nbns":
@@ -79,10 +85,12 @@ func main() {
 		step(flood)
 	case "mix":
 		step(mix)
+	case "hub":
+		step(hub)
 	case nbnsLoadCmd:
 		err = nbnsLoad(flag.Args()[1:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, mix, flood, all)", what)
+		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, mix, flood, hub, all)", what)
 	}
 	if err == nil && *reportDir != "" {
 		err = rep.Write(*reportDir)

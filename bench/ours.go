@@ -27,8 +27,14 @@ func startOurDaemon(work string, flags ...string) (*ourDaemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	dataDir := filepath.Join(work, "ours")
-	logf, err := os.Create(filepath.Join(work, "ours.log"))
+	return runOurDaemon(bin, filepath.Join(work, "ours"), filepath.Join(work, "ours.log"), flags...)
+}
+
+// runOurDaemon runs bin as `messenger serve` with its data in dataDir and
+// its log in logPath, like startOurDaemon, for benchmarks that need more
+// than one daemon.
+func runOurDaemon(bin, dataDir, logPath string, flags ...string) (*ourDaemon, error) {
+	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ type Report struct {
 	Mailslot *mailslotRow
 	Mix      *mixRow
 	Flood    *floodRow
+	Hub      []hubRow
 }
 
 // pairRow is one concurrency level of a side-by-side benchmark.
@@ -29,6 +30,14 @@ type pairRow struct {
 	Ours, Peer       float64 // per second
 	OursP99, PeerP99 float64 // milliseconds
 	OursCPU, PeerCPU float64 // µs per message or answer
+}
+
+// hubRow is one concurrency level of the hub benchmark on one topology:
+// round trips per second (message stored by the recipient, receipt back).
+type hubRow struct {
+	Nodes, Clients           int
+	Ours, Bare, SMB          float64 // per second
+	OursP99, BareP99, SMBP99 float64 // milliseconds
 }
 
 type mailslotRow struct {
@@ -88,6 +97,22 @@ func (r *Report) Write(dir string) error {
 		fmt.Fprintf(&md, "## Flood\n\nA spoofed-source spam flood of %d mailslot datagrams from many 127.x.y.z addresses, with %d messages of a trusted sender interleaved: %d of the trusted messages were delivered (in order: %v); %d spam messages were stored (quarantined up to the cap), the rest dropped. Resident memory of the daemon during the run:\n\n![RSS during the flood](flood-rss.svg)\n\n",
 			f.Spam, f.Trusted, f.TrustedDelivered, f.InOrder, f.SpamStored)
 		charts["flood-rss.svg"] = lineChart("Daemon RSS during the flood (MiB)", f.RSS)
+	}
+	if len(r.Hub) > 0 {
+		md.WriteString("## The NATS hub: messenger vs bare JetStream\n\n")
+		md.WriteString("Daemon A sends to BOB on daemon B through the hub and waits for the delivered receipt (`messenger send --wait`): A publishes, B stores the message in SQLite and publishes the receipt, A's waiter wakes. Each client sends one message at a time. The peer is a bare JetStream client in the same cluster and run doing the same round trip under the same permissions, streams and consumer settings (publish, fetch with one message in flight, publish the receipt, ack, consume the receipt) with no store, registry or API; the legacy column is A sending to B over an SMB session (the session's reply comes after B stored it). Three nodes means a three-node nats-server cluster with replicas 3.\n\n")
+		md.WriteString("| nodes | clients | messenger via hub msgs/s | bare JetStream round trips/s | ratio | messenger via SMB msgs/s | p99 ms (hub / bare / SMB) |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+		var chart []pairRow
+		for _, row := range r.Hub {
+			fmt.Fprintf(&md, "| %d | %d | %.0f | %.0f | %.2f× | %.0f | %.2f / %.2f / %.2f |\n", row.Nodes, row.Clients, row.Ours, row.Bare, ratio(row.Ours, row.Bare), row.SMB, row.OursP99, row.BareP99, row.SMBP99)
+			if row.Nodes == 3 {
+				chart = append(chart, pairRow{Clients: row.Clients, Ours: row.Ours, Peer: row.Bare})
+			}
+		}
+		if len(chart) > 0 {
+			md.WriteString("\n![Hub round trips per second, three nodes](hub.svg)\n\n")
+			charts["hub.svg"] = barChart("Hub round trips with receipts per second (3 nodes, R3)", "bare JetStream", chart)
+		}
 	}
 	for name, svg := range charts {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(svg), 0o644); err != nil {
