@@ -173,7 +173,7 @@ func checkDetail(d string) error {
 // QueuedSent returns the outbox: up to limit queued messages (0: all),
 // oldest first, the order they must be published in.
 func (s *Store) QueuedSent(ctx context.Context, limit int) ([]Sent, error) {
-	return s.ListSent(ctx, SentListOptions{State: SentQueued, Limit: limit})
+	return s.listSent(ctx, SentListOptions{State: SentQueued, Limit: limit}, false)
 }
 
 // UpdateSent moves the sent message hubID to state at time at (zero:
@@ -257,6 +257,12 @@ func (s *Store) SentByHubID(ctx context.Context, hubID string) (Sent, error) {
 // `messenger sent` shows; to follow everything, pass the last id seen as
 // AfterID and no Limit.
 func (s *Store) ListSent(ctx context.Context, opt SentListOptions) ([]Sent, error) {
+	return s.listSent(ctx, opt, true)
+}
+
+// listSent lists in ascending id order; a Limit keeps the newest of the
+// selection when newest is set, the oldest otherwise.
+func (s *Store) listSent(ctx context.Context, opt SentListOptions, newest bool) ([]Sent, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
@@ -272,15 +278,19 @@ func (s *Store) ListSent(ctx context.Context, opt SentListOptions) ([]Sent, erro
 	if limit == 0 {
 		limit = -1 // SQLite's "no limit"
 	}
-	// The newest first so that LIMIT keeps those, turned around below.
-	// Two texts rather than "(? = '' OR state = ?)", which would keep
-	// SQLite from using the (state, id) index.
+	// For the newest, read newest first so that LIMIT keeps those, and
+	// turn them around below. Two texts rather than "(? = '' OR state =
+	// ?)", which would keep SQLite from using the (state, id) index.
+	order := ` ORDER BY id LIMIT ?`
+	if newest {
+		order = ` ORDER BY id DESC LIMIT ?`
+	}
 	var rows *sql.Rows
 	var err error
 	if opt.State == "" {
-		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE id > ? ORDER BY id DESC LIMIT ?`, opt.AfterID, limit)
+		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE id > ?`+order, opt.AfterID, limit)
 	} else {
-		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE state = ? AND id > ? ORDER BY id DESC LIMIT ?`,
+		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE state = ? AND id > ?`+order,
 			string(opt.State), opt.AfterID, limit)
 	}
 	if err != nil {
@@ -298,7 +308,9 @@ func (s *Store) ListSent(ctx context.Context, opt SentListOptions) ([]Sent, erro
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: listing sent messages: %w", err)
 	}
-	slices.Reverse(out)
+	if newest {
+		slices.Reverse(out)
+	}
 	return out, nil
 }
 

@@ -1,0 +1,452 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/netsend/messenger/internal/message"
+)
+
+func hubSample(id, text string) message.Message {
+	return message.Message{
+		From: "bob", To: "ALICE", Text: text,
+		Time:      time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
+		Transport: message.TransportHub, Source: "hub:HOSTB", HubID: id, Verified: "HOSTB",
+	}
+}
+
+func TestHubMessageRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	plain := add(t, s, sample("not through the hub"))
+	hub := add(t, s, hubSample("0123456789abcdef0123456789abcdef", "through the hub"))
+
+	s = reopen(t, s, dir)
+	got, err := s.Get(context.Background(), hub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameMessage(t, got, hub)
+	if got.HubID != "0123456789abcdef0123456789abcdef" || got.Verified != "HOSTB" {
+		t.Errorf("hub fields read back as %q, %q", got.HubID, got.Verified)
+	}
+	list, err := s.List(context.Background(), ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != plain.ID || list[0].HubID != "" || list[0].Verified != "" || list[1].Verified != "HOSTB" {
+		t.Errorf("List does not carry the hub fields: %+v", list)
+	}
+}
+
+// The hub redelivers a message whose ack was lost: the second Add says
+// so (ErrDuplicate) and stores nothing, while messages without a hub id
+// never conflict.
+func TestHubDuplicateAcrossBatches(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	first := add(t, s, hubSample("aa", "first"))
+	again := hubSample("aa", "the same, redelivered")
+	err := s.Add(context.Background(), &again)
+	if !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second Add of hub id aa: %v, want ErrDuplicate", err)
+	}
+	if again.ID != 0 {
+		t.Errorf("a duplicate Add set the id to %d", again.ID)
+	}
+	add(t, s, sample("no hub id"))
+	add(t, s, sample("no hub id either"))
+	add(t, s, hubSample("bb", "another hub id"))
+	if n := count(t, s); n != 4 {
+		t.Errorf("Count = %d, want 4", n)
+	}
+	got, err := s.Get(context.Background(), first.ID)
+	if err != nil || got.Text != "first" {
+		t.Errorf("the first copy reads %q, %v; want it unchanged", got.Text, err)
+	}
+	if st := s.Stats(); st.Messages != 4 {
+		t.Errorf("Stats.Messages = %d, want 4 (the duplicate is not counted)", st.Messages)
+	}
+}
+
+// Duplicates queued into one batch, of each other and of a message
+// already stored, fail alone: every other message of the batch commits.
+func TestHubDuplicateInOneBatch(t *testing.T) {
+	opts, parked, release, sizes := holdWriter(0)
+	s := openStore(t, t.TempDir(), opts)
+	// The writer parks after committing this one, before answering it.
+	stored := hubSample("cc", "stored before")
+	firstErr := make(chan error, 1)
+	go func() { firstErr <- s.Add(context.Background(), &stored) }()
+	<-parked
+
+	type result struct {
+		text string
+		err  error
+	}
+	batch := []message.Message{
+		hubSample("dd", "new"),
+		hubSample("dd", "new, twice in the batch"),
+		hubSample("cc", "already stored"),
+		sample("plain"),
+		hubSample("ee", "another new"),
+	}
+	results := make(chan result, len(batch))
+	for _, m := range batch {
+		go func() {
+			err := s.Add(context.Background(), &m)
+			results <- result{m.Text, err}
+		}()
+	}
+	waitFor(t, "Adds to queue", func() bool { return len(s.reqs) == len(batch) })
+	close(release)
+	if err := <-firstErr; err != nil {
+		t.Fatalf("first Add: %v", err)
+	}
+
+	var ok, dup []string
+	for range batch {
+		r := <-results
+		switch {
+		case r.err == nil:
+			ok = append(ok, r.text)
+		case errors.Is(r.err, ErrDuplicate):
+			dup = append(dup, r.text)
+		default:
+			t.Errorf("Add(%q): %v", r.text, r.err)
+		}
+	}
+	if len(ok) != 3 || len(dup) != 2 {
+		t.Errorf("stored %q, duplicates %q; want 3 stored, 2 duplicates", ok, dup)
+	}
+	if got := sizes(); fmt.Sprint(got) != "[1 3]" {
+		t.Errorf("commits of %v messages, want [1 3]: the queued Adds in one batch", got)
+	}
+	list, err := s.List(context.Background(), ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, m := range list {
+		ids[m.HubID]++
+	}
+	if len(list) != 4 || ids["cc"] != 1 || ids["dd"] != 1 || ids["ee"] != 1 || ids[""] != 1 {
+		t.Errorf("stored hub ids %v in %d messages, want cc, dd, ee and one plain", ids, len(list))
+	}
+	if got, _ := s.Get(context.Background(), stored.ID); got.Text != "stored before" {
+		t.Errorf("the stored copy became %q", got.Text)
+	}
+}
+
+// A duplicate quarantined message must not evict anything: it stored
+// nothing.
+func TestHubDuplicateDoesNotEvict(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{QuarantineMax: 1})
+	q := hubSample("ff", "held")
+	q.State = message.StateQuarantined
+	add(t, s, q)
+	again := q
+	if err := s.Add(context.Background(), &again); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("Add: %v, want ErrDuplicate", err)
+	}
+	if st := s.Stats(); st.Evicted != 0 {
+		t.Errorf("Evicted = %d after a duplicate", st.Evicted)
+	}
+	if n := count(t, s); n != 1 {
+		t.Errorf("Count = %d, want 1", n)
+	}
+}
+
+func sentSample(id string) *Sent {
+	return &Sent{HubID: id, To: "ALICE", Host: "HOSTA", From: "bob", Text: "lunch?",
+		Created: time.Date(2026, 11, 29, 12, 0, 0, 123, time.UTC)}
+}
+
+func TestSentRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	ctx := context.Background()
+	a := sentSample("a1")
+	a.Expires = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	before := time.Now()
+	if err := s.AddSent(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == 0 || a.State != SentQueued || a.Updated.Before(before) || !a.Created.Equal(time.Date(2026, 11, 29, 12, 0, 0, 123, time.UTC)) {
+		t.Errorf("AddSent set %+v; want an id, queued, Updated now and Created kept", a)
+	}
+	b := sentSample("b2")
+	b.Created = time.Time{}
+	if err := s.AddSent(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Created.Before(before) || b.ID <= a.ID {
+		t.Errorf("second AddSent: %+v", b)
+	}
+
+	s = reopen(t, s, dir)
+	got, err := s.SentByHubID(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *a
+	if !got.Created.Equal(want.Created) || !got.Expires.Equal(want.Expires) || !got.Updated.Equal(want.Updated) {
+		t.Errorf("times read back as %v %v %v, want %v %v %v", got.Created, got.Expires, got.Updated, want.Created, want.Expires, want.Updated)
+	}
+	got.Created, got.Expires, got.Updated = want.Created, want.Expires, want.Updated
+	if got != want {
+		t.Errorf("SentByHubID:\n got %+v\nwant %+v", got, want)
+	}
+	if got, _ := s.SentByHubID(ctx, "b2"); !got.Expires.IsZero() || !got.Delivered.IsZero() || !got.Read.IsZero() {
+		t.Errorf("zero times read back as %v %v %v", got.Expires, got.Delivered, got.Read)
+	}
+	if _, err := s.SentByHubID(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SentByHubID(unknown): %v, want ErrNotFound", err)
+	}
+}
+
+func TestAddSentRefuses(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	if err := s.AddSent(ctx, sentSample("a1")); err != nil {
+		t.Fatal(err)
+	}
+	again := sentSample("a1")
+	again.Text = "changed"
+	if err := s.AddSent(ctx, again); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("AddSent of a known hub id: %v, want ErrDuplicate", err)
+	}
+	if again.ID != 0 {
+		t.Errorf("a refused AddSent set the id to %d", again.ID)
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(*Sent)
+	}{
+		{"no hub id", func(v *Sent) { v.HubID = "" }},
+		{"hub id not hex", func(v *Sent) { v.HubID = "zz" }},
+		{"text too long", func(v *Sent) { v.Text = string(make([]byte, message.MaxTextLen+1)) }},
+		{"unknown state", func(v *Sent) { v.State = "lost" }},
+		{"host not UTF-8", func(v *Sent) { v.Host = "\xff" }},
+		{"time out of range", func(v *Sent) { v.Expires = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+	} {
+		v := sentSample("b2")
+		tc.mod(v)
+		if err := s.AddSent(ctx, v); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: AddSent: %v, want ErrInvalid", tc.name, err)
+		}
+	}
+	if n, err := s.CountSent(ctx, ""); err != nil || n != 1 {
+		t.Errorf("CountSent = %d, %v; want 1 (only the first)", n, err)
+	}
+	got, _ := s.SentByHubID(ctx, "a1")
+	if got.Text != "lunch?" {
+		t.Errorf("the duplicate changed the text to %q", got.Text)
+	}
+}
+
+// Receipts come late, twice and out of order; a message only ever moves
+// forward.
+func TestUpdateSentForwardOnly(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	at := func(sec int) time.Time { return time.Date(2026, 11, 29, 12, 0, sec, 0, time.UTC) }
+	type step struct {
+		to     SentState
+		at     int
+		detail string
+		state  SentState // the state after the step
+	}
+	for _, tc := range []struct {
+		name           string
+		steps          []step
+		delivered, red int // seconds of the Delivered and Read times, -1 for none
+		detail         string
+	}{
+		{"the whole way", []step{{SentSent, 1, "", SentSent}, {SentDelivered, 2, "", SentDelivered}, {SentRead, 3, "", SentRead}}, 2, 3, ""},
+		{"equal is a no-op", []step{{SentSent, 1, "", SentSent}, {SentSent, 5, "again", SentSent}}, -1, -1, ""},
+		{"backward is a no-op", []step{{SentDelivered, 2, "", SentDelivered}, {SentSent, 5, "late publish ack", SentDelivered}}, 2, -1, ""},
+		{"a late delivered after read", []step{{SentRead, 3, "", SentRead}, {SentDelivered, 4, "", SentRead}}, 3, 3, ""},
+		{"never back to queued", []step{{SentSent, 1, "", SentSent}, {SentQueued, 2, "", SentSent}}, -1, -1, ""},
+		{"expired from queued", []step{{SentExpired, 4, "expired before sending", SentExpired}, {SentSent, 5, "", SentExpired}}, -1, -1, "expired before sending"},
+		{"failed from sent", []step{{SentSent, 1, "", SentSent}, {SentFailed, 2, "refused by policy", SentFailed}, {SentDelivered, 3, "", SentFailed}}, -1, -1, "refused by policy"},
+		{"no failing once delivered", []step{{SentDelivered, 2, "", SentDelivered}, {SentFailed, 3, "too late", SentDelivered}, {SentExpired, 4, "", SentDelivered}}, 2, -1, ""},
+		{"no expiring once read", []step{{SentRead, 3, "", SentRead}, {SentExpired, 4, "", SentRead}}, 3, 3, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("%x", []byte(tc.name))
+			if err := s.AddSent(ctx, sentSample(id)); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range tc.steps {
+				if err := s.UpdateSent(ctx, id, st.to, at(st.at), st.detail); err != nil {
+					t.Fatalf("UpdateSent(%s): %v", st.to, err)
+				}
+				got, err := s.SentByHubID(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != st.state {
+					t.Errorf("after UpdateSent(%s): state %s, want %s", st.to, got.State, st.state)
+				}
+			}
+			got, _ := s.SentByHubID(ctx, id)
+			check := func(what string, tm time.Time, sec int) {
+				if sec < 0 && !tm.IsZero() || sec >= 0 && !tm.Equal(at(sec)) {
+					t.Errorf("%s = %v, want second %d (-1: none)", what, tm, sec)
+				}
+			}
+			check("Delivered", got.Delivered, tc.delivered)
+			check("Read", got.Read, tc.red)
+			if got.Detail != tc.detail {
+				t.Errorf("Detail = %q, want %q", got.Detail, tc.detail)
+			}
+		})
+	}
+
+	if err := s.UpdateSent(ctx, "feed", SentDelivered, time.Time{}, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("UpdateSent of an unknown id: %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateSent(ctx, "feed", SentQueued, time.Time{}, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("UpdateSent of an unknown id to queued: %v, want ErrNotFound", err)
+	}
+	if err := s.AddSent(ctx, sentSample("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSent(ctx, "abc", "lost", time.Time{}, ""); !errors.Is(err, ErrInvalid) {
+		t.Errorf("UpdateSent to an unknown state: %v, want ErrInvalid", err)
+	}
+	before := time.Now()
+	if err := s.UpdateSent(ctx, "abc", SentSent, time.Time{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.SentByHubID(ctx, "abc"); got.Updated.Before(before) {
+		t.Errorf("UpdateSent with a zero time set Updated to %v, want now", got.Updated)
+	}
+}
+
+func TestSentListsAndCounts(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	var ids []string
+	for i := range 6 {
+		id := fmt.Sprintf("%02x", i)
+		ids = append(ids, id)
+		if err := s.AddSent(ctx, sentSample(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 00 and 03 published, 04 delivered; 01, 02, 05 still queued.
+	for id, st := range map[string]SentState{"00": SentSent, "03": SentSent, "04": SentDelivered} {
+		if err := s.UpdateSent(ctx, id, st, time.Time{}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hubIDs := func(list []Sent) string {
+		var out []string
+		for _, v := range list {
+			out = append(out, v.HubID)
+		}
+		return fmt.Sprint(out)
+	}
+	q, err := s.QueuedSent(ctx, 0)
+	if err != nil || hubIDs(q) != "[01 02 05]" {
+		t.Errorf("QueuedSent(0) = %s, %v; want [01 02 05], oldest first", hubIDs(q), err)
+	}
+	q, err = s.QueuedSent(ctx, 2)
+	if err != nil || hubIDs(q) != "[01 02]" {
+		t.Errorf("QueuedSent(2) = %s, %v; want the two oldest [01 02]", hubIDs(q), err)
+	}
+	all, err := s.ListSent(ctx, SentListOptions{})
+	if err != nil || hubIDs(all) != fmt.Sprint(ids) {
+		t.Errorf("ListSent() = %s, %v; want %v", hubIDs(all), err, ids)
+	}
+	for _, tc := range []struct {
+		opt  SentListOptions
+		want string
+	}{
+		{SentListOptions{Limit: 2}, "[04 05]"},
+		{SentListOptions{State: SentSent}, "[00 03]"},
+		{SentListOptions{State: SentQueued, Limit: 1}, "[05]"},
+		{SentListOptions{AfterID: all[3].ID}, "[04 05]"},
+		{SentListOptions{AfterID: all[5].ID}, "[]"},
+		{SentListOptions{State: SentRead}, "[]"},
+	} {
+		got, err := s.ListSent(ctx, tc.opt)
+		if err != nil || hubIDs(got) != tc.want {
+			t.Errorf("ListSent(%+v) = %s, %v; want %s", tc.opt, hubIDs(got), err, tc.want)
+		}
+	}
+	if _, err := s.ListSent(ctx, SentListOptions{Limit: -1}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ListSent with a negative limit: %v", err)
+	}
+	if _, err := s.ListSent(ctx, SentListOptions{State: "lost"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ListSent of an unknown state: %v", err)
+	}
+	for st, want := range map[SentState]int{"": 6, SentQueued: 3, SentSent: 2, SentDelivered: 1, SentRead: 0} {
+		if n, err := s.CountSent(ctx, st); err != nil || n != want {
+			t.Errorf("CountSent(%q) = %d, %v; want %d", st, n, err, want)
+		}
+	}
+}
+
+// A database of schema version 5 (before the hub) is migrated on Open:
+// its messages read back with no hub fields, and the hub's columns,
+// unique index and sent table work afterwards.
+func TestHubMigrationFromVersion5(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, stmts := range migrations[:5] {
+		for _, stmt := range stmts {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 2 {
+		if _, err := db.ExecContext(ctx, `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation)
+			VALUES ('ALICE', 'BOB', 'from before the hub', ?, 'smb', '192.0.2.7:139', 'unread', '', '')`, time.Now().UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 5"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, dir, Options{})
+	var v int
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion() {
+		t.Fatalf("user_version = %d, %v; want %d", v, err, schemaVersion())
+	}
+	for id := int64(1); id <= 2; id++ {
+		old, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if old.Text != "from before the hub" || old.HubID != "" || old.Verified != "" {
+			t.Errorf("old message %d read back as %+v", id, old)
+		}
+	}
+	add(t, s, hubSample("abcd", "after the migration"))
+	dup := hubSample("abcd", "again")
+	if err := s.Add(ctx, &dup); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("duplicate hub id after the migration: %v", err)
+	}
+	if err := s.AddSent(ctx, sentSample("abcd")); err != nil {
+		t.Errorf("AddSent after the migration: %v", err)
+	}
+	if n := count(t, s); n != 3 {
+		t.Errorf("Count = %d, want 3", n)
+	}
+}
