@@ -55,7 +55,7 @@ func TestAlertTransport(t *testing.T) {
 	if err == nil {
 		t.Fatal("unknown transports accepted")
 	}
-	for _, want := range []string{"unknown transport (smb, mailslot, rpc, api, alert)", `"fax" is not smb, mailslot, rpc, api or alert`} {
+	for _, want := range []string{"unknown transport (smb, mailslot, rpc, api, alert, hub)", `"fax" is not smb, mailslot, rpc, api, alert or hub`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -56,7 +56,13 @@ type Options struct {
 // transportNames are the transports a spec may configure. Alerts, like
 // the API, come from this host (the CLI) or from the ingest listener,
 // which checks a token, so neither has a network restriction by default.
-var transportNames = []message.Transport{message.TransportSMB, message.TransportMailslot, message.TransportRPC, message.TransportAPI, message.TransportAlert}
+// Hub messages have no network source at all ("hub:HOST"): the hub's
+// credentials and permissions authenticate the sending host, which the
+// lists name as "hub:HOST".
+var transportNames = []message.Transport{message.TransportSMB, message.TransportMailslot, message.TransportRPC, message.TransportAPI, message.TransportAlert, message.TransportHub}
+
+// transportList is transportNames as error messages list them.
+const transportList = "smb, mailslot, rpc, api, alert, hub"
 
 // Compile checks spec as a whole and builds the policy. Every problem
 // is reported, each as a *FieldError.
@@ -78,7 +84,7 @@ func Compile(spec Spec, o Options) (*Policy, error) {
 
 	for key := range spec.Transports {
 		if !knownTransport(key) {
-			bad("policy.transports", -1, "", key, "unknown transport (smb, mailslot, rpc, api, alert)")
+			bad("policy.transports", -1, "", key, "unknown transport (%s)", transportList)
 		}
 	}
 	for _, t := range transportNames {
@@ -109,6 +115,10 @@ func Compile(spec Spec, o Options) (*Policy, error) {
 				allow = []Net{{Local: true}}
 			}
 			r.Allow = NewNetworks(allow)
+		case message.TransportHub:
+			if len(ts.Allow) > 0 {
+				bad(table, -1, "", "allow", "hub messages come from no network address; name their hosts as \"hub:HOST\" in trust, block_senders or allow_senders")
+			}
 		default:
 			if len(ts.Allow) > 0 {
 				r.Allow = NewNetworks(ts.Allow)
@@ -208,7 +218,7 @@ func compileRule(rs RuleSpec) (rule, *ruleError) {
 	}
 	for _, t := range rs.Transport {
 		if !knownTransport(t) {
-			return fail("transport", "%q is not smb, mailslot, rpc, api or alert", t)
+			return fail("transport", "%q is not smb, mailslot, rpc, api, alert or hub", t)
 		}
 		r.transports = append(r.transports, message.Transport(t))
 	}

@@ -7,9 +7,12 @@
 //
 //  1. the transport is switched off: drop (TRANSPORT.disabled);
 //  2. the source is not in the transport's networks: drop (TRANSPORT.allow);
-//  3. the sender or source is trusted: deliver (trust) — but a transport
-//     that quarantines everything (RPC, whose source is forged at will)
-//     still quarantines;
+//  3. the sender or source is trusted, or the message came through the
+//     hub from a host it verified and that host is trusted ("hub:HOST"
+//     in the list, or trust_verified for every verified host that
+//     block_senders does not name): deliver (trust, trust_verified) — but
+//     a transport that quarantines everything (RPC, whose source is
+//     forged at will) still quarantines;
 //  4. the sender or source is blocked: drop (block_senders);
 //  5. a rate limit is exceeded: quarantine (rate.per_source,
 //     rate.per_sender, rate.global);
@@ -21,6 +24,13 @@
 //
 // In flood mode every quarantine of steps 5 to 9 becomes a drop (flood),
 // so that a flood costs no disk.
+//
+// A hub message's source is "hub:HOST", not an address, so network
+// entries and per-source limits never apply to it; its Verified host,
+// which the hub's permissions proved, is matched by "hub:HOST" entries of
+// trust, block_senders and allow_senders. Its sender name is the display
+// name the sending host chose and proves nothing, as on every other
+// transport.
 package policy
 
 import (
@@ -136,8 +146,14 @@ type rule struct {
 // once its tables are warm.
 func (p *Policy) Decide(m *message.Message) Verdict {
 	t, hasT := p.Transports[m.Transport]
-	ap, err := netip.ParseAddrPort(m.Source)
-	addr, hasAddr := ap.Addr().Unmap(), err == nil
+	// A hub message's source is "hub:HOST", never an address; not parsing
+	// it spares the error's allocation.
+	var addr netip.Addr
+	hasAddr := false
+	if m.Transport != message.TransportHub {
+		ap, err := netip.ParseAddrPort(m.Source)
+		addr, hasAddr = ap.Addr().Unmap(), err == nil
+	}
 	if hasT {
 		if t.Disabled {
 			return Verdict{Action: Drop, Rule: string(m.Transport) + ".disabled", Field: "transport", Value: string(m.Transport)}
@@ -158,6 +174,12 @@ func (p *Policy) Decide(m *message.Message) Verdict {
 			}
 			return Verdict{Action: Deliver, Rule: "trust", Field: field, Value: value, Match: entry}
 		}
+	}
+	if p.spec.TrustVerified && m.Transport == message.TransportHub && m.Verified != "" && !p.blocked(m, addr, hasAddr) {
+		if hasT && t.Quarantine {
+			return Verdict{Action: Quarantine, Rule: string(m.Transport) + ".quarantine", Field: "transport", Value: string(m.Transport)}
+		}
+		return Verdict{Action: Deliver, Rule: "trust_verified", Field: "verified", Value: m.Verified}
 	}
 	if p.block != nil {
 		if field, value, entry, ok := p.block.match(m, addr, hasAddr); ok {
@@ -194,6 +216,16 @@ func (p *Policy) Decide(m *message.Message) Verdict {
 		return p.hold(Verdict{Action: Quarantine, Rule: string(m.Transport) + ".quarantine", Field: "transport", Value: string(m.Transport)}, now)
 	}
 	return Verdict{Action: Deliver}
+}
+
+// blocked reports whether m is in block_senders: a blanket trust
+// (trust_verified) must not overrule an entry that names a sender.
+func (p *Policy) blocked(m *message.Message, addr netip.Addr, hasAddr bool) bool {
+	if p.block == nil {
+		return false
+	}
+	_, _, _, ok := p.block.match(m, addr, hasAddr)
+	return ok
 }
 
 // hold turns a quarantine into a drop in flood mode.

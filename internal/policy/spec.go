@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/netsend/messenger/internal/message"
 )
 
 // Spec is the spam defence as the operator writes it: the [policy] table
@@ -15,9 +19,13 @@ import (
 // themselves as they are decoded, so a TOML decoder reports them with
 // their line.
 type Spec struct {
-	// Trust lists senders (names) and sources (CIDRs, addresses or
-	// "local") whose messages are always delivered.
+	// Trust lists senders (names), sources (CIDRs, addresses or
+	// "local") and hub hosts ("hub:HOST") whose messages are always
+	// delivered.
 	Trust []Subject `toml:"trust"`
+	// TrustVerified delivers every hub message whose sending host the
+	// hub proved, as if that host were in Trust.
+	TrustVerified bool `toml:"trust_verified"`
 	// BlockSenders lists senders and sources whose messages are dropped.
 	BlockSenders []Subject `toml:"block_senders"`
 	// AllowSenders, when not empty, quarantines every sender not listed.
@@ -222,19 +230,39 @@ func (n Net) String() string {
 	return n.Prefix.String()
 }
 
-// Subject is a sender name or a source network: entries of trust and
-// block lists. Anything that reads as a network is one; the rest are
-// NetBIOS names, compared without regard to case.
+// Subject is a sender name, a source network or a hub host: entries of
+// trust and block lists. "hub:HOST" is the host the hub proved sent a
+// message (Message.Verified), which only hub messages have; anything else
+// that reads as a network is one; the rest are NetBIOS names. Names and
+// hosts are compared without regard to case.
 type Subject struct {
 	Name string
 	Net  *Net
+	// Hub is the verified sending host of a "hub:HOST" entry, upper-cased.
+	Hub string
 }
 
-// ParseSubject reads a network ("local", an address, a CIDR) or a name.
+// hubPrefix marks a list entry as a host the hub verifies.
+const hubPrefix = "hub:"
+
+// ParseSubject reads a hub host ("hub:HOST"), a network ("local", an
+// address, a CIDR) or a name.
 func ParseSubject(s string) (Subject, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return Subject{}, fmt.Errorf("empty sender or network")
+	}
+	if len(s) >= len(hubPrefix) && strings.EqualFold(s[:len(hubPrefix)], hubPrefix) {
+		host := strings.TrimSpace(s[len(hubPrefix):])
+		switch {
+		case host == "":
+			return Subject{}, fmt.Errorf("%q names no host: hub:HOST", s)
+		case !utf8.ValidString(host) || strings.ContainsFunc(host, unicode.IsSpace) || strings.ContainsFunc(host, unicode.IsControl):
+			return Subject{}, fmt.Errorf("%q: a hub host is one word", s)
+		case len(host) > message.MaxNameLen:
+			return Subject{}, fmt.Errorf("hub host of %d bytes is too long", len(host))
+		}
+		return Subject{Hub: strings.ToUpper(host)}, nil
 	}
 	if n, err := ParseNet(s); err == nil {
 		return Subject{Net: &n}, nil
@@ -263,6 +291,9 @@ func (s Subject) MarshalText() ([]byte, error) { return []byte(s.String()), nil 
 func (s Subject) String() string {
 	if s.Net != nil {
 		return s.Net.String()
+	}
+	if s.Hub != "" {
+		return hubPrefix + s.Hub
 	}
 	return s.Name
 }
