@@ -70,7 +70,7 @@ func runHub(duration time.Duration, levelList string, keep bool, rep *Report) er
 		return fmt.Errorf("building nats-server: %w", err)
 	}
 	creds := filepath.Join(work, "creds")
-	if out, err := exec.Command(bin, "hub", "authorize", hubHostA, hubHostB, hubPeerA, hubPeerB, "--dir", creds).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "hub", "authorize", "--admin", hubHostA, hubHostB, hubPeerA, hubPeerB, "--dir", creds).CombinedOutput(); err != nil {
 		return fmt.Errorf("messenger hub authorize: %w\n%s", err, out)
 	}
 	auth, err := exec.Command(bin, "hub", "nats-config", "--dir", creds).Output()
@@ -97,6 +97,11 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 	}
 	defer cluster.stop()
 	replicas := strconv.Itoa(nodes)
+	// Streams and every host's consumers, the bare peer's among them, are
+	// the admin's to create.
+	if out, err := exec.Command(bin, "hub", "provision", "--hub", cluster.urls(), "--dir", creds, "--replicas", replicas).CombinedOutput(); err != nil {
+		return fmt.Errorf("messenger hub provision: %w\n%s", err, out)
+	}
 	smbPort, err := freePort()
 	if err != nil {
 		return err
@@ -207,12 +212,12 @@ func roundTrips(clients int, d time.Duration, send func(text string) error) resu
 
 // bareRoundTrip is the peer: what the hub round trip costs in JetStream
 // alone. It publishes to the same message stream under one host's
-// credentials, consumes as another host with the consumer settings the
-// daemons use (explicit acks, one unacknowledged message at a time, for
-// order), publishes a delivered receipt to the receipt stream before it
-// acks, and the sending side consumes the receipt — the same publishes,
-// fetches and acks as two daemons, without the store, the registry or the
-// daemon's API in between.
+// credentials, consumes as another host through the consumer provisioned
+// for it exactly as for a daemon (explicit acks, one unacknowledged
+// message at a time, for order), publishes a delivered receipt to the
+// receipt stream before it acks, and the sending side consumes the
+// receipt — the same publishes, fetches and acks as two daemons, without
+// the store, the registry or the daemon's API in between.
 type bareRoundTrip struct {
 	sendConn, recvConn *nats.Conn
 	sendJS             jetstream.JetStream
@@ -241,7 +246,7 @@ func startBareRoundTrip(urls, creds string) (*bareRoundTrip, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nats.Connect(urls, opt, nats.Name("bench-"+host), nats.MaxReconnects(-1))
+		return nats.Connect(urls, opt, nats.Name("bench-"+host), nats.MaxReconnects(-1), nats.CustomInboxPrefix("_INBOX_"+host))
 	}
 	p := &bareRoundTrip{}
 	var err error
@@ -263,19 +268,17 @@ func startBareRoundTrip(urls, creds string) (*bareRoundTrip, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := recvJS.CreateOrUpdateConsumer(ctx, "MESSENGER_MSG", jetstream.ConsumerConfig{
-		Durable: "msg_" + hubPeerB, FilterSubject: "messenger.msg." + hubPeerB + ".>", AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: 30 * time.Second, MaxAckPending: 1, DeliverPolicy: jetstream.DeliverAllPolicy})
+	// The consumers `messenger hub provision` made for these two hosts,
+	// as it makes them for the daemons.
+	msgs, err := recvJS.Consumer(ctx, "MESSENGER_MSG", "msg_"+hubPeerB)
 	if err != nil {
 		p.stop()
-		return nil, fmt.Errorf("creating the receiving consumer: %w", err)
+		return nil, fmt.Errorf("binding the receiving consumer: %w", err)
 	}
-	rcpts, err := p.sendJS.CreateOrUpdateConsumer(ctx, "MESSENGER_RCPT", jetstream.ConsumerConfig{
-		Durable: "rcpt_" + hubPeerA, FilterSubject: "messenger.rcpt." + hubPeerA + ".>", AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: 30 * time.Second, DeliverPolicy: jetstream.DeliverAllPolicy})
+	rcpts, err := p.sendJS.Consumer(ctx, "MESSENGER_RCPT", "rcpt_"+hubPeerA)
 	if err != nil {
 		p.stop()
-		return nil, fmt.Errorf("creating the receipt consumer: %w", err)
+		return nil, fmt.Errorf("binding the receipt consumer: %w", err)
 	}
 	rcptSubject := "messenger.rcpt." + hubPeerA + "." + hubPeerB
 	cc, err := msgs.Consume(func(m jetstream.Msg) {
