@@ -91,6 +91,7 @@ type Config struct {
 	Popup Popup `toml:"popup"`
 	Sinks Sinks `toml:"sinks"`
 	Alert Alert `toml:"alert"`
+	Hub   Hub   `toml:"hub"`
 	Log   Log   `toml:"log"`
 
 	// Policy is the spam defence every received message passes.
@@ -257,6 +258,7 @@ func Default() Config {
 			Web:      WebSink{Enabled: true},
 		},
 		Alert:  defaultAlert(),
+		Hub:    defaultHub(),
 		Log:    Log{Level: "info", Format: "text"},
 		Policy: policy.DefaultSpec(),
 	}
@@ -340,6 +342,9 @@ func decode(data []byte, path string, cfg *Config) error {
 		cp = &c
 	}
 	if err := cfg.Alert.check(cp); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.Hub.check(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -518,6 +523,9 @@ func (c *Config) Validate() error {
 		alertCP = &cp
 	}
 	if err := c.Alert.check(alertCP); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Hub.check(); err != nil {
 		errs = append(errs, err)
 	}
 	if h := c.Sinks.Hook; h.Enabled {

@@ -54,6 +54,16 @@ var flagSpecs = []flagSpec{
 	{"alert-rate-limit", func(d, s *Config) { d.Alert.RateLimit = s.Alert.RateLimit }},
 	{"alert-ingest-addr", func(d, s *Config) { d.Alert.IngestAddr = s.Alert.IngestAddr }},
 	{"alert-from", func(d, s *Config) { d.Alert.From = s.Alert.From }},
+	{"hub-enabled", func(d, s *Config) { d.Hub.Enabled = s.Hub.Enabled }},
+	{"hub", func(d, s *Config) { d.Hub.URLs = s.Hub.URLs }},
+	{"hub-creds", func(d, s *Config) { d.Hub.Creds = s.Hub.Creds }},
+	{"hub-tls-ca", func(d, s *Config) { d.Hub.TLSCA = s.Hub.TLSCA }},
+	{"hub-tls-cert", func(d, s *Config) { d.Hub.TLSCert = s.Hub.TLSCert }},
+	{"hub-tls-key", func(d, s *Config) { d.Hub.TLSKey = s.Hub.TLSKey }},
+	{"hub-listen", func(d, s *Config) { d.Hub.Listen = s.Hub.Listen }},
+	{"hub-authorized-dir", func(d, s *Config) { d.Hub.AuthorizedDir = s.Hub.AuthorizedDir }},
+	{"hub-replicas", func(d, s *Config) { d.Hub.Replicas = s.Hub.Replicas }},
+	{"hub-outbox-max", func(d, s *Config) { d.Hub.OutboxMax = s.Hub.OutboxMax }},
 	{"log-level", func(d, s *Config) { d.Log.Level = s.Log.Level }},
 	{"log-format", func(d, s *Config) { d.Log.Format = s.Log.Format }},
 }
@@ -101,6 +111,16 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.IntVar(&s.Alert.RateLimit, "alert-rate-limit", d.Alert.RateLimit, "most alerts a minute from one source (0 = no limit)")
 	fs.StringVar(&s.Alert.IngestAddr, "alert-ingest-addr", d.Alert.IngestAddr, "HOST:PORT of the ntfy/Gotify/Alertmanager ingest listener (empty = off)")
 	fs.StringVar(&s.Alert.From, "alert-from", d.Alert.From, "sender name shown on alerts (default the host name)")
+	fs.BoolVar(&s.Hub.Enabled, "hub-enabled", d.Hub.Enabled, "link daemons through the NATS hub (false: legacy transports only)")
+	fs.StringSliceVar(&s.Hub.URLs, "hub", nil, "join the hub or cluster at these URLs, nats://HOST:4222 (comma-separated or repeated; default: run the embedded server)")
+	fs.StringVar(&s.Hub.Creds, "hub-creds", d.Hub.Creds, "this host's hub credentials: a NATS .creds file or an NKey seed file (with --hub)")
+	fs.StringVar(&s.Hub.TLSCA, "hub-tls-ca", d.Hub.TLSCA, "CA file for the hub servers' certificates (with --hub)")
+	fs.StringVar(&s.Hub.TLSCert, "hub-tls-cert", d.Hub.TLSCert, "client certificate file for the hub (with --hub-tls-key)")
+	fs.StringVar(&s.Hub.TLSKey, "hub-tls-key", d.Hub.TLSKey, "client key file for the hub (with --hub-tls-cert)")
+	fs.StringVar(&s.Hub.Listen, "hub-listen", d.Hub.Listen, "HOST:PORT where the embedded hub server takes other hosts (empty = in-process only)")
+	fs.StringVar(&s.Hub.AuthorizedDir, "hub-authorized-dir", d.Hub.AuthorizedDir, "directory of HOST.pub keys the embedded hub admits (default DATA_DIR/hub/authorized)")
+	fs.IntVar(&s.Hub.Replicas, "hub-replicas", d.Hub.Replicas, "copies of each hub stream a cluster keeps (1-5)")
+	fs.IntVar(&s.Hub.OutboxMax, "hub-outbox-max", d.Hub.OutboxMax, "most messages queued while the hub is unreachable")
 	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")
 	return f

@@ -158,7 +158,7 @@ func newDaemon(t *testing.T, ns, dataDir string, port int, bind string, extra ..
 	d := &daemon{t: t, netns: ns, dataDir: dataDir, smbPort: port}
 	d.args = append([]string{"serve", "--data-dir", dataDir, "--bind", bind,
 		"--smb-port", strconv.Itoa(d.smbPort), "--nbns-port", "0", "--dgram-port", "0", "--rpc-port", "0",
-		"--http-addr", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)
+		"--http-addr", "", "--hub-listen", "", "--host-name", "MSGHOST", "--user-names=false"}, extra...)
 	return d
 }
 
