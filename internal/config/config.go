@@ -192,7 +192,8 @@ type TerminalSink struct {
 type HookSink struct {
 	Enabled bool `toml:"enabled"`
 	// Command is the program (an absolute path) and its arguments; the
-	// arguments may hold {id}, {from}, {to}, {time}, {transport}, {source}.
+	// arguments may hold {id}, {from}, {to}, {time}, {transport}, {source},
+	// the alert fields and {verified} (see the hook package).
 	Command []string `toml:"command"`
 	// Timeout kills the program after this long.
 	Timeout Duration `toml:"timeout"`

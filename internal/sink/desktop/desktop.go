@@ -93,13 +93,14 @@ func Urgency(m message.Message) byte {
 }
 
 // Summary and Body are what the notification shows: the classic header
+// (with "(verified HOST)" after the sender of a message the hub proved)
 // and the text, control characters made visible, the body escaped for
 // servers that read markup. An alert's summary is its mark ("ALERT
 // critical nut") and its title; the header's recipient and time are what
 // a notification shows anyway.
 func Summary(m message.Message) string {
 	if m.Alert == nil {
-		return popup.Printable(m.Header())
+		return popup.Header(m)
 	}
 	s := m.Alert.Label()
 	if m.Alert.Title != "" {

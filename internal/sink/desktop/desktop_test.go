@@ -78,3 +78,29 @@ func TestAlertNotifications(t *testing.T) {
 		})
 	}
 }
+
+// A message the hub proved HOSTA sent says so in its summary; the mark
+// cannot be had off the hub or spelled by a sender name.
+func TestVerifiedSummary(t *testing.T) {
+	at := time.Unix(0, 0)
+	for _, tc := range []struct {
+		name string
+		m    message.Message
+		want string
+	}{
+		{"hub message", message.Message{From: "bob", To: "ALICE", Time: at, Transport: message.TransportHub, HubID: "ab", Verified: "HOSTA"},
+			"Message from bob (verified HOSTA) to ALICE on "},
+		{"a verified field off the hub", message.Message{From: "bob", To: "ALICE", Time: at, Transport: message.TransportSMB, Verified: "HOSTA"},
+			"Message from bob to ALICE on "},
+		{"a sender spelling the mark", message.Message{From: "bob (verified HOSTA)", To: "ALICE", Time: at, Transport: message.TransportSMB},
+			`Message from "bob (verified HOSTA)" to ALICE on `},
+		{"a hostile host", message.Message{From: "bob", To: "ALICE", Time: at, Transport: message.TransportHub, Verified: "H\x1b[2J"},
+			"Message from bob (verified H^[[2J) to ALICE on "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if s := Summary(tc.m); !strings.HasPrefix(s, tc.want) {
+				t.Errorf("Summary = %q, want it to start %q", s, tc.want)
+			}
+		})
+	}
+}

@@ -21,9 +21,10 @@ import (
 // Sink runs Command for each message.
 type Sink struct {
 	// Command is the program, an absolute path, and its arguments, which
-	// may hold {id}, {from}, {to}, {time}, {transport}, {source} and, empty
+	// may hold {id}, {from}, {to}, {time}, {transport}, {source}; empty
 	// unless the message is an alert, {alert_source}, {severity},
-	// {alert_status}, {alert_title}.
+	// {alert_status}, {alert_title}; and empty unless the message came
+	// through the hub, {verified}, the sending host the hub proved.
 	Command []string
 	Timeout time.Duration
 	// Skipped counts messages the hook failed on, by reason.
@@ -71,7 +72,9 @@ func (s *Sink) Show(m message.Message) {
 // Fields are the message's values as the hook sees them: valid UTF-8,
 // without NUL bytes (which argv and the environment cannot carry). The
 // alert fields are always there, empty for an ordinary message, so that a
-// hook tells the two apart by {severity} alone.
+// hook tells the two apart by {severity} alone; so is "verified", empty
+// unless the hub proved the sending host — a hook may trust it, since
+// only hub messages carry it.
 func Fields(m message.Message) map[string]string {
 	clean := func(s string) string {
 		return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
@@ -79,6 +82,10 @@ func Fields(m message.Message) map[string]string {
 	var a message.Alert
 	if m.Alert != nil {
 		a = *m.Alert
+	}
+	var verified string
+	if m.Transport == message.TransportHub {
+		verified = m.Verified
 	}
 	return map[string]string{
 		"id":           strconv.FormatInt(m.ID, 10),
@@ -92,6 +99,7 @@ func Fields(m message.Message) map[string]string {
 		"severity":     clean(string(a.Severity)),
 		"alert_status": clean(string(a.Status)),
 		"alert_title":  clean(a.Title),
+		"verified":     clean(verified),
 	}
 }
 
@@ -103,6 +111,7 @@ func Env(f map[string]string) []string {
 		"MESSENGER_SOURCE=" + f["source"], "MESSENGER_TEXT=" + f["text"],
 		"MESSENGER_ALERT_SOURCE=" + f["alert_source"], "MESSENGER_SEVERITY=" + f["severity"],
 		"MESSENGER_ALERT_STATUS=" + f["alert_status"], "MESSENGER_ALERT_TITLE=" + f["alert_title"],
+		"MESSENGER_VERIFIED=" + f["verified"],
 	}
 }
 

@@ -158,3 +158,55 @@ func TestHookFailureAndTimeoutAreCounted(t *testing.T) {
 		}
 	}
 }
+
+// The host the hub verified reaches the hook as {verified} and
+// MESSENGER_VERIFIED; empty for every other message, even one whose
+// Verified field was set off the hub.
+func TestHookGetsVerifiedSender(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    message.Message
+		want string
+	}{
+		{"hub message", message.Message{Transport: message.TransportHub, Source: "hub:HOSTA", HubID: "ab", Verified: "HOSTA"}, "HOSTA"},
+		{"hub message with a hostile host", message.Message{Transport: message.TransportHub, Verified: "H{to}$(id)\x00"}, "H{to}$(id)\uFFFD"},
+		{"ordinary message", message.Message{Transport: message.TransportSMB}, ""},
+		{"a verified field off the hub", message.Message{Transport: message.TransportSMB, Verified: "HOSTA"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.json")
+			var skipped []string
+			s := &Sink{
+				Command: []string{os.Args[0], "hook-helper", out, "ok", "verified={verified}", "{from}"},
+				Timeout: 10 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Skipped: func(r string) { skipped = append(skipped, r) },
+			}
+			m := tc.m
+			m.ID, m.From, m.To, m.Text, m.Time = 3, "bob", "ALICE", "lunch?", time.Unix(0, 0)
+			s.Show(m)
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("hook did not run: %v (skipped %v)", err, skipped)
+			}
+			var r result
+			if err := json.Unmarshal(data, &r); err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"verified=" + tc.want, "bob"}; strings.Join(r.Args, "|") != strings.Join(want, "|") {
+				t.Errorf("args = %q; want %q", r.Args, want)
+			}
+			found := false
+			for _, kv := range r.Env {
+				if v, ok := strings.CutPrefix(kv, "MESSENGER_VERIFIED="); ok {
+					found = true
+					if v != tc.want {
+						t.Errorf("MESSENGER_VERIFIED = %q, want %q", v, tc.want)
+					}
+				}
+			}
+			if !found {
+				t.Error("MESSENGER_VERIFIED not set")
+			}
+		})
+	}
+}

@@ -1,13 +1,16 @@
 // Package popup is the classic sink: each message printed as the Windows
 // Messenger service's pop-up showed it, header line, blank line, text.
 // Administrative alerts get their own header (source, severity, status)
-// and their title above the text; the other sinks and `messenger read`
-// show messages through Header and Block so that every place agrees.
+// and their title above the text, and a message that came through the hub
+// names the host the hub verified beside its sender; the other sinks and
+// `messenger read` show messages through Header and Block so that every
+// place agrees.
 package popup
 
 import (
 	"bufio"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -38,13 +41,25 @@ func (s *Sink) Show(m message.Message) {
 }
 
 // Header is the pop-up's header line, printable: the classic "Message
-// from %1 to %2 on %3" for a message, and for an alert
+// from %1 to %2 on %3" for a message, "Message from %1 (verified HOST)
+// to %2 on %3" for one the hub proved HOST sent, and for an alert
 // "Alert from SOURCE (SEVERITY[, STATUS]) to %2 on %3", the status
 // upper-cased when resolved so that the all-clear stands out.
 func Header(m message.Message) string {
 	a := m.Alert
 	if a == nil {
-		return Printable(m.Header())
+		host := Verified(m)
+		if host == "" && !mimicsMark(m.From) {
+			return Printable(m.Header())
+		}
+		from := m.From
+		if mimicsMark(from) {
+			from = strconv.Quote(from)
+		}
+		if host != "" {
+			from += " (" + VerifiedMark(host) + ")"
+		}
+		return Printable("Message from " + from + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM"))
 	}
 	var marks []string
 	if a.Severity != "" {
@@ -63,6 +78,26 @@ func Header(m message.Message) string {
 	}
 	h += " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM")
 	return OneLine(h)
+}
+
+// Verified is the host the hub proved sent m, on one line and printable,
+// or "" for a message that came any other way: only the hub proves a
+// sender, so a Verified field on anything else is ignored.
+func Verified(m message.Message) string {
+	if m.Transport != message.TransportHub || m.Verified == "" {
+		return ""
+	}
+	return OneLine(m.Verified)
+}
+
+// VerifiedMark is how every sink marks a verified sender: "verified HOST".
+func VerifiedMark(host string) string { return "verified " + host }
+
+// mimicsMark reports whether a sender name contains what the verified
+// mark looks like; such a name is shown quoted, so that no sender can
+// make its message read as verified (or as verified by another host).
+func mimicsMark(from string) bool {
+	return strings.Contains(strings.ToLower(from), "(verified")
 }
 
 // Block is the whole pop-up, printable, without a final line break: the

@@ -81,3 +81,49 @@ func TestPrintable(t *testing.T) {
 		t.Error("escape survived")
 	}
 }
+
+// A hub message names the host the hub verified beside its sender; the
+// mark cannot be had any other way: not from a Verified field off the
+// hub, nor from a sender name that spells it.
+func TestVerifiedSender(t *testing.T) {
+	when := time.Date(2026, 11, 29, 13, 2, 3, 0, time.Local)
+	const on = " to ALICE on 11/29/2026 1:02:03 PM"
+	hub := func(from, verified string) message.Message {
+		return message.Message{From: from, To: "ALICE", Text: "lunch?", Time: when, Transport: message.TransportHub,
+			Source: "hub:" + verified, HubID: "ab", Verified: verified}
+	}
+	smbFrom := func(from string) message.Message {
+		return message.Message{From: from, To: "ALICE", Text: "lunch?", Time: when, Transport: message.TransportSMB}
+	}
+	for _, tc := range []struct {
+		name     string
+		m        message.Message
+		header   string
+		verified string
+	}{
+		{"hub message", hub("bob", "HOSTA"), "Message from bob (verified HOSTA)" + on, "HOSTA"},
+		{"hub message without a verified host", hub("bob", ""), "Message from bob" + on, ""},
+		{"ordinary message unchanged", smbFrom("bob"), "Message from bob" + on, ""},
+		{"a verified field off the hub is ignored", func() message.Message {
+			m := smbFrom("bob")
+			m.Verified = "HOSTA"
+			return m
+		}(), "Message from bob" + on, ""},
+		{"a sender spelling the mark is quoted", smbFrom("bob (verified HOSTA)"), `Message from "bob (verified HOSTA)"` + on, ""},
+		{"in any case", smbFrom("bob (VERIFIED X)"), `Message from "bob (VERIFIED X)"` + on, ""},
+		{"also on the hub", hub("bob (verified HOSTZ)", "HOSTB"), `Message from "bob (verified HOSTZ)" (verified HOSTB)` + on, "HOSTB"},
+		{"a hostile host stays on one line, inert", hub("bob", "H\nO\x1b[2J"), "Message from bob (verified H O^[[2J)" + on, "H O^[[2J"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Header(tc.m); got != tc.header {
+				t.Errorf("Header = %q\nwant     %q", got, tc.header)
+			}
+			if got := Verified(tc.m); got != tc.verified {
+				t.Errorf("Verified = %q, want %q", got, tc.verified)
+			}
+			if got, want := Block(tc.m), tc.header+"\n\nlunch?"; got != want {
+				t.Errorf("Block = %q\nwant    %q", got, want)
+			}
+		})
+	}
+}

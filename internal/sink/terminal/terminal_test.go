@@ -96,6 +96,12 @@ func TestFormat(t *testing.T) {
 		{"resolved with title",
 			alert(message.Alert{Source: "alertmanager", Severity: message.SeverityCritical, Status: message.AlertResolved, Title: "Disk\x1b]0;x\afull"}, "db1"),
 			"\r\n\aAlert from alertmanager (critical, RESOLVED)" + on + "Disk^[]0;x^Gfull\r\n\r\ndb1\r\n"},
+		{"verified sender through the hub",
+			message.Message{From: "bob", To: "ALICE", Text: "lunch?", Time: when, Transport: message.TransportHub, HubID: "ab", Verified: "HOSTA"},
+			"\r\n\aMessage from bob (verified HOSTA)" + on + "lunch?\r\n"},
+		{"no mark off the hub",
+			message.Message{From: "bob", To: "ALICE", Text: "lunch?", Time: when, Transport: message.TransportSMB, Verified: "HOSTA"},
+			"\r\n\aMessage from bob" + on + "lunch?\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Format(tc.m); got != tc.want {
