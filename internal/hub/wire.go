@@ -26,9 +26,9 @@ const (
 	// bounds what it keeps of it.
 	MaxDetailLen = message.MaxSourceLen
 	// minIDLen and maxIDLen bound a message id in hex digits: NewID makes
-	// 32; the store keeps up to 64 (message.MaxHubIDLen).
+	// 32; the store keeps up to message.MaxHubIDLen.
 	minIDLen = 16
-	maxIDLen = 64
+	maxIDLen = message.MaxHubIDLen
 )
 
 // ErrMalformed marks a hub payload that breaks the wire format or a limit.
@@ -377,21 +377,29 @@ func checkID(kind, id string) error {
 // MaxNameLen characters of UTF-8 without control characters, which no
 // sink should have to defuse.
 func checkName(kind, field, v string) error {
+	if why := nameProblem(v); why != "" {
+		return malformed(kind, field, "%s", why)
+	}
+	return nil
+}
+
+// nameProblem says what is wrong with a name, or "" when nothing is.
+func nameProblem(v string) string {
 	if v == "" {
-		return malformed(kind, field, "missing")
+		return "missing"
 	}
 	if !utf8.ValidString(v) {
-		return malformed(kind, field, "not valid UTF-8")
+		return "not valid UTF-8"
 	}
 	if n := utf8.RuneCountInString(v); n > message.MaxNameLen {
-		return malformed(kind, field, "%d characters, limit %d", n, message.MaxNameLen)
+		return fmt.Sprintf("%d characters, limit %d", n, message.MaxNameLen)
 	}
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return malformed(kind, field, "control character %U", r)
+			return fmt.Sprintf("control character %U", r)
 		}
 	}
-	return nil
+	return ""
 }
 
 // checkYear keeps times to what RFC 3339 can write, so that whatever is
