@@ -40,11 +40,36 @@ function when(t) {
   return isNaN(d) ? "" : d.toLocaleString();
 }
 
-// header is the pop-up's header line, as the other sinks print it: an
+// verifiedHost is the host the hub proved sent m, or "" when it came any
+// other way: only the hub proves a sender, so the field counts on hub
+// messages alone.
+function verifiedHost(m) {
+  return m.transport === "hub" && m.verified ? String(m.verified) : "";
+}
+
+// senderName is m.from as headers show it: quoted when it spells the
+// verified mark, so that no sender can pass for verified.
+function senderName(from) {
+  return String(from).toLowerCase().includes("(verified") ? JSON.stringify(String(from)) : from;
+}
+
+// verifiedBadge marks a sender the hub verified: "verified HOST".
+function verifiedBadge(host) {
+  const b = el("span", "badge verified", "verified " + host);
+  b.title = "the hub proved host " + host + " sent this message";
+  return b;
+}
+
+// header is the pop-up's header line, as the other sinks print it: a
+// message through the hub names its verified host after the sender; an
 // alert says so, with its source, severity and status.
 function header(m) {
   const a = m.alert;
-  if (!a) return "Message from " + m.from + " to " + m.to + " on " + when(m.time);
+  if (!a) {
+    const host = verifiedHost(m);
+    return "Message from " + senderName(m.from) + (host ? " (verified " + host + ")" : "") +
+      " to " + m.to + " on " + when(m.time);
+  }
   const marks = [];
   if (a.severity) marks.push(a.severity);
   if (a.status) marks.push(a.status === "resolved" ? "RESOLVED" : a.status);
@@ -66,7 +91,7 @@ function badges(a) {
 // matches reports whether m contains the search text q.
 function matches(m, q) {
   const a = m.alert || {};
-  return [m.from, m.to, m.text, a.source, a.title].join("\n").toLowerCase().includes(q);
+  return [m.from, m.to, m.text, a.source, a.title, verifiedHost(m)].join("\n").toLowerCase().includes(q);
 }
 
 function renderList() {
@@ -92,8 +117,14 @@ function renderList() {
       li.append(el("span", "when", when(m.time)), who,
         el("div", "snippet", ((a.title ? a.title + " \u2014 " : "") + m.text).slice(0, 200)));
     } else {
-      li.append(el("span", "when", when(m.time)), el("div", "who", m.from + " \u2192 " + m.to),
-        el("div", "snippet", m.text.slice(0, 200)));
+      const who = el("div", "who");
+      const host = verifiedHost(m);
+      if (host) {
+        li.classList.add("verified");
+        who.append(verifiedBadge(host));
+      }
+      who.append(el("span", "", senderName(m.from) + " \u2192 " + m.to));
+      li.append(el("span", "when", when(m.time)), who, el("div", "snippet", m.text.slice(0, 200)));
     }
     li.addEventListener("click", () => openMessage(m.id));
     ul.append(li);
@@ -111,6 +142,9 @@ function renderReader() {
   $("reader-title").textContent = a && a.title ? visible(a.title) : "";
   for (const e of document.querySelectorAll("#reader .alert-only")) e.hidden = !a;
   $("reader-alert").replaceChildren(...(a ? [...badges(a), el("span", "", " from " + a.source + (a.status ? ", " + a.status : ""))] : []));
+  const host = verifiedHost(m);
+  for (const e of document.querySelectorAll("#reader .verified-only")) e.hidden = !host;
+  $("reader-verified").replaceChildren(...(host ? [verifiedBadge(host)] : []));
   $("reader-transport").textContent = visible(m.transport);
   $("reader-source").textContent = visible(m.source || "");
   $("reader-text").textContent = visible(m.text);
