@@ -75,10 +75,12 @@ func newInboxCmd(g *globalFlags) *cobra.Command {
 		Short: "List received messages",
 		Long: `List the messages the daemon has stored, oldest first. With --json, print every
 message in full as one JSON object per line (id, from, to, text, time,
-transport, source, state, rule for quarantined ones, and alert with source,
-severity, status, title and key for alerts), for scripts. In the table an
-alert's text starts with its mark: "!critical nut", or "resolved critical
-alertmanager" once resolved.`,
+transport, source, state, rule for quarantined ones, alert with source,
+severity, status, title and key for alerts, and hub_id and verified for
+messages that came through the hub), for scripts. In the table an alert's
+text starts with its mark: "!critical nut", or "resolved critical
+alertmanager" once resolved; the sender of a message the hub proved
+reads "bob (verified HOSTA)".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
@@ -137,7 +139,7 @@ func writeTable(w io.Writer, msgs []message.Message) error {
 			state += " (" + m.Rule + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, state, m.Time.Local().Format("2006-01-02 15:04:05"),
-			popup.Printable(m.From), popup.Printable(m.To), listedText(m))
+			popup.Printable(popup.Sender(m)), popup.Printable(m.To), listedText(m))
 	}
 	return tw.Flush()
 }
@@ -191,8 +193,10 @@ func newReadCmd(g *globalFlags) *cobra.Command {
 		Short: "Show one message as the pop-up showed it, and mark it read",
 		Long: `Show one message as the pop-up showed it: the header line, a blank line, the
 text. An alert's header names its source, severity and status ("Alert from
-nut (critical) to ALICE on ..."), and its title comes before the text. The
-message is marked read unless --keep-unread.`,
+nut (critical) to ALICE on ..."), and its title comes before the text; a
+message through the hub names the host the hub verified ("Message from bob
+(verified HOSTA) to ALICE on ..."). The message is marked read unless
+--keep-unread.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0])

@@ -61,3 +61,39 @@ func TestWriteTableMarksAlerts(t *testing.T) {
 		}
 	}
 }
+
+// The FROM column and `messenger read` name the host the hub verified;
+// a Verified field off the hub shows nothing, and a sender name spelling
+// the mark is quoted.
+func TestVerifiedSenderShown(t *testing.T) {
+	when := time.Date(2026, 11, 29, 13, 2, 3, 0, time.Local)
+	hub := message.Message{ID: 1, From: "bob", To: "ALICE", Text: "lunch?", Time: when, State: message.StateUnread,
+		Transport: message.TransportHub, Source: "hub:HOSTA", HubID: "ab", Verified: "HOSTA"}
+	forged := message.Message{ID: 2, From: "mallory", To: "ALICE", Text: "lunch?", Time: when, State: message.StateUnread,
+		Transport: message.TransportSMB, Verified: "HOSTA"}
+	named := message.Message{ID: 3, From: "eve (verified HOSTA)", To: "ALICE", Text: "lunch?", Time: when, State: message.StateUnread,
+		Transport: message.TransportSMB}
+	var buf bytes.Buffer
+	if err := writeTable(&buf, []message.Message{hub, forged, named}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("table %q", buf.String())
+	}
+	for i, want := range []string{
+		"1 unread 2026-11-29 13:02:03 bob (verified HOSTA) ALICE lunch?",
+		"2 unread 2026-11-29 13:02:03 mallory ALICE lunch?",
+		`3 unread 2026-11-29 13:02:03 "eve (verified HOSTA)" ALICE lunch?`,
+	} {
+		if got := strings.Join(strings.Fields(lines[i+1]), " "); got != want {
+			t.Errorf("row %d = %q, want %q", i+1, got, want)
+		}
+	}
+
+	var out bytes.Buffer
+	jsonOut := writeJSONLines(&out, []message.Message{hub})
+	if jsonOut != nil || !strings.Contains(out.String(), `"hub_id":"ab","verified":"HOSTA"`) {
+		t.Errorf("--json wrote %q, %v; want hub_id and verified", out.String(), jsonOut)
+	}
+}

@@ -48,18 +48,10 @@ func (s *Sink) Show(m message.Message) {
 func Header(m message.Message) string {
 	a := m.Alert
 	if a == nil {
-		host := Verified(m)
-		if host == "" && !mimicsMark(m.From) {
+		if Verified(m) == "" && !mimicsMark(m.From) {
 			return Printable(m.Header())
 		}
-		from := m.From
-		if mimicsMark(from) {
-			from = strconv.Quote(from)
-		}
-		if host != "" {
-			from += " (" + VerifiedMark(host) + ")"
-		}
-		return Printable("Message from " + from + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM"))
+		return Printable("Message from " + Sender(m) + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM"))
 	}
 	var marks []string
 	if a.Severity != "" {
@@ -88,6 +80,20 @@ func Verified(m message.Message) string {
 		return ""
 	}
 	return OneLine(m.Verified)
+}
+
+// Sender is m's sender as headers and lists show it: the name, then
+// "(verified HOST)" when the hub proved the sending host. A name that
+// spells the mark itself is quoted. Not yet made printable.
+func Sender(m message.Message) string {
+	from := m.From
+	if mimicsMark(from) {
+		from = strconv.Quote(from)
+	}
+	if host := Verified(m); host != "" {
+		from += " (" + VerifiedMark(host) + ")"
+	}
+	return from
 }
 
 // VerifiedMark is how every sink marks a verified sender: "verified HOST".
