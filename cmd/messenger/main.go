@@ -61,6 +61,6 @@ local socket in the data directory.`,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default "+defaultConfigHelp()+", or $MESSENGER_CONFIG)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory of the daemon (default from the configuration, or $MESSENGER_DATA_DIR)")
-	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newSendCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd(), newFirewallCmd(), newAuditCmd(g), newSpamCmd(g), newAgentCmd(g), newWebCmd(g), newAlertCmd(g), newSentCmd(g))
+	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newSendCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd(), newFirewallCmd(), newAuditCmd(g), newSpamCmd(g), newAgentCmd(g), newWebCmd(g), newAlertCmd(g), newSentCmd(g), newHubCmd(g))
 	return root
 }

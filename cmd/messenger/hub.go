@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/hub"
+)
+
+// newHubCmd is `messenger hub`: the credentials and set-up of the NATS
+// hub. `hub status` is added beside these in its own file.
+func newHubCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hub",
+		Short: "Credentials and set-up of the NATS hub that links Messenger daemons",
+		Long: `Each host speaks on the hub with its own NATS user key, and the hub's
+permissions let it speak only as itself. "messenger hub authorize" makes
+those keys; the embedded hub of "messenger serve" loads them from its
+data directory; an external nats-server cluster gets them from
+"messenger hub nats-config" and its streams from "messenger hub provision".`,
+	}
+	cmd.AddCommand(newHubAuthorizeCmd(g), newHubNatsConfigCmd(g), newHubProvisionCmd(g))
+	return cmd
+}
+
+// authorizedDir is --dir, or the directory the embedded hub loads
+// (hub.authorized_dir).
+func (g *globalFlags) authorizedDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	cfg, err := g.load()
+	if err != nil {
+		return "", err
+	}
+	return cfg.HubAuthorizedDir(), nil
+}
+
+func newHubAuthorizeCmd(g *globalFlags) *cobra.Command {
+	var dir string
+	var admin bool
+	cmd := &cobra.Command{
+		Use:   "authorize HOST...",
+		Short: "Give hosts their own hub credentials (never prints a secret)",
+		Long: `Write an NKey user key for each host into DIR: HOST.nk, the seed that host
+connects with (mode 0600: copy it to that host and nowhere else), and
+HOST.pub, its public key, which the hub loads. A host that already has a
+seed keeps it. To revoke a host, delete its HOST.pub and reload the hub's
+servers; to give it a new key, delete HOST.nk as well.
+
+--admin also writes admin.nk, the key "messenger hub provision" uses to
+create the streams and consumers on an external cluster.
+
+DIR defaults to the embedded hub's: hub.authorized_dir, or
+DATA_DIR/hub/authorized.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !admin {
+				return errors.New("name at least one host to authorize, or --admin")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := g.authorizedDir(dir)
+			if err != nil {
+				return err
+			}
+			keys, err := hub.AuthorizeHosts(dir, args)
+			if err != nil {
+				return err
+			}
+			hubHost, _ := os.Hostname()
+			if hubHost == "" {
+				hubHost = "THIS-HOST"
+			}
+			w := cmd.OutOrStdout()
+			for _, k := range keys {
+				seed := hub.SeedPath(dir, k.Host)
+				fmt.Fprintf(w, "%s: its seed is %s (copy it to %s only; it is a secret)\n", k.Host, seed, k.Host)
+				fmt.Fprintf(w, "  on %s: messenger serve --hub nats://%s:4222 --hub-creds %s\n", k.Host, hubHost, filepath.Base(seed))
+			}
+			if admin {
+				if _, err := hub.AuthorizeAdmin(dir); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "admin: its seed is %s (for messenger hub provision --hub-creds; a secret)\n", hub.AdminSeedPath(dir))
+			}
+			_, err = fmt.Fprintf(w, "The hub's servers load %s/*.pub when they start or reload.\n", dir)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "key directory (default hub.authorized_dir, DATA_DIR/hub/authorized)")
+	cmd.Flags().BoolVar(&admin, "admin", false, "also make the admin key that provisions an external cluster")
+	return cmd
+}
+
+func newHubNatsConfigCmd(g *globalFlags) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "nats-config",
+		Short: "Print the nats-server authorization block for every authorized key",
+		Long: `Print the "authorization { users = [...] }" block of a nats-server
+configuration: each DIR/*.pub as a user with the permissions of that
+host (or of the admin, for admin.pub). Include it in every server of an
+external cluster, and print it again and reload the servers after
+authorizing or revoking a host.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := g.authorizedDir(dir)
+			if err != nil {
+				return err
+			}
+			keys, err := hub.LoadAuthorized(dir)
+			if err != nil {
+				return err
+			}
+			if len(keys) == 0 {
+				return fmt.Errorf("no keys in %s: run messenger hub authorize HOST... --dir %s", dir, dir)
+			}
+			if !hasAdmin(keys) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "messenger: no admin key in %s: nothing can provision the streams (messenger hub authorize --admin)\n", dir)
+			}
+			_, err = fmt.Fprint(cmd.OutOrStdout(), hub.NatsConfig(keys))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "key directory (default hub.authorized_dir, DATA_DIR/hub/authorized)")
+	return cmd
+}
+
+func hasAdmin(keys []hub.HostKey) bool {
+	for _, k := range keys {
+		if k.Admin {
+			return true
+		}
+	}
+	return false
+}
+
+func newHubProvisionCmd(g *globalFlags) *cobra.Command {
+	var dir, urls, creds, tlsCA, tlsCert, tlsKey string
+	var replicas int
+	cmd := &cobra.Command{
+		Use:   "provision [--hub URL[,URL...]]",
+		Short: "Create the hub's streams and every authorized host's consumers on an external cluster",
+		Long: `Create, or bring up to date, the hub's streams and registry buckets and the
+consumers of every host authorized in DIR, connected with the admin key:
+hosts may not create them themselves (a host that could create a consumer
+could make the server re-deliver messages under another host's subjects).
+Run it once the cluster is up and again after authorizing new hosts. The
+embedded hub of "messenger serve" provisions itself. --hub and the TLS
+files default to the configuration's [hub] urls and tls_*.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := g.authorizedDir(dir)
+			if err != nil {
+				return err
+			}
+			if creds == "" {
+				creds = hub.AdminSeedPath(dir)
+			}
+			if urls == "" || tlsCA == "" && tlsCert == "" {
+				cfg, err := g.load()
+				if err != nil {
+					return err
+				}
+				if urls == "" {
+					urls = strings.Join(cfg.Hub.URLs, ",")
+				}
+				if tlsCA == "" && tlsCert == "" {
+					tlsCA, tlsCert, tlsKey = cfg.Hub.TLSCA, cfg.Hub.TLSCert, cfg.Hub.TLSKey
+				}
+			}
+			if urls == "" {
+				return errors.New("no hub to provision: give --hub nats://HOST:4222,... (or [hub] urls)")
+			}
+			keys, err := hub.LoadAuthorized(dir)
+			if err != nil {
+				return err
+			}
+			var hosts []string
+			for _, k := range keys {
+				if !k.Admin {
+					hosts = append(hosts, k.Host)
+				}
+			}
+			opts, err := hub.ConnectOptions(creds)
+			if err != nil {
+				return err
+			}
+			tlsOpts, err := hub.TLSOptions(tlsCA, tlsCert, tlsKey)
+			if err != nil {
+				return err
+			}
+			// A refused request gets no reply, only an asynchronous
+			// permissions violation: that ends the wait at once.
+			refused, stop := context.WithCancelCause(cmd.Context())
+			defer stop(nil)
+			opts = append(append(opts, tlsOpts...), nats.Name("messenger hub provision"), nats.Timeout(10*time.Second),
+				nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+					if errors.Is(err, nats.ErrPermissionViolation) {
+						stop(fmt.Errorf("the hub refused %s: %w (is it the admin's key?)", creds, err))
+					}
+				}))
+			nc, err := nats.Connect(urls, opts...)
+			if err != nil {
+				return fmt.Errorf("connecting to %s: %w", urls, err)
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(refused, 2*time.Minute)
+			defer cancel()
+			if err := hub.Provision(ctx, js, hub.ProvisionOptions{Replicas: replicas, Hosts: hosts}); err != nil {
+				if cause := context.Cause(refused); cause != nil {
+					return cause
+				}
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Provisioned the hub's streams (%d replicas) and the consumers of %d hosts: %s\n",
+				replicas, len(hosts), strings.Join(hosts, ", "))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "key directory (default hub.authorized_dir, DATA_DIR/hub/authorized)")
+	cmd.Flags().StringVar(&urls, "hub", "", "the cluster's URLs, comma-separated (nats://a:4222,nats://b:4222)")
+	cmd.Flags().StringVar(&creds, "hub-creds", "", "the admin's seed or .creds file (default DIR/admin.nk)")
+	cmd.Flags().StringVar(&tlsCA, "hub-tls-ca", "", "CA certificate of the cluster's servers")
+	cmd.Flags().StringVar(&tlsCert, "hub-tls-cert", "", "client certificate, when the servers ask for one")
+	cmd.Flags().StringVar(&tlsKey, "hub-tls-key", "", "client certificate's key")
+	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of each stream: 1 on a single server, 3 in a 3-node cluster")
+	return cmd
+}

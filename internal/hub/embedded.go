@@ -1,0 +1,289 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+)
+
+// EmbeddedOptions configure the daemon's own NATS server.
+type EmbeddedOptions struct {
+	StoreDir   string // JetStream file storage
+	Listen     string // HOST:PORT where other hosts reach it ("...:0" picks a port); "" = in-process only
+	ServerName string // "" = the server's generated id
+
+	Self     nkeys.KeyPair // the daemon's own user key (LoadOrCreateSelfKey)
+	SelfHost string        // the daemon's host name, which Self speaks for
+
+	// Authorized are the other hosts (and any external admin) that may
+	// connect: LoadAuthorized(hub.authorized_dir).
+	Authorized []HostKey
+
+	Log *slog.Logger
+}
+
+// Embedded is a running embedded hub server: JetStream, provisioned for
+// its own host and every authorized one.
+type Embedded struct {
+	srv      *server.Server
+	base     *server.Options // as first configured; Reload clones it
+	self     nkeys.KeyPair
+	selfHost string
+	admin    nkeys.KeyPair // in memory only, in-process connections only
+	log      *slog.Logger
+	url      string // ClientURL, kept for after a shutdown
+	name     string
+
+	mu      sync.Mutex // serializes Reload and Shutdown
+	adminNC *nats.Conn
+	js      jetstream.JetStream
+}
+
+// startTimeout bounds how long the server may take to accept
+// connections and its streams to be provisioned (JetStream recovers its
+// file store first).
+const startTimeout = 30 * time.Second
+
+// StartEmbedded starts the embedded hub server, waits until it accepts
+// connections, and provisions its streams and the consumers of its own
+// host and every authorized one.
+func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
+	if opts.Self == nil || opts.SelfHost == "" {
+		return nil, errors.New("hub: embedded server: the daemon's own key and host name are required")
+	}
+	if opts.StoreDir == "" {
+		return nil, errors.New("hub: embedded server: no store directory")
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	admin, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("hub: embedded server: admin key: %w", err)
+	}
+	e := &Embedded{self: opts.Self, selfHost: opts.SelfHost, admin: admin, log: log}
+	users, err := e.users(opts.Authorized)
+	if err != nil {
+		return nil, err
+	}
+	so := &server.Options{
+		ServerName: opts.ServerName,
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		Nkeys:      users,
+		// The daemon owns the process's signals.
+		NoSigs: true,
+	}
+	if opts.Listen == "" {
+		so.DontListen = true
+	} else {
+		host, port, err := net.SplitHostPort(opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("hub: listen address %q: %w", opts.Listen, err)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 0 || n > 65535 {
+			return nil, fmt.Errorf("hub: listen address %q: bad port", opts.Listen)
+		}
+		if n == 0 {
+			n = server.RANDOM_PORT // 0 would mean 4222 to nats-server
+		}
+		so.Host, so.Port = host, n
+	}
+	e.base = so.Clone()
+	srv, err := server.NewServer(so)
+	if err != nil {
+		return nil, fmt.Errorf("hub: embedded server: %w", err)
+	}
+	srv.SetLoggerV2(serverLog{log}, false, false, false)
+	srv.Start()
+	e.srv = srv
+	if !srv.ReadyForConnections(startTimeout) {
+		e.stopServer()
+		return nil, fmt.Errorf("hub: embedded server did not accept connections within %s", startTimeout)
+	}
+	if !srv.JetStreamEnabled() {
+		e.stopServer()
+		return nil, fmt.Errorf("hub: embedded server: JetStream did not start (store %s)", opts.StoreDir)
+	}
+	if !so.DontListen {
+		e.url = srv.ClientURL()
+	}
+	e.name = srv.Name()
+	e.adminNC, err = nats.Connect("", nats.InProcessServer(srv), nkeyOption(admin), nats.Name("messenger hub admin"))
+	if err != nil {
+		e.stopServer()
+		return nil, fmt.Errorf("hub: embedded server: admin connection: %w", err)
+	}
+	if e.js, err = jetstream.New(e.adminNC); err != nil {
+		e.Shutdown()
+		return nil, fmt.Errorf("hub: embedded server: %w", err)
+	}
+	if err := e.provision(opts.Authorized); err != nil {
+		e.Shutdown()
+		return nil, err
+	}
+	log.Info("hub server started", slog.String("listen", e.ClientURL()), slog.Int("authorized", len(opts.Authorized)))
+	return e, nil
+}
+
+// users are the server's nkey users: the daemon itself as its host, the
+// in-process admin, and the authorized keys. One key with two roles
+// would get whichever the server saw last, so that is refused.
+func (e *Embedded) users(authorized []HostKey) ([]*server.NkeyUser, error) {
+	selfPub, err := e.self.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("hub: own key: %w", err)
+	}
+	adminPub, err := e.admin.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("hub: admin key: %w", err)
+	}
+	users := []*server.NkeyUser{
+		{Nkey: selfPub, Permissions: HostPermissions(e.selfHost)},
+		{Nkey: adminPub, Permissions: AdminPermissions(),
+			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeInProcess: {}}},
+	}
+	seen := map[string]string{selfPub: "this daemon's own key", adminPub: "the admin key"}
+	for _, k := range authorized {
+		who := "host " + k.Host
+		if k.Admin {
+			who = "the external admin"
+		}
+		if other, dup := seen[k.PublicKey]; dup {
+			return nil, fmt.Errorf("hub: %s has the same key as %s", who, other)
+		}
+		seen[k.PublicKey] = who
+		perms := AdminPermissions()
+		if !k.Admin {
+			perms = HostPermissions(k.Host)
+		}
+		users = append(users, &server.NkeyUser{Nkey: k.PublicKey, Permissions: perms})
+	}
+	return users, nil
+}
+
+func (e *Embedded) provision(authorized []HostKey) error {
+	hosts := []string{e.selfHost}
+	for _, k := range authorized {
+		if !k.Admin {
+			hosts = append(hosts, k.Host)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	return Provision(ctx, e.js, ProvisionOptions{Replicas: 1, Hosts: hosts})
+}
+
+// SelfOptions connect the daemon to its own server, in process, as its
+// own host: with the same permissions as any other host, so that its
+// flows are the ones remote hosts use.
+func (e *Embedded) SelfOptions() []nats.Option {
+	return []nats.Option{
+		e.InProcessOption(),
+		nkeyOption(e.self),
+		nats.CustomInboxPrefix(InboxPrefix(e.selfHost)),
+	}
+}
+
+// InProcessOption makes a connection go to this server without a socket.
+func (e *Embedded) InProcessOption() nats.Option { return nats.InProcessServer(inProcess{e}) }
+
+// inProcess hands out in-process connections while the server runs; a
+// client reconnecting after Shutdown gets an error, not a stopped server.
+type inProcess struct{ e *Embedded }
+
+func (p inProcess) InProcessConn() (net.Conn, error) {
+	p.e.mu.Lock()
+	srv := p.e.srv
+	p.e.mu.Unlock()
+	if srv == nil {
+		return nil, errors.New("hub: embedded server is shut down")
+	}
+	return srv.InProcessConn()
+}
+
+// ClientURL is where other hosts reach the server ("" when it listens in
+// process only).
+func (e *Embedded) ClientURL() string { return e.url }
+
+// ServerName is the server's name, as `hub status` shows it.
+func (e *Embedded) ServerName() string { return e.name }
+
+// Reload replaces the authorized keys without a restart: a host no longer
+// among them is disconnected at once and refused from then on; a new one
+// gets its consumers.
+func (e *Embedded) Reload(authorized []HostKey) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.srv == nil {
+		return errors.New("hub: embedded server is shut down")
+	}
+	users, err := e.users(authorized)
+	if err != nil {
+		return err
+	}
+	next := e.base.Clone()
+	next.Nkeys = users
+	if err := e.srv.ReloadOptions(next); err != nil {
+		return fmt.Errorf("hub: reloading authorized keys: %w", err)
+	}
+	e.log.Info("hub authorized keys reloaded", slog.Int("authorized", len(authorized)))
+	return e.provision(authorized)
+}
+
+// Shutdown stops the server and waits until it has.
+func (e *Embedded) Shutdown() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.adminNC != nil {
+		e.adminNC.Close()
+		e.adminNC = nil
+	}
+	e.stopServer()
+}
+
+func (e *Embedded) stopServer() {
+	if e.srv == nil {
+		return
+	}
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+	e.srv = nil
+}
+
+func nkeyOption(kp nkeys.KeyPair) nats.Option {
+	pub, _ := kp.PublicKey() // checked when the users were built
+	return nats.Nkey(pub, kp.Sign)
+}
+
+// serverLog adapts nats-server's logger to slog. The server's notices
+// (its banner, each subsystem starting) are debug here: the daemon logs
+// that the hub started. Fatalf must not exit the daemon.
+type serverLog struct{ l *slog.Logger }
+
+func (s serverLog) log(level slog.Level, format string, v []any) {
+	ctx := context.Background()
+	if s.l.Enabled(ctx, level) {
+		s.l.Log(ctx, level, "nats-server", slog.String("detail", fmt.Sprintf(format, v...)))
+	}
+}
+
+func (s serverLog) Noticef(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
+func (s serverLog) Warnf(format string, v ...any)   { s.log(slog.LevelWarn, format, v) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLog) Errorf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLog) Debugf(format string, v ...any)  { s.log(slog.LevelDebug, format, v) }
+func (s serverLog) Tracef(format string, v ...any)  { s.log(slog.LevelDebug-4, format, v) }

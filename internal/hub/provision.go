@@ -1,0 +1,152 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The stream and bucket names (StreamMsg, BucketNames...) are in hub.go.
+
+// RegistryUpdates is the subject prefix where the server republishes every
+// change of a registry bucket: a change of key K of BucketNames arrives
+// on RegistryUpdates(BucketNames)+"."+K, with the headers Nats-Subject,
+// Nats-Sequence and KV-Operation (DEL, PURGE) of the stored entry. It
+// replaces kv.Watch, which hosts may not use (it creates a consumer). No
+// stream captures it, and only the server publishes there.
+func RegistryUpdates(bucket string) string { return "messenger.registry." + bucket }
+
+// MsgConsumer, RcptConsumer and BcastConsumer name host's durable pull
+// consumers on StreamMsg, StreamRcpt and StreamBcast.
+func MsgConsumer(host string) string   { return "msg_" + SubjectToken(host) }
+func RcptConsumer(host string) string  { return "rcpt_" + SubjectToken(host) }
+func BcastConsumer(host string) string { return "bcast_" + SubjectToken(host) }
+
+// kvStream is the stream behind a key-value bucket, as nats.go names it.
+func kvStream(bucket string) string { return "KV_" + bucket }
+
+// Limits the hub enforces whatever the clients do: an envelope is at most
+// 8 KiB (wire.go), headers add the message id; registry values are small
+// JSON objects.
+const (
+	maxHubMsgSize      = 16 << 10
+	maxRegistryValSize = 4 << 10
+	duplicateWindow    = 2 * time.Minute
+)
+
+// StreamConfigs are the hub's streams and buckets. None allows what would
+// let one host's publish reach beyond its own subjects: no rollup (a
+// "Nats-Rollup: all" header would wipe a whole registry), no per-message
+// TTL, schedules, counters or atomic batches, no republish, no sources.
+func StreamConfigs(replicas int) []jetstream.StreamConfig {
+	if replicas < 1 {
+		replicas = 1
+	}
+	msgs := func(name, subjects string, maxAge time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:       name,
+			Subjects:   []string{subjects},
+			Retention:  jetstream.LimitsPolicy,
+			Discard:    jetstream.DiscardOld,
+			MaxAge:     maxAge,
+			MaxMsgSize: maxHubMsgSize,
+			Storage:    jetstream.FileStorage,
+			Replicas:   replicas,
+			Duplicates: duplicateWindow,
+			DenyDelete: true,
+		}
+	}
+	kv := func(bucket string) jetstream.StreamConfig {
+		// What nats.go's CreateKeyValue makes, less AllowRollup, and
+		// republishing changes to the hosts.
+		return jetstream.StreamConfig{
+			Name:              kvStream(bucket),
+			Subjects:          []string{"$KV." + bucket + ".>"},
+			Retention:         jetstream.LimitsPolicy,
+			Discard:           jetstream.DiscardNew,
+			MaxMsgsPerSubject: 1,
+			MaxMsgs:           -1,
+			MaxBytes:          -1,
+			MaxConsumers:      -1,
+			MaxMsgSize:        maxRegistryValSize,
+			Storage:           jetstream.FileStorage,
+			Replicas:          replicas,
+			Duplicates:        duplicateWindow,
+			DenyDelete:        true,
+			AllowDirect:       true,
+			RePublish: &jetstream.RePublish{
+				Source:      "$KV." + bucket + ".>",
+				Destination: RegistryUpdates(bucket) + ".>",
+			},
+		}
+	}
+	return []jetstream.StreamConfig{
+		msgs(StreamMsg, "messenger.msg.>", 7*24*time.Hour),
+		msgs(StreamRcpt, "messenger.rcpt.>", 7*24*time.Hour),
+		msgs(StreamBcast, "messenger.bcast.>", 24*time.Hour),
+		kv(BucketNames),
+		kv(BucketHosts),
+	}
+}
+
+// HostConsumer is one of a host's durable pull consumers.
+type HostConsumer struct {
+	Stream string
+	Config jetstream.ConsumerConfig
+}
+
+// HostConsumers are host's durable pull consumers: its messages, in
+// strict order (one unacked at a time); the receipts for what it sent;
+// and every domain's broadcasts — the provisioner does not know a host's
+// domain, so the host skips other domains and its own broadcasts. A host
+// provisioned now gets broadcasts from now on, not the day before.
+func HostConsumers(host string) []HostConsumer {
+	t := SubjectToken(host)
+	pull := func(name, filter string) jetstream.ConsumerConfig {
+		return jetstream.ConsumerConfig{
+			Durable:       name,
+			FilterSubject: filter,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		}
+	}
+	msg := pull(MsgConsumer(host), "messenger.msg."+t+".>")
+	msg.MaxAckPending = 1
+	bcast := pull(BcastConsumer(host), "messenger.bcast.>")
+	bcast.DeliverPolicy = jetstream.DeliverNewPolicy
+	return []HostConsumer{
+		{StreamMsg, msg},
+		{StreamRcpt, pull(RcptConsumer(host), "messenger.rcpt."+t+".>")},
+		{StreamBcast, bcast},
+	}
+}
+
+// ProvisionOptions say what Provision creates.
+type ProvisionOptions struct {
+	Replicas int      // of every stream; 1 on a single server, 3 in a 3-node cluster
+	Hosts    []string // hosts whose consumers to create
+}
+
+// Provision creates or updates the hub's streams and buckets and the
+// hosts' consumers. It needs an admin connection (AdminPermissions):
+// hosts may not create any of these (see HostPermissions). Running it
+// again changes nothing but what differs; a revoked host's consumers are
+// kept, so that its queued messages wait for a new key.
+func Provision(ctx context.Context, js jetstream.JetStream, o ProvisionOptions) error {
+	for _, cfg := range StreamConfigs(o.Replicas) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("hub: provisioning stream %s: %w", cfg.Name, err)
+		}
+	}
+	for _, h := range o.Hosts {
+		for _, c := range HostConsumers(h) {
+			if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config); err != nil {
+				return fmt.Errorf("hub: provisioning consumer %s on %s: %w", c.Config.Durable, c.Stream, err)
+			}
+		}
+	}
+	return nil
+}
