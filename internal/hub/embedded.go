@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 type EmbeddedOptions struct {
 	StoreDir   string // JetStream file storage
 	Listen     string // HOST:PORT where other hosts reach it ("...:0" picks a port); "" = in-process only
-	ServerName string // "" = the server's generated id
+	ServerName string // "" = the server's generated id; spaces become '_' (nats-server refuses them)
 
 	Self     nkeys.KeyPair // the daemon's own user key (LoadOrCreateSelfKey)
 	SelfHost string        // the daemon's host name, which Self speaks for
@@ -79,7 +80,7 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		return nil, err
 	}
 	so := &server.Options{
-		ServerName: opts.ServerName,
+		ServerName: strings.ReplaceAll(opts.ServerName, " ", "_"),
 		JetStream:  true,
 		StoreDir:   opts.StoreDir,
 		Nkeys:      users,

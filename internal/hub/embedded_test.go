@@ -412,11 +412,14 @@ func TestEmbeddedSelfInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Self: self, SelfHost: "SELF"})
+	e, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Self: self, SelfHost: "SELF", ServerName: "MY PC"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Shutdown()
+	if e.ServerName() != "MY_PC" {
+		t.Errorf("server name %q", e.ServerName())
+	}
 	if u := e.ClientURL(); u != "" {
 		t.Fatalf("in-process only, but listens on %s", u)
 	}
