@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -130,6 +131,10 @@ type Hub struct {
 	namesChanged chan struct{}
 
 	memo lookupMemo
+
+	// msgLimit is the most bytes (headers too) MESSENGER_MSG takes, as
+	// last read from the hub; 0 when unknown or unlimited.
+	msgLimit atomic.Int64
 
 	waitMu  sync.Mutex
 	waiters map[string]*waiter
@@ -392,6 +397,11 @@ func (h *Hub) setup(ctx context.Context, s *session) error {
 	if s.hostsStream, err = s.js.Stream(ctx, kvStream(BucketHosts)); err != nil {
 		return notProvisioned("stream "+kvStream(BucketHosts), err)
 	}
+	msgs, err := s.js.Stream(ctx, StreamMsg)
+	if err != nil {
+		return notProvisioned("stream "+StreamMsg, err)
+	}
+	h.msgLimit.Store(int64(max(msgs.CachedInfo().Config.MaxMsgSize, 0)))
 	host := h.opts.HostName
 	for _, c := range []struct {
 		into            *jetstream.Consumer

@@ -945,3 +945,35 @@ func TestWithStoreAndPipeline(t *testing.T) {
 		return err == nil && row.State == store.SentRead && !row.Read.IsZero() && !row.Delivered.IsZero()
 	})
 }
+
+func TestSendRefusesWhatTheHubWouldNotTake(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	_, js := ts.raw()
+	ctx := ctxT(t)
+	str, err := js.Stream(ctx, StreamMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := str.CachedInfo().Config
+	cfg.MaxMsgSize = 2048 // an operator's tighter limit
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	urls := []string{ts.url()}
+	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
+	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+
+	_, err = a.Send(ctx, SendRequest{To: "BOB", Text: strings.Repeat("é", 1000)})
+	if !errors.Is(err, message.ErrInvalid) || !strings.Contains(err.Error(), "the hub takes at most 1792") {
+		t.Errorf("Send(2000 bytes) = %v, want ErrInvalid naming the hub's limit", err)
+	}
+	if len(a.outbox.rows) != 0 {
+		t.Errorf("a refused message was queued")
+	}
+	res := send(t, a, "BOB", strings.Repeat("é", 800))
+	waitState(t, a, res.Sent.HubID, store.SentDelivered)
+	if b.local.count() != 1 {
+		t.Errorf("B stored %d messages, want 1", b.local.count())
+	}
+}

@@ -17,6 +17,10 @@ import (
 // outboxBatch is how many queued rows one read of the outbox takes.
 const outboxBatch = 100
 
+// headerRoom is what the headers of a published message (its
+// Nats-Msg-Id and expected stream) add to its size, with room to spare.
+const headerRoom = 256
+
 // SendRequest is a message to send through the hub.
 type SendRequest struct {
 	To   string // recipient messenger name
@@ -56,24 +60,36 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	if req.Expires < 0 {
 		return SendResult{}, fmt.Errorf("hub: sending: %w: negative expiry %s", message.ErrInvalid, req.Expires)
 	}
+	now := h.now()
+	row := store.Sent{
+		HubID: NewID(), To: req.To, From: req.From, Text: req.Text,
+		Created: now, Updated: now, State: store.SentQueued,
+	}
+	if req.Expires > 0 {
+		row.Expires = now.Add(req.Expires)
+	}
+	env, err := EncodeEnvelope(Envelope{ID: row.HubID, To: row.To, From: row.From, Text: row.Text, Sent: row.Created, Expires: row.Expires})
+	if err != nil {
+		return SendResult{}, fmt.Errorf("hub: sending: %w: %w", message.ErrInvalid, err)
+	}
+	// Refused now rather than failed later: a text within the limits can
+	// still be more bytes than the hub's streams take (4,095 characters
+	// of four bytes each).
+	if limit := h.msgLimit.Load(); limit > 0 && int64(len(env)+headerRoom) > limit {
+		return SendResult{}, fmt.Errorf("hub: sending: %w: the message is %d bytes encoded; the hub takes at most %d",
+			message.ErrInvalid, len(env), limit-headerRoom)
+	}
 	host, online, err := h.Lookup(ctx, req.To)
 	if err != nil {
 		return SendResult{}, err
 	}
+	row.Host = host
 	queued, err := h.opts.Outbox.CountSent(ctx, store.SentQueued)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("hub: sending: %w", err)
 	}
 	if queued >= h.opts.OutboxMax {
 		return SendResult{}, fmt.Errorf("%w: %d messages wait for the hub", ErrOutboxFull, queued)
-	}
-	now := h.now()
-	row := store.Sent{
-		HubID: NewID(), To: req.To, Host: host, From: req.From, Text: req.Text,
-		Created: now, Updated: now, State: store.SentQueued,
-	}
-	if req.Expires > 0 {
-		row.Expires = now.Add(req.Expires)
 	}
 	if err := h.opts.Outbox.AddSent(ctx, &row); err != nil {
 		return SendResult{}, fmt.Errorf("hub: sending: %w", err)
