@@ -28,7 +28,7 @@ those keys; the embedded hub of "messenger serve" loads them from its
 data directory; an external nats-server cluster gets them from
 "messenger hub nats-config" and its streams from "messenger hub provision".`,
 	}
-	cmd.AddCommand(newHubAuthorizeCmd(g), newHubNatsConfigCmd(g), newHubProvisionCmd(g))
+	cmd.AddCommand(newHubStatusCmd(g), newHubAuthorizeCmd(g), newHubNatsConfigCmd(g), newHubProvisionCmd(g))
 	return cmd
 }
 

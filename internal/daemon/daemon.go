@@ -210,6 +210,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		}
 	}()
 
+	// The hub's client delivers into the pipeline, so it stops (with the
+	// embedded server after it) before the pipeline closes.
+	link, err := startHub(cfg, st, pl, nameTable, log)
+	if err != nil {
+		return err
+	}
+	if link != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer link.shutdown()
+			link.run(runCtx, nameTable)
+		}()
+		if cfg.Hub.Listen != "" && len(cfg.Hub.URLs) == 0 {
+			listeners = append(listeners, api.Listener{Transport: "hub", Network: "tcp", Addr: link.embedded.ClientURL()})
+		}
+	}
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -221,6 +239,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			case <-hup:
 				// Errors are logged by Reload; the old policy stays.
 				spam.Reload(runCtx)
+				if link != nil {
+					link.reload()
+				}
 			case <-runCtx.Done():
 				return
 			}
@@ -331,6 +352,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if datagrams != nil {
 		snd.Datagrams = datagrams
 	}
+	if link != nil {
+		snd.Hub = hubSender{link.client}
+	}
 
 	// The ingest listener (alert.ingest_addr) raises through the same
 	// Alerter, so that de-duplication and rate limits see every alert.
@@ -355,6 +379,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		}
 		return s
 	}}
+	if link != nil {
+		apiSrv.Sent, apiSrv.HubLink = st, hubAPI{link.client}
+	}
 	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{})
 	sockMux := http.NewServeMux()
 	sockMux.Handle("/v1/", apiSrv.Handler())
