@@ -28,10 +28,10 @@ func BcastConsumer(host string) string { return "bcast_" + SubjectToken(host) }
 func kvStream(bucket string) string { return "KV_" + bucket }
 
 // Limits the hub enforces whatever the clients do: an envelope is at most
-// 8 KiB (wire.go), headers add the message id; registry values are small
-// JSON objects.
+// MaxEnvelopeSize (wire.go: 4,095 characters of up to 6 JSON bytes each),
+// headers add the message id; registry values are small JSON objects.
 const (
-	maxHubMsgSize      = 16 << 10
+	maxHubMsgSize      = MaxEnvelopeSize + 1<<10
 	maxRegistryValSize = 4 << 10
 	duplicateWindow    = 2 * time.Minute
 )
