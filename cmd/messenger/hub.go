@@ -157,7 +157,8 @@ hosts may not create them themselves (a host that could create a consumer
 could make the server re-deliver messages under another host's subjects).
 Run it once the cluster is up and again after authorizing new hosts. The
 embedded hub of "messenger serve" provisions itself. --hub and the TLS
-files default to the configuration's [hub] urls and tls_*.`,
+files default to the configuration's [hub] urls and tls_*, --replicas
+to hub.replicas.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.authorizedDir(dir)
@@ -167,10 +168,13 @@ files default to the configuration's [hub] urls and tls_*.`,
 			if creds == "" {
 				creds = hub.AdminSeedPath(dir)
 			}
-			if urls == "" || tlsCA == "" && tlsCert == "" {
+			if urls == "" || tlsCA == "" && tlsCert == "" || !cmd.Flags().Changed("replicas") {
 				cfg, err := g.load()
 				if err != nil {
 					return err
+				}
+				if !cmd.Flags().Changed("replicas") {
+					replicas = cfg.Hub.Replicas
 				}
 				if urls == "" {
 					urls = strings.Join(cfg.Hub.URLs, ",")
@@ -238,6 +242,6 @@ files default to the configuration's [hub] urls and tls_*.`,
 	cmd.Flags().StringVar(&tlsCA, "hub-tls-ca", "", "CA certificate of the cluster's servers")
 	cmd.Flags().StringVar(&tlsCert, "hub-tls-cert", "", "client certificate, when the servers ask for one")
 	cmd.Flags().StringVar(&tlsKey, "hub-tls-key", "", "client certificate's key")
-	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of each stream: 1 on a single server, 3 in a 3-node cluster")
+	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of each stream: 1 on a single server, 3 in a 3-node cluster (default hub.replicas)")
 	return cmd
 }

@@ -119,7 +119,7 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&s.Hub.TLSKey, "hub-tls-key", d.Hub.TLSKey, "client key file for the hub (with --hub-tls-cert)")
 	fs.StringVar(&s.Hub.Listen, "hub-listen", d.Hub.Listen, "HOST:PORT where the embedded hub server takes other hosts (empty = in-process only)")
 	fs.StringVar(&s.Hub.AuthorizedDir, "hub-authorized-dir", d.Hub.AuthorizedDir, "directory of HOST.pub keys the embedded hub admits (default DATA_DIR/hub/authorized)")
-	fs.IntVar(&s.Hub.Replicas, "hub-replicas", d.Hub.Replicas, "copies of each hub stream a cluster keeps (1-5)")
+	fs.IntVar(&s.Hub.Replicas, "hub-replicas", d.Hub.Replicas, "copies of each hub stream that messenger hub provision creates (1-5)")
 	fs.IntVar(&s.Hub.OutboxMax, "hub-outbox-max", d.Hub.OutboxMax, "most messages queued while the hub is unreachable")
 	fs.StringVar(&s.Log.Level, "log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.StringVar(&s.Log.Format, "log-format", d.Log.Format, "log format: text or json")
