@@ -261,6 +261,50 @@ func (n *natsNode) monitor(path string, into any) error {
 	return nil
 }
 
+// streamLeader is the node that leads the named stream now (the first
+// running node when no node says).
+func (c *natsCluster) streamLeader(stream string) *natsNode {
+	c.t.Helper()
+	var first *natsNode
+	for _, n := range c.nodes {
+		if !n.running() {
+			continue
+		}
+		if first == nil {
+			first = n
+		}
+		var jsz struct {
+			Accounts []struct {
+				Streams []struct {
+					Name    string `json:"name"`
+					Cluster *struct {
+						Leader string `json:"leader"`
+					} `json:"cluster"`
+				} `json:"stream_detail"`
+			} `json:"account_details"`
+		}
+		if err := n.monitor("/jsz?accounts=true&streams=true", &jsz); err != nil {
+			continue
+		}
+		for _, a := range jsz.Accounts {
+			for _, st := range a.Streams {
+				if st.Name != stream || st.Cluster == nil {
+					continue
+				}
+				for _, o := range c.nodes {
+					if o.name == st.Cluster.Leader {
+						return o
+					}
+				}
+			}
+		}
+	}
+	if first == nil {
+		c.t.Fatal("no nats-server is running")
+	}
+	return first
+}
+
 // logs is every node's log, for failure messages.
 func (c *natsCluster) logs() string {
 	var b strings.Builder
@@ -278,7 +322,7 @@ func tail(s string, n int) string {
 }
 
 // TestNATSCluster checks the launcher itself: three routed nodes, one
-// killed and restarted, the cluster whole again after.
+// killed and restarted, the cluster whole again after, and a reload.
 func TestNATSCluster(t *testing.T) {
 	c := startNATSCluster(t, 3, "")
 	c.nodes[1].kill()
@@ -295,4 +339,6 @@ func TestNATSCluster(t *testing.T) {
 	if jsz.Meta.ClusterSize != 3 {
 		t.Fatalf("meta cluster size %d after the restart, want 3\n%s", jsz.Meta.ClusterSize, c.logs())
 	}
+	c.reload("")
+	c.waitReady(30 * time.Second)
 }
