@@ -146,7 +146,9 @@ type hubSender struct{ h *hub.Hub }
 
 func (s hubSender) Lookup(ctx context.Context, name string) (string, bool, bool) {
 	host, online, err := s.h.Lookup(ctx, name)
-	return host, online, err == nil
+	// A host the hub refuses must hear so from Send, not find the name
+	// unknown and try NetBIOS instead.
+	return host, online, err == nil || errors.Is(err, hub.ErrRefused)
 }
 
 func (s hubSender) Send(ctx context.Context, to, from, text string, expires time.Duration) (sender.HubSent, error) {

@@ -57,6 +57,9 @@ var (
 	// ErrNotConnected: the hub cannot be reached now (or its registry has
 	// not been read since this daemon started).
 	ErrNotConnected = errors.New("hub: not connected")
+	// ErrRefused: the hub refused this host's credentials (revoked, or
+	// not this host's); nothing is queued for a hub that will not take it.
+	ErrRefused = errors.New("hub: the hub refused this host's credentials")
 )
 
 // Local is where messages that arrive through the hub go: the pipeline.
@@ -138,6 +141,41 @@ type Hub struct {
 
 	waitMu  sync.Mutex
 	waiters map[string]*waiter
+
+	// refused, when set, is why the hub refuses this host: its key is
+	// not (or no longer) authorized, or it is another host's.
+	refusedMu sync.Mutex
+	refused   error
+}
+
+func (h *Hub) setRefused(err error) {
+	h.refusedMu.Lock()
+	defer h.refusedMu.Unlock()
+	if err != nil && h.refused == nil {
+		h.log.Error("the hub refuses this host's credentials", slog.Any("err", err))
+	}
+	h.refused = err
+}
+
+// refusedErr is why the hub refuses this host, or nil.
+func (h *Hub) refusedErr() error {
+	h.refusedMu.Lock()
+	defer h.refusedMu.Unlock()
+	return h.refused
+}
+
+// refusal says whether err is the hub refusing this host's credentials,
+// and why in words an operator can act on.
+func (h *Hub) refusal(err error) error {
+	switch {
+	case errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization violation"):
+		return fmt.Errorf("%w: %v (revoked, or never authorized: messenger hub authorize %s)", ErrRefused, err, h.opts.HostName)
+	case errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), InboxPrefix(h.opts.HostName)):
+		// Every host may use its own inbox: a refusal there means the
+		// credentials belong to another host than the one we claim.
+		return fmt.Errorf("%w: %v (these credentials are not %s's)", ErrRefused, err, h.opts.HostName)
+	}
+	return nil
 }
 
 type waiter struct {
@@ -208,6 +246,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		s, err := h.connect(ctx)
 		if err != nil {
+			if r := h.refusal(err); r != nil {
+				h.setRefused(r)
+			}
 			h.log.Warn("cannot connect to the hub", slog.String("urls", strings.Join(h.opts.URLs, ",")), slog.Any("err", err))
 			bo.wait(ctx)
 			continue
@@ -273,6 +314,9 @@ func (h *Hub) connect(ctx context.Context) (*session, error) {
 				subject = sub.Subject
 			}
 			h.log.Warn("hub error", slog.String("subject", subject), slog.Any("err", err))
+			if r := h.refusal(err); r != nil {
+				h.setRefused(r)
+			}
 		}),
 	)
 	s.link = newLink(ctx)
@@ -308,6 +352,7 @@ func (h *Hub) runSession(ctx context.Context, s *session) error {
 	for {
 		err := h.setup(sctx, s)
 		if err == nil {
+			h.setRefused(nil)
 			break
 		}
 		if sctx.Err() != nil {

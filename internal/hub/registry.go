@@ -60,6 +60,9 @@ func (m *lookupMemo) forget(tok string) {
 // it. While the hub cannot be reached it answers what it last learnt, or
 // ErrNotConnected if it learnt nothing about the name.
 func (h *Hub) Lookup(ctx context.Context, name string) (host string, online bool, err error) {
+	if err := h.refusedErr(); err != nil {
+		return "", false, err
+	}
 	tok := SubjectToken(name)
 	now := h.now()
 	memo, known := h.memo.get(tok)

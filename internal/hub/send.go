@@ -48,6 +48,9 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	if req.From == "" {
 		req.From = h.opts.HostName
 	}
+	if err := h.refusedErr(); err != nil {
+		return SendResult{}, err
+	}
 	if err := checkInput("recipient", req.To); err != nil {
 		return SendResult{}, err
 	}

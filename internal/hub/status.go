@@ -50,6 +50,9 @@ func (h *Hub) Status(ctx context.Context) (Status, error) {
 		return Status{}, fmt.Errorf("hub: status: %w", err)
 	}
 	st.Outbox = n
+	if err := h.refusedErr(); err != nil {
+		st.Errors = append(st.Errors, err.Error())
+	}
 	s := h.current()
 	if s == nil {
 		return st, nil
