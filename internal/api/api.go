@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -139,21 +140,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("after %q is not a non-negative integer", v))
-			return
-		}
-		opt.AfterID = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q is not a non-negative integer", v))
-			return
-		}
-		opt.Limit = n
+	var err error
+	if opt.AfterID, opt.Limit, err = pageQuery(q); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
 	}
 	msgs, err := s.Store.List(r.Context(), opt)
 	if err != nil {
@@ -325,4 +315,35 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, Error{Error: err.Error()})
+}
+
+// pageQuery reads the after (an id) and limit parameters every list takes.
+func pageQuery(q url.Values) (after int64, limit int, err error) {
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return 0, 0, fmt.Errorf("after %q is not a non-negative integer", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
+			return 0, 0, fmt.Errorf("limit %q is not a non-negative integer", v)
+		}
+	}
+	return after, limit, nil
+}
+
+// pageValues are the query parameters of a list: state, after and limit,
+// each only when set.
+func pageValues(state string, after int64, limit int) url.Values {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return q
 }

@@ -62,16 +62,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // List returns stored messages in ascending id order.
 func (c *Client) List(ctx context.Context, state message.State, after int64, limit int) ([]message.Message, error) {
-	q := url.Values{}
-	if state != "" {
-		q.Set("state", string(state))
-	}
-	if after > 0 {
-		q.Set("after", strconv.FormatInt(after, 10))
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
+	q := pageValues(string(state), after, limit)
 	var msgs []message.Message
 	err := c.do(ctx, http.MethodGet, "/v1/messages?"+q.Encode(), &msgs)
 	return msgs, err

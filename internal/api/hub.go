@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
@@ -46,26 +44,10 @@ func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"after", &opt.AfterID}} {
-		if v := q.Get(p.name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("%s %q is not a non-negative integer", p.name, v))
-				return
-			}
-			*p.dst = n
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q is not a non-negative integer", v))
-			return
-		}
-		opt.Limit = n
+	var err error
+	if opt.AfterID, opt.Limit, err = pageQuery(q); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
 	}
 	rows, err := s.Sent.ListSent(r.Context(), opt)
 	if err != nil {
@@ -93,16 +75,7 @@ func (s *Server) hubStatus(w http.ResponseWriter, r *http.Request) {
 
 // Sent lists messages sent through the hub; state "" is every state.
 func (c *Client) Sent(ctx context.Context, state store.SentState, after int64, limit int) ([]store.Sent, error) {
-	q := url.Values{}
-	if state != "" {
-		q.Set("state", string(state))
-	}
-	if after > 0 {
-		q.Set("after", strconv.FormatInt(after, 10))
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
+	q := pageValues(string(state), after, limit)
 	var rows []store.Sent
 	err := c.do(ctx, http.MethodGet, "/v1/sent?"+q.Encode(), &rows)
 	return rows, err
