@@ -64,7 +64,7 @@ func (r *Report) Write(dir string) error {
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Benchmarks\n\nMeasured %s on %s by `go run ./bench -report docs/benchmarks` (%v per level). ", r.Date, r.Machine, r.Duration)
-	md.WriteString("Ours and the Samba peer doing the same job run on the same machine, in the same run, driven by the same load generator; the machine's CPUs are shared with the generator, so figures move between runs.\n\n")
+	md.WriteString("Ours and the peer doing the same job (Samba; bare JetStream for the hub) run on the same machine, in the same run, driven by the same load generator; the machine's CPUs are shared with the generator, so figures move between runs.\n\n")
 	charts := map[string]string{}
 	if len(r.SMB) > 0 {
 		md.WriteString("## SMB send-message sessions: messenger vs smbd\n\n")
@@ -100,7 +100,7 @@ func (r *Report) Write(dir string) error {
 	}
 	if len(r.Hub) > 0 {
 		md.WriteString("## The NATS hub: messenger vs bare JetStream\n\n")
-		md.WriteString("Daemon A sends to BOB on daemon B through the hub and waits for the delivered receipt (`messenger send --wait`): A publishes, B stores the message in SQLite and publishes the receipt, A's waiter wakes. Each client sends one message at a time. The peer is a bare JetStream client in the same cluster and run doing the same round trip under the same permissions, streams and consumer settings (publish, fetch with one message in flight, publish the receipt, ack, consume the receipt) with no store, registry or API; the legacy column is A sending to B over an SMB session (the session's reply comes after B stored it). Three nodes means a three-node nats-server cluster with replicas 3.\n\n")
+		md.WriteString("Daemon A sends to BOB on daemon B through the hub and waits for the delivered receipt (`messenger send --wait`): A publishes, B stores the message in SQLite and publishes the receipt, A's waiter wakes. Each client sends one message at a time. The peer is a bare JetStream client in the same cluster and run doing the same round trip under the same permissions, streams and consumer settings (publish, fetch with one message in flight, publish the receipt, ack, consume the receipt) with no store, registry or API, where ours commits to SQLite on both hosts before a round trip counts (A's sent row, B's message); the legacy column is A sending to B over an SMB session (the session's reply comes after B stored it). Three nodes means a three-node nats-server cluster with replicas 3; its three servers, both daemons and the generator share the machine's CPUs.\n\n")
 		md.WriteString("| nodes | clients | messenger via hub msgs/s | bare JetStream round trips/s | ratio | messenger via SMB msgs/s | p99 ms (hub / bare / SMB) |\n|---:|---:|---:|---:|---:|---:|---:|\n")
 		var chart []pairRow
 		for _, row := range r.Hub {
