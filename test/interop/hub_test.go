@@ -359,6 +359,26 @@ func TestHubThreeDaemons(t *testing.T) {
 		}
 	})
 
+	t.Run("a domain broadcast crosses the hub", func(t *testing.T) {
+		// The daemons have no datagram service here (no subnet to share),
+		// so the mailslot half fails; the hub half must still reach every
+		// other daemon of the workgroup, verified, and not the sender.
+		text := "to all of WORKGROUP through the hub"
+		out, errOut, _ := a.send("", "--domain", "WORKGROUP", "--from", "alice", text)
+		if !strings.Contains(out, "through the hub") {
+			t.Fatalf("send --domain: stdout %q, stderr %q; want the hub's line\n%s", out, errOut, logs())
+		}
+		for name, d := range map[string]*daemon{"B": b, "C": c} {
+			m := waitInbox(t, d, text, logs)
+			if m.Transport != message.TransportHub || m.Verified != "HOSTA" || m.From != "alice" {
+				t.Errorf("%s got the broadcast as %+v; want transport hub, verified HOSTA, from alice", name, m)
+			}
+		}
+		if inboxHas(a, text) {
+			t.Errorf("the sender's own inbox has its broadcast")
+		}
+	})
+
 	t.Run("a host cannot publish as another", func(t *testing.T) {
 		errs := make(chan error, 4)
 		nc := s.connect("HOSTA", errs)
