@@ -72,6 +72,17 @@ type Local interface {
 	Deliver(ctx context.Context, m *message.Message) error
 }
 
+// BatchLocal is a Local that also delivers several messages in their
+// order, sharing commits (the pipeline). DeliverBatch returns one error
+// per message, as Deliver would; a "not now" failure leaves every later
+// message of the batch unstored, so that delivering again from the
+// failed one keeps the order. A Local without it gets one Deliver at a
+// time.
+type BatchLocal interface {
+	Local
+	DeliverBatch(ctx context.Context, ms []*message.Message) []error
+}
+
 // Outbox keeps what this host sent through the hub (the store's sent
 // table): queued rows are the outbox, the rest carry receipts.
 type Outbox interface {
@@ -376,7 +387,7 @@ func (h *Hub) runSession(ctx context.Context, s *session) error {
 	}
 	run(func() { h.announce(sctx, s) })
 	run(func() { h.outboxLoop(sctx, s) })
-	run(func() { h.consume(sctx, s, StreamMsg, s.msgs, h.handleMsg) })
+	run(func() { h.consumeMsgs(sctx, s) })
 	run(func() { h.consume(sctx, s, StreamRcpt, s.rcpts, h.handleReceipt) })
 	run(func() { h.consume(sctx, s, StreamBcast, s.bcasts, h.handleBcast) })
 	<-sctx.Done()

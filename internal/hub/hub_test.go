@@ -26,8 +26,9 @@ import (
 
 // The daemon's parts are what the Hub is written against.
 var (
-	_ Outbox = (*store.Store)(nil)
-	_ Local  = (*pipeline.Pipeline)(nil)
+	_ Outbox     = (*store.Store)(nil)
+	_ Local      = (*pipeline.Pipeline)(nil)
+	_ BatchLocal = (*pipeline.Pipeline)(nil)
 )
 
 // waitTimeout bounds every wait for a condition; nothing in these tests

@@ -97,8 +97,14 @@ type HostConsumer struct {
 	Config jetstream.ConsumerConfig
 }
 
+// MsgMaxAckPending is how many of a host's messages may be out unacked:
+// the host takes them in batches, stores each batch in stream order with
+// shared commits, and acks none before it is stored and its receipt is in
+// the hub (receive.go keeps the order when one fails).
+const MsgMaxAckPending = 64
+
 // HostConsumers are host's durable pull consumers: its messages, in
-// strict order (one unacked at a time); the receipts for what it sent;
+// stream order (up to MsgMaxAckPending unacked at a time); the receipts for what it sent;
 // and every domain's broadcasts — the provisioner does not know a host's
 // domain, so the host skips other domains and its own broadcasts. A host
 // provisioned now gets broadcasts from now on, not the day before.
@@ -114,7 +120,7 @@ func HostConsumers(host string) []HostConsumer {
 		}
 	}
 	msg := pull(MsgConsumer(host), "messenger.msg."+t+".>")
-	msg.MaxAckPending = 1
+	msg.MaxAckPending = MsgMaxAckPending
 	bcast := pull(BcastConsumer(host), "messenger.bcast.>")
 	bcast.DeliverPolicy = jetstream.DeliverNewPolicy
 	return []HostConsumer{

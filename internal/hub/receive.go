@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -14,10 +15,12 @@ import (
 	"github.com/netsend/messenger/internal/store"
 )
 
-// fetchBatch is how many messages one pull request asks for. The msg
-// consumer still gets them one at a time (MaxAckPending 1); the others
-// save a round trip per message.
+// fetchBatch is how many messages one pull request asks for. On the msg
+// consumer it is also the most one batch holds (MsgMaxAckPending).
 const fetchBatch = 64
+
+// receiptTimeout bounds the wait for the hub to take a batch's receipts.
+const receiptTimeout = 10 * time.Second
 
 // consume pulls from one of this host's durable consumers while the
 // connection is up and hands each message to handle, which acks or
@@ -60,6 +63,356 @@ func (h *Hub) consume(ctx context.Context, s *session, stream string, cons jetst
 	}
 }
 
+// consumeMsgs pulls this host's messages in batches while the connection
+// is up: whatever the hub has ready (up to fetchBatch), or, when it has
+// nothing, the next message as soon as it comes. Each batch is settled
+// before the next pull, so the batches follow the load without a timer.
+func (h *Hub) consumeMsgs(ctx context.Context, s *session) {
+	bo := newBackoff(250*time.Millisecond, 10*time.Second)
+	cons := s.msgs
+	durable := cons.CachedInfo().Name
+	ackWait := cons.CachedInfo().Config.AckWait
+	ord := msgOrder{floorWait: 2*ackWait + retryDelay}
+	for ctx.Err() == nil {
+		lctx, err := s.link.waitUp(ctx)
+		if err != nil {
+			return
+		}
+		if cons == nil {
+			if cons, err = s.js.Consumer(lctx, StreamMsg, durable); err != nil {
+				if ctx.Err() == nil {
+					h.log.Warn("cannot bind a hub consumer", slog.String("consumer", durable), slog.Any("err", err))
+				}
+				cons = nil
+				bo.wait(lctx)
+				continue
+			}
+		}
+		if ord.stranded {
+			if err := h.awaitStranded(lctx, cons); err != nil {
+				if lctx.Err() == nil {
+					h.log.Debug("cannot read the hub consumer's state", slog.String("consumer", durable), slog.Any("err", err))
+					bo.wait(lctx)
+				}
+				continue
+			}
+			ord.stranded = false
+		}
+		msgs, err := fetchMsgs(lctx, cons)
+		if len(msgs) > 0 && h.handleMsgs(ctx, s, msgs, &ord) {
+			// Let the hub queue what was naked again before pulling:
+			// redeliveries then come before new messages.
+			sleepCtx(ctx, retryDelay+time.Second)
+		}
+		if err == nil {
+			bo.reset()
+			continue
+		}
+		// A pull that ended early (the connection dropped, the request
+		// failed) may have had messages on the way that never arrived.
+		ord.stranded = true
+		if lctx.Err() != nil {
+			continue
+		}
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			cons = nil
+		}
+		h.log.Debug("hub pull failed", slog.String("consumer", durable), slog.Any("err", err))
+		bo.wait(lctx)
+	}
+}
+
+// fetchMsgs returns what the hub has ready for cons, up to fetchBatch, or
+// if nothing, the next message to come (or none when the pull expires).
+// Both pulls end on the hub's side once answered, so no message is sent
+// for them while the batch is being handled.
+func fetchMsgs(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	b, err := cons.FetchNoWait(fetchBatch)
+	if err != nil {
+		return nil, err
+	}
+	msgs := collect(b, nil)
+	if len(msgs) > 0 || b.Error() != nil {
+		return msgs, b.Error()
+	}
+	if b, err = cons.Fetch(1, jetstream.FetchContext(ctx)); err != nil {
+		return nil, err
+	}
+	return collect(b, msgs), b.Error()
+}
+
+func collect(b jetstream.MessageBatch, into []jetstream.Msg) []jetstream.Msg {
+	for m := range b.Messages() {
+		into = append(into, m)
+	}
+	return into
+}
+
+// awaitStranded waits, after a pull that ended early, until messages the
+// hub sent but this host never got have been queued for redelivery (one
+// AckWait after they were sent): a pull before then would hand out later
+// messages first. Without unacked messages there is nothing to wait for.
+func (h *Hub) awaitStranded(ctx context.Context, cons jetstream.Consumer) error {
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.NumAckPending == 0 {
+		return nil
+	}
+	h.log.Info("waiting for the hub to redeliver unacknowledged messages before new ones",
+		slog.Int("unacked", info.NumAckPending), slog.Duration("wait", info.Config.AckWait))
+	sleepCtx(ctx, info.Config.AckWait+time.Second)
+	return ctx.Err()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// msgOrder is what the msg consumer remembers between batches to store
+// messages in stream order although up to fetchBatch are out at a time.
+type msgOrder struct {
+	// stranded: the last pull ended early (see awaitStranded).
+	stranded bool
+	// floor is the stream sequence of a message that could not be
+	// stored and was naked: no later message is stored before it comes
+	// back. Zero: none.
+	floor uint64
+	// since is when floor was last naked; after floorWait without it
+	// (it aged out of the stream) the order is kept without it.
+	since     time.Time
+	floorWait time.Duration
+}
+
+// inbound is one message of a batch on its way through handleMsgs.
+type inbound struct {
+	jm       jetstream.Msg
+	seq      uint64 // stream sequence
+	fromTok  string
+	fromHost string
+	rcpt     Receipt
+	msg      *message.Message // nil: nothing to deliver (expired)
+	settled  bool             // termed already
+}
+
+// handleMsgs delivers a batch of this host's messages in stream order,
+// publishes their receipts, waits until the hub has taken every one, and
+// only then acks them. A message that cannot be stored now is naked with
+// every later one of the batch, and it reports true: the caller pauses so
+// that the hub redelivers them before anything newer.
+func (h *Hub) handleMsgs(ctx context.Context, s *session, msgs []jetstream.Msg, ord *msgOrder) (pause bool) {
+	if ord.floor != 0 && time.Since(ord.since) > ord.floorWait {
+		h.log.Warn("a hub message naked for later did not come back; going on without it", slog.Uint64("stream_seq", ord.floor))
+		ord.floor = 0
+	}
+	items := make([]inbound, 0, len(msgs))
+	var later []jetstream.Msg // overtook ord.floor: back to the hub
+	for i, jm := range msgs {
+		var seq uint64
+		if md, err := jm.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		if ord.floor != 0 && seq > ord.floor {
+			later = msgs[i:]
+			break
+		}
+		if seq == ord.floor {
+			ord.floor = 0
+		}
+		items = append(items, h.decodeMsg(jm, seq))
+	}
+
+	var deliver []*message.Message
+	for i := range items {
+		if it := &items[i]; !it.settled && it.msg != nil {
+			deliver = append(deliver, it.msg)
+		}
+	}
+	errs := h.deliverBatch(ctx, deliver)
+	notNow := len(items) // the first message that cannot be stored now
+	j := 0
+	for i := range items {
+		it := &items[i]
+		if it.settled || it.msg == nil {
+			continue
+		}
+		err := errs[j]
+		j++
+		switch {
+		case err == nil || errors.Is(err, store.ErrDuplicate):
+			// A duplicate was stored before, and its receipt may not have
+			// reached the hub: send it again.
+			it.rcpt.State = ReceiptDelivered
+		case errors.Is(err, pipeline.ErrDropped):
+			it.rcpt.State, it.rcpt.Detail = ReceiptRefused, "refused by the recipient's policy"
+		case errors.Is(err, message.ErrInvalid) || errors.Is(err, store.ErrInvalid):
+			it.rcpt.State, it.rcpt.Detail = ReceiptRefused, "refused as invalid by the recipient's host"
+		default:
+			if i < notNow {
+				notNow = i
+				h.log.Warn("cannot store a hub message; the hub will deliver it and the ones after it again",
+					slog.String("hub_id", it.rcpt.ID), slog.String("from_host", it.fromHost), slog.Any("err", err))
+			}
+		}
+	}
+
+	done := items[:notNow]
+	for i, err := range h.publishReceipts(ctx, s, done) {
+		it := &done[i]
+		if it.settled {
+			continue
+		}
+		if err != nil {
+			// Stored (or expired) already: a redelivery is a duplicate
+			// that gets its receipt again, wherever it falls.
+			h.log.Warn("cannot send a receipt; the hub will deliver the message again",
+				slog.String("hub_id", it.rcpt.ID), slog.String("from_host", it.fromHost), slog.Any("err", err))
+			h.settleMsg(it.jm, func() error { return it.jm.NakWithDelay(retryDelay) })
+			continue
+		}
+		h.settleMsg(it.jm, it.jm.Ack)
+	}
+	back := append(itemMsgs(items[notNow:]), later...)
+	if notNow < len(items) {
+		ord.floor, ord.since = items[notNow].seq, time.Now()
+	}
+	for _, jm := range back {
+		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
+	}
+	return len(back) > 0
+}
+
+func itemMsgs(items []inbound) []jetstream.Msg {
+	var out []jetstream.Msg
+	for _, it := range items {
+		if !it.settled {
+			out = append(out, it.jm)
+		}
+	}
+	return out
+}
+
+// decodeMsg reads one message of a batch: a message without a host or
+// that does not decode is terminated (without an id the sender could not
+// match a receipt); an expired one gets the expired receipt and nothing
+// to deliver.
+func (h *Hub) decodeMsg(jm jetstream.Msg, seq uint64) inbound {
+	it := inbound{jm: jm, seq: seq}
+	var err error
+	it.fromTok, it.fromHost, err = subjectHost(jm.Subject())
+	if err != nil {
+		h.log.Warn("hub message on a subject without a host", slog.String("subject", jm.Subject()))
+		h.settleMsg(jm, jm.Term)
+		it.settled = true
+		return it
+	}
+	env, err := DecodeEnvelope(jm.Data())
+	if err != nil {
+		h.log.Warn("malformed hub message", slog.String("from_host", it.fromHost), slog.Any("err", err))
+		h.settleMsg(jm, jm.Term)
+		it.settled = true
+		return it
+	}
+	it.rcpt = Receipt{ID: env.ID, To: env.To}
+	now := h.now()
+	if env.Expired(now) {
+		it.rcpt.State = ReceiptExpired
+		return it
+	}
+	it.msg = &message.Message{
+		Transport: message.TransportHub,
+		From:      env.From,
+		To:        env.To,
+		Text:      env.Text,
+		Time:      now,
+		Source:    "hub:" + it.fromHost,
+		HubID:     env.ID,
+		Verified:  it.fromHost,
+	}
+	return it
+}
+
+// errNotTried is the answer for the messages after one that could not be
+// stored now, when the Local takes one message at a time.
+var errNotTried = errors.New("hub: not delivered: an earlier message of the batch was not stored")
+
+// deliverBatch hands ms to the Local in order, in one call when it can
+// take a batch.
+func (h *Hub) deliverBatch(ctx context.Context, ms []*message.Message) []error {
+	if len(ms) == 0 {
+		return nil
+	}
+	if bl, ok := h.opts.Local.(BatchLocal); ok {
+		return bl.DeliverBatch(ctx, ms)
+	}
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		if i > 0 && notNowErr(errs[i-1]) {
+			errs[i] = errNotTried
+			continue
+		}
+		errs[i] = h.opts.Local.Deliver(ctx, m)
+	}
+	return errs
+}
+
+// notNowErr says whether err from Local means "not now".
+func notNowErr(err error) bool {
+	return err != nil && !errors.Is(err, store.ErrDuplicate) && !errors.Is(err, pipeline.ErrDropped) &&
+		!errors.Is(err, message.ErrInvalid) && !errors.Is(err, store.ErrInvalid)
+}
+
+// publishReceipts publishes the receipts of items (except the settled
+// ones) without waiting for each, then waits until the hub has taken or
+// refused every one: one error per item.
+func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) []error {
+	errs := make([]error, len(items))
+	if len(items) == 0 {
+		return errs
+	}
+	bctx, unbind := s.link.bind(ctx)
+	defer unbind()
+	pctx, cancel := context.WithTimeout(bctx, receiptTimeout)
+	defer cancel()
+	at := h.now()
+	futs := make([]jetstream.PubAckFuture, len(items))
+	for i := range items {
+		it := &items[i]
+		if it.settled {
+			continue
+		}
+		it.rcpt.At = at
+		b, err := EncodeReceipt(it.rcpt)
+		if err != nil {
+			errs[i] = fmt.Errorf("hub: receipt for %s: %w", it.rcpt.ID, err)
+			continue
+		}
+		subject, opts := h.receiptPublish(it.fromTok, it.rcpt)
+		if futs[i], err = s.js.PublishAsync(subject, b, opts...); err != nil {
+			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", it.rcpt.State, it.rcpt.ID, err)
+		}
+	}
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, err)
+		case <-pctx.Done():
+			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, pctx.Err())
+		}
+	}
+	return errs
+}
+
 // subjectHost returns the token of the host that published on subject
 // (its last token; the hub's permissions let a host publish only under
 // its own) and that host's name.
@@ -67,64 +420,6 @@ func subjectHost(subject string) (tok, host string, err error) {
 	tok = subject[strings.LastIndexByte(subject, '.')+1:]
 	host, err = NameFromToken(tok)
 	return tok, host, err
-}
-
-// handleMsg delivers one message to this host, answers with a receipt
-// and acks; a message it cannot store now is redelivered later.
-func (h *Hub) handleMsg(ctx context.Context, s *session, jm jetstream.Msg) {
-	fromTok, fromHost, err := subjectHost(jm.Subject())
-	if err != nil {
-		h.log.Warn("hub message on a subject without a host", slog.String("subject", jm.Subject()))
-		h.settleMsg(jm, jm.Term)
-		return
-	}
-	env, err := DecodeEnvelope(jm.Data())
-	if err != nil {
-		// Nothing to answer: without an id the sender could not match it.
-		h.log.Warn("malformed hub message", slog.String("from_host", fromHost), slog.Any("err", err))
-		h.settleMsg(jm, jm.Term)
-		return
-	}
-	rcpt := Receipt{ID: env.ID, To: env.To}
-	now := h.now()
-	if env.Expired(now) {
-		rcpt.State = ReceiptExpired
-	} else {
-		m := &message.Message{
-			Transport: message.TransportHub,
-			From:      env.From,
-			To:        env.To,
-			Text:      env.Text,
-			Time:      now,
-			Source:    "hub:" + fromHost,
-			HubID:     env.ID,
-			Verified:  fromHost,
-		}
-		err := h.opts.Local.Deliver(ctx, m)
-		switch {
-		case err == nil || errors.Is(err, store.ErrDuplicate):
-			// A duplicate was stored before, and its receipt may not have
-			// reached the hub: send it again.
-			rcpt.State = ReceiptDelivered
-		case errors.Is(err, pipeline.ErrDropped):
-			rcpt.State, rcpt.Detail = ReceiptRefused, "refused by the recipient's policy"
-		case errors.Is(err, message.ErrInvalid):
-			rcpt.State, rcpt.Detail = ReceiptRefused, "refused as invalid by the recipient's host"
-		default:
-			h.log.Warn("cannot store a hub message; the hub will deliver it again",
-				slog.String("hub_id", env.ID), slog.String("from_host", fromHost), slog.Any("err", err))
-			h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
-			return
-		}
-	}
-	rcpt.At = h.now()
-	if err := h.publishReceipt(ctx, s, fromTok, rcpt); err != nil {
-		h.log.Warn("cannot send a receipt; the hub will deliver the message again",
-			slog.String("hub_id", env.ID), slog.String("from_host", fromHost), slog.Any("err", err))
-		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
-		return
-	}
-	h.settleMsg(jm, jm.Ack)
 }
 
 // handleBcast delivers one broadcast of this host's domain, unless this

@@ -357,9 +357,15 @@ func (h *Hub) publishReceipt(ctx context.Context, s *session, toHost string, r R
 	if err != nil {
 		return fmt.Errorf("hub: receipt for %s: %w", r.ID, err)
 	}
-	subject := subjRcpt + toHost + "." + h.hostTok
-	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(r.ID+"."+string(r.State)), jetstream.WithExpectStream(StreamRcpt)); err != nil {
+	subject, opts := h.receiptPublish(toHost, r)
+	if _, err := s.js.Publish(ctx, subject, b, opts...); err != nil {
 		return fmt.Errorf("hub: publishing the %s receipt for %s: %w", r.State, r.ID, err)
 	}
 	return nil
+}
+
+// receiptPublish is where a receipt to toHost goes and how.
+func (h *Hub) receiptPublish(toHost string, r Receipt) (string, []jetstream.PublishOpt) {
+	return subjRcpt + toHost + "." + h.hostTok,
+		[]jetstream.PublishOpt{jetstream.WithMsgID(r.ID + "." + string(r.State)), jetstream.WithExpectStream(StreamRcpt)}
 }

@@ -16,12 +16,22 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/policy"
+	"github.com/netsend/messenger/internal/store"
 )
 
 // Store is where accepted messages are kept. Add returns only after the
 // message is durable.
 type Store interface {
 	Add(ctx context.Context, m *message.Message) error
+}
+
+// BatchStore is a Store that can also store messages in order with shared
+// commits: AddBatch returns one error per message, and a failure other
+// than a duplicate or an invalid message leaves every later message of
+// the batch unstored.
+type BatchStore interface {
+	Store
+	AddBatch(ctx context.Context, ms []*message.Message) []error
 }
 
 // Policy judges each message before it is stored.
@@ -127,6 +137,57 @@ func New(pol Policy, store Store, m *metrics.Metrics, log *slog.Logger, sinks ..
 // Deliver runs m through policy and store, then hands it to the sinks. A
 // nil error means m is durably stored and the sender may be told so.
 func (p *Pipeline) Deliver(ctx context.Context, m *message.Message) error {
+	if err := p.judge(ctx, m); err != nil {
+		return err
+	}
+	return p.stored(m, p.store.Add(ctx, m))
+}
+
+// DeliverBatch is Deliver for ms in their order, with one error per
+// message: the policy judges each, the accepted ones are stored together
+// (sharing commits, ids in the order of ms, when the store is a
+// BatchStore) and shown in that order. A store failure other than a
+// duplicate or an invalid message also fails every later accepted
+// message, none of which is then stored, so that a caller retrying from
+// the first failure keeps the order.
+func (p *Pipeline) DeliverBatch(ctx context.Context, ms []*message.Message) []error {
+	errs := make([]error, len(ms))
+	accepted := make([]*message.Message, 0, len(ms))
+	at := make([]int, 0, len(ms)) // index in ms of each accepted message
+	for i, m := range ms {
+		if errs[i] = p.judge(ctx, m); errs[i] == nil {
+			accepted = append(accepted, m)
+			at = append(at, i)
+		}
+	}
+	if len(accepted) == 0 {
+		return errs
+	}
+	var addErrs []error
+	if bs, ok := p.store.(BatchStore); ok {
+		addErrs = bs.AddBatch(ctx, accepted)
+	} else {
+		addErrs = make([]error, len(accepted))
+		var stop error
+		for i, m := range accepted {
+			if stop != nil {
+				addErrs[i] = stop
+				continue
+			}
+			addErrs[i] = p.store.Add(ctx, m)
+			if err := addErrs[i]; err != nil && !errors.Is(err, store.ErrDuplicate) && !errors.Is(err, store.ErrInvalid) {
+				stop = fmt.Errorf("%w: %w", store.ErrBatchAborted, err)
+			}
+		}
+	}
+	for j, m := range accepted {
+		errs[at[j]] = p.stored(m, addErrs[j])
+	}
+	return errs
+}
+
+// judge applies the policy to m: ErrDropped, or m ready to store.
+func (p *Pipeline) judge(ctx context.Context, m *message.Message) error {
 	if m.Time.IsZero() {
 		m.Time = p.now()
 	}
@@ -152,7 +213,13 @@ func (p *Pipeline) Deliver(ctx context.Context, m *message.Message) error {
 			m.State = message.StateUnread
 		}
 	}
-	if err := p.store.Add(ctx, m); err != nil {
+	return nil
+}
+
+// stored counts the store's answer err for m and shows m if it was
+// stored and not quarantined.
+func (p *Pipeline) stored(m *message.Message, err error) error {
+	if err != nil {
 		p.metrics.Rejected.WithLabelValues(string(m.Transport), "store").Inc()
 		return fmt.Errorf("pipeline: storing message from %q: %w", m.From, err)
 	}

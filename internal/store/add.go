@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -36,17 +37,30 @@ var (
 // caller who gives up (ctx) is never raced by the writer touching its
 // Message.
 type addRequest struct {
-	ctx context.Context
-	msg message.Message
-	id  int64          // set by the writer
-	dup bool           // set by the writer: the hub id was already stored
-	res chan addResult // buffered: the writer never waits for a caller
+	ctx   context.Context
+	msg   message.Message
+	group *addGroup      // the AddBatch it belongs to, or nil
+	id    int64          // set by the writer
+	dup   bool           // set by the writer: the hub id was already stored
+	res   chan addResult // buffered: the writer never waits for a caller
+}
+
+// addGroup ties the requests of one AddBatch together. Only the writer
+// touches failed, so that once one message of a batch failed no later
+// one is stored before it: a caller retrying the batch from the failed
+// message on keeps the order it gave.
+type addGroup struct {
+	failed bool
 }
 
 type addResult struct {
 	id  int64
 	err error
 }
+
+// ErrBatchAborted is the error of a message AddBatch did not store because
+// an earlier message of the same batch failed.
+var ErrBatchAborted = errors.New("store: an earlier message of the batch was not stored")
 
 // Add stores m durably and sets m.ID; an empty m.State becomes unread and a
 // zero m.Time becomes now. It returns nil only after the transaction holding
@@ -61,6 +75,58 @@ type addResult struct {
 // ctx ends before the commit, Add returns ctx.Err() and m may or may not be
 // stored. After Close, Add returns ErrClosed.
 func (s *Store) Add(ctx context.Context, m *message.Message) error {
+	r, err := s.prepare(ctx, m, nil)
+	if err != nil {
+		return err
+	}
+	if err := s.enqueue(ctx, r); err != nil {
+		return err
+	}
+	return s.await(ctx, r, m)
+}
+
+// AddBatch stores ms in their order, as Add would each, and returns one
+// error per message (nil: stored and synced). The messages go to the
+// writer together, so they share commits, and their ids ascend in the
+// order given. An invalid message or a duplicate fails alone; any other
+// failure (a commit, ctx, Close) also fails every later message of ms
+// with an error wrapping ErrBatchAborted (or ctx's or ErrClosed), and
+// none of those is stored: a caller may retry from the first failed
+// message on and keep its order.
+func (s *Store) AddBatch(ctx context.Context, ms []*message.Message) []error {
+	errs := make([]error, len(ms))
+	reqs := make([]*addRequest, len(ms))
+	group := &addGroup{}
+	var stop error
+	for i, m := range ms {
+		if stop != nil {
+			errs[i] = stop
+			continue
+		}
+		r, err := s.prepare(ctx, m, group)
+		if err != nil {
+			errs[i] = err
+			if !errors.Is(err, ErrInvalid) {
+				stop = fmt.Errorf("%w: %w", ErrBatchAborted, err)
+			}
+			continue
+		}
+		if err := s.enqueue(ctx, r); err != nil {
+			errs[i], stop = err, fmt.Errorf("%w: %w", ErrBatchAborted, err)
+			continue
+		}
+		reqs[i] = r
+	}
+	for i, r := range reqs {
+		if r != nil {
+			errs[i] = s.await(ctx, r, ms[i])
+		}
+	}
+	return errs
+}
+
+// prepare validates a copy of m and makes its request.
+func (s *Store) prepare(ctx context.Context, m *message.Message, group *addGroup) (*addRequest, error) {
 	msg := *m
 	if m.Alert != nil {
 		// The writer reads the alert later, on its own goroutine.
@@ -74,24 +140,31 @@ func (s *Store) Add(ctx context.Context, m *message.Message) error {
 		msg.Time = time.Now()
 	}
 	if err := validate(&msg); err != nil {
-		return fmt.Errorf("store: adding message: %w", err)
+		return nil, fmt.Errorf("store: adding message: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if s.closed() {
-		return ErrClosed
+		return nil, ErrClosed
 	}
+	return &addRequest{ctx: ctx, msg: msg, group: group, res: make(chan addResult, 1)}, nil
+}
 
-	r := &addRequest{ctx: ctx, msg: msg, res: make(chan addResult, 1)}
+// enqueue hands r to the writer.
+func (s *Store) enqueue(ctx context.Context, r *addRequest) error {
 	select {
 	case s.reqs <- r:
+		return nil
 	case <-s.quit:
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
 
+// await waits for the writer's answer to r and copies what it set into m.
+func (s *Store) await(ctx context.Context, r *addRequest, m *message.Message) error {
 	var res addResult
 	select {
 	case res = <-r.res:
@@ -116,7 +189,7 @@ func (s *Store) Add(ctx context.Context, m *message.Message) error {
 	if res.err != nil {
 		return res.err
 	}
-	m.ID, m.State, m.Time = res.id, msg.State, msg.Time
+	m.ID, m.State, m.Time = res.id, r.msg.State, r.msg.Time
 	return nil
 }
 
@@ -188,7 +261,11 @@ func (s *Store) commit(batch []*addRequest) {
 		// A caller that gave up has already returned ctx.Err(); storing
 		// its message anyway would only make a duplicate when it retries.
 		if err := r.ctx.Err(); err != nil {
-			r.res <- addResult{err: err}
+			r.fail(err)
+			continue
+		}
+		if r.group != nil && r.group.failed {
+			r.res <- addResult{err: ErrBatchAborted}
 			continue
 		}
 		live = append(live, r)
@@ -202,7 +279,7 @@ func (s *Store) commit(batch []*addRequest) {
 	if err != nil {
 		s.log.Error("store commit failed", slog.Int("batch", len(live)), slog.Any("error", err))
 		for _, r := range live {
-			r.res <- addResult{err: err}
+			r.fail(err)
 		}
 		return
 	}
@@ -228,6 +305,15 @@ func (s *Store) commit(batch []*addRequest) {
 		}
 		r.res <- addResult{id: r.id}
 	}
+}
+
+// fail answers r with err and keeps the rest of its AddBatch from being
+// stored after it.
+func (r *addRequest) fail(err error) {
+	if r.group != nil {
+		r.group.failed = true
+	}
+	r.res <- addResult{err: err}
 }
 
 func (s *Store) insertBatch(batch []*addRequest) error {
