@@ -41,8 +41,11 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 			}
 			fmt.Fprintf(w, "Host:       %s (domain %s)\n", st.Host, st.Domain)
 			fmt.Fprintf(w, "Hub:        %s\n", conn)
-			if st.ClusterName != "" || len(st.ClusterPeers) > 0 {
+			switch {
+			case st.ClusterName != "":
 				fmt.Fprintf(w, "Cluster:    %s: %s\n", st.ClusterName, strings.Join(st.ClusterPeers, ", "))
+			case len(st.ClusterPeers) > 0:
+				fmt.Fprintf(w, "Server:     %s (no cluster)\n", strings.Join(st.ClusterPeers, ", "))
 			}
 			for _, s := range st.Streams {
 				fmt.Fprintf(w, "Stream:     %s: %d messages, %d bytes, leader %s\n", s.Name, s.Messages, s.Bytes, s.Leader)
