@@ -480,6 +480,54 @@ func TestHubThreeDaemons(t *testing.T) {
 		streamThroughNodeKill(t, s, map[string]*daemon{"HOSTA": a, "HOSTC": c}, b, logs)
 	})
 
+	t.Run("the outbox holds sends while the hub is down", func(t *testing.T) {
+		for _, n := range s.cluster.nodes {
+			n.stop()
+		}
+		waitFor(t, 20*time.Second, func() string {
+			if st, err := hubStatus(a); err != nil || st.Connected {
+				return fmt.Sprintf("A still connected to a hub whose servers all stopped (%v)\n%s", err, logs())
+			}
+			return ""
+		})
+		texts := []string{"outbox 1 while the hub is down", "outbox 2 while the hub is down"}
+		for _, text := range texts {
+			out, errOut, code := a.send("", "BOB", "--from", "alice", text)
+			if code != 0 || !strings.Contains(out, "queued") {
+				t.Fatalf("send with the hub down: exit %d, want 0 and queued\nstdout: %s\nstderr: %s\n%s", code, out, errOut, logs())
+			}
+		}
+		for _, text := range texts {
+			waitSentState(t, a, text, store.SentQueued, logs)
+		}
+		if st, err := hubStatus(a); err != nil || st.Outbox != len(texts) {
+			t.Errorf("hub status with the hub down: %+v, %v; want %d in the outbox", st, err, len(texts))
+		}
+		for _, n := range s.cluster.nodes {
+			n.start()
+		}
+		s.cluster.waitReady(30 * time.Second)
+		var got []string
+		waitFor(t, 60*time.Second, func() string {
+			got = got[:0]
+			for _, m := range b.inbox() {
+				if slices.Contains(texts, m.Text) {
+					got = append(got, m.Text)
+				}
+			}
+			if len(got) < len(texts) {
+				return fmt.Sprintf("BOB has %q of the outbox's %q after the hub returned\n%s", got, texts, logs())
+			}
+			return ""
+		})
+		if !slices.Equal(got, texts) {
+			t.Errorf("BOB got the outbox as %q, want %q once each, in order", got, texts)
+		}
+		for _, text := range texts {
+			waitSentState(t, a, text, store.SentDelivered, logs)
+		}
+	})
+
 	t.Run("a revoked host cannot send", func(t *testing.T) {
 		pubPath := filepath.Join(s.creds, "HOSTC.pub")
 		pub, err := os.ReadFile(pubPath)
