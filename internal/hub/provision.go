@@ -103,6 +103,10 @@ type HostConsumer struct {
 // the hub (receive.go keeps the order when one fails).
 const MsgMaxAckPending = 64
 
+// MsgAckWait is how long a host's message may stay unacknowledged before
+// the hub hands it out again.
+const MsgAckWait = 10 * time.Second
+
 // HostConsumers are host's durable pull consumers: its messages, in
 // stream order (up to MsgMaxAckPending unacked at a time); the receipts for what it sent;
 // and every domain's broadcasts — the provisioner does not know a host's
@@ -121,6 +125,10 @@ func HostConsumers(host string) []HostConsumer {
 	}
 	msg := pull(MsgConsumer(host), "messenger.msg."+t+".>")
 	msg.MaxAckPending = MsgMaxAckPending
+	// A batch is stored and answered in well under a second; an ack lost
+	// with a failed server holds the host's messages until this passes,
+	// and a redelivery of what was stored meanwhile is only a duplicate.
+	msg.AckWait = MsgAckWait
 	bcast := pull(BcastConsumer(host), "messenger.bcast.>")
 	bcast.DeliverPolicy = jetstream.DeliverNewPolicy
 	return []HostConsumer{

@@ -629,9 +629,10 @@ func streamThroughNodeKill(t *testing.T, s *hubSite, senders map[string]*daemon,
 		return true
 	})
 
-	// Bounded past the consumers' 30 s ack wait: an ack lost with the
-	// killed node holds BOB's one-at-a-time consumer until the hub
-	// redelivers, which delays but must not lose or repeat anything.
+	// Bounded well past the message consumer's ack wait (hub.MsgAckWait,
+	// plus the wait for stranded messages): an ack lost with the killed
+	// node holds BOB's messages until the hub redelivers, which delays
+	// but must not lose or repeat anything.
 	var got []message.Message
 	waitFor(t, 60*time.Second, func() string {
 		got = got[:0]
