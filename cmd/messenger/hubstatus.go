@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/netsend/messenger/internal/hub"
 )
 
 func newHubStatusCmd(g *globalFlags) *cobra.Command {
@@ -24,8 +22,8 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
 			defer cancel()
-			var st hub.Status
-			if err := c.HubStatus(ctx, &st); err != nil {
+			st, err := c.HubStatus(ctx)
+			if err != nil {
 				return daemonError(err, g.dataDirHint())
 			}
 			w := cmd.OutOrStdout()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/sender"
+	"github.com/netsend/messenger/internal/store"
 )
 
 // Exit statuses of `messenger send`, for scripts.
@@ -46,9 +47,9 @@ const defaultWait = time.Minute
 // hubOutcome says what became of a message handed to the hub.
 func hubOutcome(d sender.Delivery) string {
 	switch d.State {
-	case sender.HubStateDelivered, sender.HubStateRead:
+	case store.SentDelivered, store.SentRead:
 		return fmt.Sprintf("The message was delivered to %s on %s.", d.To, d.Addr)
-	case sender.HubStateQueued:
+	case store.SentQueued:
 		if d.Online {
 			return fmt.Sprintf("The message to %s is queued in the outbox: the hub cannot be reached now; it goes when it can.", d.To)
 		}

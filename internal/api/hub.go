@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/netsend/messenger/internal/hub"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -17,8 +18,7 @@ type SentStore interface {
 // HubAPI is the daemon's NATS hub as the API shows it (not Hub, the
 // event stream's fan-out).
 type HubAPI interface {
-	// Status is reported as JSON as it is (hub.Status).
-	Status(ctx context.Context) (any, error)
+	Status(ctx context.Context) (hub.Status, error)
 	// MarkRead tells a hub message's sender that it was read.
 	MarkRead(ctx context.Context, m message.Message) error
 }
@@ -81,7 +81,9 @@ func (c *Client) Sent(ctx context.Context, state store.SentState, after int64, l
 	return rows, err
 }
 
-// HubStatus decodes GET /v1/hub/status into out (a *hub.Status).
-func (c *Client) HubStatus(ctx context.Context, out any) error {
-	return c.do(ctx, http.MethodGet, "/v1/hub/status", out)
+// HubStatus asks for the hub's connection, streams and what waits.
+func (c *Client) HubStatus(ctx context.Context) (hub.Status, error) {
+	var st hub.Status
+	err := c.do(ctx, http.MethodGet, "/v1/hub/status", &st)
+	return st, err
 }

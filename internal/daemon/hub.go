@@ -161,12 +161,11 @@ func (s hubSender) Send(ctx context.Context, to, from, text string, expires time
 	case err != nil:
 		return sender.HubSent{}, err
 	}
-	return sender.HubSent{ID: res.Sent.HubID, Host: res.Sent.Host, State: string(res.Sent.State), Online: res.Online}, nil
+	return sender.HubSent{ID: res.Sent.HubID, Host: res.Sent.Host, State: res.Sent.State, Online: res.Online}, nil
 }
 
-func (s hubSender) WaitDelivered(ctx context.Context, id string) (string, error) {
-	st, err := s.h.WaitDelivered(ctx, id)
-	return string(st), err
+func (s hubSender) WaitDelivered(ctx context.Context, id string) (store.SentState, error) {
+	return s.h.WaitDelivered(ctx, id)
 }
 
 func (s hubSender) Broadcast(ctx context.Context, domain, from, text string) error {
@@ -176,6 +175,6 @@ func (s hubSender) Broadcast(ctx context.Context, domain, from, text string) err
 // hubAPI is the hub as the API sees it.
 type hubAPI struct{ h *hub.Hub }
 
-func (a hubAPI) Status(ctx context.Context) (any, error) { return a.h.Status(ctx) }
+func (a hubAPI) Status(ctx context.Context) (hub.Status, error) { return a.h.Status(ctx) }
 
 func (a hubAPI) MarkRead(ctx context.Context, m message.Message) error { return a.h.MarkRead(ctx, m) }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/store"
 )
 
 // Hub sends through the NATS hub to Messenger daemons on other hosts:
@@ -23,7 +24,7 @@ type Hub interface {
 	Send(ctx context.Context, to, from, text string, expires time.Duration) (HubSent, error)
 	// WaitDelivered returns once the message has a final or delivered
 	// state (delivered, read, expired, failed), or ctx ends.
-	WaitDelivered(ctx context.Context, id string) (string, error)
+	WaitDelivered(ctx context.Context, id string) (store.SentState, error)
 	// Broadcast sends to every Messenger daemon of a workgroup or domain
 	// that the hub links, whatever its subnet.
 	Broadcast(ctx context.Context, domain, from, text string) error
@@ -31,26 +32,16 @@ type Hub interface {
 
 // HubSent is what the hub made of a message.
 type HubSent struct {
-	ID     string // the hub id receipts name
-	Host   string // the recipient's host
-	State  string // queued or sent
-	Online bool   // whether the recipient's host is online now
+	ID     string          // the hub id receipts name
+	Host   string          // the recipient's host
+	State  store.SentState // queued or sent
+	Online bool            // whether the recipient's host is online now
 }
 
 // Errors a Hub returns that the sender tells apart.
 var (
 	ErrHubUnknownName = errors.New("the hub's registry has no host for this name")
 	ErrHubOutboxFull  = errors.New("the outbox is full")
-)
-
-// HubStateQueued and the others are the states a hub delivery reports.
-const (
-	HubStateQueued    = "queued"
-	HubStateSent      = "sent"
-	HubStateDelivered = "delivered"
-	HubStateRead      = "read"
-	HubStateExpired   = "expired"
-	HubStateFailed    = "failed"
 )
 
 // viaHub sends to one name through the hub and, when asked, waits for the
@@ -88,9 +79,9 @@ func (s *Sender) viaHub(ctx context.Context, req Request, from string) Delivery 
 	}
 	d.State = state
 	switch state {
-	case HubStateExpired:
+	case store.SentExpired:
 		d.Code, d.Error = CodeTimeout, "The message expired before "+sent.Host+" took it."
-	case HubStateFailed:
+	case store.SentFailed:
 		d.Code, d.Error = CodeNotAccepting, "The recipient is not accepting messages."
 	}
 	return d

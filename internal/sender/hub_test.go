@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/store"
 )
 
 type localFunc func(context.Context, *message.Message) error
@@ -20,7 +21,7 @@ type fakeHub struct {
 	online    map[string]bool
 	sent      []string
 	sendErr   error
-	waitState string // "" blocks until ctx ends
+	waitState store.SentState // "" blocks until ctx ends
 	bcast     []string
 }
 
@@ -40,14 +41,14 @@ func (h *fakeHub) Send(_ context.Context, to, from, text string, _ time.Duration
 	h.mu.Lock()
 	h.sent = append(h.sent, to+":"+from+":"+text)
 	h.mu.Unlock()
-	state := HubStateSent
+	state := store.SentSent
 	if !h.online[host] {
-		state = HubStateQueued
+		state = store.SentQueued
 	}
 	return HubSent{ID: "00ff", Host: host, State: state, Online: h.online[host]}, nil
 }
 
-func (h *fakeHub) WaitDelivered(ctx context.Context, _ string) (string, error) {
+func (h *fakeHub) WaitDelivered(ctx context.Context, _ string) (store.SentState, error) {
 	if h.waitState == "" {
 		<-ctx.Done()
 		return "", ctx.Err()
@@ -66,11 +67,11 @@ func TestHubCarriesNamesItsRegistryKnows(t *testing.T) {
 	s.Hub = hub
 
 	d := send(t, s, Request{To: "bob", Text: "hi"})
-	if !d.OK() || d.Via != "hub" || d.Addr != "HOSTB" || d.State != HubStateSent || !d.Online || d.ID == "" {
+	if !d.OK() || d.Via != "hub" || d.Addr != "HOSTB" || d.State != store.SentSent || !d.Online || d.ID == "" {
 		t.Errorf("to an online host: %+v", d)
 	}
 	d = send(t, s, Request{To: "CAROL", Text: "later"})
-	if !d.OK() || d.State != HubStateQueued || d.Online {
+	if !d.OK() || d.State != store.SentQueued || d.Online {
 		t.Errorf("to an offline host: %+v; want queued, not an error", d)
 	}
 	// A name the registry does not know takes the NetBIOS path (here: no
@@ -96,12 +97,13 @@ func TestHubWait(t *testing.T) {
 	s := newSender(t)
 	s.Hub = hub
 	for _, c := range []struct {
-		state, code string
+		state store.SentState
+		code  string
 	}{
-		{HubStateDelivered, ""},
-		{HubStateRead, ""},
-		{HubStateExpired, CodeTimeout},
-		{HubStateFailed, CodeNotAccepting},
+		{store.SentDelivered, ""},
+		{store.SentRead, ""},
+		{store.SentExpired, CodeTimeout},
+		{store.SentFailed, CodeNotAccepting},
 		{"", CodeTimeout}, // no receipt within the wait
 	} {
 		hub.waitState = c.state

@@ -27,6 +27,7 @@ import (
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/resolve"
 	"github.com/netsend/messenger/internal/smb"
+	"github.com/netsend/messenger/internal/store"
 	"github.com/netsend/messenger/internal/transport/rpc"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
 )
@@ -161,9 +162,9 @@ type Delivery struct {
 	Error string `json:"error,omitempty"`
 	// ID, State and Online are the hub's: the id receipts name, queued,
 	// sent, delivered or read, and whether the recipient's host is online.
-	ID     string `json:"id,omitempty"`
-	State  string `json:"state,omitempty"`
-	Online bool   `json:"online,omitempty"`
+	ID     string          `json:"id,omitempty"`
+	State  store.SentState `json:"state,omitempty"`
+	Online bool            `json:"online,omitempty"`
 }
 
 // OK reports whether the recipient got the message (or, for a broadcast,
