@@ -94,41 +94,62 @@ function matches(m, q) {
   return [m.from, m.to, m.text, a.source, a.title, verifiedHost(m)].join("\n").toLowerCase().includes(q);
 }
 
+// rows keeps each listed message's element, so that a re-render (a new
+// message, a read mark) changes only the rows whose content changed and
+// never swaps out a row under the reader's pointer.
+const rows = new Map();
+
+function rowFor(m) {
+  const a = m.alert;
+  const host = verifiedHost(m);
+  const sig = JSON.stringify([m.state, m.id === state.selected, m.from, m.to, m.text, m.time, a || null, host]);
+  const old = rows.get(m.id);
+  if (old && old.sig === sig) return old.li;
+  const li = old ? old.li : el("li");
+  li.className = m.state === "unread" ? "unread" : "read";
+  if (m.id === state.selected) li.classList.add("selected");
+  li.dataset.id = String(m.id);
+  const who = el("div", "who");
+  if (a) {
+    li.classList.add("alert", "sev-" + (severities.includes(a.severity) ? a.severity : "unknown"));
+    if (a.status === "resolved") li.classList.add("resolved");
+    who.append(...badges(a), el("span", "", " " + a.source + " \u2192 " + m.to));
+    li.replaceChildren(el("span", "when", when(m.time)), who,
+      el("div", "snippet", ((a.title ? a.title + " \u2014 " : "") + m.text).slice(0, 200)));
+  } else {
+    if (host) {
+      li.classList.add("verified");
+      who.append(verifiedBadge(host));
+    }
+    who.append(el("span", "", senderName(m.from) + " \u2192 " + m.to));
+    li.replaceChildren(el("span", "when", when(m.time)), who, el("div", "snippet", m.text.slice(0, 200)));
+  }
+  if (!old) li.addEventListener("click", () => openMessage(m.id));
+  rows.set(m.id, { li, sig });
+  return li;
+}
+
 function renderList() {
   const ul = $("messages");
   const q = $("search").value.trim().toLowerCase();
   const onlyUnread = $("only-unread").checked;
   const items = [...state.messages.values()].sort((a, b) => b.id - a.id);
-  ul.replaceChildren();
+  for (const id of rows.keys()) if (!state.messages.has(id)) rows.delete(id);
+  const shown = [];
   let unread = 0;
   for (const m of items) {
     if (m.state === "unread") unread++;
     if (onlyUnread && m.state !== "unread") continue;
     if (q && !matches(m, q)) continue;
-    const li = el("li", m.state === "unread" ? "unread" : "read");
-    if (m.id === state.selected) li.classList.add("selected");
-    li.dataset.id = String(m.id);
-    const a = m.alert;
-    if (a) {
-      li.classList.add("alert", "sev-" + (severities.includes(a.severity) ? a.severity : "unknown"));
-      if (a.status === "resolved") li.classList.add("resolved");
-      const who = el("div", "who");
-      who.append(...badges(a), el("span", "", " " + a.source + " \u2192 " + m.to));
-      li.append(el("span", "when", when(m.time)), who,
-        el("div", "snippet", ((a.title ? a.title + " \u2014 " : "") + m.text).slice(0, 200)));
-    } else {
-      const who = el("div", "who");
-      const host = verifiedHost(m);
-      if (host) {
-        li.classList.add("verified");
-        who.append(verifiedBadge(host));
-      }
-      who.append(el("span", "", senderName(m.from) + " \u2192 " + m.to));
-      li.append(el("span", "when", when(m.time)), who, el("div", "snippet", m.text.slice(0, 200)));
-    }
-    li.addEventListener("click", () => openMessage(m.id));
-    ul.append(li);
+    shown.push(rowFor(m));
   }
+  // Rows already in place stay where they are; only the others move.
+  let at = ul.firstChild;
+  for (const li of shown) {
+    if (at === li) { at = at.nextSibling; continue; }
+    ul.insertBefore(li, at);
+  }
+  while (at) { const next = at.nextSibling; at.remove(); at = next; }
   $("unread-count").textContent = unread ? "(" + unread + ")" : "";
 }
 
