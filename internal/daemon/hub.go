@@ -19,10 +19,6 @@ import (
 	"github.com/netsend/messenger/internal/store"
 )
 
-// namesPollInterval is how often the names registered in the hub are
-// compared with the name table (aliases added, users logging in and out).
-const namesPollInterval = 5 * time.Second
-
 // hubLink is the daemon's part of the NATS hub: the embedded server when
 // no URLs are configured, and the client either way.
 type hubLink struct {
@@ -88,19 +84,21 @@ func (l *hubLink) run(ctx context.Context, table *names.Table) {
 			l.log.Error("hub client stopped", slog.Any("err", err))
 		}
 	}()
+	// The client registers the names it reads at start; after that, each
+	// change is announced. The channel is taken before the names are
+	// read, so that a change between the two wakes the loop again.
 	last := messengerNames(table)
-	tick := time.NewTicker(namesPollInterval)
-	defer tick.Stop()
 	for {
+		changed := table.Changed()
+		if now := messengerNames(table); !slices.Equal(now, last) {
+			last = now
+			l.client.NamesChanged()
+		}
 		select {
 		case <-ctx.Done():
 			<-done
 			return
-		case <-tick.C:
-			if now := messengerNames(table); !slices.Equal(now, last) {
-				last = now
-				l.client.NamesChanged()
-			}
+		case <-changed:
 		}
 	}
 }

@@ -76,6 +76,24 @@ type Table struct {
 
 	mu      sync.RWMutex
 	entries map[[16]byte]*Entry
+	// changed is closed, and replaced, whenever a name comes or goes.
+	changed chan struct{}
+}
+
+// Changed returns a channel closed at the next change of the table's
+// names (an alias added or removed, a user logging in or out), so that
+// who mirrors the names elsewhere need not poll. Take a new one after
+// each change.
+func (t *Table) Changed() <-chan struct{} {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.changed
+}
+
+// announce wakes the Changed waiters; t.mu is held for writing.
+func (t *Table) announce() {
+	close(t.changed)
+	t.changed = make(chan struct{})
 }
 
 // key folds ASCII case, as NetBT compared names.
@@ -101,7 +119,7 @@ type Config struct {
 // New builds a table holding the permanent names and configured aliases,
 // all in state registering until the registrar has spoken for them.
 func New(c Config) (*Table, error) {
-	t := &Table{cp: c.CodePage, entries: make(map[[16]byte]*Entry)}
+	t := &Table{cp: c.CodePage, entries: make(map[[16]byte]*Entry), changed: make(chan struct{})}
 	suffixes := c.HostSuffixes
 	if !slices.Contains(suffixes, MessengerSuffix) {
 		suffixes = append(slices.Clone(suffixes), MessengerSuffix)
@@ -206,6 +224,7 @@ func (t *Table) AddAlias(s string) (Entry, error) {
 		return *e, fmt.Errorf("%v: %w", n, ErrExists)
 	}
 	t.put(Entry{Name: n, Source: SourceAlias, State: StateRegistering})
+	t.announce()
 	return *t.entries[key(n)], nil
 }
 
@@ -230,7 +249,10 @@ func (t *Table) CheckRemovable(s string) (Entry, error) {
 // Remove takes n out of the table.
 func (t *Table) Remove(n netbios.Name) {
 	t.mu.Lock()
-	delete(t.entries, key(n))
+	if _, ok := t.entries[key(n)]; ok {
+		delete(t.entries, key(n))
+		t.announce()
+	}
 	t.mu.Unlock()
 }
 
@@ -262,6 +284,9 @@ func (t *Table) SetUsers(users []string) (added, removed []Entry) {
 			t.put(Entry{Name: n, Source: SourceUser, State: StateRegistering})
 			added = append(added, *t.entries[k])
 		}
+	}
+	if len(added)+len(removed) > 0 {
+		t.announce()
 	}
 	return added, removed
 }

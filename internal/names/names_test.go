@@ -106,3 +106,54 @@ func TestSetUsers(t *testing.T) {
 		t.Error("alias ALICE removed with the user of the same name")
 	}
 }
+
+// TestChanged: every change of the names closes the channel taken before
+// it, and nothing else does.
+func TestChanged(t *testing.T) {
+	tab := newTable(t)
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	steps := []struct {
+		what   string
+		do     func()
+		change bool
+	}{
+		{"a state change", func() { tab.SetState(mustMessenger(t, "host1"), StateRegistered) }, false},
+		{"an alias added", func() { mustAlias(t, tab, "printer") }, true},
+		{"an alias added again", func() { tab.AddAlias("printer") }, false},
+		{"a user logging in", func() { tab.SetUsers([]string{"alice"}) }, true},
+		{"the same users", func() { tab.SetUsers([]string{"alice"}) }, false},
+		{"an alias removed", func() { tab.Remove(mustMessenger(t, "printer")) }, true},
+		{"a name not held removed", func() { tab.Remove(mustMessenger(t, "nobody")) }, false},
+		{"the user logging out", func() { tab.SetUsers(nil) }, true},
+	}
+	for _, s := range steps {
+		ch := tab.Changed()
+		s.do()
+		if got := closed(ch); got != s.change {
+			t.Errorf("%s: channel closed = %v, want %v", s.what, got, s.change)
+		}
+	}
+}
+
+func mustMessenger(t *testing.T, s string) netbios.Name {
+	t.Helper()
+	n, err := Messenger(s, cp850(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func mustAlias(t *testing.T, tab *Table, s string) {
+	t.Helper()
+	if _, err := tab.AddAlias(s); err != nil {
+		t.Fatal(err)
+	}
+}
