@@ -33,17 +33,24 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// addRequest is one Add waiting for the writer. msg is a copy so that a
-// caller who gives up (ctx) is never raced by the writer touching its
-// Message.
+// addRequest is one write waiting for the writer: a message (msg), or,
+// when sent or update is set, a row of the hub's outbox or a move of one,
+// so that they share commits with the messages. What it holds are copies,
+// so that a caller who gives up (ctx) is never raced by the writer.
 type addRequest struct {
-	ctx   context.Context
-	msg   message.Message
-	group *addGroup      // the AddBatch it belongs to, or nil
-	id    int64          // set by the writer
-	dup   bool           // set by the writer: the hub id was already stored
-	res   chan addResult // buffered: the writer never waits for a caller
+	ctx     context.Context
+	msg     message.Message
+	sent    *Sent          // AddSent's row
+	update  *SentUpdate    // UpdateSent's move
+	group   *addGroup      // the AddBatch it belongs to, or nil
+	id      int64          // set by the writer
+	dup     bool           // set by the writer: the hub id was already stored
+	missing bool           // set by the writer: the update named no row
+	res     chan addResult // buffered: the writer never waits for a caller
 }
+
+// isMessage tells a message from the outbox's writes.
+func (r *addRequest) isMessage() bool { return r.sent == nil && r.update == nil }
 
 // addGroup ties the requests of one AddBatch together. Only the writer
 // touches failed, so that once one message of a batch failed no later
@@ -75,11 +82,11 @@ var ErrBatchAborted = errors.New("store: an earlier message of the batch was not
 // ctx ends before the commit, Add returns ctx.Err() and m may or may not be
 // stored. After Close, Add returns ErrClosed.
 func (s *Store) Add(ctx context.Context, m *message.Message) error {
-	r, err := s.prepare(ctx, m, nil)
+	r, err := prepare(m, nil)
 	if err != nil {
 		return err
 	}
-	if err := s.enqueue(ctx, r); err != nil {
+	if r, err = s.request(ctx, r); err != nil {
 		return err
 	}
 	return s.await(ctx, r, m)
@@ -103,15 +110,12 @@ func (s *Store) AddBatch(ctx context.Context, ms []*message.Message) []error {
 			errs[i] = stop
 			continue
 		}
-		r, err := s.prepare(ctx, m, group)
+		r, err := prepare(m, group)
 		if err != nil {
 			errs[i] = err
-			if !errors.Is(err, ErrInvalid) {
-				stop = fmt.Errorf("%w: %w", ErrBatchAborted, err)
-			}
 			continue
 		}
-		if err := s.enqueue(ctx, r); err != nil {
+		if r, err = s.request(ctx, r); err != nil {
 			errs[i], stop = err, fmt.Errorf("%w: %w", ErrBatchAborted, err)
 			continue
 		}
@@ -126,7 +130,7 @@ func (s *Store) AddBatch(ctx context.Context, ms []*message.Message) []error {
 }
 
 // prepare validates a copy of m and makes its request.
-func (s *Store) prepare(ctx context.Context, m *message.Message, group *addGroup) (*addRequest, error) {
+func prepare(m *message.Message, group *addGroup) (*addRequest, error) {
 	msg := *m
 	if m.Alert != nil {
 		// The writer reads the alert later, on its own goroutine.
@@ -142,13 +146,22 @@ func (s *Store) prepare(ctx context.Context, m *message.Message, group *addGroup
 	if err := validate(&msg); err != nil {
 		return nil, fmt.Errorf("store: adding message: %w", err)
 	}
+	return &addRequest{msg: msg, group: group}, nil
+}
+
+// request readies r for the writer and hands it over.
+func (s *Store) request(ctx context.Context, r *addRequest) (*addRequest, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if s.closed() {
 		return nil, ErrClosed
 	}
-	return &addRequest{ctx: ctx, msg: msg, group: group, res: make(chan addResult, 1)}, nil
+	r.ctx, r.res = ctx, make(chan addResult, 1)
+	if err := s.enqueue(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // enqueue hands r to the writer.
@@ -165,6 +178,16 @@ func (s *Store) enqueue(ctx context.Context, r *addRequest) error {
 
 // await waits for the writer's answer to r and copies what it set into m.
 func (s *Store) await(ctx context.Context, r *addRequest, m *message.Message) error {
+	res, err := s.answer(ctx, r)
+	if err != nil {
+		return err
+	}
+	m.ID, m.State, m.Time = res.id, r.msg.State, r.msg.Time
+	return nil
+}
+
+// answer waits for the writer's answer to r: what it set, or why not.
+func (s *Store) answer(ctx context.Context, r *addRequest) (addResult, error) {
 	var res addResult
 	select {
 	case res = <-r.res:
@@ -174,7 +197,7 @@ func (s *Store) await(ctx context.Context, r *addRequest, m *message.Message) er
 		select {
 		case res = <-r.res:
 		default:
-			return ctx.Err()
+			return addResult{}, ctx.Err()
 		}
 	case <-s.done:
 		// The writer answers everything it took before it stops, so no
@@ -183,14 +206,10 @@ func (s *Store) await(ctx context.Context, r *addRequest, m *message.Message) er
 		select {
 		case res = <-r.res:
 		default:
-			return ErrClosed
+			return addResult{}, ErrClosed
 		}
 	}
-	if res.err != nil {
-		return res.err
-	}
-	m.ID, m.State, m.Time = res.id, r.msg.State, r.msg.Time
-	return nil
+	return res, res.err
 }
 
 // validate checks what a hostile peer controls before it reaches the
@@ -285,7 +304,7 @@ func (s *Store) commit(batch []*addRequest) {
 	}
 	stored := 0
 	for _, r := range live {
-		if !r.dup {
+		if r.isMessage() && !r.dup {
 			stored++
 		}
 	}
@@ -299,11 +318,16 @@ func (s *Store) commit(batch []*addRequest) {
 		}
 	}
 	for _, r := range live {
-		if r.dup {
+		switch {
+		case r.missing:
+			r.res <- addResult{err: fmt.Errorf("store: sent message %s: %w", r.update.HubID, ErrNotFound)}
+		case r.dup && r.sent != nil:
+			r.res <- addResult{err: fmt.Errorf("store: adding sent message %s: %w", r.sent.HubID, ErrDuplicate)}
+		case r.dup:
 			r.res <- addResult{err: fmt.Errorf("store: adding message with hub id %s: %w", r.msg.HubID, ErrDuplicate)}
-			continue
+		default:
+			r.res <- addResult{id: r.id}
 		}
-		r.res <- addResult{id: r.id}
 	}
 }
 
@@ -326,31 +350,20 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 	}
 	st := tx.StmtContext(ctx, s.insert)
 	for _, r := range batch {
-		m := &r.msg
-		var a message.Alert
-		if m.Alert != nil {
-			a = *m.Alert
-		}
-		res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
-			string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation,
-			a.Source, string(a.Severity), string(a.Status), a.Title, a.Key, m.HubID, m.Verified)
-		var n int64
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		if err == nil {
-			// Nothing inserted means the hub id's conflict was skipped;
-			// LastInsertId would then be some earlier row's.
-			r.dup = n == 0
-			if !r.dup {
-				r.id, err = res.LastInsertId()
-			}
+		var err error
+		switch {
+		case r.sent != nil:
+			err = insertSent(ctx, tx, r)
+		case r.update != nil:
+			err = updateSent(ctx, tx, r)
+		default:
+			err = insertMessage(ctx, st, r)
 		}
 		if err != nil {
 			if rerr := tx.Rollback(); rerr != nil {
 				s.log.Error("store rollback failed", slog.Any("error", rerr))
 			}
-			return fmt.Errorf("store: inserting message: %w", err)
+			return err
 		}
 	}
 	if err := s.evict(ctx, tx, batch); err != nil {
@@ -365,6 +378,33 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 		// every later BEGIN on this connection would fail.
 		_, _ = s.wdb.ExecContext(ctx, "ROLLBACK")
 		return fmt.Errorf("store: committing batch of %d: %w", len(batch), err)
+	}
+	return nil
+}
+
+func insertMessage(ctx context.Context, st *sql.Stmt, r *addRequest) error {
+	m := &r.msg
+	var a message.Alert
+	if m.Alert != nil {
+		a = *m.Alert
+	}
+	res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
+		string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation,
+		a.Source, string(a.Severity), string(a.Status), a.Title, a.Key, m.HubID, m.Verified)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err == nil {
+		// Nothing inserted means the hub id's conflict was skipped;
+		// LastInsertId would then be some earlier row's.
+		r.dup = n == 0
+		if !r.dup {
+			r.id, err = res.LastInsertId()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("store: inserting message: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -448,5 +449,87 @@ func TestHubMigrationFromVersion5(t *testing.T) {
 	}
 	if n := count(t, s); n != 3 {
 		t.Errorf("Count = %d, want 3", n)
+	}
+}
+
+// TestUpdateSentBatch: each move of a batch is answered on its own — made,
+// stale, unknown or invalid — and the rows end as the moves say.
+func TestUpdateSentBatch(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		if err := s.AddSent(ctx, sentSample(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now()
+	errs := s.UpdateSentBatch(ctx, []SentUpdate{
+		{HubID: "a", State: SentDelivered, At: at},
+		{HubID: "nope", State: SentDelivered, At: at},
+		{HubID: "b", State: "lost", At: at},
+		{HubID: "c", State: SentRead, At: at},
+		{HubID: "c", State: SentSent, At: at}, // stale: c was read
+		{HubID: "b", State: SentFailed, At: at, Detail: "refused"},
+	})
+	want := []error{nil, ErrNotFound, ErrInvalid, nil, nil, nil}
+	for i, w := range want {
+		if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
+			t.Errorf("move %d: error %v, want %v", i, errs[i], w)
+		}
+	}
+	for id, st := range map[string]SentState{"a": SentDelivered, "b": SentFailed, "c": SentRead} {
+		row, err := s.SentByHubID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.State != st {
+			t.Errorf("%s is %s, want %s", id, row.State, st)
+		}
+	}
+}
+
+// TestAddSentConcurrent: concurrent AddSents (sharing commits) each get
+// their own row and id, and a duplicate among them is refused alone.
+func TestAddSentConcurrent(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	const n = 64
+	ids := make([]int64, n)
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hubID := fmt.Sprintf("%02x", i%n) // the last one repeats 00
+			row := sentSample(hubID)
+			errs[i] = s.AddSent(ctx, row)
+			if i < n {
+				ids[i] = row.ID
+			}
+		}()
+	}
+	wg.Wait()
+	dups := 0
+	seen := map[int64]bool{}
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, ErrDuplicate):
+			dups++
+		case err != nil:
+			t.Fatalf("AddSent %d: %v", i, err)
+		}
+	}
+	for i, id := range ids {
+		if errs[i] == nil && (id == 0 || seen[id]) {
+			t.Errorf("AddSent %d: id %d", i, id)
+		}
+		seen[id] = true
+	}
+	if dups != 1 {
+		t.Errorf("%d duplicates refused, want 1", dups)
+	}
+	if c, err := s.CountSent(ctx, ""); err != nil || c != n {
+		t.Errorf("%d rows (%v), want %d", c, err, n)
 	}
 }

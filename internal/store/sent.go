@@ -94,11 +94,10 @@ const sentColumns = `SELECT id, hub_id, recipient, host, sender, text, created, 
 // AddSent records a message sent through the hub and sets s.ID. An empty
 // State is queued; zero Created and Updated are now. A HubID already
 // recorded returns an error wrapping ErrDuplicate; an invalid s one
-// wrapping ErrInvalid; either way nothing changes.
+// wrapping ErrInvalid; either way nothing changes. It returns once the
+// row is committed with a full sync, a commit shared with whatever else
+// was waiting for the writer.
 func (s *Store) AddSent(ctx context.Context, snt *Sent) error {
-	if s.closed() {
-		return ErrClosed
-	}
 	v := *snt
 	if v.State == "" {
 		v.State = SentQueued
@@ -113,7 +112,23 @@ func (s *Store) AddSent(ctx context.Context, snt *Sent) error {
 	if err := validateSent(&v); err != nil {
 		return fmt.Errorf("store: adding sent message: %w", err)
 	}
-	res, err := s.wdb.ExecContext(ctx, `INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
+	r, err := s.request(ctx, &addRequest{sent: &v})
+	if err != nil {
+		return err
+	}
+	res, err := s.answer(ctx, r)
+	if err != nil {
+		return err
+	}
+	v.ID = res.id
+	*snt = v
+	return nil
+}
+
+// insertSent runs on the writer, in its transaction.
+func insertSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
+	v := r.sent
+	res, err := tx.ExecContext(ctx, `INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
 		delivered_at, read_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub_id) DO NOTHING`,
 		v.HubID, v.To, v.Host, v.From, v.Text, nanos(v.Created), nanos(v.Expires), string(v.State), nanos(v.Updated),
 		nanos(v.Delivered), nanos(v.Read), v.Detail)
@@ -121,16 +136,15 @@ func (s *Store) AddSent(ctx context.Context, snt *Sent) error {
 	if err == nil {
 		n, err = res.RowsAffected()
 	}
-	if err == nil && n == 1 {
-		v.ID, err = res.LastInsertId()
+	if err == nil {
+		r.dup = n == 0
+		if !r.dup {
+			r.id, err = res.LastInsertId()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("store: adding sent message %s: %w", v.HubID, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("store: adding sent message %s: %w", v.HubID, ErrDuplicate)
-	}
-	*snt = v
 	return nil
 }
 
@@ -176,6 +190,15 @@ func (s *Store) QueuedSent(ctx context.Context, limit int) ([]Sent, error) {
 	return s.listSent(ctx, SentListOptions{State: SentQueued, Limit: limit}, false)
 }
 
+// SentUpdate is one move of a sent message: to State at At (zero: now),
+// with Detail saying why (a refusal's reason; "" for none).
+type SentUpdate struct {
+	HubID  string
+	State  SentState
+	At     time.Time
+	Detail string
+}
+
 // UpdateSent moves the sent message hubID to state at time at (zero:
 // now), with detail saying why (a refusal's reason; "" for none). A
 // message only moves forward — queued → sent → delivered → read, and to
@@ -185,31 +208,70 @@ func (s *Store) QueuedSent(ctx context.Context, limit int) ([]Sent, error) {
 // read was delivered); Read by the read receipt. An unknown hubID
 // returns an error wrapping ErrNotFound.
 func (s *Store) UpdateSent(ctx context.Context, hubID string, state SentState, at time.Time, detail string) error {
-	if s.closed() {
-		return ErrClosed
+	return s.UpdateSentBatch(ctx, []SentUpdate{{HubID: hubID, State: state, At: at, Detail: detail}})[0]
+}
+
+// UpdateSentBatch makes the moves of ups as UpdateSent would each, in
+// commits shared with each other and with whatever else waits for the
+// writer, and returns one error per move (nil: made, or stale and
+// ignored). An invalid move fails alone; once one cannot be handed to the
+// writer (ctx, Close), it and the rest fail with that error.
+func (s *Store) UpdateSentBatch(ctx context.Context, ups []SentUpdate) []error {
+	errs := make([]error, len(ups))
+	reqs := make([]*addRequest, len(ups))
+	var stop error
+	for i, up := range ups {
+		if stop != nil {
+			errs[i] = stop
+			continue
+		}
+		if up.At.IsZero() {
+			up.At = time.Now()
+		}
+		if err := checkUpdate(up); err != nil {
+			errs[i] = fmt.Errorf("store: updating sent message %s: %w", up.HubID, err)
+			continue
+		}
+		r, err := s.request(ctx, &addRequest{update: &up})
+		if err != nil {
+			errs[i], stop = err, err
+			continue
+		}
+		reqs[i] = r
 	}
-	if err := validSentState(state); err != nil {
-		return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+	for i, r := range reqs {
+		if r != nil {
+			_, errs[i] = s.answer(ctx, r)
+		}
 	}
-	if err := checkDetail(detail); err != nil {
-		return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+	return errs
+}
+
+func checkUpdate(up SentUpdate) error {
+	if err := validSentState(up.State); err != nil {
+		return err
 	}
-	if at.IsZero() {
-		at = time.Now()
+	if err := checkDetail(up.Detail); err != nil {
+		return err
 	}
-	if at.Before(minTime) || at.After(maxTime) {
-		return fmt.Errorf("store: updating sent message %s: %w: time %s out of range", hubID, ErrInvalid, at.UTC().Format(time.RFC3339))
+	if up.At.Before(minTime) || up.At.After(maxTime) {
+		return fmt.Errorf("%w: time %s out of range", ErrInvalid, up.At.UTC().Format(time.RFC3339))
 	}
-	from := sentFrom[state]
-	if len(from) > 0 {
-		// The state check is in the UPDATE itself, so two receipts racing
-		// cannot both pass a read-then-write check.
-		t := at.UnixNano()
-		args := []any{string(state), t, detail, string(state), t, string(state), t, hubID}
+	return nil
+}
+
+// updateSent runs on the writer, in its transaction. The state check is
+// in the UPDATE itself, so that of two receipts racing only one moves the
+// row.
+func updateSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
+	up := r.update
+	if from := sentFrom[up.State]; len(from) > 0 {
+		t := up.At.UnixNano()
+		args := []any{string(up.State), t, up.Detail, string(up.State), t, string(up.State), t, up.HubID}
 		for _, f := range from {
 			args = append(args, string(f))
 		}
-		res, err := s.wdb.ExecContext(ctx, `UPDATE sent SET state = ?, updated = ?, detail = ?,
+		res, err := tx.ExecContext(ctx, `UPDATE sent SET state = ?, updated = ?, detail = ?,
 			delivered_at = CASE WHEN ? IN ('delivered', 'read') AND delivered_at = 0 THEN ? ELSE delivered_at END,
 			read_at = CASE WHEN ? = 'read' THEN ? ELSE read_at END
 			WHERE hub_id = ? AND state IN (?`+strings.Repeat(", ?", len(from)-1)+`)`, args...)
@@ -218,7 +280,7 @@ func (s *Store) UpdateSent(ctx context.Context, hubID string, state SentState, a
 			n, err = res.RowsAffected()
 		}
 		if err != nil {
-			return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+			return fmt.Errorf("store: updating sent message %s: %w", up.HubID, err)
 		}
 		if n > 0 {
 			return nil
@@ -226,12 +288,13 @@ func (s *Store) UpdateSent(ctx context.Context, hubID string, state SentState, a
 	}
 	// Nothing moved: a stale receipt, or no such message.
 	var one int
-	err := s.wdb.QueryRowContext(ctx, `SELECT 1 FROM sent WHERE hub_id = ?`, hubID).Scan(&one)
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM sent WHERE hub_id = ?`, up.HubID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store: sent message %s: %w", hubID, ErrNotFound)
+		r.missing = true
+		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("store: updating sent message %s: %w", hubID, err)
+		return fmt.Errorf("store: updating sent message %s: %w", up.HubID, err)
 	}
 	return nil
 }

@@ -1,10 +1,10 @@
 // Package store keeps messages in SQLite so that a sender is told a message
 // arrived only once it would survive a crash or a power loss.
 //
-// Writes that acknowledge a peer (Add) go through one writer goroutine that
-// owns the only write connection and commits queued messages together
-// (group commit): every Add still waits for its own fsync, but concurrent
-// Adds share it. Reads use a separate pool of read-only connections, which
+// Writes that acknowledge a peer (Add) or move the hub's outbox (AddSent,
+// UpdateSent) go through one writer goroutine that owns the only write
+// connection and commits what is queued together (group commit): every
+// write still waits for its own fsync, but concurrent writes share it. Reads use a separate pool of read-only connections, which
 // WAL lets run while the writer commits.
 package store
 
