@@ -61,6 +61,9 @@ var flagSpecs = []flagSpec{
 	{"hub-tls-cert", func(d, s *Config) { d.Hub.TLSCert = s.Hub.TLSCert }},
 	{"hub-tls-key", func(d, s *Config) { d.Hub.TLSKey = s.Hub.TLSKey }},
 	{"hub-listen", func(d, s *Config) { d.Hub.Listen = s.Hub.Listen }},
+	{"hub-listen-tls-cert", func(d, s *Config) { d.Hub.ListenTLSCert = s.Hub.ListenTLSCert }},
+	{"hub-listen-tls-key", func(d, s *Config) { d.Hub.ListenTLSKey = s.Hub.ListenTLSKey }},
+	{"hub-listen-tls-client-ca", func(d, s *Config) { d.Hub.ListenTLSClientCA = s.Hub.ListenTLSClientCA }},
 	{"hub-authorized-dir", func(d, s *Config) { d.Hub.AuthorizedDir = s.Hub.AuthorizedDir }},
 	{"hub-replicas", func(d, s *Config) { d.Hub.Replicas = s.Hub.Replicas }},
 	{"hub-outbox-max", func(d, s *Config) { d.Hub.OutboxMax = s.Hub.OutboxMax }},
@@ -118,6 +121,9 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&s.Hub.TLSCert, "hub-tls-cert", d.Hub.TLSCert, "client certificate file for the hub (with --hub-tls-key)")
 	fs.StringVar(&s.Hub.TLSKey, "hub-tls-key", d.Hub.TLSKey, "client key file for the hub (with --hub-tls-cert)")
 	fs.StringVar(&s.Hub.Listen, "hub-listen", d.Hub.Listen, "HOST:PORT where the embedded hub server takes other hosts (empty = in-process only)")
+	fs.StringVar(&s.Hub.ListenTLSCert, "hub-listen-tls-cert", d.Hub.ListenTLSCert, "certificate file (PEM) of the embedded hub's listener, which then takes only TLS (with --hub-listen-tls-key)")
+	fs.StringVar(&s.Hub.ListenTLSKey, "hub-listen-tls-key", d.Hub.ListenTLSKey, "key file (PEM) of --hub-listen-tls-cert")
+	fs.StringVar(&s.Hub.ListenTLSClientCA, "hub-listen-tls-client-ca", d.Hub.ListenTLSClientCA, "CA file (PEM): hosts joining the embedded hub must also present a certificate it signed")
 	fs.StringVar(&s.Hub.AuthorizedDir, "hub-authorized-dir", d.Hub.AuthorizedDir, "directory of HOST.pub keys the embedded hub admits (default DATA_DIR/hub/authorized)")
 	fs.IntVar(&s.Hub.Replicas, "hub-replicas", d.Hub.Replicas, "copies of each hub stream that messenger hub provision creates (1-5)")
 	fs.IntVar(&s.Hub.OutboxMax, "hub-outbox-max", d.Hub.OutboxMax, "most messages queued while the hub is unreachable")

@@ -29,6 +29,14 @@ type Hub struct {
 	// Listen is HOST:PORT where the embedded server takes other hosts;
 	// empty keeps it in-process only.
 	Listen string `toml:"listen"`
+	// ListenTLSCert and ListenTLSKey (PEM files, together) make the
+	// embedded server's listener take only TLS; without them messages
+	// between hosts cross the network in clear. ListenTLSClientCA, when
+	// set, also requires every host to present a certificate it signed,
+	// besides its NKey.
+	ListenTLSCert     string `toml:"listen_tls_cert"`
+	ListenTLSKey      string `toml:"listen_tls_key"`
+	ListenTLSClientCA string `toml:"listen_tls_client_ca"`
 	// AuthorizedDir holds the HOST.pub keys the embedded server admits;
 	// empty means DATA_DIR/hub/authorized (see HubAuthorizedDir).
 	AuthorizedDir string `toml:"authorized_dir"`
@@ -86,6 +94,16 @@ func (h *Hub) check() error {
 		if err := checkHostPort(h.Listen); err != nil {
 			bad("listen", "%v", err)
 		}
+	}
+	switch {
+	case (h.ListenTLSCert == "") != (h.ListenTLSKey == ""):
+		bad("listen_tls_cert", "the listener's certificate needs its key and a key its certificate: set listen_tls_cert and listen_tls_key together")
+	case h.ListenTLSCert != "" && h.Listen == "":
+		// Not ignored: whoever set a certificate expects other hosts to
+		// reach this one, over TLS.
+		bad("listen_tls_cert", "listen is empty, so the embedded server has no listener to put TLS on")
+	case h.ListenTLSClientCA != "" && h.ListenTLSCert == "":
+		bad("listen_tls_client_ca", "client certificates are asked for in a TLS handshake: set listen_tls_cert and listen_tls_key too")
 	}
 	if h.Replicas < 1 || h.Replicas > MaxHubReplicas {
 		bad("replicas", "%d: a stream has 1 to %d replicas", h.Replicas, MaxHubReplicas)

@@ -38,6 +38,10 @@ func TestHubErrorsNameTheLine(t *testing.T) {
 		{"[hub]\nurls = [\"nats://hub:4222\", \"nats://hub two\"]\n", `:2: hub.urls: "nats://hub two" is not a URL`},
 		{"[hub]\ntls_key = \"/k.pem\"\n", ":1: hub.tls_cert: a client certificate needs its key"},
 		{"[hub]\nlisten = \"4222\"\n", `:2: hub.listen: "4222" is not HOST:PORT`},
+		{"[hub]\nlisten_tls_cert = \"/c.pem\"\n", ":2: hub.listen_tls_cert: the listener's certificate needs its key"},
+		{"[hub]\nlisten_tls_key = \"/k.pem\"\n", ":1: hub.listen_tls_cert: the listener's certificate needs its key"},
+		{"[hub]\nlisten = \"\"\nlisten_tls_cert = \"/c.pem\"\nlisten_tls_key = \"/k.pem\"\n", ":3: hub.listen_tls_cert: listen is empty"},
+		{"[hub]\nlisten_tls_client_ca = \"/ca.pem\"\n", ":2: hub.listen_tls_client_ca: client certificates are asked for in a TLS handshake"},
 		{"[hub]\nreplicas = 0\n", ":2: hub.replicas: 0: a stream has 1 to 5 replicas"},
 		{"[hub]\nreplicas = 7\n", ":2: hub.replicas: 7: a stream has 1 to 5 replicas"},
 		{"[hub]\noutbox_max = 0\n", ":2: hub.outbox_max: 0: the outbox must hold at least one message"},
@@ -86,7 +90,10 @@ creds = "/etc/messenger/HOSTA.nk"
 tls_ca = "/etc/messenger/ca.pem"
 tls_cert = "/etc/messenger/hosta.pem"
 tls_key = "/etc/messenger/hosta.key"
-listen = ""
+listen = "0.0.0.0:4222"
+listen_tls_cert = "/etc/messenger/hub.pem"
+listen_tls_key = "/etc/messenger/hub.key"
+listen_tls_client_ca = "/etc/messenger/hosts-ca.pem"
 authorized_dir = "/etc/messenger/hosts"
 replicas = 3
 outbox_max = 500
@@ -101,7 +108,8 @@ outbox_max = 500
 		t.Fatal(err)
 	}
 	h := cfg.Hub
-	if len(h.URLs) != 3 || h.Creds != "/etc/messenger/HOSTA.nk" || h.TLSKey != "/etc/messenger/hosta.key" || h.Listen != "" ||
+	if len(h.URLs) != 3 || h.Creds != "/etc/messenger/HOSTA.nk" || h.TLSKey != "/etc/messenger/hosta.key" || h.Listen != "0.0.0.0:4222" ||
+		h.ListenTLSCert != "/etc/messenger/hub.pem" || h.ListenTLSKey != "/etc/messenger/hub.key" || h.ListenTLSClientCA != "/etc/messenger/hosts-ca.pem" ||
 		h.Replicas != 3 || h.OutboxMax != 500 || cfg.HubAuthorizedDir() != "/etc/messenger/hosts" {
 		t.Errorf("decoded [hub] = %+v", h)
 	}
@@ -110,7 +118,8 @@ outbox_max = 500
 		t.Fatal(err)
 	}
 	for _, want := range []string{"[hub]", "enabled = true", `urls = ["nats://hub1.example:4222", "tls://hub2.example", "wss://[2001:db8::1]:443/nats"]`,
-		`listen = ""`, "replicas = 3", "outbox_max = 500", "trust_verified = false"} {
+		`listen = "0.0.0.0:4222"`, `listen_tls_cert = "/etc/messenger/hub.pem"`, `listen_tls_key = "/etc/messenger/hub.key"`,
+		`listen_tls_client_ca = "/etc/messenger/hosts-ca.pem"`, "replicas = 3", "outbox_max = 500", "trust_verified = false"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("config print lacks %q:\n%s", want, out)
 		}
@@ -136,7 +145,8 @@ func TestHubFlags(t *testing.T) {
 	flags := AddDaemonFlags(fs)
 	if err := fs.Parse([]string{"--hub", "nats://a:4222,nats://b:4222", "--hub", "tls://c:4222",
 		"--hub-creds", "/s.nk", "--hub-tls-ca", "/ca.pem", "--hub-tls-cert", "/c.pem", "--hub-tls-key", "/k.pem",
-		"--hub-listen", "", "--hub-authorized-dir", "/keys", "--hub-outbox-max", "7", "--hub-enabled=false"}); err != nil {
+		"--hub-listen", "", "--hub-listen-tls-cert", "/l.pem", "--hub-listen-tls-key", "/l.key", "--hub-listen-tls-client-ca", "/lca.pem",
+		"--hub-authorized-dir", "/keys", "--hub-outbox-max", "7", "--hub-enabled=false"}); err != nil {
 		t.Fatal(err)
 	}
 	flags.Apply(&cfg)
@@ -145,7 +155,8 @@ func TestHubFlags(t *testing.T) {
 		t.Errorf("--hub gave urls %q; want the flags' (comma-separated and repeated) instead of the file's", got)
 	}
 	if h.Enabled || h.Creds != "/s.nk" || h.TLSCA != "/ca.pem" || h.TLSCert != "/c.pem" || h.TLSKey != "/k.pem" ||
-		h.Listen != "" || h.AuthorizedDir != "/keys" || h.OutboxMax != 7 || h.Replicas != 3 {
+		h.Listen != "" || h.ListenTLSCert != "/l.pem" || h.ListenTLSKey != "/l.key" || h.ListenTLSClientCA != "/lca.pem" ||
+		h.AuthorizedDir != "/keys" || h.OutboxMax != 7 || h.Replicas != 3 {
 		t.Errorf("[hub] after flags = %+v; want the flags over the file, and the file's replicas kept", h)
 	}
 

@@ -47,6 +47,7 @@ func startHub(cfg config.Config, st *store.Store, local hub.Local, table *names.
 			return nil, err
 		}
 		l.embedded, err = hub.StartEmbedded(hub.EmbeddedOptions{StoreDir: cfg.HubStoreDir(), Listen: cfg.Hub.Listen,
+			TLSCert: cfg.Hub.ListenTLSCert, TLSKey: cfg.Hub.ListenTLSKey, TLSClientCA: cfg.Hub.ListenTLSClientCA,
 			ServerName: host, Self: self, SelfHost: host, Authorized: keys, Log: log})
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded hub: %w", err)

@@ -2,10 +2,13 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +26,14 @@ type EmbeddedOptions struct {
 	StoreDir   string // JetStream file storage
 	Listen     string // HOST:PORT where other hosts reach it ("...:0" picks a port); "" = in-process only
 	ServerName string // "" = the server's generated id; spaces become '_' (nats-server refuses them)
+
+	// TLSCert and TLSKey (PEM files, together) make Listen take only TLS.
+	// TLSClientCA (PEM), when set, also requires every client to present
+	// a certificate it signed, besides its NKey. The daemon's own
+	// in-process connections need neither.
+	TLSCert     string
+	TLSKey      string
+	TLSClientCA string
 
 	Self     nkeys.KeyPair // the daemon's own user key (LoadOrCreateSelfKey)
 	SelfHost string        // the daemon's host name, which Self speaks for
@@ -87,7 +98,11 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		// The daemon owns the process's signals.
 		NoSigs: true,
 	}
+	tlsSet := opts.TLSCert != "" || opts.TLSKey != "" || opts.TLSClientCA != ""
 	if opts.Listen == "" {
+		if tlsSet {
+			return nil, errors.New("hub: embedded server: TLS settings, but no listen address to put them on")
+		}
 		so.DontListen = true
 	} else {
 		host, port, err := net.SplitHostPort(opts.Listen)
@@ -102,6 +117,12 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 			n = server.RANDOM_PORT // 0 would mean 4222 to nats-server
 		}
 		so.Host, so.Port = host, n
+		if tlsSet {
+			if so.TLSConfig, err = listenerTLS(opts.TLSCert, opts.TLSKey, opts.TLSClientCA, log); err != nil {
+				return nil, err
+			}
+			so.TLSTimeout = tlsHandshakeTimeout.Seconds()
+		}
 	}
 	e.base = so.Clone()
 	srv, err := server.NewServer(so)
@@ -136,8 +157,57 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		e.Shutdown()
 		return nil, err
 	}
-	log.Info("hub server started", slog.String("listen", e.ClientURL()), slog.Int("authorized", len(opts.Authorized)))
+	log.Info("hub server started", slog.String("listen", e.ClientURL()), slog.Bool("tls", so.TLSConfig != nil),
+		slog.Bool("client_certs", so.TLSConfig != nil && so.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert),
+		slog.Int("authorized", len(opts.Authorized)))
 	return e, nil
+}
+
+// tlsHandshakeTimeout is how long a client has for its TLS handshake:
+// nats-server's 2 s default is tight for a host across a slow WAN link.
+const tlsHandshakeTimeout = 5 * time.Second
+
+// listenerTLS is the listener's TLS configuration, every file read and
+// checked here so that a wrong one stops the start with an error naming
+// it rather than failing each handshake later.
+func listenerTLS(certFile, keyFile, clientCAFile string, log *slog.Logger) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("hub: listener TLS needs both a certificate and its key")
+	}
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("hub: listener TLS certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("hub: listener TLS key: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("hub: listener TLS certificate %s with key %s: %w", certFile, keyFile, err)
+	}
+	// Only a warning: the daemon's own messages still flow in process, and
+	// a renewed certificate needs a restart anyway.
+	if leaf := cert.Leaf; leaf != nil {
+		if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+			log.Warn("hub listener certificate is not valid now; other hosts will refuse it",
+				slog.String("file", certFile), slog.Time("not_before", leaf.NotBefore), slog.Time("not_after", leaf.NotAfter))
+		}
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if clientCAFile != "" {
+		caPEM, err := os.ReadFile(clientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("hub: listener TLS client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("hub: listener TLS client CA %s: no PEM certificate in it", clientCAFile)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }
 
 // users are the server's nkey users: the daemon itself as its host, the
@@ -216,8 +286,9 @@ func (p inProcess) InProcessConn() (net.Conn, error) {
 	return srv.InProcessConn()
 }
 
-// ClientURL is where other hosts reach the server ("" when it listens in
-// process only).
+// ClientURL is where other hosts reach the server: tls://HOST:PORT when
+// the listener takes only TLS, nats://HOST:PORT when not, "" when it
+// listens in process only.
 func (e *Embedded) ClientURL() string { return e.url }
 
 // ServerName is the server's name, as `hub status` shows it.
@@ -226,6 +297,8 @@ func (e *Embedded) ServerName() string { return e.name }
 // Reload replaces the authorized keys without a restart: a host no longer
 // among them is disconnected at once and refused from then on; a new one
 // gets its consumers.
+// Everything else, the listener's TLS too, stays as started: a renewed
+// certificate needs a restart.
 func (e *Embedded) Reload(authorized []HostKey) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

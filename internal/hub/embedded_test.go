@@ -31,6 +31,13 @@ type testHub struct {
 // hosts authorized from a fresh key directory.
 func startTestEmbedded(t *testing.T, hosts ...string) (*Embedded, testHub) {
 	t.Helper()
+	return startTestEmbeddedWith(t, func(*EmbeddedOptions) {}, hosts...)
+}
+
+// startTestEmbeddedWith is startTestEmbedded with the options changed by
+// configure before the start.
+func startTestEmbeddedWith(t *testing.T, configure func(*EmbeddedOptions), hosts ...string) (*Embedded, testHub) {
+	t.Helper()
 	dir := t.TempDir()
 	if _, err := AuthorizeHosts(dir, hosts); err != nil {
 		t.Fatal(err)
@@ -43,10 +50,12 @@ func startTestEmbedded(t *testing.T, hosts ...string) (*Embedded, testHub) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := StartEmbedded(EmbeddedOptions{
+	opts := EmbeddedOptions{
 		StoreDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "test-hub",
 		Self: self, SelfHost: "SELF", Authorized: keys,
-	})
+	}
+	configure(&opts)
+	e, err := StartEmbedded(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
