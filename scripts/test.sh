@@ -13,7 +13,7 @@ for pair in smbclient:smbclient smbd:samba nmbd:samba nmblookup:samba-common-bin
     tshark:tshark dumpcap:tshark ip:iproute2 setpriv:util-linux \
     dbus-daemon:dbus dbus-monitor:dbus Xvfb:xvfb dunst:dunst dunstctl:dunst chromium:chromium \
     prometheus-alertmanager:prometheus-alertmanager curl:curl \
-    cupsd:cups-daemon lpadmin:cups-client lp:cups-client ipptool:cups-ipp-utils; do
+    cupsd:cups-daemon lpadmin:cups-client lp:cups-client ipptool:cups-ipp-utils openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # Debian's python3 (not a pyenv one earlier on PATH) must see Impacket.

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/api"
 )
 
 func newHubStatusCmd(g *globalFlags) *cobra.Command {
@@ -39,6 +41,9 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 			}
 			fmt.Fprintf(w, "Host:       %s (domain %s)\n", st.Host, st.Domain)
 			fmt.Fprintf(w, "Hub:        %s\n", conn)
+			if l := hubListener(ctx, c); l != "" {
+				fmt.Fprintf(w, "Listening:  %s\n", l)
+			}
 			switch {
 			case st.ClusterName != "":
 				fmt.Fprintf(w, "Cluster:    %s: %s\n", st.ClusterName, strings.Join(st.ClusterPeers, ", "))
@@ -58,4 +63,24 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 	return cmd
+}
+
+// hubListener describes the embedded server's listener for other hosts
+// from the daemon's listeners ("" when it has none), saying whether
+// their messages cross the network in clear.
+func hubListener(ctx context.Context, c *api.Client) string {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return ""
+	}
+	for _, l := range st.Listeners {
+		if l.Transport != "hub" {
+			continue
+		}
+		if strings.HasPrefix(l.Addr, "tls://") {
+			return l.Addr + " (TLS only)"
+		}
+		return l.Addr + " (no TLS: messages between hosts cross the network in clear)"
+	}
+	return ""
 }
