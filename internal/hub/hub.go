@@ -94,6 +94,9 @@ type Outbox interface {
 	// nothing and returns nil; an unknown id returns an error wrapping
 	// store.ErrNotFound.
 	UpdateSent(ctx context.Context, hubID string, state store.SentState, at time.Time, detail string) error
+	// UpdateSentBatch makes several such moves in shared commits, with
+	// an error for each.
+	UpdateSentBatch(ctx context.Context, ups []store.SentUpdate) []error
 	// CountSent counts the rows in state.
 	CountSent(ctx context.Context, state store.SentState) (int, error)
 	// SentByHubID returns the row hubID, or an error wrapping
@@ -140,6 +143,10 @@ type Hub struct {
 	// pubMu makes publishing the outbox one line: rows go in id order,
 	// whether the outbox loop or a Send publishes them.
 	pubMu sync.Mutex
+	// noAtomic is set once the hub said its message stream takes no
+	// atomic batches (provisioned by an older version): the outbox then
+	// goes one message at a time.
+	noAtomic atomic.Bool
 
 	kick         chan struct{} // the outbox has something to publish
 	namesChanged chan struct{}
@@ -388,8 +395,8 @@ func (h *Hub) runSession(ctx context.Context, s *session) error {
 	run(func() { h.announce(sctx, s) })
 	run(func() { h.outboxLoop(sctx, s) })
 	run(func() { h.consumeMsgs(sctx, s) })
-	run(func() { h.consume(sctx, s, StreamRcpt, s.rcpts, h.handleReceipt) })
-	run(func() { h.consume(sctx, s, StreamBcast, s.bcasts, h.handleBcast) })
+	run(func() { h.consume(sctx, s, StreamRcpt, s.rcpts, h.handleReceipts) })
+	run(func() { h.consume(sctx, s, StreamBcast, s.bcasts, h.handleBcasts) })
 	<-sctx.Done()
 	wg.Wait()
 

@@ -229,6 +229,14 @@ func (o *memOutbox) UpdateSent(_ context.Context, hubID string, state store.Sent
 	return fmt.Errorf("store: sent message %s: %w", hubID, store.ErrNotFound)
 }
 
+func (o *memOutbox) UpdateSentBatch(ctx context.Context, ups []store.SentUpdate) []error {
+	errs := make([]error, len(ups))
+	for i, up := range ups {
+		errs[i] = o.UpdateSent(ctx, up.HubID, up.State, up.At, up.Detail)
+	}
+	return errs
+}
+
 func (o *memOutbox) CountSent(_ context.Context, state store.SentState) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -39,7 +39,13 @@ const (
 // StreamConfigs are the hub's streams and buckets. None allows what would
 // let one host's publish reach beyond its own subjects: no rollup (a
 // "Nats-Rollup: all" header would wipe a whole registry), no per-message
-// TTL, schedules, counters or atomic batches, no republish, no sources.
+// TTL, schedules or counters, no republish, no sources. The message
+// stream takes atomic batches, which is how a host's outbox keeps its
+// order at one round trip per batch: every message of a batch is still a
+// publish the host's permissions check one by one, and a batch id is the
+// publisher's random 128 bits, so no host can join or break another's
+// batch; one that leaves batches open only uses up the stream's batches
+// in flight, and the others then publish one message at a time.
 func StreamConfigs(replicas int) []jetstream.StreamConfig {
 	if replicas < 1 {
 		replicas = 1
@@ -82,8 +88,10 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			},
 		}
 	}
+	msg := msgs(StreamMsg, "messenger.msg.>", 7*24*time.Hour)
+	msg.AllowAtomicPublish = true
 	return []jetstream.StreamConfig{
-		msgs(StreamMsg, "messenger.msg.>", 7*24*time.Hour),
+		msg,
 		msgs(StreamRcpt, "messenger.rcpt.>", 7*24*time.Hour),
 		msgs(StreamBcast, "messenger.bcast.>", 24*time.Hour),
 		kv(BucketNames),

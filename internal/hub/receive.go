@@ -23,9 +23,9 @@ const fetchBatch = 64
 const receiptTimeout = 10 * time.Second
 
 // consume pulls from one of this host's durable consumers while the
-// connection is up and hands each message to handle, which acks or
-// naks it.
-func (h *Hub) consume(ctx context.Context, s *session, stream string, cons jetstream.Consumer, handle func(context.Context, *session, jetstream.Msg)) {
+// connection is up and hands what it gets to handle, in batches as
+// fetchMsgs makes them; handle acks or naks each message.
+func (h *Hub) consume(ctx context.Context, s *session, stream string, cons jetstream.Consumer, handle func(context.Context, *session, []jetstream.Msg)) {
 	bo := newBackoff(250*time.Millisecond, 10*time.Second)
 	durable := cons.CachedInfo().Name
 	for ctx.Err() == nil {
@@ -44,12 +44,9 @@ func (h *Hub) consume(ctx context.Context, s *session, stream string, cons jetst
 				continue
 			}
 		}
-		batch, err := cons.Fetch(fetchBatch, jetstream.FetchContext(lctx))
-		if err == nil {
-			for m := range batch.Messages() {
-				handle(ctx, s, m)
-			}
-			err = batch.Error()
+		msgs, err := fetchMsgs(lctx, cons)
+		if len(msgs) > 0 {
+			handle(ctx, s, msgs)
 		}
 		if err == nil || lctx.Err() != nil {
 			bo.reset()
@@ -422,6 +419,13 @@ func subjectHost(subject string) (tok, host string, err error) {
 	return tok, host, err
 }
 
+// handleBcasts delivers broadcasts of this host's domain, one by one.
+func (h *Hub) handleBcasts(ctx context.Context, s *session, msgs []jetstream.Msg) {
+	for _, jm := range msgs {
+		h.handleBcast(ctx, s, jm)
+	}
+}
+
 // handleBcast delivers one broadcast of this host's domain, unless this
 // host sent it. Broadcasts get no receipts. The consumer carries every
 // domain's (its provisioner does not know this host's domain).
@@ -467,37 +471,66 @@ func (h *Hub) handleBcast(ctx context.Context, s *session, jm jetstream.Msg) {
 	h.settleMsg(jm, jm.Ack)
 }
 
-// handleReceipt applies one receipt to the sent message it names, if it
-// comes from the host that message was sent to.
-func (h *Hub) handleReceipt(ctx context.Context, _ *session, jm jetstream.Msg) {
+// handleReceipts applies a batch of receipts to the sent messages they
+// name, in one shared commit, and acks them once it is done.
+func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.Msg) {
+	var (
+		ups  []store.SentUpdate
+		held []jetstream.Msg
+	)
+	for _, jm := range msgs {
+		if up, ok := h.receiptUpdate(ctx, jm); ok {
+			ups = append(ups, up)
+			held = append(held, jm)
+		}
+	}
+	if len(ups) == 0 {
+		return
+	}
+	for i, err := range h.opts.Outbox.UpdateSentBatch(ctx, ups) {
+		jm := held[i]
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.log.Warn("cannot record a receipt", slog.String("hub_id", ups[i].HubID), slog.Any("err", err))
+			h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
+			continue
+		}
+		h.settleMsg(jm, jm.Ack)
+		h.notify(ups[i].HubID)
+	}
+}
+
+// receiptUpdate reads one receipt: the move it makes of a sent message,
+// if it comes from the host that message was sent to. Otherwise it
+// settles the receipt itself and returns false.
+func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUpdate, bool) {
 	fromTok, fromHost, err := subjectHost(jm.Subject())
 	if err != nil {
 		h.settleMsg(jm, jm.Term)
-		return
+		return store.SentUpdate{}, false
 	}
 	r, err := DecodeReceipt(jm.Data())
 	if err != nil {
 		h.log.Warn("malformed hub receipt", slog.String("from_host", fromHost), slog.Any("err", err))
 		h.settleMsg(jm, jm.Term)
-		return
+		return store.SentUpdate{}, false
 	}
 	row, err := h.opts.Outbox.SentByHubID(ctx, r.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		h.log.Debug("receipt for a message this host did not send", slog.String("hub_id", r.ID), slog.String("from_host", fromHost))
 		h.settleMsg(jm, jm.Ack)
-		return
+		return store.SentUpdate{}, false
 	}
 	if err != nil {
 		h.log.Warn("cannot read a sent message for its receipt", slog.String("hub_id", r.ID), slog.Any("err", err))
 		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
-		return
+		return store.SentUpdate{}, false
 	}
 	if SubjectToken(row.Host) != fromTok {
 		// Only the recipient's host can say what became of a message.
 		h.log.Warn("receipt from a host the message was not sent to",
 			slog.String("hub_id", r.ID), slog.String("from_host", fromHost), slog.String("host", row.Host))
 		h.settleMsg(jm, jm.Ack)
-		return
+		return store.SentUpdate{}, false
 	}
 	state, detail := store.SentDelivered, r.Detail
 	switch r.State {
@@ -517,17 +550,7 @@ func (h *Hub) handleReceipt(ctx context.Context, _ *session, jm jetstream.Msg) {
 	if at.After(now) || at.Before(row.Created) {
 		at = now
 	}
-	if err := h.opts.Outbox.UpdateSent(ctx, r.ID, state, at, detail); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.settleMsg(jm, jm.Ack)
-			return
-		}
-		h.log.Warn("cannot record a receipt", slog.String("hub_id", r.ID), slog.Any("err", err))
-		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
-		return
-	}
-	h.settleMsg(jm, jm.Ack)
-	h.notify(r.ID)
+	return store.SentUpdate{HubID: r.ID, State: state, At: at, Detail: detail}, true
 }
 
 // settleMsg acks, naks or terms; if that fails (the connection dropped)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/netsend/messenger/internal/message"
@@ -180,57 +183,146 @@ func (h *Hub) flush(ctx context.Context) (map[string]bool, error) {
 		if err != nil {
 			return published, fmt.Errorf("hub: reading the outbox: %w", err)
 		}
-		progressed := false
-		pctx, cancel := s.link.bind(ctx)
-		for _, r := range rows {
-			if r.ID <= after && r.ID != 0 {
-				continue
-			}
-			after, progressed = r.ID, true
-			if err := h.publishRow(ctx, pctx, s, r); err != nil {
-				cancel()
-				return published, err
-			}
-			published[r.HubID] = true
+		fresh := slices.DeleteFunc(rows, func(r store.Sent) bool { return r.ID <= after && r.ID != 0 })
+		if len(fresh) == 0 {
+			return published, nil
 		}
+		pctx, cancel := s.link.bind(ctx)
+		took, err := h.publishRows(ctx, pctx, s, fresh)
 		cancel()
-		if !progressed || len(rows) < outboxBatch {
+		h.markSent(ctx, took)
+		for _, id := range took {
+			published[id] = true
+		}
+		if err != nil {
+			return published, err
+		}
+		after = fresh[len(fresh)-1].ID
+		if len(rows) < outboxBatch {
 			return published, nil
 		}
 	}
 }
 
-// publishRow hands one queued row to the hub and marks it sent; a row
-// that expired while queued, or that no hub would take, is closed
-// instead, so that it cannot hold the outbox up. pctx is ctx bound to
-// the connection, for the publish.
-func (h *Hub) publishRow(ctx, pctx context.Context, s *session, r store.Sent) error {
+// outgoing is a queued row ready to publish.
+type outgoing struct {
+	hubID   string
+	subject string
+	body    []byte
+}
+
+// publishRows hands queued rows to the hub, in their order, and returns
+// the ids it took; on an error the rest of rows waits for the next flush.
+// A row that expired while queued, or that no hub would take, is closed
+// instead, so that it cannot hold the outbox up. pctx is ctx bound to the
+// connection, for the publishes.
+func (h *Hub) publishRows(ctx, pctx context.Context, s *session, rows []store.Sent) ([]string, error) {
 	now := h.now()
-	if !r.Expires.IsZero() && !now.Before(r.Expires) {
-		h.settle(ctx, r.HubID, store.SentExpired, now, "expired in the outbox before the hub took it")
-		return nil
+	ready := make([]outgoing, 0, len(rows))
+	for _, r := range rows {
+		if !r.Expires.IsZero() && !now.Before(r.Expires) {
+			h.settle(ctx, r.HubID, store.SentExpired, now, "expired in the outbox before the hub took it")
+			continue
+		}
+		b, err := EncodeEnvelope(Envelope{ID: r.HubID, To: r.To, From: r.From, Text: r.Text, Sent: r.Created, Expires: r.Expires})
+		if err != nil {
+			h.settle(ctx, r.HubID, store.SentFailed, now, "cannot be sent: "+err.Error())
+			continue
+		}
+		ready = append(ready, outgoing{hubID: r.HubID, subject: subjMsg + SubjectToken(r.Host) + "." + h.hostTok, body: b})
 	}
-	b, err := EncodeEnvelope(Envelope{ID: r.HubID, To: r.To, From: r.From, Text: r.Text, Sent: r.Created, Expires: r.Expires})
-	if err != nil {
-		h.settle(ctx, r.HubID, store.SentFailed, now, "cannot be sent: "+err.Error())
-		return nil
+	if len(ready) > 1 && !h.noAtomic.Load() {
+		err := h.publishAtomic(pctx, s, ready)
+		var apiErr *jetstream.APIError
+		switch {
+		case err == nil:
+			ids := make([]string, len(ready))
+			for i, o := range ready {
+				ids[i] = o.hubID
+			}
+			return ids, nil
+		case !errors.As(err, &apiErr):
+			// Lost on the way, or no answer: nothing is known to be
+			// stored, and what was is kept once when published again.
+			return nil, err
+		case apiErr.ErrorCode == atomicPublishDisabled:
+			h.noAtomic.Store(true)
+		}
+		// The hub refused the batch as a whole (one of its messages was
+		// stored before, too large, too many batches in flight): one at
+		// a time tells which, and keeps the order.
+		h.log.Debug("hub refused an outbox batch; publishing it message by message", slog.Any("err", err))
 	}
-	subject := subjMsg + SubjectToken(r.Host) + "." + h.hostTok
-	_, err = s.js.Publish(pctx, subject, b, jetstream.WithMsgID(r.HubID), jetstream.WithExpectStream(StreamMsg))
-	if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
-		// The hub's limit is lower than ours: retrying cannot help.
-		h.settle(ctx, r.HubID, store.SentFailed, now, "too large for the hub")
-		return nil
+	var took []string
+	for _, o := range ready {
+		_, err := s.js.Publish(pctx, o.subject, o.body, jetstream.WithMsgID(o.hubID), jetstream.WithExpectStream(StreamMsg))
+		if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+			// The hub's limit is lower than ours: retrying cannot help.
+			h.settle(ctx, o.hubID, store.SentFailed, now, "too large for the hub")
+			continue
+		}
+		if err != nil {
+			return took, fmt.Errorf("hub: publishing %s: %w", o.hubID, err)
+		}
+		took = append(took, o.hubID)
 	}
-	if err != nil {
-		return fmt.Errorf("hub: publishing %s: %w", r.HubID, err)
-	}
-	if err := h.opts.Outbox.UpdateSent(ctx, r.HubID, store.SentSent, h.now(), ""); err != nil {
-		// Published but still queued: the next flush publishes it again,
-		// which the hub recognises as the same message.
-		return fmt.Errorf("hub: marking %s sent: %w", r.HubID, err)
+	return took, nil
+}
+
+// The headers of JetStream's atomic batches, and the error code of a
+// stream that takes none (nats-server's ADR-50).
+const (
+	batchIDHeader         = "Nats-Batch-Id"
+	batchSequenceHeader   = "Nats-Batch-Sequence"
+	batchCommitHeader     = "Nats-Batch-Commit"
+	atomicPublishDisabled = 10174
+)
+
+// publishAtomic publishes msgs as one atomic batch: the hub stores all of
+// them, in order, or none. So the order of the outbox holds even when a
+// stream leader changes halfway, at one round trip per batch instead of
+// one per message. Only the commit is answered; a message of the batch
+// that went missing makes the hub refuse the commit.
+func (h *Hub) publishAtomic(ctx context.Context, s *session, msgs []outgoing) error {
+	batch := NewID()
+	for i, o := range msgs {
+		m := nats.NewMsg(o.subject)
+		m.Data = o.body
+		m.Header.Set(jetstream.MsgIDHeader, o.hubID)
+		m.Header.Set(jetstream.ExpectedStreamHeader, StreamMsg)
+		m.Header.Set(batchIDHeader, batch)
+		m.Header.Set(batchSequenceHeader, strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := s.nc.PublishMsg(m); err != nil {
+				return fmt.Errorf("hub: publishing batch %s: %w", batch, err)
+			}
+			continue
+		}
+		m.Header.Set(batchCommitHeader, "1")
+		if _, err := s.js.PublishMsg(ctx, m); err != nil {
+			return fmt.Errorf("hub: committing batch %s of %d: %w", batch, len(msgs), err)
+		}
 	}
 	return nil
+}
+
+// markSent records that the hub took the rows ids. A row left queued
+// (the store failed) is published again by the next flush, which the hub
+// recognises as the same message.
+func (h *Hub) markSent(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	now := h.now()
+	ups := make([]store.SentUpdate, len(ids))
+	for i, id := range ids {
+		ups[i] = store.SentUpdate{HubID: id, State: store.SentSent, At: now}
+	}
+	for i, err := range h.opts.Outbox.UpdateSentBatch(ctx, ups) {
+		if err != nil {
+			h.log.Warn("cannot mark a message sent", slog.String("hub_id", ids[i]), slog.Any("err", err))
+		}
+	}
 }
 
 // settle moves a row to a final state and wakes whoever waits for it.

@@ -1,0 +1,177 @@
+package hub
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/netsend/messenger/internal/store"
+)
+
+// queueWhileDown stops ts, sends texts from a to BOB (each queued in the
+// outbox), and starts ts again; it returns the queued ids in order.
+func queueWhileDown(t *testing.T, ts *testServer, a *testHost, texts []string) []string {
+	t.Helper()
+	ts.stop()
+	eventually(t, "A to notice the hub is down", func() bool {
+		st, err := a.Status(ctxT(t))
+		return err == nil && !st.Connected
+	})
+	var ids []string
+	for _, text := range texts {
+		res := send(t, a, "BOB", text)
+		if res.Sent.State != store.SentQueued {
+			t.Fatalf("Send with the hub down = %+v, want queued", res.Sent)
+		}
+		ids = append(ids, res.Sent.HubID)
+	}
+	ts.start()
+	return ids
+}
+
+func numbered(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("queued %d", i+1)
+	}
+	return out
+}
+
+// storedTexts are the texts B stored, in order.
+func storedTexts(b *testHost) []string {
+	var out []string
+	for _, m := range b.local.messages() {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// streamBatches reads MESSENGER_MSG as the hub keeps it: each message's
+// id and the atomic batch it came in ("" for none).
+func streamBatches(t *testing.T, js jetstream.JetStream) (ids, batches []string) {
+	t.Helper()
+	st, err := js.Stream(ctxT(t), StreamMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctxT(t), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
+		batches = append(batches, m.Header.Get(batchIDHeader))
+	}
+	return ids, batches
+}
+
+// TestOutboxGoesInAtomicBatches: what queued while the hub was away goes
+// as one atomic batch when it returns, and arrives whole and in order.
+func TestOutboxGoesInAtomicBatches(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	urls := []string{ts.url()}
+	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
+	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+
+	texts := numbered(20)
+	ids := queueWhileDown(t, ts, a, texts)
+	for _, id := range ids {
+		waitState(t, a, id, store.SentDelivered)
+	}
+	if got := storedTexts(b); !slices.Equal(got, texts) {
+		t.Errorf("B stored %q, want %q", got, texts)
+	}
+	_, js := ts.raw()
+	streamIDs, batches := streamBatches(t, js)
+	if !slices.Equal(streamIDs, ids) {
+		t.Fatalf("the stream holds %q, want %q", streamIDs, ids)
+	}
+	if batches[0] == "" || slices.ContainsFunc(batches, func(b string) bool { return b != batches[0] }) {
+		t.Errorf("the queued messages were not one atomic batch: %q", batches)
+	}
+	if a.noAtomic.Load() {
+		t.Error("the hub was taken for one without atomic batches")
+	}
+}
+
+// TestOutboxBatchPublishedAgain: a batch the hub stored but whose answer
+// was lost (the rows still queued) is refused as a whole the second time;
+// the host then publishes it message by message, which the hub keeps
+// once each, and the rows end sent.
+func TestOutboxBatchPublishedAgain(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	urls := []string{ts.url()}
+	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
+	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+	ids := queueWhileDown(t, ts, a, numbered(5))
+	for _, id := range ids {
+		waitState(t, a, id, store.SentDelivered)
+	}
+
+	// As if the answer to the batch had been lost: queued again.
+	a.outbox.mu.Lock()
+	for i := range a.outbox.rows {
+		a.outbox.rows[i].State = store.SentQueued
+	}
+	a.outbox.mu.Unlock()
+	published, err := a.flush(ctxT(t))
+	if err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	for _, id := range ids {
+		if !published[id] {
+			t.Errorf("%s not published again", id)
+		}
+		if st := a.outbox.state(t, id); st != store.SentSent {
+			t.Errorf("%s is %s after the second flush, want sent", id, st)
+		}
+	}
+	_, js := ts.raw()
+	if streamIDs, _ := streamBatches(t, js); !slices.Equal(streamIDs, ids) {
+		t.Errorf("the stream holds %q, want each of %q once", streamIDs, ids)
+	}
+	if got := storedTexts(b); !slices.Equal(got, numbered(5)) {
+		t.Errorf("B stored %q", got)
+	}
+}
+
+// TestOutboxWithoutAtomicBatches: a hub whose message stream takes no
+// atomic batches (provisioned by an older version) still gets the outbox
+// whole and in order, one message at a time.
+func TestOutboxWithoutAtomicBatches(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	_, js := ts.raw()
+	cfg := StreamConfigs(1)[0]
+	cfg.AllowAtomicPublish = false
+	if _, err := js.UpdateStream(ctxT(t), cfg); err != nil {
+		t.Fatalf("turning atomic batches off: %v", err)
+	}
+	urls := []string{ts.url()}
+	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
+	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+
+	texts := numbered(10)
+	ids := queueWhileDown(t, ts, a, texts)
+	for _, id := range ids {
+		waitState(t, a, id, store.SentDelivered)
+	}
+	if got := storedTexts(b); !slices.Equal(got, texts) {
+		t.Errorf("B stored %q, want %q", got, texts)
+	}
+	if !a.noAtomic.Load() {
+		t.Error("the refusal of atomic batches was not remembered")
+	}
+	_, js = ts.raw()
+	if _, batches := streamBatches(t, js); slices.ContainsFunc(batches, func(b string) bool { return b != "" }) {
+		t.Errorf("messages stored as batches by a stream that takes none: %q", batches)
+	}
+}
