@@ -234,6 +234,11 @@ func (n *natsNode) notReady(size int) string {
 		if jsz.Meta == nil || jsz.Meta.Leader == "" {
 			return fmt.Sprintf("nats-server %s knows no JetStream meta leader yet\nlog:\n%s", n.name, tail(n.log.String(), 3000))
 		}
+		// A restarted node has routes and a leader a moment before it
+		// counts every peer of the meta group again.
+		if jsz.Meta.ClusterSize < size {
+			return fmt.Sprintf("nats-server %s counts %d JetStream peers, want %d\nlog:\n%s", n.name, jsz.Meta.ClusterSize, size, tail(n.log.String(), 3000))
+		}
 	}
 	var health struct {
 		Status string `json:"status"`
