@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,48 @@ func (g *globalFlags) authorizedDir(dir string) (string, error) {
 	return cfg.HubAuthorizedDir(), nil
 }
 
+// hubJoin is how another host joins this host's embedded hub, as far as
+// this host's configuration tells.
+type hubJoin struct {
+	url     string // the --hub flag
+	tls     string // the TLS flags it needs, with a leading space
+	note    string // what the TLS flags' files are
+	warning string // why the line may not work as printed
+}
+
+func joinHint(g *globalFlags) hubJoin {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "THIS-HOST"
+	}
+	j := hubJoin{url: "--hub nats://" + host + ":4222"}
+	cfg, err := g.load()
+	if err != nil {
+		return j
+	}
+	listenHost, port, err := net.SplitHostPort(cfg.Hub.Listen)
+	if cfg.Hub.Listen == "" || err != nil {
+		j.warning = "This host's hub takes no other hosts (hub.listen is empty): set --hub-listen HOST:PORT."
+		return j
+	}
+	j.url = "--hub nats://" + net.JoinHostPort(host, port)
+	if ip := net.ParseIP(listenHost); ip != nil && ip.IsLoopback() || listenHost == "localhost" {
+		j.warning = fmt.Sprintf("This host's hub listens on %s only: other hosts reach it once --hub-listen (hub.listen) is an address they can reach.", cfg.Hub.Listen)
+	}
+	if cfg.Hub.ListenTLSCert != "" {
+		j.tls = " --hub-tls-ca CA.pem"
+		if cfg.Hub.ListenTLSClientCA != "" {
+			j.tls += " --hub-tls-cert HOST.crt --hub-tls-key HOST.key"
+		}
+		j.note = "CA.pem is the certificate of the CA that signed " + cfg.Hub.ListenTLSCert
+		if cfg.Hub.ListenTLSClientCA != "" {
+			j.note += "; HOST.crt and HOST.key are the host's, signed by " + cfg.Hub.ListenTLSClientCA
+		}
+		j.note += "."
+	}
+	return j
+}
+
 func newHubAuthorizeCmd(g *globalFlags) *cobra.Command {
 	var dir string
 	var admin bool
@@ -77,15 +120,17 @@ DATA_DIR/hub/authorized.`,
 			if err != nil {
 				return err
 			}
-			hubHost, _ := os.Hostname()
-			if hubHost == "" {
-				hubHost = "THIS-HOST"
-			}
+			join := joinHint(g)
 			w := cmd.OutOrStdout()
 			for _, k := range keys {
 				seed := hub.SeedPath(dir, k.Host)
 				fmt.Fprintf(w, "%s: its seed is %s (copy it to %s only; it is a secret)\n", k.Host, seed, k.Host)
-				fmt.Fprintf(w, "  on %s: messenger serve --hub nats://%s:4222 --hub-creds %s\n", k.Host, hubHost, filepath.Base(seed))
+				fmt.Fprintf(w, "  on %s: messenger serve %s --hub-creds %s%s\n", k.Host, join.url, filepath.Base(seed), join.tls)
+			}
+			for _, line := range []string{join.note, join.warning} {
+				if line != "" {
+					fmt.Fprintln(w, line)
+				}
 			}
 			if admin {
 				if _, err := hub.AuthorizeAdmin(dir); err != nil {

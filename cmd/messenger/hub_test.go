@@ -103,3 +103,43 @@ func TestHubExternalClusterSetup(t *testing.T) {
 		t.Fatalf("provision with a host's seed: %v, want a permissions violation\n%s", err, out)
 	}
 }
+
+// TestHubAuthorizeJoinLine: the join line printed for a host follows this
+// host's hub settings: its port, the TLS flags its listener needs, and a
+// warning when other hosts cannot reach it.
+func TestHubAuthorizeJoinLine(t *testing.T) {
+	for _, c := range []struct {
+		name, conf string
+		want       []string
+		not        []string
+	}{
+		{"defaults", "", []string{"--hub-creds HX.nk", ":4222", "listens on 127.0.0.1:4222 only"}, []string{"--hub-tls-ca"}},
+		{"tls", "[hub]\nlisten = \"0.0.0.0:4333\"\nlisten_tls_cert = \"/x/hub.crt\"\nlisten_tls_key = \"/x/hub.key\"\n",
+			[]string{":4333 --hub-creds HX.nk --hub-tls-ca CA.pem\n", "signed /x/hub.crt"}, []string{"only:", "--hub-tls-cert"}},
+		{"mutual tls", "[hub]\nlisten = \"0.0.0.0:4222\"\nlisten_tls_cert = \"/x/hub.crt\"\nlisten_tls_key = \"/x/hub.key\"\nlisten_tls_client_ca = \"/x/clients.pem\"\n",
+			[]string{"--hub-tls-ca CA.pem --hub-tls-cert HOST.crt --hub-tls-key HOST.key\n", "signed by /x/clients.pem"}, nil},
+		{"no listener", "[hub]\nlisten = \"\"\n", []string{"takes no other hosts"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "messenger.toml")
+			if err := os.WriteFile(conf, []byte(c.conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runMessenger(t, "--config", conf, "--data-dir", dir, "hub", "authorize", "HX")
+			if err != nil {
+				t.Fatalf("authorize: %v\n%s", err, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, n := range c.not {
+				if strings.Contains(out, n) {
+					t.Errorf("output has %q:\n%s", n, out)
+				}
+			}
+		})
+	}
+}
