@@ -31,6 +31,16 @@ func queueWhileDown(t *testing.T, ts *testServer, a *testHost, texts []string) [
 	return ids
 }
 
+// startPair starts HOSTA (ALICE) and HOSTB (BOB) on ts, A knowing BOB.
+func startPair(t *testing.T, ts *testServer) (a, b *testHost) {
+	t.Helper()
+	urls := []string{ts.url()}
+	a = startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
+	b = startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+	return a, b
+}
+
 func numbered(n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -75,10 +85,7 @@ func streamBatches(t *testing.T, js jetstream.JetStream) (ids, batches []string)
 // as one atomic batch when it returns, and arrives whole and in order.
 func TestOutboxGoesInAtomicBatches(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 
 	texts := numbered(20)
 	ids := queueWhileDown(t, ts, a, texts)
@@ -107,10 +114,7 @@ func TestOutboxGoesInAtomicBatches(t *testing.T) {
 // once each, and the rows end sent.
 func TestOutboxBatchPublishedAgain(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 	ids := queueWhileDown(t, ts, a, numbered(5))
 	for _, id := range ids {
 		waitState(t, a, id, store.SentDelivered)
@@ -154,10 +158,7 @@ func TestOutboxWithoutAtomicBatches(t *testing.T) {
 	if _, err := js.UpdateStream(ctxT(t), cfg); err != nil {
 		t.Fatalf("turning atomic batches off: %v", err)
 	}
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 
 	texts := numbered(10)
 	ids := queueWhileDown(t, ts, a, texts)
