@@ -15,7 +15,7 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status [--json]",
-		Short: "Show the hub connection, cluster peers, streams and what is pending",
+		Short: "Show the hub connection, cluster peers, streams, what is pending and the receipts owed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -54,6 +54,7 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(w, "Stream:     %s: %d messages, %d bytes, leader %s\n", s.Name, s.Messages, s.Bytes, s.Leader)
 			}
 			fmt.Fprintf(w, "Pending:    %d for this host in the hub, %d in the local outbox\n", st.Pending, st.Outbox)
+			fmt.Fprintf(w, "Receipts:   %d read receipts kept here until the hub takes them\n", st.ReceiptsOwed)
 			fmt.Fprintf(w, "Online:     %s\n", strings.Join(st.HostsOnline, ", "))
 			for _, e := range st.Errors {
 				fmt.Fprintf(w, "Unknown:    %s\n", e)

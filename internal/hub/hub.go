@@ -84,7 +84,8 @@ type BatchLocal interface {
 }
 
 // Outbox keeps what this host sent through the hub (the store's sent
-// table): queued rows are the outbox, the rest carry receipts.
+// table): queued rows are the outbox, the rest carry receipts. It also
+// keeps the receipts this host owes other hosts until the hub takes them.
 type Outbox interface {
 	// AddSent records s and sets s.ID.
 	AddSent(ctx context.Context, s *store.Sent) error
@@ -102,6 +103,14 @@ type Outbox interface {
 	// SentByHubID returns the row hubID, or an error wrapping
 	// store.ErrNotFound.
 	SentByHubID(ctx context.Context, hubID string) (store.Sent, error)
+	// OweReceipt records a receipt owed, once per hub id and state.
+	OweReceipt(ctx context.Context, r store.OwedReceipt) error
+	// OwedReceipts returns up to limit owed receipts, oldest first.
+	OwedReceipts(ctx context.Context, limit int) ([]store.OwedReceipt, error)
+	// PaidReceipts deletes the owed receipts keys name.
+	PaidReceipts(ctx context.Context, keys []store.ReceiptKey) error
+	// CountOwedReceipts counts the owed receipts.
+	CountOwedReceipts(ctx context.Context) (int, error)
 }
 
 // Options configure a Hub.

@@ -174,10 +174,11 @@ func (l *memLocal) count() int {
 }
 
 // memOutbox is the store's sent table, moving states forward only as the
-// store does.
+// store does, and its owed receipts.
 type memOutbox struct {
 	mu   sync.Mutex
 	rows []store.Sent
+	owed []store.OwedReceipt // oldest first
 }
 
 var forwardFrom = map[store.SentState][]store.SentState{
@@ -258,6 +259,41 @@ func (o *memOutbox) SentByHubID(_ context.Context, hubID string) (store.Sent, er
 		}
 	}
 	return store.Sent{}, fmt.Errorf("store: sent message %s: %w", hubID, store.ErrNotFound)
+}
+
+func (o *memOutbox) OweReceipt(_ context.Context, r store.OwedReceipt) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r.HubID == "" || r.State != store.SentRead || r.Host == "" || r.To == "" {
+		return fmt.Errorf("store: owing %+v: %w", r, store.ErrInvalid)
+	}
+	if slices.ContainsFunc(o.owed, func(x store.OwedReceipt) bool { return x.Key() == r.Key() }) {
+		return nil
+	}
+	o.owed = append(o.owed, r)
+	return nil
+}
+
+func (o *memOutbox) OwedReceipts(_ context.Context, limit int) ([]store.OwedReceipt, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if limit == 0 || limit > len(o.owed) {
+		limit = len(o.owed)
+	}
+	return slices.Clone(o.owed[:limit]), nil
+}
+
+func (o *memOutbox) PaidReceipts(_ context.Context, keys []store.ReceiptKey) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.owed = slices.DeleteFunc(o.owed, func(x store.OwedReceipt) bool { return slices.Contains(keys, x.Key()) })
+	return nil
+}
+
+func (o *memOutbox) CountOwedReceipts(context.Context) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.owed), nil
 }
 
 func (o *memOutbox) state(t *testing.T, hubID string) store.SentState {

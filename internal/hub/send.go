@@ -334,8 +334,9 @@ func (h *Hub) settle(ctx context.Context, hubID string, state store.SentState, a
 	h.notify(hubID)
 }
 
-// outboxLoop publishes what Send could not: on reconnect, when kicked,
-// and every outboxTick in case neither came.
+// outboxLoop publishes what Send could not, then the receipts MarkRead
+// could not: on reconnect, when kicked, and every outboxTick in case
+// neither came.
 func (h *Hub) outboxLoop(ctx context.Context, s *session) {
 	t := time.NewTicker(outboxTick)
 	defer t.Stop()
@@ -343,6 +344,13 @@ func (h *Hub) outboxLoop(ctx context.Context, s *session) {
 		if s.link.isUp() {
 			if _, err := h.flush(ctx); err != nil && ctx.Err() == nil {
 				h.log.Debug("outbox not flushed", slog.Any("err", err))
+			}
+			paid, err := h.payOwed(ctx)
+			if paid > 0 {
+				h.log.Info("sent receipts kept while the hub was away", slog.Int("receipts", paid))
+			}
+			if err != nil && ctx.Err() == nil {
+				h.log.Debug("owed receipts not all sent", slog.Any("err", err))
 			}
 		}
 		select {
@@ -428,32 +436,118 @@ func (h *Hub) notify(hubID string) {
 // MarkRead sends the read receipt for a message that came through the
 // hub to the host it came from. Messages from elsewhere, and broadcasts,
 // need none: it returns nil for them.
+//
+// The receipt is owed (kept in the Outbox) before it is published, and
+// paid (deleted) once the hub took it; what is still owed, the hub being
+// away or the publish failing, the outbox loop pays when the hub is back.
+// Keeping it only after a failed publish would be one commit cheaper per
+// read, but would lose it to a daemon stopped mid-publish. A receipt
+// published twice (by MarkRead and the loop, or again after a crash
+// between publish and delete) is kept once by the hub, and counts once at
+// the sender.
+//
+// It returns nil once the receipt is sent or owed; an error when it is
+// neither: invalid, or the Outbox failed and the hub did not take it.
 func (h *Hub) MarkRead(ctx context.Context, m message.Message) error {
 	if m.Transport != message.TransportHub || m.HubID == "" || m.Verified == "" || m.To == "*" {
 		return nil
 	}
-	s := h.current()
-	if s == nil {
-		return ErrNotConnected
+	r := store.OwedReceipt{HubID: m.HubID, State: store.SentRead, Host: m.Verified, To: m.To, At: h.now()}
+	owed := h.opts.Outbox.OweReceipt(ctx, r)
+	if errors.Is(owed, store.ErrInvalid) {
+		return fmt.Errorf("hub: read receipt for %s: %w", m.HubID, owed)
 	}
-	ctx, cancel := s.link.bind(ctx)
-	defer cancel()
-	return h.publishReceipt(ctx, s, SubjectToken(m.Verified), Receipt{ID: m.HubID, State: ReceiptRead, To: m.To, At: h.now()})
+	_, err := h.payReceipts(ctx, []store.OwedReceipt{r})
+	switch {
+	case err == nil:
+		return nil
+	case owed == nil:
+		h.log.Info("read receipt kept until the hub takes it", slog.String("hub_id", m.HubID),
+			slog.String("to_host", m.Verified), slog.Any("err", err))
+		return nil
+	default:
+		return fmt.Errorf("hub: read receipt for %s neither kept (%w) nor sent: %w", m.HubID, owed, err)
+	}
 }
 
-// publishReceipt publishes r to the host whose token is toHost. Its
-// Nats-Msg-Id is the message's id and state, so that the receipt the
-// hub took and one sent again for a redelivered message are kept once.
-func (h *Hub) publishReceipt(ctx context.Context, s *session, toHost string, r Receipt) error {
-	b, err := EncodeReceipt(r)
-	if err != nil {
-		return fmt.Errorf("hub: receipt for %s: %w", r.ID, err)
+// receiptStates are the receipts that can be owed, as the hub says them.
+var receiptStates = map[store.SentState]ReceiptState{store.SentRead: ReceiptRead}
+
+// payReceipts publishes owed receipts to their hosts, waits for the hub,
+// and deletes from the Outbox those it took, returning how many. One no
+// hub would take is deleted too, with a warning, so that it is not owed
+// for ever. The error says what is left owed, for a later round.
+func (h *Hub) payReceipts(ctx context.Context, owed []store.OwedReceipt) (int, error) {
+	s := h.current()
+	if s == nil {
+		return 0, ErrNotConnected
 	}
-	subject, opts := h.receiptPublish(toHost, r)
-	if _, err := s.js.Publish(ctx, subject, b, opts...); err != nil {
-		return fmt.Errorf("hub: publishing the %s receipt for %s: %w", r.State, r.ID, err)
+	bctx, unbind := s.link.bind(ctx)
+	defer unbind()
+	pctx, cancel := context.WithTimeout(bctx, receiptTimeout)
+	defer cancel()
+	var (
+		done []store.ReceiptKey
+		errs []error
+	)
+	futs := make([]jetstream.PubAckFuture, len(owed))
+	for i, o := range owed {
+		r := Receipt{ID: o.HubID, State: receiptStates[o.State], To: o.To, At: o.At}
+		b, err := EncodeReceipt(r)
+		if err != nil {
+			h.log.Warn("dropping an owed receipt no hub would take", slog.String("hub_id", o.HubID),
+				slog.String("to_host", o.Host), slog.Any("err", err))
+			done = append(done, o.Key())
+			continue
+		}
+		subject, opts := h.receiptPublish(SubjectToken(o.Host), r)
+		if futs[i], err = s.js.PublishAsync(subject, b, opts...); err != nil {
+			errs = append(errs, fmt.Errorf("hub: publishing the %s receipt for %s: %w", r.State, r.ID, err))
+		}
 	}
-	return nil
+	paid := 0
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+			done = append(done, owed[i].Key())
+			paid++
+		case err := <-f.Err():
+			errs = append(errs, fmt.Errorf("hub: publishing the %s receipt for %s: %w", owed[i].State, owed[i].HubID, err))
+		case <-pctx.Done():
+			errs = append(errs, fmt.Errorf("hub: publishing the %s receipt for %s: %w", owed[i].State, owed[i].HubID, pctx.Err()))
+		}
+	}
+	if err := h.opts.Outbox.PaidReceipts(ctx, done); err != nil {
+		// Still owed, so paid again later: the hub keeps the receipt once.
+		errs = append(errs, fmt.Errorf("hub: recording receipts paid: %w", err))
+	}
+	return paid, errors.Join(errs...)
+}
+
+// payOwed pays the receipts still owed, oldest first, a batch at a time,
+// until none is owed or a batch leaves some owed (they wait for the next
+// round); it returns how many the hub took.
+func (h *Hub) payOwed(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		owed, err := h.opts.Outbox.OwedReceipts(ctx, outboxBatch)
+		if err != nil {
+			return total, fmt.Errorf("hub: reading the owed receipts: %w", err)
+		}
+		if len(owed) == 0 {
+			return total, nil
+		}
+		paid, err := h.payReceipts(ctx, owed)
+		total += paid
+		// Stopping at a batch that was not all paid keeps this from
+		// reading the same rows again and again.
+		if err != nil || len(owed) < outboxBatch {
+			return total, err
+		}
+	}
 }
 
 // receiptPublish is where a receipt to toHost goes and how.

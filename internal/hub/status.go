@@ -25,8 +25,11 @@ type Status struct {
 	// delivered to it, or delivered and not yet acknowledged.
 	Pending uint64 `json:"pending"`
 	// Outbox counts the messages waiting here for the hub to take them.
-	Outbox      int      `json:"outbox"`
-	HostsOnline []string `json:"hosts_online"`
+	Outbox int `json:"outbox"`
+	// ReceiptsOwed counts the receipts (read) kept here for other hosts
+	// until the hub takes them.
+	ReceiptsOwed int      `json:"receipts_owed"`
+	HostsOnline  []string `json:"hosts_online"`
 	// Errors lists what could not be asked of the hub (a stream whose
 	// leader is being elected, say); the rest is still shown.
 	Errors []string `json:"errors,omitempty"`
@@ -41,7 +44,7 @@ type StreamStatus struct {
 }
 
 // Status reports the connection, the streams and what waits. Only the
-// outbox failing to answer is an error; what the hub cannot tell is in
+// Outbox failing to answer is an error; what the hub cannot tell is in
 // Status.Errors.
 func (h *Hub) Status(ctx context.Context) (Status, error) {
 	st := Status{Host: h.opts.HostName, Domain: h.opts.Domain, HostsOnline: []string{}}
@@ -50,6 +53,9 @@ func (h *Hub) Status(ctx context.Context) (Status, error) {
 		return Status{}, fmt.Errorf("hub: status: %w", err)
 	}
 	st.Outbox = n
+	if st.ReceiptsOwed, err = h.opts.Outbox.CountOwedReceipts(ctx); err != nil {
+		return Status{}, fmt.Errorf("hub: status: %w", err)
+	}
 	if err := h.refusedErr(); err != nil {
 		st.Errors = append(st.Errors, err.Error())
 	}

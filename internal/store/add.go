@@ -35,13 +35,15 @@ var (
 
 // addRequest is one write waiting for the writer: a message (msg), or,
 // when sent or update is set, a row of the hub's outbox or a move of one,
-// so that they share commits with the messages. What it holds are copies,
+// or, when receipt is set, receipts owed or paid, so that they share
+// commits with the messages. What it holds are copies,
 // so that a caller who gives up (ctx) is never raced by the writer.
 type addRequest struct {
 	ctx     context.Context
 	msg     message.Message
 	sent    *Sent          // AddSent's row
 	update  *SentUpdate    // UpdateSent's move
+	receipt *receiptWrite  // OweReceipt's row or PaidReceipts' keys
 	group   *addGroup      // the AddBatch it belongs to, or nil
 	id      int64          // set by the writer
 	dup     bool           // set by the writer: the hub id was already stored
@@ -50,7 +52,7 @@ type addRequest struct {
 }
 
 // isMessage tells a message from the outbox's writes.
-func (r *addRequest) isMessage() bool { return r.sent == nil && r.update == nil }
+func (r *addRequest) isMessage() bool { return r.sent == nil && r.update == nil && r.receipt == nil }
 
 // addGroup ties the requests of one AddBatch together. Only the writer
 // touches failed, so that once one message of a batch failed no later
@@ -356,6 +358,8 @@ func (s *Store) insertBatch(batch []*addRequest) error {
 			err = insertSent(ctx, tx, r)
 		case r.update != nil:
 			err = updateSent(ctx, tx, r)
+		case r.receipt != nil:
+			err = s.writeReceipt(ctx, tx, r.receipt)
 		default:
 			err = insertMessage(ctx, st, r)
 		}

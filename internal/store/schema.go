@@ -103,6 +103,23 @@ var migrations = [][]string{
 		// The outbox is read by state in id order.
 		`CREATE INDEX sent_state_id ON sent (state, id)`,
 	},
+	// 7: receipts this host owes the hosts that sent it messages through
+	// the hub, kept until the hub takes them (it may be away when the
+	// user reads). One row per message and state, as the hub keeps one
+	// receipt per pair; paid in id order, the order they were owed.
+	// recipient is the name the message was addressed to; at, Unix
+	// nanoseconds, when it was read.
+	{
+		`CREATE TABLE receipts_owed (
+			id        INTEGER PRIMARY KEY,
+			hub_id    TEXT    NOT NULL,
+			state     TEXT    NOT NULL,
+			host      TEXT    NOT NULL,
+			recipient TEXT    NOT NULL,
+			at        INTEGER NOT NULL,
+			UNIQUE (hub_id, state)
+		)`,
+	},
 }
 
 // schemaVersion is the version this build writes.

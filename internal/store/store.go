@@ -1,8 +1,9 @@
 // Package store keeps messages in SQLite so that a sender is told a message
 // arrived only once it would survive a crash or a power loss.
 //
-// Writes that acknowledge a peer (Add) or move the hub's outbox (AddSent,
-// UpdateSent) go through one writer goroutine that owns the only write
+// Writes that acknowledge a peer (Add), move the hub's outbox (AddSent,
+// UpdateSent) or keep the receipts owed to other hosts (OweReceipt,
+// PaidReceipts) go through one writer goroutine that owns the only write
 // connection and commits what is queued together (group commit): every
 // write still waits for its own fsync, but concurrent writes share it. Reads use a separate pool of read-only connections, which
 // WAL lets run while the writer commits.
@@ -59,6 +60,9 @@ type Options struct {
 	// QuarantineMax caps the quarantined messages kept; the oldest are
 	// deleted first. 0 means no cap. SetQuarantineMax changes it.
 	QuarantineMax int
+	// ReceiptsOwedMax caps the receipts owed to other hosts (OweReceipt);
+	// past it the oldest are dropped. 0 means DefaultReceiptsOwedMax.
+	ReceiptsOwedMax int
 }
 
 // Stats counts what the writer has committed since Open.
@@ -88,6 +92,8 @@ type Store struct {
 
 	quarantineMax atomic.Int64
 
+	receiptsOwedMax int
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -101,6 +107,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.ReceiptsOwedMax < 0 {
+		return nil, fmt.Errorf("store: opening: ReceiptsOwedMax %d is negative", opts.ReceiptsOwedMax)
+	}
+	if opts.ReceiptsOwedMax == 0 {
+		opts.ReceiptsOwedMax = DefaultReceiptsOwedMax
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -133,6 +145,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		maxBatch: opts.MaxBatch,
 		onCommit: opts.OnCommit,
+
+		receiptsOwedMax: opts.ReceiptsOwedMax,
 		// Room for a few batches lets Adds queue without blocking while the
 		// writer waits for fsync; past that, Add blocks (back-pressure).
 		reqs: make(chan *addRequest, 4*opts.MaxBatch),

@@ -503,6 +503,24 @@ func TestHubThreeDaemons(t *testing.T) {
 		if st, err := hubStatus(a); err != nil || st.Outbox != len(texts) {
 			t.Errorf("hub status with the hub down: %+v, %v; want %d in the outbox", st, err, len(texts))
 		}
+		// BOB reads a message meanwhile: its read receipt is kept by B
+		// and reaches A once the hub is back.
+		waitFor(t, 20*time.Second, func() string {
+			if st, err := hubStatus(b); err != nil || st.Connected {
+				return fmt.Sprintf("B still connected to a hub whose servers all stopped (%v)\n%s", err, logs())
+			}
+			return ""
+		})
+		unread := waitInbox(t, b, offline1, logs)
+		if _, err := b.cli("read", strconv.FormatInt(unread.ID, 10)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, func() string {
+			if st, err := hubStatus(b); err != nil || st.ReceiptsOwed != 1 {
+				return fmt.Sprintf("B's hub status with the hub down: %+v, %v; want 1 receipt owed\n%s", st, err, logs())
+			}
+			return ""
+		})
 		for _, n := range s.cluster.nodes {
 			n.start()
 		}
@@ -526,6 +544,13 @@ func TestHubThreeDaemons(t *testing.T) {
 		for _, text := range texts {
 			waitSentState(t, a, text, store.SentDelivered, logs)
 		}
+		waitSentState(t, a, offline1, store.SentRead, logs)
+		waitFor(t, 20*time.Second, func() string {
+			if st, err := hubStatus(b); err != nil || st.ReceiptsOwed != 0 {
+				return fmt.Sprintf("B's hub status once the hub is back: %+v, %v; want no receipt owed\n%s", st, err, logs())
+			}
+			return ""
+		})
 	})
 
 	t.Run("a revoked host cannot send", func(t *testing.T) {
