@@ -193,7 +193,7 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := s.HubLink.MarkRead(ctx, m); err != nil {
-				s.Log.Warn("read receipt not sent", slog.Int64("id", m.ID), slog.String("to_host", m.Verified), slog.Any("err", err))
+				s.Log.Warn("read receipt lost: neither kept nor sent", slog.Int64("id", m.ID), slog.String("to_host", m.Verified), slog.Any("err", err))
 			}
 		}()
 	}

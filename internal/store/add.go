@@ -395,6 +395,15 @@ func insertMessage(ctx context.Context, st *sql.Stmt, r *addRequest) error {
 	res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
 		string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation,
 		a.Source, string(a.Severity), string(a.Status), a.Title, a.Key, m.HubID, m.Verified)
+	if err = r.inserted(res, err); err != nil {
+		return fmt.Errorf("store: inserting message: %w", err)
+	}
+	return nil
+}
+
+// inserted records what an INSERT ... ON CONFLICT (hub_id) DO NOTHING
+// did for r: the new row's id, or that the hub id was there already.
+func (r *addRequest) inserted(res sql.Result, err error) error {
 	var n int64
 	if err == nil {
 		n, err = res.RowsAffected()
@@ -407,10 +416,7 @@ func insertMessage(ctx context.Context, st *sql.Stmt, r *addRequest) error {
 			r.id, err = res.LastInsertId()
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("store: inserting message: %w", err)
-	}
-	return nil
+	return err
 }
 
 // evict keeps the quarantine within its cap, in the transaction that

@@ -132,17 +132,7 @@ func insertSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
 		delivered_at, read_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub_id) DO NOTHING`,
 		v.HubID, v.To, v.Host, v.From, v.Text, nanos(v.Created), nanos(v.Expires), string(v.State), nanos(v.Updated),
 		nanos(v.Delivered), nanos(v.Read), v.Detail)
-	var n int64
-	if err == nil {
-		n, err = res.RowsAffected()
-	}
-	if err == nil {
-		r.dup = n == 0
-		if !r.dup {
-			r.id, err = res.LastInsertId()
-		}
-	}
-	if err != nil {
+	if err = r.inserted(res, err); err != nil {
 		return fmt.Errorf("store: adding sent message %s: %w", v.HubID, err)
 	}
 	return nil
