@@ -32,6 +32,18 @@ func (g *globalFlags) client() (*api.Client, error) {
 	return clientFor(cfg), nil
 }
 
+// call runs f against the daemon within requestTimeout; a daemon that is
+// not running is told how to start it.
+func (g *globalFlags) call(cmd *cobra.Command, f func(ctx context.Context, c *api.Client) error) error {
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+	defer cancel()
+	return daemonError(f(ctx, c), g.dataDirHint())
+}
+
 // clientFor picks the way to the daemon: its socket, unless this user may
 // not open it — the hooks of NUT, clamd and cupsd run as their own
 // accounts, and the shipped unit keeps the data directory private — and
@@ -203,20 +215,16 @@ message through the hub names the host the hub verified ("Message from bob
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
 			var m message.Message
-			if keepUnread {
-				m, err = c.Get(ctx, id)
-			} else {
-				m, err = c.MarkRead(ctx, id)
-			}
-			if err != nil {
-				return daemonError(err, g.dataDirHint())
+			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+				if keepUnread {
+					m, err = c.Get(ctx, id)
+				} else {
+					m, err = c.MarkRead(ctx, id)
+				}
+				return err
+			}); err != nil {
+				return err
 			}
 			if asJSON {
 				return writeJSONLines(cmd.OutOrStdout(), []message.Message{m})
@@ -244,18 +252,14 @@ func newDeleteCmd(g *globalFlags) *cobra.Command {
 				}
 				ids[i] = id
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
-			for _, id := range ids {
-				if err := c.Delete(ctx, id); err != nil {
-					return daemonError(err, g.dataDirHint())
+			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+				for _, id := range ids {
+					if err := c.Delete(ctx, id); err != nil {
+						return err
+					}
 				}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }
@@ -267,15 +271,12 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 		Short: "Show whether the daemon runs, its names and its listeners",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
+			var s api.Status
+			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+				s, err = c.Status(ctx)
 				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
-			s, err := c.Status(ctx)
-			if err != nil {
-				return daemonError(err, g.dataDirHint())
+			}); err != nil {
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {

@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/api"
 )
 
 func newNameCmd(g *globalFlags) *cobra.Command {
@@ -21,15 +23,12 @@ releasing). --all also lists the other NetBIOS names (workstation <00>,
 workgroup group name).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
+			var list []api.Name
+			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+				list, err = c.Names(ctx)
 				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
-			list, err := c.Names(ctx)
-			if err != nil {
-				return daemonError(err, g.dataDirHint())
+			}); err != nil {
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -66,17 +65,14 @@ workgroup group name).`,
 		Short: "Add a message alias and register it on the network (net name /add)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			var n api.Name
+			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+				n, err = c.AddName(ctx, args[0])
+				return err
+			}); err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
-			n, err := c.AddName(ctx, args[0])
-			if err != nil {
-				return daemonError(err, g.dataDirHint())
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was added (%s).\n", n.Name, n.State)
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was added (%s).\n", n.Name, n.State)
 			return err
 		},
 	}
@@ -86,16 +82,12 @@ workgroup group name).`,
 		Short:   "Delete a message alias and release it on the network (net name /delete)",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			if err := g.call(cmd, func(ctx context.Context, c *api.Client) error {
+				return c.DeleteName(ctx, args[0])
+			}); err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
-			if err := c.DeleteName(ctx, args[0]); err != nil {
-				return daemonError(err, g.dataDirHint())
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was deleted.\n", args[0])
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was deleted.\n", args[0])
 			return err
 		},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/sink/popup"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -26,15 +27,12 @@ offline), sent (kept by the hub), delivered (stored by the recipient),
 read (opened), expired, failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			var rows []store.Sent
+			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+				rows, err = c.Sent(ctx, store.SentState(state), 0, limit)
 				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
-			rows, err := c.Sent(ctx, store.SentState(state), 0, limit)
-			if err != nil {
-				return daemonError(err, g.dataDirHint())
+			}); err != nil {
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {

@@ -31,17 +31,6 @@ as SIGHUP does.`,
 	return cmd
 }
 
-// spamCall runs f against the daemon with the usual timeout and advice.
-func (g *globalFlags) spamCall(cmd *cobra.Command, f func(ctx context.Context, c *api.Client) error) error {
-	c, err := g.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-	defer cancel()
-	return daemonError(f(ctx, c), g.dataDirHint())
-}
-
 func newSpamListCmd(g *globalFlags) *cobra.Command {
 	var asJSON bool
 	var limit int
@@ -53,7 +42,7 @@ fired. With --json, one JSON object per line: id, from, to, text, time,
 transport, source, state, rule and explanation.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.spamCall(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
 				msgs, err := c.Spam(ctx, limit)
 				if err != nil {
 					return err
@@ -95,7 +84,7 @@ func newSpamExplainCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.spamCall(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
 				m, err := c.Explain(ctx, id)
 				if err != nil {
 					return err
@@ -133,7 +122,7 @@ func newSpamReleaseCmd(g *globalFlags) *cobra.Command {
 				}
 				ids[i] = id
 			}
-			return g.spamCall(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
 				for _, id := range ids {
 					if _, err := c.Release(ctx, id); err != nil {
 						return err
@@ -155,7 +144,7 @@ and kept across restarts; refused if it contradicts the configuration
 (trusting what is blocked, or the other way round).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.spamCall(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
 				e, err := c.AddPolicyEntry(ctx, list, args[0])
 				if err != nil {
 					return err
@@ -173,7 +162,7 @@ func newSpamReloadCmd(g *globalFlags) *cobra.Command {
 		Short: "Put the configuration file's policy in force (as SIGHUP); a bad one changes nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.spamCall(cmd, func(ctx context.Context, c *api.Client) error { return c.ReloadPolicy(ctx) })
+			return g.call(cmd, func(ctx context.Context, c *api.Client) error { return c.ReloadPolicy(ctx) })
 		},
 	}
 }
