@@ -103,6 +103,9 @@ type Outbox interface {
 	// SentByHubID returns the row hubID, or an error wrapping
 	// store.ErrNotFound.
 	SentByHubID(ctx context.Context, hubID string) (store.Sent, error)
+	// SentHost returns the host of the newest row sent to a name, or an
+	// error wrapping store.ErrNotFound.
+	SentHost(ctx context.Context, recipient string) (string, error)
 	// OweReceipt records a receipt owed, once per hub id and state.
 	OweReceipt(ctx context.Context, r store.OwedReceipt) error
 	// OwedReceipts returns up to limit owed receipts, oldest first.

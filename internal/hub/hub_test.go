@@ -238,6 +238,17 @@ func (o *memOutbox) UpdateSentBatch(ctx context.Context, ups []store.SentUpdate)
 	return errs
 }
 
+func (o *memOutbox) SentHost(_ context.Context, recipient string) (string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.rows) - 1; i >= 0; i-- {
+		if strings.EqualFold(o.rows[i].To, recipient) && o.rows[i].Host != "" {
+			return o.rows[i].Host, nil
+		}
+	}
+	return "", fmt.Errorf("store: nothing sent to %q: %w", recipient, store.ErrNotFound)
+}
+
 func (o *memOutbox) CountSent(_ context.Context, state store.SentState) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

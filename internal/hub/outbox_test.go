@@ -176,3 +176,29 @@ func TestOutboxWithoutAtomicBatches(t *testing.T) {
 		t.Errorf("messages stored as batches by a stream that takes none: %q", batches)
 	}
 }
+
+// TestOutboxAfterRestartDuringOutage: a host restarted while the hub is
+// away has looked nothing up, yet a send to a name it wrote to before is
+// queued for that name's host (where it last sent to it) and delivered
+// when the hub returns; a name it never wrote to is refused, not queued.
+func TestOutboxAfterRestartDuringOutage(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	a, b := startPair(t, ts)
+	waitState(t, a, send(t, a, "BOB", "before").Sent.HubID, store.SentDelivered)
+
+	ts.stop()
+	a.stop()
+	a = startHost(t, []string{ts.url()}, "HOSTA", []string{"ALICE"}, nil, a.outbox)
+	res := send(t, a, "bob", "during the outage")
+	if res.Sent.State != store.SentQueued || res.Sent.Host != "HOSTB" || res.Online {
+		t.Fatalf("Send after a restart during the outage = %+v, want queued for HOSTB", res)
+	}
+	if _, err := a.Send(ctxT(t), SendRequest{To: "NOBODY", Text: "x"}); err == nil {
+		t.Error("a name never written to was accepted while the hub is away")
+	}
+	ts.start()
+	waitState(t, a, res.Sent.HubID, store.SentDelivered)
+	if got := storedTexts(b); !slices.Equal(got, []string{"before", "during the outage"}) {
+		t.Errorf("B stored %q", got)
+	}
+}

@@ -89,6 +89,12 @@ func (h *Hub) Lookup(ctx context.Context, name string) (host string, online bool
 	if known {
 		return memo.host, memo.online, nil
 	}
+	// Nothing looked up since start: where this host last sent to the
+	// name is the registry's answer then, so that a daemon restarted
+	// during an outage still queues for the names it writes to.
+	if host, serr := h.opts.Outbox.SentHost(ctx, name); serr == nil {
+		return host, false, nil
+	}
 	if err == nil {
 		return "", false, fmt.Errorf("hub: looking up %q: %w", name, ErrNotConnected)
 	}

@@ -533,3 +533,27 @@ func TestAddSentConcurrent(t *testing.T) {
 		t.Errorf("%d rows (%v), want %d", c, err, n)
 	}
 }
+
+// TestSentHost: the host of the newest message sent to a name, in any
+// case; none for a name never written to.
+func TestSentHost(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	for _, r := range []*Sent{
+		{HubID: "01", To: "ALICE", Host: "HOSTA", From: "bob", Text: "1"},
+		{HubID: "02", To: "CAROL", Host: "HOSTC", From: "bob", Text: "2"},
+		{HubID: "03", To: "Alice", Host: "HOSTB", From: "bob", Text: "3"}, // ALICE moved to HOSTB
+	} {
+		if err := s.AddSent(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{"alice": "HOSTB", "CAROL": "HOSTC"} {
+		if got, err := s.SentHost(ctx, name); err != nil || got != want {
+			t.Errorf("SentHost(%s) = %q, %v; want %s", name, got, err, want)
+		}
+	}
+	if _, err := s.SentHost(ctx, "DAVE"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SentHost(DAVE) = %v, want ErrNotFound", err)
+	}
+}

@@ -367,6 +367,26 @@ func (s *Store) listSent(ctx context.Context, opt SentListOptions, newest bool) 
 	return out, nil
 }
 
+// SentHost returns the host the newest message sent to recipient (any
+// case) went to: where the registry last put that name, for when the
+// registry cannot be asked. An error wraps ErrNotFound when nothing was
+// ever sent to it.
+func (s *Store) SentHost(ctx context.Context, recipient string) (string, error) {
+	if s.closed() {
+		return "", ErrClosed
+	}
+	var host string
+	err := s.rdb.QueryRowContext(ctx, `SELECT host FROM sent WHERE upper(recipient) = upper(?) AND host != ''
+		ORDER BY id DESC LIMIT 1`, recipient).Scan(&host)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("store: nothing sent to %q: %w", recipient, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: host of %q: %w", recipient, err)
+	}
+	return host, nil
+}
+
 // CountSent returns how many sent messages are in state ("" counts all):
 // CountSent(ctx, SentQueued) is the outbox's size.
 func (s *Store) CountSent(ctx context.Context, state SentState) (int, error) {
