@@ -322,17 +322,23 @@ func (h *Hub) decodeMsg(jm jetstream.Msg, seq uint64) inbound {
 		it.rcpt.State = ReceiptExpired
 		return it
 	}
-	it.msg = &message.Message{
+	it.msg = hubMessage(env, it.fromHost, now)
+	return it
+}
+
+// hubMessage is what env, published by fromHost, delivers here: its
+// sender is the host the hub's permissions proved, not the envelope's.
+func hubMessage(env Envelope, fromHost string, now time.Time) *message.Message {
+	return &message.Message{
 		Transport: message.TransportHub,
 		From:      env.From,
 		To:        env.To,
 		Text:      env.Text,
 		Time:      now,
-		Source:    "hub:" + it.fromHost,
+		Source:    "hub:" + fromHost,
 		HubID:     env.ID,
-		Verified:  it.fromHost,
+		Verified:  fromHost,
 	}
-	return it
 }
 
 // errNotTried is the answer for the messages after one that could not be
@@ -451,18 +457,7 @@ func (h *Hub) handleBcast(ctx context.Context, s *session, jm jetstream.Msg) {
 		h.settleMsg(jm, jm.Ack)
 		return
 	}
-	m := &message.Message{
-		Transport: message.TransportHub,
-		From:      env.From,
-		To:        env.To,
-		Text:      env.Text,
-		Time:      now,
-		Source:    "hub:" + fromHost,
-		HubID:     env.ID,
-		Verified:  fromHost,
-	}
-	err = h.opts.Local.Deliver(ctx, m)
-	if err != nil && !errors.Is(err, store.ErrDuplicate) && !errors.Is(err, pipeline.ErrDropped) && !errors.Is(err, message.ErrInvalid) {
+	if err := h.opts.Local.Deliver(ctx, hubMessage(env, fromHost, now)); notNowErr(err) {
 		h.log.Warn("cannot store a hub broadcast; the hub will deliver it again",
 			slog.String("hub_id", env.ID), slog.String("from_host", fromHost), slog.Any("err", err))
 		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
