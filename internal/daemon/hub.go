@@ -143,11 +143,9 @@ func messengerNames(table *names.Table) []string {
 // hubSender is the hub as the sender sees it.
 type hubSender struct{ h *hub.Hub }
 
-func (s hubSender) Lookup(ctx context.Context, name string) (string, bool, bool) {
-	host, online, err := s.h.Lookup(ctx, name)
-	// A host the hub refuses must hear so from Send, not find the name
-	// unknown and try NetBIOS instead.
-	return host, online, err == nil || errors.Is(err, hub.ErrRefused)
+func (s hubSender) Carries(ctx context.Context, name string) bool {
+	_, _, err := s.h.Lookup(ctx, name)
+	return err == nil || errors.Is(err, hub.ErrRefused)
 }
 
 func (s hubSender) Send(ctx context.Context, to, from, text string, expires time.Duration) (sender.HubSent, error) {

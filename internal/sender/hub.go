@@ -16,9 +16,11 @@ import (
 // authenticated, kept while the recipient's host is offline, with
 // receipts.
 type Hub interface {
-	// Lookup says which host the registry has for a messenger name;
-	// known is false when it has none, or cannot be asked.
-	Lookup(ctx context.Context, name string) (host string, online, known bool)
+	// Carries says whether messages to a messenger name go through the
+	// hub rather than NetBIOS: the registry has a host for it, or the
+	// hub refuses this host, which Send must then report rather than
+	// the message go elsewhere unauthenticated.
+	Carries(ctx context.Context, name string) bool
 	// Send queues the message for name's host and publishes it when it
 	// can. Errors: ErrHubUnknownName, ErrHubOutboxFull, or bad input.
 	Send(ctx context.Context, to, from, text string, expires time.Duration) (HubSent, error)

@@ -25,9 +25,9 @@ type fakeHub struct {
 	bcast     []string
 }
 
-func (h *fakeHub) Lookup(_ context.Context, name string) (string, bool, bool) {
-	host, ok := h.hosts[name]
-	return host, h.online[host], ok
+func (h *fakeHub) Carries(_ context.Context, name string) bool {
+	_, ok := h.hosts[name]
+	return ok
 }
 
 func (h *fakeHub) Send(_ context.Context, to, from, text string, _ time.Duration) (HubSent, error) {

@@ -328,7 +328,7 @@ func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, fro
 	if req.Via == "" && req.Address == "" && s.Hub != nil {
 		// A name the registry knows belongs to a Messenger daemon: the hub
 		// authenticates, keeps and confirms what a NetBIOS session cannot.
-		if _, _, known := s.Hub.Lookup(ctx, name.Base()); known {
+		if s.Hub.Carries(ctx, name.Base()) {
 			return s.viaHub(ctx, req, from)
 		}
 	}
