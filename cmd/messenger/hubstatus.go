@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,6 +82,11 @@ func hubListener(ctx context.Context, c *api.Client) string {
 		}
 		if strings.HasPrefix(l.Addr, "tls://") {
 			return l.Addr + " (TLS only)"
+		}
+		if u, err := url.Parse(l.Addr); err == nil {
+			if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() {
+				return l.Addr + " (loopback only: no other host can join)"
+			}
 		}
 		return l.Addr + " (no TLS: messages between hosts cross the network in clear)"
 	}
