@@ -211,6 +211,9 @@ func (h *Hub) refusal(err error) error {
 type waiter struct {
 	ch chan struct{} // closed when the row's state changed
 	n  int
+	// told is a final state a receipt brought before the row has it:
+	// the waiter need not wait for the commit that records it.
+	told store.SentState
 }
 
 // New returns a Hub; Run connects it.

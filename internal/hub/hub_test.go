@@ -178,6 +178,9 @@ func (l *memLocal) count() int {
 type memOutbox struct {
 	mu   sync.Mutex
 	rows []store.Sent
+	// holdReceipts, when set, keeps receipts from being recorded until
+	// it is closed, as a slow commit would.
+	holdReceipts chan struct{}
 	owed []store.OwedReceipt // oldest first
 }
 
@@ -231,6 +234,9 @@ func (o *memOutbox) UpdateSent(_ context.Context, hubID string, state store.Sent
 }
 
 func (o *memOutbox) UpdateSentBatch(ctx context.Context, ups []store.SentUpdate) []error {
+	if o.holdReceipts != nil && slices.ContainsFunc(ups, func(up store.SentUpdate) bool { return up.State != store.SentSent }) {
+		<-o.holdReceipts
+	}
 	errs := make([]error, len(ups))
 	for i, up := range ups {
 		errs[i] = o.UpdateSent(ctx, up.HubID, up.State, up.At, up.Detail)

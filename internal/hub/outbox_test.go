@@ -202,3 +202,23 @@ func TestOutboxAfterRestartDuringOutage(t *testing.T) {
 		t.Errorf("B stored %q", got)
 	}
 }
+
+// TestWaitDeliveredBeforeTheCommit: who waits for a message learns it was
+// delivered when the receipt arrives, not after this host's commit of it;
+// the row follows once that commit is done.
+func TestWaitDeliveredBeforeTheCommit(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	urls := []string{ts.url()}
+	held := make(chan struct{})
+	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, &memOutbox{holdReceipts: held})
+	startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+
+	id := send(t, a, "BOB", "quick").Sent.HubID
+	waitState(t, a, id, store.SentDelivered)
+	if st := a.outbox.state(t, id); st != store.SentSent {
+		t.Errorf("the row is %s while its receipt's commit is held, want sent", st)
+	}
+	close(held)
+	eventually(t, "the receipt to be recorded", func() bool { return a.outbox.state(t, id) == store.SentDelivered })
+}

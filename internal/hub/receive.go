@@ -474,9 +474,17 @@ func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.M
 		held []jetstream.Msg
 	)
 	for _, jm := range msgs {
-		if up, ok := h.receiptUpdate(ctx, jm); ok {
-			ups = append(ups, up)
-			held = append(held, jm)
+		up, was, ok := h.receiptUpdate(ctx, jm)
+		if !ok {
+			continue
+		}
+		ups = append(ups, up)
+		held = append(held, jm)
+		// Who waits for this message learns its fate now rather than
+		// after the commit below: the recipient's word is what counts.
+		// A receipt for a message already settled only updates the row.
+		if !finished(was) {
+			h.tell(up.HubID, up.State)
 		}
 	}
 	if len(ups) == 0 {
@@ -495,37 +503,37 @@ func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.M
 }
 
 // receiptUpdate reads one receipt: the move it makes of a sent message,
-// if it comes from the host that message was sent to. Otherwise it
-// settles the receipt itself and returns false.
-func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUpdate, bool) {
+// and the state that message had, if the receipt comes from the host it
+// was sent to. Otherwise it settles the receipt itself and returns false.
+func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUpdate, store.SentState, bool) {
 	fromTok, fromHost, err := subjectHost(jm.Subject())
 	if err != nil {
 		h.settleMsg(jm, jm.Term)
-		return store.SentUpdate{}, false
+		return store.SentUpdate{}, "", false
 	}
 	r, err := DecodeReceipt(jm.Data())
 	if err != nil {
 		h.log.Warn("malformed hub receipt", slog.String("from_host", fromHost), slog.Any("err", err))
 		h.settleMsg(jm, jm.Term)
-		return store.SentUpdate{}, false
+		return store.SentUpdate{}, "", false
 	}
 	row, err := h.opts.Outbox.SentByHubID(ctx, r.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		h.log.Debug("receipt for a message this host did not send", slog.String("hub_id", r.ID), slog.String("from_host", fromHost))
 		h.settleMsg(jm, jm.Ack)
-		return store.SentUpdate{}, false
+		return store.SentUpdate{}, "", false
 	}
 	if err != nil {
 		h.log.Warn("cannot read a sent message for its receipt", slog.String("hub_id", r.ID), slog.Any("err", err))
 		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
-		return store.SentUpdate{}, false
+		return store.SentUpdate{}, "", false
 	}
 	if SubjectToken(row.Host) != fromTok {
 		// Only the recipient's host can say what became of a message.
 		h.log.Warn("receipt from a host the message was not sent to",
 			slog.String("hub_id", r.ID), slog.String("from_host", fromHost), slog.String("host", row.Host))
 		h.settleMsg(jm, jm.Ack)
-		return store.SentUpdate{}, false
+		return store.SentUpdate{}, "", false
 	}
 	state, detail := store.SentDelivered, r.Detail
 	switch r.State {
@@ -545,7 +553,7 @@ func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUp
 	if at.After(now) || at.Before(row.Created) {
 		at = now
 	}
-	return store.SentUpdate{HubID: r.ID, State: state, At: at, Detail: detail}, true
+	return store.SentUpdate{HubID: r.ID, State: state, At: at, Detail: detail}, row.State, true
 }
 
 // settleMsg acks, naks or terms; if that fails (the connection dropped)

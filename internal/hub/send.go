@@ -392,6 +392,9 @@ func (h *Hub) WaitDelivered(ctx context.Context, hubID string) (store.SentState,
 		select {
 		case <-w.ch:
 			h.unlisten(hubID, w)
+			if w.told != "" {
+				return w.told, nil
+			}
 		case <-ctx.Done():
 			h.unlisten(hubID, w)
 			return row.State, ctx.Err()
@@ -423,13 +426,18 @@ func (h *Hub) unlisten(hubID string, w *waiter) {
 }
 
 // notify wakes the waiters of hubID; each looks at the row again.
-func (h *Hub) notify(hubID string) {
+func (h *Hub) notify(hubID string) { h.tell(hubID, "") }
+
+// tell wakes the waiters of hubID with the final state a receipt just
+// brought, which they take without looking at the row ("" makes them
+// look).
+func (h *Hub) tell(hubID string, state store.SentState) {
 	h.waitMu.Lock()
 	defer h.waitMu.Unlock()
 	if w := h.waiters[hubID]; w != nil {
+		w.told = state
 		close(w.ch)
 		delete(h.waiters, hubID) // whoever listens next gets a fresh one
-
 	}
 }
 
