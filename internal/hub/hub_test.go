@@ -181,7 +181,7 @@ type memOutbox struct {
 	// holdReceipts, when set, keeps receipts from being recorded until
 	// it is closed, as a slow commit would.
 	holdReceipts chan struct{}
-	owed []store.OwedReceipt // oldest first
+	owed         []store.OwedReceipt // oldest first
 }
 
 var forwardFrom = map[store.SentState][]store.SentState{
