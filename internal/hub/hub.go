@@ -41,6 +41,10 @@ const (
 	// outboxTick is how often the outbox is retried even when nothing
 	// announced that the hub came back.
 	outboxTick = 5 * time.Second
+	// publishTimeout bounds the wait for the hub's answer to a batch of
+	// Sends; what it has not answered by then is recorded queued, for
+	// the outbox loop (a stream leader failing over takes seconds).
+	publishTimeout = 5 * time.Second
 	// lookupFresh is how long a lookup's answer is used without asking
 	// the registry again: a send costs one publish, not three requests.
 	lookupFresh = 5 * time.Second
@@ -87,8 +91,9 @@ type BatchLocal interface {
 // table): queued rows are the outbox, the rest carry receipts. It also
 // keeps the receipts this host owes other hosts until the hub takes them.
 type Outbox interface {
-	// AddSent records s and sets s.ID.
-	AddSent(ctx context.Context, s *store.Sent) error
+	// AddSentBatch records rows, in order, and sets their IDs; an
+	// error for each.
+	AddSentBatch(ctx context.Context, rows []*store.Sent) []error
 	// QueuedSent returns up to limit queued rows, oldest first.
 	QueuedSent(ctx context.Context, limit int) ([]store.Sent, error)
 	// UpdateSent moves the row hubID to state; a move backwards changes
@@ -155,6 +160,15 @@ type Hub struct {
 	// pubMu makes publishing the outbox one line: rows go in id order,
 	// whether the outbox loop or a Send publishes them.
 	pubMu sync.Mutex
+	// sendMu guards pending, the Sends waiting for the publisher, and
+	// publishing, whether one runs (submit).
+	sendMu     sync.Mutex
+	pending    []*pendingSend
+	publishing bool
+	// recording holds the ids the hub took whose rows are still being
+	// committed, each with a channel closed once they are: a receipt can
+	// come back before that commit is done.
+	recording map[string]chan struct{}
 	// noAtomic is set once the hub said its message stream takes no
 	// atomic batches (provisioned by an older version): the outbox then
 	// goes one message at a time.

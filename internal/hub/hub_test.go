@@ -181,7 +181,10 @@ type memOutbox struct {
 	// holdReceipts, when set, keeps receipts from being recorded until
 	// it is closed, as a slow commit would.
 	holdReceipts chan struct{}
-	owed         []store.OwedReceipt // oldest first
+	// holdAdds, when set, keeps new rows from being recorded until it is
+	// closed.
+	holdAdds chan struct{}
+	owed     []store.OwedReceipt // oldest first
 }
 
 var forwardFrom = map[store.SentState][]store.SentState{
@@ -192,7 +195,18 @@ var forwardFrom = map[store.SentState][]store.SentState{
 	store.SentFailed:    {store.SentQueued, store.SentSent},
 }
 
-func (o *memOutbox) AddSent(_ context.Context, s *store.Sent) error {
+func (o *memOutbox) AddSentBatch(ctx context.Context, rows []*store.Sent) []error {
+	if o.holdAdds != nil {
+		<-o.holdAdds
+	}
+	errs := make([]error, len(rows))
+	for i, r := range rows {
+		errs[i] = o.addSent(r)
+	}
+	return errs
+}
+
+func (o *memOutbox) addSent(s *store.Sent) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, r := range o.rows {

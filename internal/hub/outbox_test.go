@@ -3,6 +3,7 @@ package hub
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -221,4 +222,43 @@ func TestWaitDeliveredBeforeTheCommit(t *testing.T) {
 	}
 	close(held)
 	eventually(t, "the receipt to be recorded", func() bool { return a.outbox.state(t, id) == store.SentDelivered })
+}
+
+// TestReceiptBeforeTheRowIsRecorded: a message is published before its
+// row is committed, so its receipt can come back first; it waits for the
+// row instead of being dropped as a receipt for a message never sent.
+func TestReceiptBeforeTheRowIsRecorded(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	urls := []string{ts.url()}
+	held := make(chan struct{})
+	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, &memOutbox{holdAdds: held})
+	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	release := sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release) // before the hosts stop, should the test fail first
+	waitLookup(t, a, "BOB", "HOSTB", true)
+
+	type outcome struct {
+		res SendResult
+		err error
+	}
+	sent := make(chan outcome, 1)
+	go func() {
+		res, err := a.Send(ctxT(t), SendRequest{To: "BOB", Text: "quicker than the commit"})
+		sent <- outcome{res, err}
+	}()
+	_, js := ts.raw()
+	eventually(t, "A to hold the receipt of a message it has not recorded yet", func() bool {
+		c, err := js.Consumer(ctxT(t), StreamRcpt, RcptConsumer("HOSTA"))
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctxT(t))
+		return err == nil && info.NumAckPending == 1 && b.local.count() == 1
+	})
+	release()
+	out := <-sent
+	if out.err != nil {
+		t.Fatalf("Send: %v", out.err)
+	}
+	waitState(t, a, out.res.Sent.HubID, store.SentDelivered)
 }

@@ -519,6 +519,12 @@ func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUp
 	}
 	row, err := h.opts.Outbox.SentByHubID(ctx, r.ID)
 	if errors.Is(err, store.ErrNotFound) {
+		// Published before it was recorded: the receipt may be quicker
+		// than this host's commit.
+		h.awaitRecorded(ctx, r.ID)
+		row, err = h.opts.Outbox.SentByHubID(ctx, r.ID)
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		h.log.Debug("receipt for a message this host did not send", slog.String("hub_id", r.ID), slog.String("from_host", fromHost))
 		h.settleMsg(jm, jm.Ack)
 		return store.SentUpdate{}, "", false

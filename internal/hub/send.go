@@ -97,22 +97,179 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	if queued >= h.opts.OutboxMax {
 		return SendResult{}, fmt.Errorf("%w: %d messages wait for the hub", ErrOutboxFull, queued)
 	}
-	if err := h.opts.Outbox.AddSent(ctx, &row); err != nil {
-		return SendResult{}, fmt.Errorf("hub: sending: %w", err)
-	}
-	published, err := h.flush(ctx)
-	switch {
-	case published[row.HubID]:
-		row.State = store.SentSent
-	case err == nil:
-		// Another flush may have published it meanwhile.
-		if cur, err := h.opts.Outbox.SentByHubID(ctx, row.HubID); err == nil {
-			row = cur
+	p := &pendingSend{row: row, out: outgoing{hubID: row.HubID, subject: h.msgSubject(row.Host), body: env}, done: make(chan error, 1)}
+	h.submit(p)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			return SendResult{}, fmt.Errorf("hub: sending: %w", err)
 		}
-	default:
-		h.log.Debug("message queued for the hub", slog.String("hub_id", row.HubID), slog.Any("err", err))
+	case <-ctx.Done():
+		// The publisher still records it; what became of it is in
+		// `messenger sent`.
+		return SendResult{}, ctx.Err()
 	}
-	return SendResult{Sent: row, Online: online}, nil
+	return SendResult{Sent: p.row, Online: online}, nil
+}
+
+// pendingSend is a Send waiting for the publisher.
+type pendingSend struct {
+	row  store.Sent // set by the publisher once recorded
+	out  outgoing
+	done chan error // buffered: the publisher never waits for a Send
+}
+
+// submit hands p to the publisher. The first Send to find none running
+// becomes it: it publishes what waits — its own and whatever came
+// meanwhile — as one batch, and if more came while it did, passes the
+// work on to a goroutine of its own, so that no Send serves others for
+// long.
+func (h *Hub) submit(p *pendingSend) {
+	h.sendMu.Lock()
+	h.pending = append(h.pending, p)
+	lead := !h.publishing
+	h.publishing = true
+	h.sendMu.Unlock()
+	if lead {
+		h.publishPending(false)
+	}
+}
+
+// publishPending publishes the waiting Sends a batch at a time; unless
+// carryOn, it returns after one batch and leaves the rest to a new
+// goroutine.
+func (h *Hub) publishPending(carryOn bool) {
+	for {
+		h.sendMu.Lock()
+		n := min(len(h.pending), outboxBatch)
+		if n == 0 {
+			h.publishing = false
+			h.sendMu.Unlock()
+			return
+		}
+		batch := slices.Clone(h.pending[:n])
+		h.pending = slices.Delete(h.pending, 0, n)
+		h.sendMu.Unlock()
+		h.publishBatch(batch)
+		if !carryOn {
+			go h.publishPending(true)
+			return
+		}
+	}
+}
+
+// publishBatch records batch in the outbox and has the hub take it. When
+// the hub is up and nothing older waits in the outbox, the batch is
+// published first and recorded as sent (or failed) in one commit: one
+// round trip and one sync for the lot. Otherwise it is recorded queued,
+// behind what waits, for the outbox loop. A daemon stopped between the
+// publish and the commit has its messages delivered all the same, with
+// no row for their receipts.
+func (h *Hub) publishBatch(batch []*pendingSend) {
+	// Not any Send's context: the batch is theirs together. The record
+	// is not bounded by the publish's time, so that a slow hub cannot
+	// lose what it has not taken.
+	ctx := context.Background()
+	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
+	recorded := h.startRecording(batch)
+	defer recorded()
+	if s := h.current(); s != nil {
+		if waiting, err := h.opts.Outbox.CountSent(ctx, store.SentQueued); err == nil && waiting == 0 {
+			outs := make([]outgoing, len(batch))
+			for i, p := range batch {
+				outs[i] = p.out
+			}
+			pctx, unbind := s.link.bind(ctx)
+			pctx, cancel := context.WithTimeout(pctx, publishTimeout)
+			res, err := h.publish(pctx, s, outs)
+			cancel()
+			unbind()
+			now := h.now()
+			for _, id := range res.took {
+				if p := findPending(batch, id); p != nil {
+					p.row.State, p.row.Updated = store.SentSent, now
+				}
+			}
+			for _, c := range res.closed {
+				if p := findPending(batch, c.hubID); p != nil {
+					p.row.State, p.row.Updated, p.row.Detail = c.state, now, c.detail
+				}
+			}
+			if err != nil {
+				h.log.Debug("messages queued for the hub", slog.Int("messages", len(batch)-len(res.took)-len(res.closed)), slog.Any("err", err))
+			}
+		}
+	}
+	rows := make([]*store.Sent, len(batch))
+	queued := false
+	for i, p := range batch {
+		rows[i] = &p.row
+		queued = queued || p.row.State == store.SentQueued
+	}
+	for i, err := range h.opts.Outbox.AddSentBatch(ctx, rows) {
+		p := batch[i]
+		if err != nil && p.row.State != store.SentQueued {
+			// The hub has it and will deliver it: that is the answer;
+			// only its receipts find no row.
+			h.log.Error("a message the hub took was not recorded", slog.String("hub_id", p.row.HubID), slog.Any("err", err))
+			err = nil
+		}
+		p.done <- err
+	}
+	if queued {
+		signal(h.kick)
+	}
+}
+
+// startRecording marks batch as being recorded until the returned func
+// is called.
+func (h *Hub) startRecording(batch []*pendingSend) (done func()) {
+	ch := make(chan struct{})
+	h.sendMu.Lock()
+	if h.recording == nil {
+		h.recording = map[string]chan struct{}{}
+	}
+	for _, p := range batch {
+		h.recording[p.out.hubID] = ch
+	}
+	h.sendMu.Unlock()
+	return func() {
+		h.sendMu.Lock()
+		for _, p := range batch {
+			delete(h.recording, p.out.hubID)
+		}
+		h.sendMu.Unlock()
+		close(ch)
+	}
+}
+
+// awaitRecorded waits until the row of hubID, if the publisher is still
+// committing it, is committed; it returns at once for any other id.
+func (h *Hub) awaitRecorded(ctx context.Context, hubID string) {
+	h.sendMu.Lock()
+	ch := h.recording[hubID]
+	h.sendMu.Unlock()
+	if ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+	}
+}
+
+func findPending(batch []*pendingSend, hubID string) *pendingSend {
+	for _, p := range batch {
+		if p.out.hubID == hubID {
+			return p
+		}
+	}
+	return nil
+}
+
+// msgSubject is where a message to host goes.
+func (h *Hub) msgSubject(host string) string {
+	return subjMsg + SubjectToken(host) + "." + h.hostTok
 }
 
 // Broadcast sends text to every host of domain through the hub. It is
@@ -188,10 +345,14 @@ func (h *Hub) flush(ctx context.Context) (map[string]bool, error) {
 			return published, nil
 		}
 		pctx, cancel := s.link.bind(ctx)
-		took, err := h.publishRows(ctx, pctx, s, fresh)
+		res, err := h.publishRows(pctx, s, fresh)
 		cancel()
-		h.markSent(ctx, took)
-		for _, id := range took {
+		now := h.now()
+		for _, c := range res.closed {
+			h.settle(ctx, c.hubID, c.state, now, c.detail)
+		}
+		h.markSent(ctx, res.took)
+		for _, id := range res.took {
 			published[id] = true
 		}
 		if err != nil {
@@ -211,62 +372,83 @@ type outgoing struct {
 	body    []byte
 }
 
-// publishRows hands queued rows to the hub, in their order, and returns
-// the ids it took; on an error the rest of rows waits for the next flush.
-// A row that expired while queued, or that no hub would take, is closed
-// instead, so that it cannot hold the outbox up. pctx is ctx bound to the
-// connection, for the publishes.
-func (h *Hub) publishRows(ctx, pctx context.Context, s *session, rows []store.Sent) ([]string, error) {
+// publishOutcome is what the hub made of a batch: the ids it took, in
+// order, and the messages no hub will ever take (expired, unencodable,
+// too large), to be closed rather than hold the outbox up.
+type publishOutcome struct {
+	took   []string
+	closed []closedRow
+}
+
+type closedRow struct {
+	hubID  string
+	state  store.SentState
+	detail string
+}
+
+// publishRows hands queued rows to the hub, in their order, as publish
+// does. pctx is bound to the connection.
+func (h *Hub) publishRows(pctx context.Context, s *session, rows []store.Sent) (publishOutcome, error) {
+	var res publishOutcome
 	now := h.now()
 	ready := make([]outgoing, 0, len(rows))
 	for _, r := range rows {
 		if !r.Expires.IsZero() && !now.Before(r.Expires) {
-			h.settle(ctx, r.HubID, store.SentExpired, now, "expired in the outbox before the hub took it")
+			res.closed = append(res.closed, closedRow{r.HubID, store.SentExpired, "expired in the outbox before the hub took it"})
 			continue
 		}
 		b, err := EncodeEnvelope(Envelope{ID: r.HubID, To: r.To, From: r.From, Text: r.Text, Sent: r.Created, Expires: r.Expires})
 		if err != nil {
-			h.settle(ctx, r.HubID, store.SentFailed, now, "cannot be sent: "+err.Error())
+			res.closed = append(res.closed, closedRow{r.HubID, store.SentFailed, "cannot be sent: " + err.Error()})
 			continue
 		}
-		ready = append(ready, outgoing{hubID: r.HubID, subject: subjMsg + SubjectToken(r.Host) + "." + h.hostTok, body: b})
+		ready = append(ready, outgoing{hubID: r.HubID, subject: h.msgSubject(r.Host), body: b})
 	}
-	if len(ready) > 1 && !h.noAtomic.Load() {
-		err := h.publishAtomic(pctx, s, ready)
+	more, err := h.publish(pctx, s, ready)
+	res.took, res.closed = more.took, append(res.closed, more.closed...)
+	return res, err
+}
+
+// publish hands msgs to the hub in their order: as one atomic batch when
+// there are several and the hub takes batches, else (or when it refuses
+// the batch) one at a time. On an error the messages not taken wait for
+// the next try.
+func (h *Hub) publish(pctx context.Context, s *session, msgs []outgoing) (publishOutcome, error) {
+	var res publishOutcome
+	if len(msgs) > 1 && !h.noAtomic.Load() {
+		err := h.publishAtomic(pctx, s, msgs)
 		var apiErr *jetstream.APIError
 		switch {
 		case err == nil:
-			ids := make([]string, len(ready))
-			for i, o := range ready {
-				ids[i] = o.hubID
+			for _, o := range msgs {
+				res.took = append(res.took, o.hubID)
 			}
-			return ids, nil
+			return res, nil
 		case !errors.As(err, &apiErr):
 			// Lost on the way, or no answer: nothing is known to be
 			// stored, and what was is kept once when published again.
-			return nil, err
+			return res, err
 		case apiErr.ErrorCode == atomicPublishDisabled:
 			h.noAtomic.Store(true)
 		}
 		// The hub refused the batch as a whole (one of its messages was
 		// stored before, too large, too many batches in flight): one at
 		// a time tells which, and keeps the order.
-		h.log.Debug("hub refused an outbox batch; publishing it message by message", slog.Any("err", err))
+		h.log.Debug("hub refused a batch; publishing it message by message", slog.Any("err", err))
 	}
-	var took []string
-	for _, o := range ready {
+	for _, o := range msgs {
 		_, err := s.js.Publish(pctx, o.subject, o.body, jetstream.WithMsgID(o.hubID), jetstream.WithExpectStream(StreamMsg))
 		if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
 			// The hub's limit is lower than ours: retrying cannot help.
-			h.settle(ctx, o.hubID, store.SentFailed, now, "too large for the hub")
+			res.closed = append(res.closed, closedRow{o.hubID, store.SentFailed, "too large for the hub"})
 			continue
 		}
 		if err != nil {
-			return took, fmt.Errorf("hub: publishing %s: %w", o.hubID, err)
+			return res, fmt.Errorf("hub: publishing %s: %w", o.hubID, err)
 		}
-		took = append(took, o.hubID)
+		res.took = append(res.took, o.hubID)
 	}
-	return took, nil
+	return res, nil
 }
 
 // The headers of JetStream's atomic batches, and the error code of a

@@ -98,31 +98,56 @@ const sentColumns = `SELECT id, hub_id, recipient, host, sender, text, created, 
 // row is committed with a full sync, a commit shared with whatever else
 // was waiting for the writer.
 func (s *Store) AddSent(ctx context.Context, snt *Sent) error {
-	v := *snt
-	if v.State == "" {
-		v.State = SentQueued
-	}
+	return s.AddSentBatch(ctx, []*Sent{snt})[0]
+}
+
+// AddSentBatch records rows as AddSent would each, in shared commits and
+// ascending ids in the order given, and returns one error per row. An
+// invalid row or a duplicate fails alone; once one cannot be handed to
+// the writer (ctx, Close), it and the rest fail with that error.
+func (s *Store) AddSentBatch(ctx context.Context, rows []*Sent) []error {
+	errs := make([]error, len(rows))
+	reqs := make([]*addRequest, len(rows))
+	var stop error
 	now := time.Now()
-	if v.Created.IsZero() {
-		v.Created = now
+	for i, snt := range rows {
+		if stop != nil {
+			errs[i] = stop
+			continue
+		}
+		v := *snt
+		if v.State == "" {
+			v.State = SentQueued
+		}
+		if v.Created.IsZero() {
+			v.Created = now
+		}
+		if v.Updated.IsZero() {
+			v.Updated = now
+		}
+		if err := validateSent(&v); err != nil {
+			errs[i] = fmt.Errorf("store: adding sent message: %w", err)
+			continue
+		}
+		r, err := s.request(ctx, &addRequest{sent: &v})
+		if err != nil {
+			errs[i], stop = err, err
+			continue
+		}
+		reqs[i] = r
 	}
-	if v.Updated.IsZero() {
-		v.Updated = now
+	for i, r := range reqs {
+		if r == nil {
+			continue
+		}
+		res, err := s.answer(ctx, r)
+		if errs[i] = err; err == nil {
+			v := *r.sent
+			v.ID = res.id
+			*rows[i] = v
+		}
 	}
-	if err := validateSent(&v); err != nil {
-		return fmt.Errorf("store: adding sent message: %w", err)
-	}
-	r, err := s.request(ctx, &addRequest{sent: &v})
-	if err != nil {
-		return err
-	}
-	res, err := s.answer(ctx, r)
-	if err != nil {
-		return err
-	}
-	v.ID = res.id
-	*snt = v
-	return nil
+	return errs
 }
 
 // insertSent runs on the writer, in its transaction.
