@@ -42,6 +42,22 @@ func startPair(t *testing.T, ts *testServer) (a, b *testHost) {
 	return a, b
 }
 
+// queueAndDeliver queues n numbered messages from a to BOB while ts is
+// down, and waits until they are delivered, checking that B stored them
+// in order; it returns their ids.
+func queueAndDeliver(t *testing.T, ts *testServer, a, b *testHost, n int) []string {
+	t.Helper()
+	texts := numbered(n)
+	ids := queueWhileDown(t, ts, a, texts)
+	for _, id := range ids {
+		waitState(t, a, id, store.SentDelivered)
+	}
+	if got := storedTexts(b); !slices.Equal(got, texts) {
+		t.Errorf("B stored %q, want %q", got, texts)
+	}
+	return ids
+}
+
 func numbered(n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -88,14 +104,7 @@ func TestOutboxGoesInAtomicBatches(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
 	a, b := startPair(t, ts)
 
-	texts := numbered(20)
-	ids := queueWhileDown(t, ts, a, texts)
-	for _, id := range ids {
-		waitState(t, a, id, store.SentDelivered)
-	}
-	if got := storedTexts(b); !slices.Equal(got, texts) {
-		t.Errorf("B stored %q, want %q", got, texts)
-	}
+	ids := queueAndDeliver(t, ts, a, b, 20)
 	_, js := ts.raw()
 	streamIDs, batches := streamBatches(t, js)
 	if !slices.Equal(streamIDs, ids) {
@@ -161,14 +170,7 @@ func TestOutboxWithoutAtomicBatches(t *testing.T) {
 	}
 	a, b := startPair(t, ts)
 
-	texts := numbered(10)
-	ids := queueWhileDown(t, ts, a, texts)
-	for _, id := range ids {
-		waitState(t, a, id, store.SentDelivered)
-	}
-	if got := storedTexts(b); !slices.Equal(got, texts) {
-		t.Errorf("B stored %q, want %q", got, texts)
-	}
+	queueAndDeliver(t, ts, a, b, 10)
 	if !a.noAtomic.Load() {
 		t.Error("the refusal of atomic batches was not remembered")
 	}
