@@ -19,6 +19,41 @@ func writeConfig(t *testing.T, content string) string {
 	return path
 }
 
+// requireLoadErrorsAt loads each file and wants an error that names the
+// file, the line and then says want (want begins with ":LINE: ").
+func requireLoadErrorsAt(t *testing.T, cases []struct{ file, want string }) {
+	t.Helper()
+	for _, tc := range cases {
+		path := writeConfig(t, tc.file)
+		_, err := Load(path, true)
+		if err == nil || !strings.Contains(err.Error(), path+tc.want) {
+			t.Errorf("%q: %v\nwant %q", tc.file, err, path+tc.want)
+		}
+	}
+}
+
+// requirePrintReadsBack prints cfg, wants each of wants in the print, and
+// wants the print, read back, to print the same again.
+func requirePrintReadsBack(t *testing.T, cfg *Config, wants []string) {
+	t.Helper()
+	out, err := cfg.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("config print lacks %q:\n%s", want, out)
+		}
+	}
+	again, err := Load(writeConfig(t, string(out)), true)
+	if err != nil {
+		t.Fatalf("reading the printed configuration: %v", err)
+	}
+	if out2, _ := again.Encode(); string(out2) != string(out) {
+		t.Errorf("printed twice differs:\n%s\n---\n%s", out, out2)
+	}
+}
+
 func TestDefaultsValidate(t *testing.T) {
 	cfg := Default()
 	cfg.HostName = "HOST"
