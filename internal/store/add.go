@@ -223,8 +223,14 @@ func validate(m *message.Message) error {
 	if err := validState(m.State); err != nil {
 		return err
 	}
-	if m.Time.Before(minTime) || m.Time.After(maxTime) {
-		return fmt.Errorf("%w: time %s out of range", ErrInvalid, m.Time.UTC().Format(time.RFC3339))
+	return checkTime(m.Time)
+}
+
+// checkTime refuses an instant Unix nanoseconds in an int64, as the
+// store keeps times, cannot hold.
+func checkTime(t time.Time) error {
+	if t.Before(minTime) || t.After(maxTime) {
+		return fmt.Errorf("%w: time %s out of range", ErrInvalid, t.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

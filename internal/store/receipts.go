@@ -176,10 +176,7 @@ func validateOwed(r *OwedReceipt) error {
 	if err := message.Validate(&m); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if r.At.Before(minTime) || r.At.After(maxTime) {
-		return fmt.Errorf("%w: time %s out of range", ErrInvalid, r.At.UTC().Format(time.RFC3339))
-	}
-	return nil
+	return checkTime(r.At)
 }
 
 // dropOwedSQL deletes the oldest owed receipts beyond the cap: the first

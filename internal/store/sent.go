@@ -183,8 +183,11 @@ func validateSent(v *Sent) error {
 		return err
 	}
 	for _, t := range []time.Time{v.Created, v.Expires, v.Updated, v.Delivered, v.Read} {
-		if !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
-			return fmt.Errorf("%w: time %s out of range", ErrInvalid, t.UTC().Format(time.RFC3339))
+		if t.IsZero() {
+			continue // stored as 0: none
+		}
+		if err := checkTime(t); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -269,10 +272,7 @@ func checkUpdate(up SentUpdate) error {
 	if err := checkDetail(up.Detail); err != nil {
 		return err
 	}
-	if up.At.Before(minTime) || up.At.After(maxTime) {
-		return fmt.Errorf("%w: time %s out of range", ErrInvalid, up.At.UTC().Format(time.RFC3339))
-	}
-	return nil
+	return checkTime(up.At)
 }
 
 // updateSent runs on the writer, in its transaction. The state check is
