@@ -59,7 +59,7 @@ func FuzzDecodeNtfy(f *testing.F) {
 			return
 		}
 		checkNotice(t, n, SourceNtfy)
-		if checkNtfyTopic(n.To) != nil {
+		if CheckNtfyTopic(n.To) != nil {
 			t.Fatalf("accepted topic %q is not an ntfy topic", n.To)
 		}
 		if topic != "" && n.To != topic {

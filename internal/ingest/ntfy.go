@@ -89,7 +89,7 @@ func DecodeNtfy(r NtfyRequest) (Notice, error) {
 		if err := json.Unmarshal(r.Body, &j); err != nil {
 			return Notice{}, fmt.Errorf("%s: a publish to / must be ntfy's JSON: %w", what, err)
 		}
-		if err := checkNtfyTopic(j.Topic); err != nil {
+		if err := CheckNtfyTopic(j.Topic); err != nil {
 			return Notice{}, fmt.Errorf("%s: JSON topic: %w", what, err)
 		}
 		topic, msg, title, jsonPriority = j.Topic, normalizeText(j.Message), j.Title, j.Priority
@@ -102,7 +102,7 @@ func DecodeNtfy(r NtfyRequest) (Notice, error) {
 			msg = NtfyDefaultMessage
 		}
 	} else {
-		if err := checkNtfyTopic(r.Topic); err != nil {
+		if err := CheckNtfyTopic(r.Topic); err != nil {
 			return Notice{}, fmt.Errorf("%s: %w", what, err)
 		}
 		topic = r.Topic
@@ -181,7 +181,8 @@ func DecodeNtfy(r NtfyRequest) (Notice, error) {
 	})
 }
 
-func checkNtfyTopic(t string) error {
+// CheckNtfyTopic applies ntfy's topic syntax (its topicRegex) to t.
+func CheckNtfyTopic(t string) error {
 	if t == "" {
 		return fmt.Errorf("topic is missing")
 	}

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -169,7 +170,7 @@ func (e *httpError) Error() string { return e.reason }
 func (h *handler) publish(f format) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log := h.log.With(slog.String("format", f.source), slog.String("origin", r.RemoteAddr))
-		if !allowed(r.Method, f.methods) {
+		if !slices.Contains(f.methods, r.Method) {
 			methodNotAllowed(w, r, f.methods)
 			return
 		}
@@ -270,15 +271,6 @@ func (h *handler) refuseRaise(w http.ResponseWriter, log *slog.Logger, rateLimit
 		log.Error("raising an ingested alert", slog.Any("err", err))
 		writeError(w, http.StatusInternalServerError, "the alert was not raised: "+err.Error())
 	}
-}
-
-func allowed(method string, methods []string) bool {
-	for _, m := range methods {
-		if m == method {
-			return true
-		}
-	}
-	return false
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, methods []string) {
@@ -391,7 +383,8 @@ func (h *handler) decodeGotify(r *http.Request, tok *Token, body []byte) (shape.
 
 func (h *handler) decodeNtfy(r *http.Request, _ *Token, body []byte) (shape.Notice, string, error) {
 	pathTopic := r.PathValue("topic")
-	if pathTopic != "" && !validTopic(pathTopic) {
+	// ntfy answers 404, not 400, to a path that is not a topic.
+	if pathTopic != "" && shape.CheckNtfyTopic(pathTopic) != nil {
 		return shape.Notice{}, "", &httpError{http.StatusNotFound, fmt.Sprintf("%q is not an ntfy topic (1 to 64 of A-Z a-z 0-9 _ -)", pathTopic)}
 	}
 	n, err := shape.DecodeNtfy(shape.NtfyRequest{Topic: pathTopic, Header: r.Header, Query: r.URL.Query(), Body: body})
@@ -404,21 +397,6 @@ func (h *handler) decodeNtfy(r *http.Request, _ *Token, body []byte) (shape.Noti
 		topic = pathTopic
 	}
 	return n, topic, nil
-}
-
-// validTopic applies ntfy's topic syntax to the path, which answers 404
-// to anything else, as ntfy does.
-func validTopic(t string) bool {
-	if len(t) == 0 || len(t) > 64 {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // routeByToken is for formats without a recipient of their own: the
