@@ -410,19 +410,26 @@ func insertMessage(ctx context.Context, st *sql.Stmt, r *addRequest) error {
 // inserted records what an INSERT ... ON CONFLICT (hub_id) DO NOTHING
 // did for r: the new row's id, or that the hub id was there already.
 func (r *addRequest) inserted(res sql.Result, err error) error {
-	var n int64
-	if err == nil {
-		n, err = res.RowsAffected()
+	n, err := affected(res, err)
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		// Nothing inserted means the hub id's conflict was skipped;
-		// LastInsertId would then be some earlier row's.
-		r.dup = n == 0
-		if !r.dup {
-			r.id, err = res.LastInsertId()
-		}
+	// Nothing inserted means the hub id's conflict was skipped;
+	// LastInsertId would then be some earlier row's.
+	r.dup = n == 0
+	if !r.dup {
+		r.id, err = res.LastInsertId()
 	}
 	return err
+}
+
+// affected returns how many rows the statement that gave res and err
+// changed, or its error.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // evict keeps the quarantine within its cap, in the transaction that

@@ -188,23 +188,16 @@ const dropOwedSQL = `DELETE FROM receipts_owed WHERE id <= (
 // in the transaction that grew the table, so it holds at every commit.
 func (s *Store) writeReceipt(ctx context.Context, tx *sql.Tx, w *receiptWrite) error {
 	if r := w.owe; r != nil {
-		res, err := tx.ExecContext(ctx, `INSERT INTO receipts_owed (hub_id, state, host, recipient, at)
+		n, err := affected(tx.ExecContext(ctx, `INSERT INTO receipts_owed (hub_id, state, host, recipient, at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (hub_id, state) DO NOTHING`,
-			r.HubID, string(r.State), r.Host, r.To, r.At.UnixNano())
-		var n int64
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
+			r.HubID, string(r.State), r.Host, r.To, r.At.UnixNano()))
 		if err != nil {
 			return fmt.Errorf("store: owing the %s receipt for %s: %w", r.State, r.HubID, err)
 		}
 		if n == 0 {
 			return nil // owed already
 		}
-		res, err = tx.ExecContext(ctx, dropOwedSQL, s.receiptsOwedMax)
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
+		n, err = affected(tx.ExecContext(ctx, dropOwedSQL, s.receiptsOwedMax))
 		if err != nil {
 			return fmt.Errorf("store: keeping the owed receipts within %d: %w", s.receiptsOwedMax, err)
 		}

@@ -286,14 +286,10 @@ func updateSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
 		for _, f := range from {
 			args = append(args, string(f))
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE sent SET state = ?, updated = ?, detail = ?,
+		n, err := affected(tx.ExecContext(ctx, `UPDATE sent SET state = ?, updated = ?, detail = ?,
 			delivered_at = CASE WHEN ? IN ('delivered', 'read') AND delivered_at = 0 THEN ? ELSE delivered_at END,
 			read_at = CASE WHEN ? = 'read' THEN ? ELSE read_at END
-			WHERE hub_id = ? AND state IN (?`+strings.Repeat(", ?", len(from)-1)+`)`, args...)
-		var n int64
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
+			WHERE hub_id = ? AND state IN (?`+strings.Repeat(", ?", len(from)-1)+`)`, args...))
 		if err != nil {
 			return fmt.Errorf("store: updating sent message %s: %w", up.HubID, err)
 		}
