@@ -48,10 +48,7 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 			return nil, fmt.Errorf("store: listing: %w", err)
 		}
 	}
-	limit := int64(opt.Limit)
-	if limit == 0 {
-		limit = -1 // SQLite's "no limit"
-	}
+	limit := sqlLimit(opt.Limit)
 	// Two texts rather than "(? = '' OR state = ?)", which would keep
 	// SQLite from using the (state, id) index.
 	var rows *sql.Rows
@@ -180,4 +177,13 @@ func scanMessage(sc scanner) (message.Message, error) {
 	m.Transport = message.Transport(transport)
 	m.State = message.State(state)
 	return m, nil
+}
+
+// sqlLimit turns a limit of 0, which callers mean as none, into SQLite's
+// "no limit".
+func sqlLimit(limit int) int64 {
+	if limit == 0 {
+		return -1
+	}
+	return int64(limit)
 }

@@ -97,11 +97,8 @@ func (s *Store) OwedReceipts(ctx context.Context, limit int) ([]OwedReceipt, err
 	if limit < 0 {
 		return nil, fmt.Errorf("store: listing owed receipts: %w: limit %d is negative", ErrInvalid, limit)
 	}
-	n := int64(limit)
-	if n == 0 {
-		n = -1 // SQLite's "no limit"
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT hub_id, state, host, recipient, at FROM receipts_owed ORDER BY id LIMIT ?`, n)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT hub_id, state, host, recipient, at FROM receipts_owed ORDER BY id LIMIT ?`,
+		sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: listing owed receipts: %w", err)
 	}

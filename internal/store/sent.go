@@ -348,10 +348,7 @@ func (s *Store) listSent(ctx context.Context, opt SentListOptions, newest bool) 
 			return nil, fmt.Errorf("store: listing sent messages: %w", err)
 		}
 	}
-	limit := int64(opt.Limit)
-	if limit == 0 {
-		limit = -1 // SQLite's "no limit"
-	}
+	limit := sqlLimit(opt.Limit)
 	// For the newest, read newest first so that LIMIT keeps those, and
 	// turn them around below. Two texts rather than "(? = '' OR state =
 	// ?)", which would keep SQLite from using the (state, id) index.
