@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -89,7 +88,8 @@ func (n *cupsNotifier) logf(level, format string, args ...any) {
 // IPP is the end, as notifier(7) asks, since the next message cannot be
 // found in it.
 func (n *cupsNotifier) run(ctx context.Context, stdin io.Reader) error {
-	r := ipp.NewReader(bufio.NewReader(stdin))
+	// ipp.Reader buffers what it reads itself.
+	r := ipp.NewReader(stdin)
 	for {
 		ev, err := r.Next()
 		if errors.Is(err, io.EOF) {
