@@ -62,15 +62,15 @@ func (r *Reader) Next() (Message, error) {
 	}
 }
 
-// fill reads once more into buf, never past MaxStreamMessage unread bytes.
+// fill reads once more into buf, never past MaxStreamMessage unread
+// bytes: buf's capacity never exceeds it.
 func (r *Reader) fill() error {
 	if cap(r.buf)-len(r.buf) < 512 {
 		grown := make([]byte, len(r.buf), min(max(2*cap(r.buf), 4096), MaxStreamMessage))
 		copy(grown, r.buf)
 		r.buf = grown
 	}
-	room := r.buf[len(r.buf):min(cap(r.buf), len(r.buf)+MaxStreamMessage-len(r.buf))]
-	n, err := r.r.Read(room)
+	n, err := r.r.Read(r.buf[len(r.buf):cap(r.buf)])
 	r.buf = r.buf[:len(r.buf)+n]
 	switch {
 	case errors.Is(err, io.EOF):
