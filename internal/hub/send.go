@@ -90,13 +90,6 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		return SendResult{}, err
 	}
 	row.Host = host
-	queued, err := h.opts.Outbox.CountSent(ctx, store.SentQueued)
-	if err != nil {
-		return SendResult{}, fmt.Errorf("hub: sending: %w", err)
-	}
-	if queued >= h.opts.OutboxMax {
-		return SendResult{}, fmt.Errorf("%w: %d messages wait for the hub", ErrOutboxFull, queued)
-	}
 	p := &pendingSend{row: row, out: outgoing{hubID: row.HubID, subject: h.msgSubject(row.Host), body: env}, done: make(chan error, 1)}
 	h.submit(p)
 	select {
@@ -172,43 +165,39 @@ func (h *Hub) publishBatch(batch []*pendingSend) {
 	ctx := context.Background()
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
+	waiting, err := h.opts.Outbox.CountSent(ctx, store.SentQueued)
+	if err != nil {
+		for _, p := range batch {
+			p.done <- fmt.Errorf("reading the outbox: %w", err)
+		}
+		return
+	}
 	recorded := h.startRecording(batch)
 	defer recorded()
-	if s := h.current(); s != nil {
-		if waiting, err := h.opts.Outbox.CountSent(ctx, store.SentQueued); err == nil && waiting == 0 {
-			outs := make([]outgoing, len(batch))
-			for i, p := range batch {
-				outs[i] = p.out
-			}
-			pctx, unbind := s.link.bind(ctx)
-			pctx, cancel := context.WithTimeout(pctx, publishTimeout)
-			res, err := h.publish(pctx, s, outs)
-			cancel()
-			unbind()
-			now := h.now()
-			for _, id := range res.took {
-				if p := findPending(batch, id); p != nil {
-					p.row.State, p.row.Updated = store.SentSent, now
-				}
-			}
-			for _, c := range res.closed {
-				if p := findPending(batch, c.hubID); p != nil {
-					p.row.State, p.row.Updated, p.row.Detail = c.state, now, c.detail
-				}
-			}
-			if err != nil {
-				h.log.Debug("messages queued for the hub", slog.Int("messages", len(batch)-len(res.took)-len(res.closed)), slog.Any("err", err))
-			}
-		}
+	if s := h.current(); s != nil && waiting == 0 {
+		h.publishFirst(ctx, s, batch)
 	}
-	rows := make([]*store.Sent, len(batch))
+	// The outbox's bound holds for what stays queued.
+	room := h.opts.OutboxMax - waiting
+	keep := make([]*pendingSend, 0, len(batch))
+	for _, p := range batch {
+		if p.row.State == store.SentQueued {
+			if room <= 0 {
+				p.done <- fmt.Errorf("%w: %d messages wait for the hub", ErrOutboxFull, h.opts.OutboxMax)
+				continue
+			}
+			room--
+		}
+		keep = append(keep, p)
+	}
+	rows := make([]*store.Sent, len(keep))
 	queued := false
-	for i, p := range batch {
+	for i, p := range keep {
 		rows[i] = &p.row
 		queued = queued || p.row.State == store.SentQueued
 	}
 	for i, err := range h.opts.Outbox.AddSentBatch(ctx, rows) {
-		p := batch[i]
+		p := keep[i]
 		if err != nil && p.row.State != store.SentQueued {
 			// The hub has it and will deliver it: that is the answer;
 			// only its receipts find no row.
@@ -219,6 +208,34 @@ func (h *Hub) publishBatch(batch []*pendingSend) {
 	}
 	if queued {
 		signal(h.kick)
+	}
+}
+
+// publishFirst publishes batch and sets each row's state to what the hub
+// made of it: sent, failed (no hub would take it) or, when the hub did
+// not answer, still queued.
+func (h *Hub) publishFirst(ctx context.Context, s *session, batch []*pendingSend) {
+	outs := make([]outgoing, len(batch))
+	byID := make(map[string]*pendingSend, len(batch))
+	for i, p := range batch {
+		outs[i] = p.out
+		byID[p.out.hubID] = p
+	}
+	pctx, unbind := s.link.bind(ctx)
+	defer unbind()
+	pctx, cancel := context.WithTimeout(pctx, publishTimeout)
+	defer cancel()
+	res, err := h.publish(pctx, s, outs)
+	now := h.now()
+	for _, id := range res.took {
+		byID[id].row.State, byID[id].row.Updated = store.SentSent, now
+	}
+	for _, c := range res.closed {
+		p := byID[c.hubID]
+		p.row.State, p.row.Updated, p.row.Detail = c.state, now, c.detail
+	}
+	if err != nil {
+		h.log.Debug("messages queued for the hub", slog.Int("messages", len(batch)-len(res.took)-len(res.closed)), slog.Any("err", err))
 	}
 }
 
@@ -256,15 +273,6 @@ func (h *Hub) awaitRecorded(ctx context.Context, hubID string) {
 		case <-ctx.Done():
 		}
 	}
-}
-
-func findPending(batch []*pendingSend, hubID string) *pendingSend {
-	for _, p := range batch {
-		if p.out.hubID == hubID {
-			return p
-		}
-	}
-	return nil
 }
 
 // msgSubject is where a message to host goes.
