@@ -103,26 +103,9 @@ func (s *Store) Add(ctx context.Context, m *message.Message) error {
 // none of those is stored: a caller may retry from the first failed
 // message on and keep its order.
 func (s *Store) AddBatch(ctx context.Context, ms []*message.Message) []error {
-	errs := make([]error, len(ms))
-	reqs := make([]*addRequest, len(ms))
 	group := &addGroup{}
-	var stop error
-	for i, m := range ms {
-		if stop != nil {
-			errs[i] = stop
-			continue
-		}
-		r, err := prepare(m, group)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		if r, err = s.request(ctx, r); err != nil {
-			errs[i], stop = err, fmt.Errorf("%w: %w", ErrBatchAborted, err)
-			continue
-		}
-		reqs[i] = r
-	}
+	reqs, errs := s.handOver(ctx, len(ms), func(i int) (*addRequest, error) { return prepare(ms[i], group) },
+		func(err error) error { return fmt.Errorf("%w: %w", ErrBatchAborted, err) })
 	for i, r := range reqs {
 		if r != nil {
 			errs[i] = s.await(ctx, r, ms[i])
@@ -130,6 +113,35 @@ func (s *Store) AddBatch(ctx context.Context, ms []*message.Message) []error {
 	}
 	return errs
 }
+
+// handOver makes the n requests of a batch with build and hands them to
+// the writer in order. It returns them (nil where none went) and the
+// errors so far: an error from build fails its item alone; once a request
+// cannot be handed over (ctx, Close), its item fails with that error and
+// every later one with rest(err).
+func (s *Store) handOver(ctx context.Context, n int, build func(i int) (*addRequest, error), rest func(error) error) ([]*addRequest, []error) {
+	reqs, errs := make([]*addRequest, n), make([]error, n)
+	var stop error
+	for i := range n {
+		if stop != nil {
+			errs[i] = stop
+			continue
+		}
+		r, err := build(i)
+		if err == nil {
+			r, err = s.request(ctx, r)
+			if err != nil {
+				stop = rest(err)
+			}
+		}
+		reqs[i], errs[i] = r, err
+	}
+	return reqs, errs
+}
+
+// sameError is handOver's rest for the batches that fail what follows a
+// request not handed over with the same error.
+func sameError(err error) error { return err }
 
 // prepare validates a copy of m and makes its request.
 func prepare(m *message.Message, group *addGroup) (*addRequest, error) {

@@ -106,16 +106,9 @@ func (s *Store) AddSent(ctx context.Context, snt *Sent) error {
 // invalid row or a duplicate fails alone; once one cannot be handed to
 // the writer (ctx, Close), it and the rest fail with that error.
 func (s *Store) AddSentBatch(ctx context.Context, rows []*Sent) []error {
-	errs := make([]error, len(rows))
-	reqs := make([]*addRequest, len(rows))
-	var stop error
 	now := time.Now()
-	for i, snt := range rows {
-		if stop != nil {
-			errs[i] = stop
-			continue
-		}
-		v := *snt
+	reqs, errs := s.handOver(ctx, len(rows), func(i int) (*addRequest, error) {
+		v := *rows[i]
 		if v.State == "" {
 			v.State = SentQueued
 		}
@@ -126,16 +119,10 @@ func (s *Store) AddSentBatch(ctx context.Context, rows []*Sent) []error {
 			v.Updated = now
 		}
 		if err := validateSent(&v); err != nil {
-			errs[i] = fmt.Errorf("store: adding sent message: %w", err)
-			continue
+			return nil, fmt.Errorf("store: adding sent message: %w", err)
 		}
-		r, err := s.request(ctx, &addRequest{sent: &v})
-		if err != nil {
-			errs[i], stop = err, err
-			continue
-		}
-		reqs[i] = r
-	}
+		return &addRequest{sent: &v}, nil
+	}, sameError)
 	for i, r := range reqs {
 		if r == nil {
 			continue
@@ -235,28 +222,16 @@ func (s *Store) UpdateSent(ctx context.Context, hubID string, state SentState, a
 // ignored). An invalid move fails alone; once one cannot be handed to the
 // writer (ctx, Close), it and the rest fail with that error.
 func (s *Store) UpdateSentBatch(ctx context.Context, ups []SentUpdate) []error {
-	errs := make([]error, len(ups))
-	reqs := make([]*addRequest, len(ups))
-	var stop error
-	for i, up := range ups {
-		if stop != nil {
-			errs[i] = stop
-			continue
-		}
+	reqs, errs := s.handOver(ctx, len(ups), func(i int) (*addRequest, error) {
+		up := ups[i]
 		if up.At.IsZero() {
 			up.At = time.Now()
 		}
 		if err := checkUpdate(up); err != nil {
-			errs[i] = fmt.Errorf("store: updating sent message %s: %w", up.HubID, err)
-			continue
+			return nil, fmt.Errorf("store: updating sent message %s: %w", up.HubID, err)
 		}
-		r, err := s.request(ctx, &addRequest{update: &up})
-		if err != nil {
-			errs[i], stop = err, err
-			continue
-		}
-		reqs[i] = r
-	}
+		return &addRequest{update: &up}, nil
+	}, sameError)
 	for i, r := range reqs {
 		if r != nil {
 			_, errs[i] = s.answer(ctx, r)
