@@ -145,17 +145,7 @@ func (m Message) Lookup(name string) (Attribute, bool) {
 
 // Text returns the first value of the attribute named name as a string;
 // ErrNotFound when there is no such attribute.
-func (m Message) Text(name string) (string, error) {
-	a, ok := m.Lookup(name)
-	if !ok {
-		return "", fmt.Errorf("%s: %w", name, ErrNotFound)
-	}
-	s, err := a.Values[0].Text()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	return s, nil
-}
+func (m Message) Text(name string) (string, error) { return firstValue(m, name, Value.Text) }
 
 // Texts returns every value of the attribute named name as strings.
 func (m Message) Texts(name string) ([]string, error) {
@@ -176,30 +166,25 @@ func (m Message) Texts(name string) ([]string, error) {
 
 // Int returns the first value of the attribute named name as an integer
 // or enum; ErrNotFound when there is no such attribute.
-func (m Message) Int(name string) (int32, error) {
-	a, ok := m.Lookup(name)
-	if !ok {
-		return 0, fmt.Errorf("%s: %w", name, ErrNotFound)
-	}
-	n, err := a.Values[0].Int()
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	return n, nil
-}
+func (m Message) Int(name string) (int32, error) { return firstValue(m, name, Value.Int) }
 
 // Bool returns the first value of the attribute named name as a boolean;
 // ErrNotFound when there is no such attribute.
-func (m Message) Bool(name string) (bool, error) {
+func (m Message) Bool(name string) (bool, error) { return firstValue(m, name, Value.Bool) }
+
+// firstValue reads the first value of the attribute named name with get,
+// naming the attribute in the error.
+func firstValue[T any](m Message, name string, get func(Value) (T, error)) (T, error) {
+	var zero T
 	a, ok := m.Lookup(name)
 	if !ok {
-		return false, fmt.Errorf("%s: %w", name, ErrNotFound)
+		return zero, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
-	b, err := a.Values[0].Bool()
+	v, err := get(a.Values[0])
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", name, err)
+		return zero, fmt.Errorf("%s: %w", name, err)
 	}
-	return b, nil
+	return v, nil
 }
 
 // String prints the message the way ipptool -v does: the header, then
