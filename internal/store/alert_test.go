@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -88,35 +86,11 @@ func TestAlertInvalidNotStored(t *testing.T) {
 // A database written before alerts existed (schema version 4) is
 // migrated on Open, and its messages read back as no alerts.
 func TestAlertMigrationFromVersion4(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFromVersion(t, 4, func(exec func(string, ...any)) {
+		exec(`INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation)
+			VALUES ('ALICE', 'BOB', 'from before alerts', ?, 'smb', '192.0.2.7:139', 'unread', '', '')`, time.Now().UnixNano())
+	})
 	ctx := context.Background()
-	for _, stmts := range migrations[:4] {
-		for _, stmt := range stmts {
-			if _, err := db.ExecContext(ctx, stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation)
-		VALUES ('ALICE', 'BOB', 'from before alerts', ?, 'smb', '192.0.2.7:139', 'unread', '', '')`, time.Now().UnixNano()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 4"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s := openStore(t, dir, Options{})
-	var v int
-	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion() {
-		t.Fatalf("user_version = %d, %v; want %d", v, err, schemaVersion())
-	}
 	old, err := s.Get(ctx, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -399,37 +397,13 @@ func TestSentListsAndCounts(t *testing.T) {
 // its messages read back with no hub fields, and the hub's columns,
 // unique index and sent table work afterwards.
 func TestHubMigrationFromVersion5(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openFromVersion(t, 5, func(exec func(string, ...any)) {
+		for range 2 {
+			exec(`INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation)
+				VALUES ('ALICE', 'BOB', 'from before the hub', ?, 'smb', '192.0.2.7:139', 'unread', '', '')`, time.Now().UnixNano())
+		}
+	})
 	ctx := context.Background()
-	for _, stmts := range migrations[:5] {
-		for _, stmt := range stmts {
-			if _, err := db.ExecContext(ctx, stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for range 2 {
-		if _, err := db.ExecContext(ctx, `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation)
-			VALUES ('ALICE', 'BOB', 'from before the hub', ?, 'smb', '192.0.2.7:139', 'unread', '', '')`, time.Now().UnixNano()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 5"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s := openStore(t, dir, Options{})
-	var v int
-	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion() {
-		t.Fatalf("user_version = %d, %v; want %d", v, err, schemaVersion())
-	}
 	for id := int64(1); id <= 2; id++ {
 		old, err := s.Get(ctx, id)
 		if err != nil {

@@ -3,11 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -280,40 +278,17 @@ func TestOwedReceiptsAfterClose(t *testing.T) {
 // migrated on Open: its messages and sent rows stay, and receipts can be
 // owed afterwards.
 func TestOwedReceiptsMigrationFromVersion6(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), true))
-	if err != nil {
-		t.Fatal(err)
+	s := openFromVersion(t, 6, func(exec func(string, ...any)) {
+		exec(`INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation,
+			hub_id, verified) VALUES ('bob', 'ALICE', 'from version 6', ?, 'hub', 'hub:HOSTB', 'read', '', '', '0abc', 'HOSTB')`,
+			time.Now().UnixNano())
+		exec(`INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
+			delivered_at, read_at, detail) VALUES ('0def', 'BOB', 'HOSTB', 'alice', 'sent from version 6', 1, 0, 'sent', 1, 0, 0, '')`)
+	})
+	if v := schemaVersion(); v != 7 {
+		t.Fatalf("schema version %d; want 7", v)
 	}
 	ctx := context.Background()
-	for _, stmts := range migrations[:6] {
-		for _, stmt := range stmts {
-			if _, err := db.ExecContext(ctx, stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation,
-		hub_id, verified) VALUES ('bob', 'ALICE', 'from version 6', ?, 'hub', 'hub:HOSTB', 'read', '', '', '0abc', 'HOSTB')`,
-		time.Now().UnixNano()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
-		delivered_at, read_at, detail) VALUES ('0def', 'BOB', 'HOSTB', 'alice', 'sent from version 6', 1, 0, 'sent', 1, 0, 0, '')`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 6"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s := openStore(t, dir, Options{})
-	var v int
-	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != 7 || v != schemaVersion() {
-		t.Fatalf("user_version = %d, %v; want 7", v, err)
-	}
 	old, err := s.Get(ctx, 1)
 	if err != nil || old.Text != "from version 6" || old.HubID != "0abc" || old.Verified != "HOSTB" {
 		t.Errorf("old message read back as %+v, %v", old, err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,41 @@ func openStore(t testing.TB, dir string, opts Options) *Store {
 			t.Errorf("Close: %v", err)
 		}
 	})
+	return s
+}
+
+// openFromVersion makes a database of schema version as that version's
+// build left it, with the rows fill adds through exec, and opens it: Open
+// must migrate it to the newest version.
+func openFromVersion(t *testing.T, version int, fill func(exec func(query string, args ...any))) *Store {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, query, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, stmts := range migrations[:version] {
+		for _, stmt := range stmts {
+			exec(stmt)
+		}
+	}
+	fill(exec)
+	exec(fmt.Sprintf("PRAGMA user_version = %d", version))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, dir, Options{})
+	var v int
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion() {
+		t.Fatalf("user_version = %d, %v; want %d", v, err, schemaVersion())
+	}
 	return s
 }
 
