@@ -44,7 +44,7 @@ func HostPermissions(host string) *server.Permissions {
 		"$KV." + BucketHosts + "." + t,
 		"$JS.API.INFO",
 	}
-	for _, s := range []string{StreamMsg, StreamRcpt, StreamBcast, kvStream(BucketNames), kvStream(BucketHosts)} {
+	for _, s := range hubStreams {
 		pub = append(pub, "$JS.API.STREAM.INFO."+s)
 	}
 	for _, c := range []struct{ stream, consumer string }{
@@ -105,6 +105,15 @@ type HostKey struct {
 	Host      string // the host name; "" for the admin
 	PublicKey string // the user nkey, "U..."
 	Admin     bool
+}
+
+// permissions are k's on the hub: AdminPermissions or its host's
+// HostPermissions.
+func (k HostKey) permissions() *server.Permissions {
+	if k.Admin {
+		return AdminPermissions()
+	}
+	return HostPermissions(k.Host)
 }
 
 // The admin's key files. Host key files are named by SubjectToken, which
@@ -285,12 +294,11 @@ func NatsConfig(keys []HostKey) string {
 	b.WriteString("# Messenger hub users, written by `messenger hub nats-config`.\n")
 	b.WriteString("authorization {\n  users = [\n")
 	for _, k := range keys {
-		perms := AdminPermissions()
+		perms := k.permissions()
 		// Only the token goes into the comment: a host name may hold any
 		// byte, a newline too.
 		comment := "admin (provisions streams and consumers)"
 		if !k.Admin {
-			perms = HostPermissions(k.Host)
 			comment = "host " + SubjectToken(k.Host)
 		}
 		fmt.Fprintf(&b, "    # %s\n    {\n      nkey: %s\n      permissions: {\n", comment, confString(k.PublicKey))

@@ -245,3 +245,15 @@ func TestNatsConfigParses(t *testing.T) {
 		}
 	}
 }
+
+// TestHubStreamsAreProvisioned: the streams hosts may read the info of,
+// and Status reports, are the ones Provision makes.
+func TestHubStreamsAreProvisioned(t *testing.T) {
+	var made []string
+	for _, cfg := range StreamConfigs(1) {
+		made = append(made, cfg.Name)
+	}
+	if !slices.Equal(hubStreams, made) {
+		t.Errorf("hubStreams = %q, StreamConfigs makes %q", hubStreams, made)
+	}
+}

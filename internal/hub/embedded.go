@@ -237,11 +237,7 @@ func (e *Embedded) users(authorized []HostKey) ([]*server.NkeyUser, error) {
 			return nil, fmt.Errorf("hub: %s has the same key as %s", who, other)
 		}
 		seen[k.PublicKey] = who
-		perms := AdminPermissions()
-		if !k.Admin {
-			perms = HostPermissions(k.Host)
-		}
-		users = append(users, &server.NkeyUser{Nkey: k.PublicKey, Permissions: perms})
+		users = append(users, &server.NkeyUser{Nkey: k.PublicKey, Permissions: k.permissions()})
 	}
 	return users, nil
 }

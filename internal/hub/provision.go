@@ -27,13 +27,15 @@ func BcastConsumer(host string) string { return "bcast_" + SubjectToken(host) }
 // kvStream is the stream behind a key-value bucket, as nats.go names it.
 func kvStream(bucket string) string { return "KV_" + bucket }
 
+// hubStreams names the streams StreamConfigs makes, in its order.
+var hubStreams = []string{StreamMsg, StreamRcpt, StreamBcast, kvStream(BucketNames), kvStream(BucketHosts)}
+
 // Limits the hub enforces whatever the clients do: an envelope is at most
 // MaxEnvelopeSize (wire.go: 4,095 characters of up to 6 JSON bytes each),
-// headers add the message id; registry values are small JSON objects.
+// headers add the message id; a registry value is at most MaxRecordSize.
 const (
-	maxHubMsgSize      = MaxEnvelopeSize + 1<<10
-	maxRegistryValSize = 4 << 10
-	duplicateWindow    = 2 * time.Minute
+	maxHubMsgSize   = MaxEnvelopeSize + 1<<10
+	duplicateWindow = 2 * time.Minute
 )
 
 // StreamConfigs are the hub's streams and buckets. None allows what would
@@ -76,7 +78,7 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			MaxMsgs:           -1,
 			MaxBytes:          -1,
 			MaxConsumers:      -1,
-			MaxMsgSize:        maxRegistryValSize,
+			MaxMsgSize:        MaxRecordSize,
 			Storage:           jetstream.FileStorage,
 			Replicas:          replicas,
 			Duplicates:        duplicateWindow,

@@ -69,7 +69,7 @@ func (h *Hub) Status(ctx context.Context) (Status, error) {
 	st.URL = s.nc.ConnectedUrlRedacted()
 	st.ServerName = s.nc.ConnectedServerName()
 	st.ClusterName = s.nc.ConnectedClusterName()
-	for _, name := range []string{StreamMsg, StreamRcpt, StreamBcast, kvStream(BucketNames), kvStream(BucketHosts)} {
+	for _, name := range hubStreams {
 		str, err := s.js.Stream(ctx, name)
 		if err != nil {
 			st.Errors = append(st.Errors, fmt.Sprintf("stream %s: %v", name, err))
