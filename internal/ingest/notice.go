@@ -149,20 +149,28 @@ func escapeName(s string) string {
 	if clean {
 		return s
 	}
+	return escapeUnprintable(s, false)
+}
+
+// escapeUnprintable writes bytes that are not UTF-8 as \xNN and
+// characters that are not printable as \xNN (ASCII) or \uNNNN. A
+// backslash becomes \\ so that the escapes stay unambiguous, unless
+// keepTabs, which keeps tabs and backslashes as they are.
+func escapeUnprintable(s string, keepTabs bool) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\\':
+		case r == '\\' && !keepTabs:
 			b.WriteString(`\\`)
-		case r < utf8.RuneSelf && !strconv.IsPrint(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case !strconv.IsPrint(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
+		case strconv.IsPrint(r) || keepTabs && r == '\t':
 			b.WriteString(s[i : i+size])
+		case r < utf8.RuneSelf:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
 		}
 		i += size
 	}

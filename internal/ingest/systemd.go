@@ -160,24 +160,7 @@ func writeLogLines(b *strings.Builder, lines []string, room int) {
 
 // escapeLogLine is escapeName that keeps tabs and backslashes: a log
 // line is read, not matched, and both are common in one.
-func escapeLogLine(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\t' || r == '\\' || strconv.IsPrint(r):
-			b.WriteString(s[i : i+size])
-		case r < utf8.RuneSelf:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-		i += size
-	}
-	return b.String()
-}
+func escapeLogLine(s string) string { return escapeUnprintable(s, true) }
 
 // checkUnitName accepts what systemd's unit_name_is_valid accepts in its
 // characters and length: 1 to 255 of A-Z, a-z, 0-9 and ":-_.\@". That
