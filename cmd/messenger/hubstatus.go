@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/hub"
 )
 
 func newHubStatusCmd(g *globalFlags) *cobra.Command {
@@ -20,15 +21,16 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 		Short: "Show the hub connection, cluster peers, streams, what is pending and the receipts owed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			var st hub.Status
+			var listener string
+			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+				if st, err = c.HubStatus(ctx); err != nil {
+					return err
+				}
+				listener = hubListener(ctx, c)
+				return nil
+			}); err != nil {
 				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
-			st, err := c.HubStatus(ctx)
-			if err != nil {
-				return daemonError(err, g.dataDirHint())
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -43,8 +45,8 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 			}
 			fmt.Fprintf(w, "Host:       %s (domain %s)\n", st.Host, st.Domain)
 			fmt.Fprintf(w, "Hub:        %s\n", conn)
-			if l := hubListener(ctx, c); l != "" {
-				fmt.Fprintf(w, "Listening:  %s\n", l)
+			if listener != "" {
+				fmt.Fprintf(w, "Listening:  %s\n", listener)
 			}
 			switch {
 			case st.ClusterName != "":
