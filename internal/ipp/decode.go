@@ -205,25 +205,17 @@ func (d *decoder) value(depth int) (string, Value, error) {
 	if err != nil {
 		return "", Value{}, d.fail("value of "+attrLabel(nb), off, err)
 	}
-	if want := t.fixedLen(); want >= 0 && len(vb) != want {
-		return "", Value{}, d.fail("value-length of "+attrLabel(nb), off-2, fmt.Errorf("%s value is %d bytes, must be %d", t, len(vb), want))
-	}
-	if t == TagBoolean && vb[0] > 1 {
-		return "", Value{}, d.fail("value of "+attrLabel(nb), off, fmt.Errorf("boolean is %d, not 0 or 1", vb[0]))
-	}
-	if t == TagTextWithLanguage || t == TagNameWithLanguage {
-		if _, _, err := splitWithLanguage(vb); err != nil {
-			return "", Value{}, d.fail("value of "+attrLabel(nb), off, fmt.Errorf("%s: %w", t, err))
+	if lengthWrong, err := checkValue(t, vb); err != nil {
+		if lengthWrong {
+			return "", Value{}, d.fail("value-length of "+attrLabel(nb), off-2, err)
 		}
+		return "", Value{}, d.fail("value of "+attrLabel(nb), off, err)
 	}
 	d.off = next
 	name := string(nb)
 	if t != TagBeginCollection {
 		// Copied, so that a caller reusing its buffer keeps the message.
 		return name, Value{Tag: t, Bytes: append([]byte(nil), vb...)}, nil
-	}
-	if len(vb) != 0 {
-		return "", Value{}, d.fail("value-length of "+attrLabel(nb), off-2, fmt.Errorf("begCollection value is %d bytes, must be 0", len(vb)))
 	}
 	if depth >= MaxDepth {
 		return "", Value{}, d.fail("collection "+attrLabel(nb), at, fmt.Errorf("nested more than %d deep: %w", MaxDepth, ErrLimit))
@@ -233,6 +225,31 @@ func (d *decoder) value(depth int) (string, Value, error) {
 		return "", Value{}, err
 	}
 	return name, Value{Tag: t, Members: members}, nil
+}
+
+// checkValue applies what RFC 8010 says of a value's octets for its tag;
+// Decode and Append both use it, so that the encoder refuses what the
+// decoder would. lengthWrong tells an error in the value's length from
+// one in its content.
+func checkValue(t Tag, b []byte) (lengthWrong bool, err error) {
+	if want := t.fixedLen(); want >= 0 && len(b) != want {
+		return true, fmt.Errorf("%s value is %d bytes, must be %d", t, len(b), want)
+	}
+	switch t {
+	case TagBeginCollection:
+		if len(b) != 0 {
+			return true, fmt.Errorf("begCollection value is %d bytes, must be 0", len(b))
+		}
+	case TagBoolean:
+		if b[0] > 1 {
+			return false, fmt.Errorf("boolean is %d, not 0 or 1", b[0])
+		}
+	case TagTextWithLanguage, TagNameWithLanguage:
+		if _, _, err := splitWithLanguage(b); err != nil {
+			return false, fmt.Errorf("%s: %w", t, err)
+		}
+	}
+	return false, nil
 }
 
 // members reads a collection's members up to its endCollection (RFC 8010

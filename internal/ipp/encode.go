@@ -62,23 +62,12 @@ func appendValue(b []byte, name string, v Value, depth int) ([]byte, error) {
 	case v.Tag != TagBeginCollection && len(v.Members) > 0:
 		return nil, fmt.Errorf("%s value with collection members", v.Tag)
 	}
-	if want := v.Tag.fixedLen(); want >= 0 && len(v.Bytes) != want {
-		return nil, fmt.Errorf("%s value is %d bytes, must be %d", v.Tag, len(v.Bytes), want)
-	}
-	if v.Tag == TagBoolean && v.Bytes[0] > 1 {
-		return nil, fmt.Errorf("boolean is %d, not 0 or 1", v.Bytes[0])
-	}
-	if v.Tag == TagTextWithLanguage || v.Tag == TagNameWithLanguage {
-		if _, _, err := splitWithLanguage(v.Bytes); err != nil {
-			return nil, fmt.Errorf("%s: %w", v.Tag, err)
-		}
+	if _, err := checkValue(v.Tag, v.Bytes); err != nil {
+		return nil, err
 	}
 	b = appendTLV(b, v.Tag, name, v.Bytes)
 	if v.Tag != TagBeginCollection {
 		return b, nil
-	}
-	if len(v.Bytes) != 0 {
-		return nil, fmt.Errorf("begCollection value is %d bytes, must be 0", len(v.Bytes))
 	}
 	if depth >= MaxDepth {
 		return nil, fmt.Errorf("collections nested more than %d deep", MaxDepth)
