@@ -54,10 +54,7 @@ func (l *batchLocal) DeliverBatch(ctx context.Context, ms []*message.Message) []
 // once, in the order they were sent, each with its delivered receipt.
 func TestBatchNotNowKeepsOrder(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 	b.stop()
 	waitLookup(t, a, "BOB", "HOSTB", false)
 
@@ -67,7 +64,7 @@ func TestBatchNotNowKeepsOrder(t *testing.T) {
 		ids = append(ids, send(t, a, "BOB", fmt.Sprintf("message %02d", i)).Sent.HubID)
 	}
 	local := &batchLocal{memLocal: b.local, failText: "message 07"}
-	b = startHost(t, urls, "HOSTB", []string{"BOB"}, nil, b.outbox, func(o *Options) { o.Local = local })
+	b = startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, nil, b.outbox, func(o *Options) { o.Local = local })
 	for _, id := range ids {
 		waitState(t, a, id, store.SentDelivered)
 	}

@@ -67,18 +67,8 @@ func startTestServer(t *testing.T, hosts ...string) *testServer {
 	ts := &testServer{t: t, dir: t.TempDir(), port: server.RANDOM_PORT}
 	ts.start()
 	t.Cleanup(ts.stop)
-	nc, err := nats.Connect(ts.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if err := Provision(ctx, js, ProvisionOptions{Replicas: 1, Hosts: hosts}); err != nil {
+	_, js := ts.raw()
+	if err := Provision(ctxT(t), js, ProvisionOptions{Replicas: 1, Hosts: hosts}); err != nil {
 		t.Fatal(err)
 	}
 	return ts
@@ -377,6 +367,16 @@ func startHost(t *testing.T, urls []string, host string, names []string, local *
 	return &testHost{Hub: h, local: local, outbox: outbox, stop: stop}
 }
 
+// startPair starts HOSTA (ALICE) and HOSTB (BOB) on ts, A knowing BOB.
+func startPair(t *testing.T, ts *testServer) (a, b *testHost) {
+	t.Helper()
+	urls := []string{ts.url()}
+	a = startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
+	b = startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+	return a, b
+}
+
 // runHub runs a Hub until the test ends or stop is called.
 func runHub(t *testing.T, o Options) (h *Hub, stop func()) {
 	t.Helper()
@@ -486,10 +486,7 @@ func TestSendErrors(t *testing.T) {
 
 func TestOfflineHostGetsMessagesInOrder(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 	b.stop() // a clean stop: HOSTB says it is offline
 	waitLookup(t, a, "BOB", "HOSTB", false)
 
@@ -507,7 +504,7 @@ func TestOfflineHostGetsMessagesInOrder(t *testing.T) {
 	if b.local.count() != 0 {
 		t.Fatalf("stopped host stored %d messages", b.local.count())
 	}
-	b = startHost(t, urls, "HOSTB", []string{"BOB"}, b.local, b.outbox)
+	b = startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, b.local, b.outbox)
 	for _, id := range ids {
 		waitState(t, a, id, store.SentDelivered)
 	}
@@ -524,10 +521,7 @@ func TestOfflineHostGetsMessagesInOrder(t *testing.T) {
 
 func TestExpiredMessageIsNotDelivered(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 	b.stop()
 
 	res, err := a.Send(ctxT(t), SendRequest{To: "BOB", From: "alice", Text: "stale soon", Expires: time.Minute})
@@ -540,7 +534,7 @@ func TestExpiredMessageIsNotDelivered(t *testing.T) {
 	keep := send(t, a, "BOB", "no expiry")
 	// HOSTB comes back an hour later, by its clock.
 	later := func() time.Time { return time.Now().Add(time.Hour) }
-	b = startHost(t, urls, "HOSTB", []string{"BOB"}, b.local, b.outbox, withNow(later))
+	b = startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, b.local, b.outbox, withNow(later))
 	waitState(t, a, res.Sent.HubID, store.SentExpired)
 	waitState(t, a, keep.Sent.HubID, store.SentDelivered)
 	msgs := b.local.messages()
@@ -551,10 +545,7 @@ func TestExpiredMessageIsNotDelivered(t *testing.T) {
 
 func TestReadReceipt(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 	res := send(t, a, "BOB", "read me")
 	waitState(t, a, res.Sent.HubID, store.SentDelivered)
 
@@ -781,10 +772,7 @@ func TestNamesChanged(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 	waitLookup(t, b, "ALICE", "HOSTA", true)
 	b.stop()
 	waitLookup(t, a, "BOB", "HOSTB", false)
@@ -821,7 +809,7 @@ func TestStatus(t *testing.T) {
 	// HOSTB comes back and gets stuck storing the first of its two
 	// messages: one delivered and not acknowledged, one waiting.
 	gate := make(chan struct{})
-	b = startHost(t, urls, "HOSTB", []string{"BOB"}, &memLocal{gate: gate}, b.outbox)
+	b = startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, &memLocal{gate: gate}, b.outbox)
 	eventually(t, "HOSTB's status to count 2 pending", func() bool {
 		st, err := b.Status(ctxT(t))
 		return err == nil && st.Connected && st.Pending == 2
@@ -1035,10 +1023,7 @@ func TestSendRefusesWhatTheHubWouldNotTake(t *testing.T) {
 	if _, err := js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 
 	_, err = a.Send(ctx, SendRequest{To: "BOB", Text: strings.Repeat("é", 1000)})
 	if !errors.Is(err, message.ErrInvalid) || !strings.Contains(err.Error(), "the hub takes at most 1792") {

@@ -32,16 +32,6 @@ func queueWhileDown(t *testing.T, ts *testServer, a *testHost, texts []string) [
 	return ids
 }
 
-// startPair starts HOSTA (ALICE) and HOSTB (BOB) on ts, A knowing BOB.
-func startPair(t *testing.T, ts *testServer) (a, b *testHost) {
-	t.Helper()
-	urls := []string{ts.url()}
-	a = startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b = startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
-	return a, b
-}
-
 // queueAndDeliver queues n numbered messages from a to BOB while ts is
 // down, and waits until they are delivered, checking that B stored them
 // in order; it returns their ids.

@@ -35,10 +35,7 @@ func owedCount(t *testing.T, o Outbox) int {
 // back, saying when B read it.
 func TestReadReceiptWhileServerDown(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
-	urls := []string{ts.url()}
-	a := startHost(t, urls, "HOSTA", []string{"ALICE"}, nil, nil)
-	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
-	waitLookup(t, a, "BOB", "HOSTB", true)
+	a, b := startPair(t, ts)
 	first := send(t, a, "BOB", "read while the hub is up")
 	second := send(t, a, "BOB", "read while the hub is down")
 	waitState(t, a, first.Sent.HubID, store.SentDelivered)
