@@ -210,16 +210,7 @@ func TestTLSOptions(t *testing.T) {
 func TestNatsConfigParses(t *testing.T) {
 	dir := t.TempDir()
 	hosts := []string{"HA", "EVIL\n}\nauthorization {", `"$QUOTE\`}
-	if _, err := AuthorizeHosts(dir, hosts); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := AuthorizeAdmin(dir); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := LoadAuthorized(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := authorizeWithAdmin(t, dir, hosts...)
 	conf := filepath.Join(t.TempDir(), "nats.conf")
 	if err := os.WriteFile(conf, []byte(NatsConfig(keys)), 0o600); err != nil {
 		t.Fatal(err)

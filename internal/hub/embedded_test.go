@@ -63,13 +63,10 @@ func startTestEmbeddedWith(t *testing.T, configure func(*EmbeddedOptions), hosts
 	return e, testHub{url: e.ClientURL(), dir: dir, admin: e.js}
 }
 
-// startConfigServer starts a nats-server from a configuration file whose
-// authorization block is NatsConfig's output, the way an external
-// cluster's servers would, and provisions it as `messenger hub provision`
-// does, with the admin key.
-func startConfigServer(t *testing.T, hosts ...string) testHub {
+// authorizeWithAdmin gives hosts and the admin their keys in dir, as
+// `messenger hub authorize --admin` does, and returns the keys dir holds.
+func authorizeWithAdmin(t *testing.T, dir string, hosts ...string) []HostKey {
 	t.Helper()
-	dir := t.TempDir()
 	if _, err := AuthorizeHosts(dir, hosts); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +77,29 @@ func startConfigServer(t *testing.T, hosts ...string) testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keys
+}
+
+// reloadKeys reloads e with the keys dir holds now.
+func reloadKeys(t *testing.T, e *Embedded, dir string) {
+	t.Helper()
+	keys, err := LoadAuthorized(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(keys); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startConfigServer starts a nats-server from a configuration file whose
+// authorization block is NatsConfig's output, the way an external
+// cluster's servers would, and provisions it as `messenger hub provision`
+// does, with the admin key.
+func startConfigServer(t *testing.T, hosts ...string) testHub {
+	t.Helper()
+	dir := t.TempDir()
+	keys := authorizeWithAdmin(t, dir, hosts...)
 	conf := filepath.Join(t.TempDir(), "nats.conf")
 	text := fmt.Sprintf("host: 127.0.0.1\nport: -1\nserver_name: conf-hub\njetstream {\n  store_dir: %q\n}\n", t.TempDir()) + NatsConfig(keys)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
@@ -483,13 +503,7 @@ func TestEmbeddedReloadRevokes(t *testing.T) {
 	if _, err := AuthorizeHosts(h.dir, []string{"HC"}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := LoadAuthorized(h.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Reload(keys); err != nil {
-		t.Fatal(err)
-	}
+	reloadKeys(t, e, h.dir)
 
 	timeout := time.After(waitLimit)
 	for revoked := false; !revoked; {

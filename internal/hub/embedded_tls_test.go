@@ -265,13 +265,7 @@ func TestEmbeddedTLS(t *testing.T) {
 	})
 
 	t.Run("kept across a reload", func(t *testing.T) {
-		keys, err := LoadAuthorized(h.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Reload(keys); err != nil {
-			t.Fatal(err)
-		}
+		reloadKeys(t, e, h.dir)
 		plaintextRefused(t, h.url)
 		a, err := connectTLS(t, h, "HA", trusting)
 		if err != nil {
@@ -363,14 +357,8 @@ func TestEmbeddedMutualTLS(t *testing.T) {
 	})
 
 	t.Run("kept across a reload", func(t *testing.T) {
-		keys, err := LoadAuthorized(h.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Reload(keys); err != nil {
-			t.Fatal(err)
-		}
-		_, err = connectTLS(t, h, "HA", mustTLSOptions(t, serverCA.file, "", ""))
+		reloadKeys(t, e, h.dir)
+		_, err := connectTLS(t, h, "HA", mustTLSOptions(t, serverCA.file, "", ""))
 		handshakeRefused(t, "HA without a client certificate, after the reload", err)
 		if _, err := connectTLS(t, h, "HA", mustTLSOptions(t, serverCA.file, aCert, aKey)); err != nil {
 			t.Fatalf("HA with its client certificate after the reload: %v", err)

@@ -869,25 +869,8 @@ func (w *warnLog) all() []string {
 // server with its real authorization: HOSTA is the daemon's own host
 // (in process), HOSTB a remote host with its seed over loopback TCP.
 func TestFlowsUnderHostPermissions(t *testing.T) {
-	keyDir := t.TempDir()
-	if _, err := AuthorizeHosts(keyDir, []string{"HOSTB"}); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := LoadAuthorized(keyDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := LoadOrCreateSelfKey(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "perm-hub",
-		Self: self, SelfHost: "HOSTA", Authorized: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Shutdown)
-	creds, err := ConnectOptions(SeedPath(keyDir, "HOSTB"))
+	e, h := startTestEmbeddedWith(t, func(o *EmbeddedOptions) { o.SelfHost = "HOSTA" }, "HOSTB")
+	creds, err := ConnectOptions(SeedPath(h.dir, "HOSTB"))
 	if err != nil {
 		t.Fatal(err)
 	}
