@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,10 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// waitLimit bounds every wait for something the server sends; tests never
-// take it unless they fail.
-const waitLimit = 10 * time.Second
 
 // testHub is a running hub server with two authorized hosts, HA and HB,
 // whose seeds are in dir.
@@ -116,7 +111,7 @@ func startConfigServer(t *testing.T, hosts ...string) testHub {
 	}
 	srv.Start()
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	if !srv.ReadyForConnections(waitLimit) {
+	if !srv.ReadyForConnections(waitTimeout) {
 		t.Fatal("nats-server from NatsConfig did not start")
 	}
 	creds, err := ConnectOptions(AdminSeedPath(dir))
@@ -132,8 +127,7 @@ func startConfigServer(t *testing.T, hosts ...string) testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	ctx := ctxT(t)
 	if err := Provision(ctx, admin, ProvisionOptions{Replicas: 1, Hosts: hosts}); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +170,7 @@ func connectHost(t *testing.T, h testHub, host string) hostConn {
 func (c hostConn) refused(t *testing.T, what, subject string) {
 	t.Helper()
 	want := fmt.Sprintf("%s %q", what, subject)
-	timeout := time.After(waitLimit)
+	timeout := time.After(waitTimeout)
 	for {
 		select {
 		case err := <-c.errs:
@@ -209,13 +203,12 @@ func (c hostConn) subscribeRefused(t *testing.T, subject string) {
 
 func fetchOne(t *testing.T, js jetstream.JetStream, stream, consumer string) jetstream.Msg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	ctx := ctxT(t)
 	cons, err := js.Consumer(ctx, stream, consumer)
 	if err != nil {
 		t.Fatalf("binding %s on %s: %v", consumer, stream, err)
 	}
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(waitLimit))
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(waitTimeout))
 	if err != nil {
 		t.Fatalf("fetching from %s: %v", consumer, err)
 	}
@@ -232,8 +225,7 @@ func fetchOne(t *testing.T, js jetstream.JetStream, stream, consumer string) jet
 // checkHostPermissions proves, on a provisioned hub with hosts HA and HB,
 // that HA's own flows all work and that nothing lets it speak for HB.
 func checkHostPermissions(t *testing.T, h testHub) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	ctx := ctxT(t)
 	a := connectHost(t, h, "HA")
 	b := connectHost(t, h, "HB")
 
@@ -342,7 +334,7 @@ func checkHostPermissions(t *testing.T, h testHub) {
 		// The change feed carries every put, HB's too.
 		seen := map[string]bool{}
 		for !seen[RegistryUpdates(BucketNames)+".HB.BOB"] {
-			u, err := feed.NextMsg(waitLimit)
+			u, err := feed.NextMsg(waitTimeout)
 			if err != nil {
 				t.Fatalf("registry feed: %v (saw %v)", err, seen)
 			}
@@ -461,8 +453,7 @@ func TestEmbeddedSelfInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	ctx := ctxT(t)
 	// To itself: its own consumer was provisioned with the streams.
 	if _, err := js.Publish(ctx, "messenger.msg.SELF.SELF", []byte(`{"id":"s1"}`)); err != nil {
 		t.Fatal(err)
@@ -505,7 +496,7 @@ func TestEmbeddedReloadRevokes(t *testing.T) {
 	}
 	reloadKeys(t, e, h.dir)
 
-	timeout := time.After(waitLimit)
+	timeout := time.After(waitTimeout)
 	for revoked := false; !revoked; {
 		select {
 		case err := <-errs:
@@ -519,8 +510,7 @@ func TestEmbeddedReloadRevokes(t *testing.T) {
 		t.Fatalf("HA connecting after revocation: %v, want an authorization violation", err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	ctx := ctxT(t)
 	if _, err := b.js.Publish(ctx, "messenger.msg.HC.HB", []byte(`{"id":"r1"}`)); err != nil {
 		t.Fatalf("HB after the reload: %v", err)
 	}

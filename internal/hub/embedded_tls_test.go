@@ -3,7 +3,6 @@ package hub
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -117,7 +116,7 @@ func connectTLS(t *testing.T, h testHub, host string, tlsOpts []nats.Option) (*n
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(creds, nats.CustomInboxPrefix(InboxPrefix(host)), nats.Timeout(waitLimit))
+	opts := append(creds, nats.CustomInboxPrefix(InboxPrefix(host)), nats.Timeout(waitTimeout))
 	nc, err := nats.Connect(h.url, append(opts, tlsOpts...)...)
 	if err == nil {
 		t.Cleanup(nc.Close)
@@ -150,8 +149,7 @@ func checkTLSConn(t *testing.T, nc *nats.Conn) {
 // takes it from the recipient's consumer.
 func exchange(t *testing.T, from *nats.Conn, fromHost string, to *nats.Conn, toHost, id string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
+	ctx := ctxT(t)
 	fromJS, err := jetstream.New(from)
 	if err != nil {
 		t.Fatal(err)
@@ -179,12 +177,12 @@ func plaintextRefused(t *testing.T, hubURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.DialTimeout("tcp", u.Host, waitLimit)
+	conn, err := net.DialTimeout("tcp", u.Host, waitTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(waitLimit)); err != nil {
+	if err := conn.SetDeadline(time.Now().Add(waitTimeout)); err != nil {
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(conn)
@@ -337,7 +335,7 @@ func TestEmbeddedMutualTLS(t *testing.T) {
 		}
 		pub, _ := stranger.PublicKey()
 		_, err = nats.Connect(h.url, append(mustTLSOptions(t, serverCA.file, aCert, aKey),
-			nats.Nkey(pub, stranger.Sign), nats.Timeout(waitLimit))...)
+			nats.Nkey(pub, stranger.Sign), nats.Timeout(waitTimeout))...)
 		if !errors.Is(err, nats.ErrAuthorization) {
 			t.Fatalf("an unauthorized key with a good certificate: %v, want an authorization violation", err)
 		}
