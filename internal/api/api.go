@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
@@ -28,6 +29,8 @@ type Store interface {
 	List(ctx context.Context, opt store.ListOptions) ([]message.Message, error)
 	SetState(ctx context.Context, id int64, st message.State) error
 	Delete(ctx context.Context, id int64) error
+	// Recipients lists the names messages are stored under.
+	Recipients(ctx context.Context) ([]string, error)
 }
 
 // Names is the daemon's name table as the API changes it.
@@ -35,7 +38,7 @@ type Names interface {
 	List() []names.Entry
 	// AddAlias adds a message alias and registers it on the network; an
 	// error wrapping names.ErrConflict means another node holds it.
-	AddAlias(ctx context.Context, name string) (names.Entry, error)
+	AddAlias(ctx context.Context, name, owner string) (names.Entry, error)
 	DeleteAlias(ctx context.Context, name string) error
 }
 
@@ -57,11 +60,14 @@ type Name struct {
 	Group  bool   `json:"group"`
 	Source string `json:"source"`
 	State  string `json:"state"`
+	// Owner is the local account an alias belongs to; empty for the
+	// host's names.
+	Owner string `json:"owner,omitempty"`
 }
 
 // NameOf converts a table entry.
 func NameOf(e names.Entry) Name {
-	return Name{Name: e.Text, Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Group: e.Group, Source: string(e.Source), State: string(e.State)}
+	return Name{Name: e.Text, Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Group: e.Group, Source: string(e.Source), State: string(e.State), Owner: e.Owner}
 }
 
 // Status is what GET /v1/status reports about the running daemon.
@@ -103,11 +109,27 @@ type Server struct {
 	Sent    SentStore
 	HubLink HubAPI
 	Log     *slog.Logger
+	// Rules say what each caller may do; every request has a caller.
+	Rules *access.Rules
+	// Credentials, on the HTTP listener, turn sessions and tokens into
+	// callers; on the socket the peer credentials do.
+	Credentials Credentials
 }
 
-// Handler returns the API's routes.
+// HealthPath answers without a credential: whether the daemon runs.
+const HealthPath = "/v1/health"
+
+// Handler returns the API's routes, each behind identify but the health
+// answer.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	guarded := s.identify(mux)
+	outer := http.NewServeMux()
+	outer.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	outer.Handle("/", guarded)
+	mux.HandleFunc("GET /v1/whoami", s.whoami)
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("GET /v1/messages", s.list)
 	mux.HandleFunc("GET /v1/messages/{id}", s.get)
@@ -121,7 +143,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/alerts", s.raiseAlert)
 	s.spamRoutes(mux)
 	s.hubRoutes(mux)
-	return mux
+	return outer
+}
+
+// whoami tells the caller who the daemon takes them for.
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, caller(r))
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -145,6 +172,18 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
+	c := caller(r)
+	if opt.State == message.StateQuarantined && !s.admin(w, r, "list the quarantine") {
+		return
+	}
+	if !c.Admin {
+		all, err := s.Store.Recipients(r.Context())
+		if err != nil {
+			s.internal(w, err)
+			return
+		}
+		opt.To = s.Rules.Readable(c, all)
+	}
 	msgs, err := s.Store.List(r.Context(), opt)
 	if err != nil {
 		s.internal(w, err)
@@ -161,17 +200,33 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	m, err := s.Store.Get(r.Context(), id)
-	if err != nil {
-		s.storeError(w, id, err)
+	m, ok := s.readable(w, r, id, "read")
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
 }
 
+// readable fetches message id if the caller may act on it (what names the
+// action for the refusal); otherwise it has answered and reports false.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request, id int64, what string) (message.Message, bool) {
+	m, err := s.Store.Get(r.Context(), id)
+	if err != nil {
+		s.storeError(w, id, err)
+		return m, false
+	}
+	if !s.mayRead(w, r, messageRef{ID: m.ID, To: m.To, State: string(m.State)}, what) {
+		return m, false
+	}
+	return m, true
+}
+
 func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r)
 	if !ok {
+		return
+	}
+	if _, ok := s.readable(w, r, id, "mark"); !ok {
 		return
 	}
 	if err := s.Store.SetState(r.Context(), id, message.StateRead); err != nil {
@@ -184,7 +239,7 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Events != nil {
-		s.Events.Publish(Event{Kind: EventRead, ID: id})
+		s.Events.Publish(Event{Kind: EventRead, ID: id, Message: &m})
 	}
 	if s.HubLink != nil && m.HubID != "" {
 		// The reader need not wait for the sender's host: the receipt
@@ -205,12 +260,16 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	gone, ok := s.readable(w, r, id, "delete")
+	if !ok {
+		return
+	}
 	if err := s.Store.Delete(r.Context(), id); err != nil {
 		s.storeError(w, id, err)
 		return
 	}
 	if s.Events != nil {
-		s.Events.Publish(Event{Kind: EventDelete, ID: id})
+		s.Events.Publish(Event{Kind: EventDelete, ID: id, Message: &gone})
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -223,6 +282,18 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, Error{Error: "body must be JSON like {\"to\": \"BOB\", \"text\": \"hello\"}: " + err.Error(), Code: sender.CodeBadRequest})
 		return
 	}
+	c := caller(r)
+	if req.Address != "" && !s.admin(w, r, "send to an address (an outbound connection of the daemon's choosing)") {
+		return
+	}
+	if req.From == "" {
+		req.From = c.Login
+	}
+	if err := s.Rules.MaySendAs(c, req.From); err != nil {
+		refuse(w, err)
+		return
+	}
+	req.LocalUser = c.Login
 	deliveries, err := s.Sender.Send(r.Context(), req)
 	if err != nil {
 		var e *sender.Error
@@ -247,6 +318,9 @@ func (s *Server) listNames(w http.ResponseWriter, r *http.Request) {
 // AddNameRequest is the body of POST /v1/names.
 type AddNameRequest struct {
 	Name string `json:"name"`
+	// User gives the alias to a local account (its login): its messages
+	// are that account's. Empty makes a host name.
+	User string `json:"user,omitempty"`
 }
 
 func (s *Server) addName(w http.ResponseWriter, r *http.Request) {
@@ -255,7 +329,18 @@ func (s *Server) addName(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("body must be JSON like {\"name\": \"HELPDESK\"}: %w", err))
 		return
 	}
-	e, err := s.Names.AddAlias(r.Context(), req.Name)
+	if !s.admin(w, r, "add names") {
+		return
+	}
+	if req.User != "" {
+		u, err := s.Rules.Accounts.ByLogin(req.User)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("--user %s: %w", req.User, err))
+			return
+		}
+		req.User = u.Login
+	}
+	e, err := s.Names.AddAlias(r.Context(), req.Name, req.User)
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusCreated, NameOf(e))
@@ -269,6 +354,9 @@ func (s *Server) addName(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteName(w http.ResponseWriter, r *http.Request) {
+	if !s.admin(w, r, "delete names") {
+		return
+	}
 	err := s.Names.DeleteAlias(r.Context(), r.PathValue("name"))
 	switch {
 	case err == nil:

@@ -25,7 +25,9 @@ const (
 type Event struct {
 	Kind    string
 	ID      int64
-	Message *message.Message // for EventMessage
+	// Message is the message delivered (EventMessage), or the one read or
+	// deleted, so that each stream shows it only to who may read it.
+	Message *message.Message
 }
 
 // subscriberQueue bounds how far one client of the stream may lag; a
@@ -120,6 +122,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
+	c := caller(r)
 	var to map[string]bool
 	if v := r.URL.Query().Get("to"); v != "" {
 		to = map[string]bool{}
@@ -149,9 +152,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if to != nil && !to[strings.ToUpper(strings.TrimSpace(e.Message.To))] {
 				return nil
 			}
+			if !s.Rules.MayRead(c, e.Message.To) || (e.Message.State == message.StateQuarantined && !c.Admin) {
+				return nil
+			}
 			data, _ := json.Marshal(e.Message)
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Kind, data)
 		default:
+			if e.Message != nil && !s.Rules.MayRead(c, e.Message.To) {
+				return nil
+			}
 			fmt.Fprintf(w, "event: %s\ndata: {\"id\":%d}\n\n", e.Kind, e.ID)
 		}
 		return rc.Flush()

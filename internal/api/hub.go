@@ -25,7 +25,7 @@ type HubAPI interface {
 
 func (s *Server) hubRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/sent", s.listSent)
-	mux.HandleFunc("GET /v1/hub/status", s.hubStatus)
+	mux.HandleFunc("GET /v1/hub/status", s.adminOnly("see the hub's status", s.hubStatus))
 }
 
 func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +48,10 @@ func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
 	if opt.AfterID, opt.Limit, err = pageQuery(q); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
+	}
+	// A user sees what they sent; admins everything.
+	if c := caller(r); !c.Admin {
+		opt.LocalUser = c.Login
 	}
 	rows, err := s.Sent.ListSent(r.Context(), opt)
 	if err != nil {

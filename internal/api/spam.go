@@ -40,12 +40,22 @@ type PolicyEntryResponse struct {
 }
 
 func (s *Server) spamRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/spam", s.listSpam)
-	mux.HandleFunc("GET /v1/spam/{id}", s.getSpam)
-	mux.HandleFunc("POST /v1/spam/{id}/release", s.releaseSpam)
-	mux.HandleFunc("POST /v1/spam/block", s.addEntry("block"))
-	mux.HandleFunc("POST /v1/spam/trust", s.addEntry("trust"))
-	mux.HandleFunc("POST /v1/policy/reload", s.reloadPolicy)
+	mux.HandleFunc("GET /v1/spam", s.adminOnly("list the quarantine", s.listSpam))
+	mux.HandleFunc("GET /v1/spam/{id}", s.adminOnly("read the quarantine", s.getSpam))
+	mux.HandleFunc("POST /v1/spam/{id}/release", s.adminOnly("release quarantined messages", s.releaseSpam))
+	mux.HandleFunc("POST /v1/spam/block", s.adminOnly("block senders", s.addEntry("block")))
+	mux.HandleFunc("POST /v1/spam/trust", s.adminOnly("trust senders", s.addEntry("trust")))
+	mux.HandleFunc("POST /v1/policy/reload", s.adminOnly("reload the policy", s.reloadPolicy))
+}
+
+// adminOnly lets only admins reach h; what names the action for the
+// refusal.
+func (s *Server) adminOnly(what string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.admin(w, r, what) {
+			h(w, r)
+		}
+	}
 }
 
 func (s *Server) listSpam(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
@@ -93,6 +95,11 @@ type Config struct {
 	Alert Alert `toml:"alert"`
 	Hub   Hub   `toml:"hub"`
 	Log   Log   `toml:"log"`
+	// Access says who is an admin, who reads the host's messages and who
+	// may raise alerts.
+	Access access.Config `toml:"access"`
+	// Web is the web inbox's sign-in.
+	Web Web `toml:"web"`
 
 	// Policy is the spam defence every received message passes.
 	Policy policy.Spec `toml:"policy"`
@@ -205,6 +212,16 @@ type WebSink struct {
 	Enabled bool `toml:"enabled"`
 }
 
+// Web configures web sign-in.
+type Web struct {
+	// ExternalURL is the address people open the page at when a TLS
+	// proxy stands in front (e.g. https://messenger.example): sign-in
+	// links use it and the page's requests from it are accepted.
+	ExternalURL string `toml:"external_url"`
+	// SessionTTL is how long a web session lasts.
+	SessionTTL Duration `toml:"session_ttl"`
+}
+
 // Log configures the daemon's structured log on standard error.
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
@@ -262,6 +279,8 @@ func Default() Config {
 		Hub:    defaultHub(),
 		Log:    Log{Level: "info", Format: "text"},
 		Policy: policy.DefaultSpec(),
+		Access: access.DefaultConfig(),
+		Web:    Web{SessionTTL: Duration{12 * time.Hour}},
 	}
 }
 
@@ -539,6 +558,15 @@ func (c *Config) Validate() error {
 		if h.Timeout.Duration <= 0 {
 			bad("sinks.hook.timeout: must be positive")
 		}
+	}
+	errs = append(errs, c.Access.Validate()...)
+	if u := c.Web.ExternalURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
+			bad("web.external_url: %q is not a base URL like https://messenger.example", u)
+		}
+	}
+	if c.Web.SessionTTL.Duration < time.Minute {
+		bad("web.session_ttl: %v is shorter than a minute", c.Web.SessionTTL)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

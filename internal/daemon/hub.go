@@ -148,8 +148,8 @@ func (s hubSender) Carries(ctx context.Context, name string) bool {
 	return err == nil || errors.Is(err, hub.ErrRefused)
 }
 
-func (s hubSender) Send(ctx context.Context, to, from, text string, expires time.Duration) (sender.HubSent, error) {
-	res, err := s.h.Send(ctx, hub.SendRequest{To: to, From: from, Text: text, Expires: expires})
+func (s hubSender) Send(ctx context.Context, to, from, text string, expires time.Duration, localUser string) (sender.HubSent, error) {
+	res, err := s.h.Send(ctx, hub.SendRequest{To: to, From: from, Text: text, Expires: expires, LocalUser: localUser})
 	switch {
 	case errors.Is(err, hub.ErrUnknownName):
 		return sender.HubSent{}, fmt.Errorf("%w: %v", sender.ErrHubUnknownName, err)

@@ -32,6 +32,8 @@ type SendRequest struct {
 	// Expires drops the message if the recipient's host has not taken it
 	// this long after it was sent; 0 is never.
 	Expires time.Duration
+	// LocalUser is the local account sending, kept with the sent row.
+	LocalUser string
 }
 
 // SendResult is what became of a message Send accepted.
@@ -69,7 +71,7 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	now := h.now()
 	row := store.Sent{
 		HubID: NewID(), To: req.To, From: req.From, Text: req.Text,
-		Created: now, Updated: now, State: store.SentQueued,
+		Created: now, Updated: now, State: store.SentQueued, LocalUser: req.LocalUser,
 	}
 	if req.Expires > 0 {
 		row.Expires = now.Add(req.Expires)

@@ -72,6 +72,10 @@ type Message struct {
 	// Verified is the sending host as the hub's permissions prove it
 	// (never taken from the message body); empty for every other path.
 	Verified string `json:"verified,omitempty"`
+	// LocalUser is the local account that sent the message through this
+	// daemon (the API's caller), as its peer credentials or token proved
+	// it; empty for messages from the network.
+	LocalUser string `json:"local_user,omitempty"`
 }
 
 // Header is the classic pop-up header line of the Windows Messenger

@@ -64,6 +64,10 @@ type Entry struct {
 	Group  bool
 	Source Source
 	State  State
+	// Owner is the local account an alias belongs to (messenger name add
+	// --user); empty for the host's own names, whose messages every
+	// local user may read.
+	Owner string
 }
 
 // Permanent reports whether the entry lives as long as the daemon.
@@ -207,8 +211,9 @@ func (t *Table) SetState(n netbios.Name, st State) {
 	t.mu.Unlock()
 }
 
-// AddAlias puts a run-time alias in the table, state registering.
-func (t *Table) AddAlias(s string) (Entry, error) {
+// AddAlias puts a run-time alias in the table, state registering; owner
+// is the account it belongs to, empty for a host name.
+func (t *Table) AddAlias(s, owner string) (Entry, error) {
 	n, err := Messenger(s, t.cp)
 	if err != nil {
 		return Entry{}, err
@@ -219,13 +224,40 @@ func (t *Table) AddAlias(s string) (Entry, error) {
 		if e.Source == SourceUser {
 			// A logged-in user's name becomes a lasting alias.
 			e.Source = SourceAlias
+			e.Owner = owner
 			return *e, nil
 		}
 		return *e, fmt.Errorf("%v: %w", n, ErrExists)
 	}
-	t.put(Entry{Name: n, Source: SourceAlias, State: StateRegistering})
+	t.put(Entry{Name: n, Source: SourceAlias, State: StateRegistering, Owner: owner})
 	t.announce()
 	return *t.entries[key(n)], nil
+}
+
+// Owner says whom the messenger name s belongs to, for who may read its
+// messages: an alias's owner; host for the host name, the workgroup and
+// aliases without an owner; neither (owner "", host false) for any other
+// name, which belongs to the local account of that login if there is one.
+func (t *Table) Owner(s string) (owner string, host bool) {
+	n, err := Messenger(s, t.cp)
+	if err != nil {
+		return "", false
+	}
+	if e, ok := t.Lookup(n); ok && e.Name.Suffix() == MessengerSuffix {
+		switch e.Source {
+		case SourceHost:
+			return "", true
+		case SourceAlias, SourceConfig:
+			return e.Owner, e.Owner == ""
+		}
+		return "", false
+	}
+	if g, err := netbios.NewName(n.Base(), 0x00); err == nil {
+		if e, ok := t.Lookup(g); ok && e.Source == SourceWorkgroup {
+			return "", true
+		}
+	}
+	return "", false
 }
 
 // CheckRemovable tells whether the messenger name s may be deleted.

@@ -14,9 +14,16 @@ import (
 
 // AliasStore keeps run-time aliases across restarts.
 type AliasStore interface {
-	AddAlias(ctx context.Context, name string) error
+	AddAlias(ctx context.Context, a Alias) error
 	DeleteAlias(ctx context.Context, name string) error
-	Aliases(ctx context.Context) ([]string, error)
+	Aliases(ctx context.Context) ([]Alias, error)
+}
+
+// Alias is a run-time alias as it is remembered: its name and the local
+// account it belongs to (empty: a host name).
+type Alias struct {
+	Name  string
+	Owner string
 }
 
 // Service is the table together with its life on the network: what
@@ -42,8 +49,8 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	for _, a := range stored {
-		if _, err := s.Table.AddAlias(a); err != nil && !errors.Is(err, ErrExists) {
-			s.Log.Warn("stored alias no longer valid; skipped", slog.String("alias", a), slog.Any("err", err))
+		if _, err := s.Table.AddAlias(a.Name, a.Owner); err != nil && !errors.Is(err, ErrExists) {
+			s.Log.Warn("stored alias no longer valid; skipped", slog.String("alias", a.Name), slog.Any("err", err))
 		}
 	}
 	s.mu.Lock()
@@ -73,11 +80,12 @@ func (s *Service) List() []Entry { return s.Table.List() }
 
 // AddAlias adds a message alias, registers it, and remembers it. If
 // another node holds the name the alias stays listed in state conflict,
-// is not remembered, and the error wraps ErrConflict.
-func (s *Service) AddAlias(ctx context.Context, name string) (Entry, error) {
+// is not remembered, and the error wraps ErrConflict. owner is the local
+// account the alias belongs to, empty for a host name.
+func (s *Service) AddAlias(ctx context.Context, name, owner string) (Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.Table.AddAlias(name)
+	e, err := s.Table.AddAlias(name, owner)
 	if err != nil {
 		return e, err
 	}
@@ -85,7 +93,7 @@ func (s *Service) AddAlias(ctx context.Context, name string) (Entry, error) {
 		e, _ = s.Table.Lookup(e.Name)
 		return e, err
 	}
-	if err := s.Store.AddAlias(ctx, e.Text); err != nil {
+	if err := s.Store.AddAlias(ctx, Alias{Name: e.Text, Owner: owner}); err != nil {
 		return e, fmt.Errorf("remembering alias %v: %w", e.Name, err)
 	}
 	e, _ = s.Table.Lookup(e.Name)

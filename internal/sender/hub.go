@@ -23,7 +23,8 @@ type Hub interface {
 	Carries(ctx context.Context, name string) bool
 	// Send queues the message for name's host and publishes it when it
 	// can. Errors: ErrHubUnknownName, ErrHubOutboxFull, or bad input.
-	Send(ctx context.Context, to, from, text string, expires time.Duration) (HubSent, error)
+	// localUser is the local account sending, kept with the sent row.
+	Send(ctx context.Context, to, from, text string, expires time.Duration, localUser string) (HubSent, error)
 	// WaitDelivered returns once the message has a final or delivered
 	// state (delivered, read, expired, failed), or ctx ends.
 	WaitDelivered(ctx context.Context, id string) (store.SentState, error)
@@ -55,7 +56,7 @@ func (s *Sender) viaHub(ctx context.Context, req Request, from string) Delivery 
 		d.Code, d.Error = CodeTooLong, fmt.Sprintf("The message is %d characters long; the limit is %d.", n, message.MaxTextLen)
 		return d
 	}
-	sent, err := s.Hub.Send(ctx, to, from, req.Text, req.Expires)
+	sent, err := s.Hub.Send(ctx, to, from, req.Text, req.Expires, req.LocalUser)
 	switch {
 	case errors.Is(err, ErrHubUnknownName):
 		d.Code, d.Error = CodeNameNotFound, "The message alias could not be found on the network."

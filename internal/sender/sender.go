@@ -151,6 +151,9 @@ type Request struct {
 	// Expires drops a hub message its recipient's host has not taken
 	// within this long (msg /TIME); zero keeps it until the hub's limit.
 	Expires time.Duration `json:"expires,omitempty"`
+	// LocalUser is the local account asking, set by the API from the
+	// caller and never taken from a request body.
+	LocalUser string `json:"-"`
 }
 
 // Delivery is the outcome for one recipient.
@@ -228,7 +231,7 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 	}
 	switch {
 	case req.Users:
-		return s.toUsers(ctx, from, req.Text), nil
+		return s.toUsers(ctx, from, req.Text, req.LocalUser), nil
 	case req.To == "*" || req.Domain != "":
 		d, err := s.broadcast(req, fromOEM)
 		if err != nil {
@@ -246,11 +249,11 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 
 // toUsers delivers to every user logged in here, as net send /users did
 // to the sessions of a server.
-func (s *Sender) toUsers(ctx context.Context, from, text string) []Delivery {
+func (s *Sender) toUsers(ctx context.Context, from, text, localUser string) []Delivery {
 	var out []Delivery
 	for _, e := range s.Names.List() {
 		if e.Source == names.SourceUser {
-			out = append(out, s.local(ctx, e.Text, from, text))
+			out = append(out, s.local(ctx, e.Text, from, text, localUser))
 		}
 	}
 	if out == nil {
@@ -259,11 +262,11 @@ func (s *Sender) toUsers(ctx context.Context, from, text string) []Delivery {
 	return out
 }
 
-func (s *Sender) local(ctx context.Context, to, from, text string) Delivery {
+func (s *Sender) local(ctx context.Context, to, from, text, localUser string) Delivery {
 	if n := utf8.RuneCountInString(text); n > message.MaxTextLen {
 		return Delivery{To: to, Via: "local", Code: CodeTooLong, Error: fmt.Sprintf("The message is %d characters long; the limit is %d.", n, message.MaxTextLen)}
 	}
-	m := &message.Message{From: from, To: to, Text: text, Time: time.Now(), Transport: message.TransportAPI, Source: "local"}
+	m := &message.Message{From: from, To: to, Text: text, Time: time.Now(), Transport: message.TransportAPI, Source: "local", LocalUser: localUser}
 	if err := s.Local.Deliver(ctx, m); err != nil {
 		return Delivery{To: to, Via: "local", Code: CodeNetwork, Error: err.Error()}
 	}
@@ -320,7 +323,7 @@ func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, fro
 	}
 	d := Delivery{To: name.Base(), Via: "smb"}
 	if req.Address == "" && s.Names.Has(name) {
-		return s.local(ctx, strings.ToUpper(to), from, req.Text)
+		return s.local(ctx, strings.ToUpper(to), from, req.Text, req.LocalUser)
 	}
 	if req.Via == "hub" {
 		return s.viaHub(ctx, req, from)

@@ -4,17 +4,20 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/netsend/messenger/internal/names"
 )
 
 // AddAlias remembers a message alias added at run time; remembering one
 // twice is no error.
-func (s *Store) AddAlias(ctx context.Context, name string) error {
+func (s *Store) AddAlias(ctx context.Context, a names.Alias) error {
 	if s.closed() {
 		return ErrClosed
 	}
-	_, err := s.wdb.ExecContext(ctx, `INSERT OR IGNORE INTO aliases (name, added) VALUES (?, ?)`, name, time.Now().UnixNano())
+	_, err := s.wdb.ExecContext(ctx, `INSERT INTO aliases (name, added, owner) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner`, a.Name, time.Now().UnixNano(), a.Owner)
 	if err != nil {
-		return fmt.Errorf("store: adding alias %q: %w", name, err)
+		return fmt.Errorf("store: adding alias %q: %w", a.Name, err)
 	}
 	return nil
 }
@@ -35,22 +38,22 @@ func (s *Store) DeleteAlias(ctx context.Context, name string) error {
 }
 
 // Aliases lists the stored aliases in the order they were added.
-func (s *Store) Aliases(ctx context.Context) ([]string, error) {
+func (s *Store) Aliases(ctx context.Context) ([]names.Alias, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM aliases ORDER BY added, name`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name, owner FROM aliases ORDER BY added, name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: listing aliases: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []names.Alias
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var a names.Alias
+		if err := rows.Scan(&a.Name, &a.Owner); err != nil {
 			return nil, fmt.Errorf("store: listing aliases: %w", err)
 		}
-		out = append(out, n)
+		out = append(out, a)
 	}
 	return out, rows.Err()
 }

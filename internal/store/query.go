@@ -5,19 +5,23 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/netsend/messenger/internal/message"
 )
 
 const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule, explanation,
-	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified FROM messages`
+	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified, local_user FROM messages`
 
 // ListOptions select messages for List.
 type ListOptions struct {
 	State   message.State // "" lists the inbox: unread and read, not quarantined
 	AfterID int64         // only ids greater than this: the cursor for paging
 	Limit   int           // at most this many; 0 means no limit
+	// To, when not nil, keeps only messages to these recipients (names
+	// as stored); an empty, non-nil To selects nothing.
+	To []string
 }
 
 // Get returns the message with id, or an error wrapping ErrNotFound.
@@ -48,18 +52,23 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 			return nil, fmt.Errorf("store: listing: %w", err)
 		}
 	}
+	if opt.To != nil && len(opt.To) == 0 {
+		return nil, nil
+	}
 	limit := sqlLimit(opt.Limit)
 	// Two texts rather than "(? = '' OR state = ?)", which would keep
 	// SQLite from using the (state, id) index.
-	var rows *sql.Rows
-	var err error
-	if opt.State == "" {
-		rows, err = s.rdb.QueryContext(ctx, selectColumns+` WHERE state IN ('unread', 'read') AND id > ? ORDER BY id LIMIT ?`,
-			opt.AfterID, limit)
-	} else {
-		rows, err = s.rdb.QueryContext(ctx, selectColumns+` WHERE state = ? AND id > ? ORDER BY id LIMIT ?`,
-			string(opt.State), opt.AfterID, limit)
+	query, args := selectColumns+` WHERE state IN ('unread', 'read')`, []any{}
+	if opt.State != "" {
+		query, args = selectColumns+` WHERE state = ?`, append(args, string(opt.State))
 	}
+	if opt.To != nil {
+		query += ` AND recipient IN (?` + strings.Repeat(`, ?`, len(opt.To)-1) + `)`
+		for _, n := range opt.To {
+			args = append(args, n)
+		}
+	}
+	rows, err := s.rdb.QueryContext(ctx, query+` AND id > ? ORDER BY id LIMIT ?`, append(args, opt.AfterID, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: listing: %w", err)
 	}
@@ -76,6 +85,28 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 		return nil, fmt.Errorf("store: listing: %w", err)
 	}
 	return out, nil
+}
+
+// Recipients returns every recipient name messages are stored under, so
+// that a caller who may read only some names can be given those.
+func (s *Store) Recipients(ctx context.Context) ([]string, error) {
+	if s.closed() {
+		return nil, ErrClosed
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT recipient FROM messages`)
+	if err != nil {
+		return nil, fmt.Errorf("store: listing recipients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: listing recipients: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // Count returns how many messages are stored.
@@ -164,7 +195,7 @@ func scanMessage(sc scanner) (message.Message, error) {
 		status    string
 	)
 	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule, &m.Explanation,
-		&a.Source, &severity, &status, &a.Title, &a.Key, &m.HubID, &m.Verified); err != nil {
+		&a.Source, &severity, &status, &a.Title, &a.Key, &m.HubID, &m.Verified, &m.LocalUser); err != nil {
 		return message.Message{}, err
 	}
 	// Every alert has a source (ValidateAlert insists), so an empty one

@@ -120,6 +120,17 @@ var migrations = [][]string{
 			UNIQUE (hub_id, state)
 		)`,
 	},
+	// 8: who is asking. local_user is the local account that sent a
+	// message through the daemon (empty for the network's messages); an
+	// alias's owner is the account its messages belong to (empty: a host
+	// name, as every alias was before). Messages are listed by recipient
+	// for a caller who may read only some names.
+	{
+		`ALTER TABLE messages ADD COLUMN local_user TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE sent ADD COLUMN local_user TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE aliases ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX messages_recipient_id ON messages (recipient, id)`,
+	},
 }
 
 // schemaVersion is the version this build writes.

@@ -55,6 +55,8 @@ type Sent struct {
 	Delivered time.Time `json:"delivered,omitzero"`
 	Read      time.Time `json:"read,omitzero"`
 	Detail    string    `json:"detail,omitempty"`
+	// LocalUser is the local account that sent it.
+	LocalUser string `json:"local_user,omitempty"`
 }
 
 // SentListOptions select sent messages for ListSent.
@@ -62,6 +64,8 @@ type SentListOptions struct {
 	State   SentState // "" lists every state
 	Limit   int       // only the newest this many; 0 means no limit
 	AfterID int64     // only ids greater than this: the cursor for following
+	// LocalUser, when set, keeps only what that local account sent.
+	LocalUser string
 }
 
 // sentRank orders the states a message moves through on its way; the
@@ -89,7 +93,7 @@ func validSentState(st SentState) error {
 }
 
 const sentColumns = `SELECT id, hub_id, recipient, host, sender, text, created, expires, state, updated,
-	delivered_at, read_at, detail FROM sent`
+	delivered_at, read_at, detail, local_user FROM sent`
 
 // AddSent records a message sent through the hub and sets s.ID. An empty
 // State is queued; zero Created and Updated are now. A HubID already
@@ -141,9 +145,9 @@ func (s *Store) AddSentBatch(ctx context.Context, rows []*Sent) []error {
 func insertSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
 	v := r.sent
 	res, err := tx.ExecContext(ctx, `INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
-		delivered_at, read_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub_id) DO NOTHING`,
+		delivered_at, read_at, detail, local_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub_id) DO NOTHING`,
 		v.HubID, v.To, v.Host, v.From, v.Text, nanos(v.Created), nanos(v.Expires), string(v.State), nanos(v.Updated),
-		nanos(v.Delivered), nanos(v.Read), v.Detail)
+		nanos(v.Delivered), nanos(v.Read), v.Detail, v.LocalUser)
 	if err = r.inserted(res, err); err != nil {
 		return fmt.Errorf("store: adding sent message %s: %w", v.HubID, err)
 	}
@@ -331,14 +335,14 @@ func (s *Store) listSent(ctx context.Context, opt SentListOptions, newest bool) 
 	if newest {
 		order = ` ORDER BY id DESC LIMIT ?`
 	}
-	var rows *sql.Rows
-	var err error
-	if opt.State == "" {
-		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE id > ?`+order, opt.AfterID, limit)
-	} else {
-		rows, err = s.rdb.QueryContext(ctx, sentColumns+` WHERE state = ? AND id > ?`+order,
-			string(opt.State), opt.AfterID, limit)
+	query, args := sentColumns+` WHERE id > ?`, []any{opt.AfterID}
+	if opt.State != "" {
+		query, args = sentColumns+` WHERE state = ? AND id > ?`, []any{string(opt.State), opt.AfterID}
 	}
+	if opt.LocalUser != "" {
+		query, args = query+` AND local_user = ?`, append(args, opt.LocalUser)
+	}
+	rows, err := s.rdb.QueryContext(ctx, query+order, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: listing sent messages: %w", err)
 	}
@@ -409,7 +413,7 @@ func scanSent(sc scanner) (Sent, error) {
 		created, expires, updated, delivered, readAt int64
 	)
 	if err := sc.Scan(&v.ID, &v.HubID, &v.To, &v.Host, &v.From, &v.Text, &created, &expires, &state, &updated,
-		&delivered, &readAt, &v.Detail); err != nil {
+		&delivered, &readAt, &v.Detail, &v.LocalUser); err != nil {
 		return Sent{}, err
 	}
 	v.State = SentState(state)
