@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/config"
@@ -44,25 +43,21 @@ func (g *globalFlags) call(cmd *cobra.Command, f func(ctx context.Context, c *ap
 	return daemonError(f(ctx, c), g.dataDirHint())
 }
 
-// clientFor picks the way to the daemon: its socket, unless this user may
-// not open it — the hooks of NUT, clamd and cupsd run as their own
-// accounts, and the shipped unit keeps the data directory private — and
-// then the loopback HTTP listener (http_addr), which serves the same API
-// to any local user.
+// clientFor picks the daemon's socket: the configured data directory's,
+// or — for an account that named none — the system daemon's at
+// config.SystemSocket when it runs, so that the hooks of NUT, clamd and
+// cupsd, which run as their own accounts with their own $HOME, find it.
+// The daemon knows each caller by the socket's peer credentials.
 func clientFor(cfg config.Config) *api.Client {
 	socket := cfg.SocketPath()
-	if cfg.HTTPAddr == "" || !errors.Is(unix.Access(socket, unix.W_OK), unix.EACCES) {
-		return api.NewClient(socket)
-	}
-	addr := cfg.HTTPAddr
-	// A listener on every address answers on loopback too, and only there
-	// without a token.
-	if host, port, err := net.SplitHostPort(addr); err == nil {
-		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-			addr = net.JoinHostPort("127.0.0.1", port)
+	if cfg.DataDir == config.Default().DataDir && socket != config.SystemSocket {
+		if _, err := os.Stat(config.SystemSocket); err == nil {
+			if _, err := os.Stat(socket); err != nil {
+				socket = config.SystemSocket
+			}
 		}
 	}
-	return api.NewHTTPClient(addr)
+	return api.NewClient(socket)
 }
 
 func daemonError(err error, dataDirHint string) error {

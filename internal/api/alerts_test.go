@@ -44,7 +44,7 @@ func serveAlerts(t *testing.T, a Alerter) (*Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: (&Server{Alerts: a, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()}
+	srv := testServer(&Server{Alerts: a, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return NewClient(sock), sock

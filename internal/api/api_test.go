@@ -30,8 +30,8 @@ func serve(t *testing.T) (*Client, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: (&Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Status: func() Status { return Status{Version: "test", PID: 1} }}).Handler()}
+	srv := testServer(&Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Status: func() Status { return Status{Version: "test", PID: 1} }})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return NewClient(sock), st

@@ -31,7 +31,7 @@ func serveEvents(t *testing.T) (*Client, *store.Store, *Hub) {
 		t.Fatal(err)
 	}
 	hub := NewHub()
-	srv := &http.Server{Handler: (&Server{Store: st, Events: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()}
+	srv := testServer(&Server{Store: st, Events: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	go srv.Serve(ln)
 	t.Cleanup(func() { hub.Close(); srv.Close() })
 	return NewClient(sock), st, hub

@@ -8,21 +8,21 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/message"
 )
 
 // TestHTTPClientThroughGuard raises an alert through the loopback HTTP
-// listener's guard, as the CUPS notifier does when it may not open the
-// socket: the guard lets the change through only with RequestHeader,
-// which the client must send.
+// listener's guard, as a script with a token does: the guard lets the
+// change through only with RequestHeader, which the client must send.
 func TestHTTPClientThroughGuard(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fakeAlerter{}
-	srv := &http.Server{Handler: Guard((&Server{Alerts: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
+	srv := &http.Server{Handler: Guard((&Server{Alerts: f, Credentials: rootCredentials{}, Rules: &access.Rules{Accounts: access.NewAccounts(access.DefaultConfig())}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,7 +59,7 @@ func serveSpam(t *testing.T) (*Client, *store.Store, *fakeSpam) {
 		t.Fatal(err)
 	}
 	f := &fakeSpam{st: st}
-	srv := &http.Server{Handler: (&Server{Store: st, Spam: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()}
+	srv := testServer(&Server{Store: st, Spam: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return NewClient(sock), st, f

@@ -602,6 +602,11 @@ func ParseWINS(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(a, 137), nil
 }
 
+// SystemSocket is the system daemon's socket (data directory
+// /var/lib/messenger), which every local account may open; clients that
+// name no data directory of their own find the daemon there.
+const SystemSocket = "/var/lib/messenger/" + SocketName
+
 // SocketPath is the local API's Unix socket.
 func (c *Config) SocketPath() string { return filepath.Join(c.DataDir, SocketName) }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
@@ -66,8 +67,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	// Every file the daemon makes is its own: the database, its -wal and
+	// -shm, tokens, keys. The socket alone is opened up, below.
+	syscall.Umask(0o077)
+	if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := tightenDataDir(cfg.DataDir, log); err != nil {
+		return err
 	}
 	unlock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
@@ -371,7 +378,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		}()
 	}
 
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Status: func() api.Status {
+	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: nameTable}
+	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Rules: rules, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
@@ -384,9 +392,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{})
 	sockMux := http.NewServeMux()
-	sockMux.Handle("/v1/", apiSrv.Handler())
+	apiHandler := apiSrv.Handler()
+	sockMux.Handle("/v1/", apiHandler)
 	sockMux.Handle("GET /metrics", metricsHandler)
-	servers := []*http.Server{{Handler: sockMux, ReadHeaderTimeout: 10 * time.Second}}
+	servers := []*http.Server{{Handler: sockMux, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.PeerConnContext}}
 	serveHTTP := func(srv *http.Server, ln net.Listener) {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -398,26 +407,28 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	go serveHTTP(servers[0], sockLn)
 	if httpLn != nil {
 		httpMux := http.NewServeMux()
-		httpMux.Handle("GET /metrics", metricsHandler)
-		if isLoopback(httpLn.Addr()) {
-			httpMux.Handle("/v1/", api.Guard(apiSrv.Handler()))
-			if cfg.Sinks.Web.Enabled {
-				httpMux.Handle("/", api.Guard(api.WebHandler()))
-			}
-		} else if auth, err := api.LoadAuth(cfg.DataDir); err != nil {
-			// Off loopback without a token the API would hand the inbox to
-			// the network.
-			log.Warn("http_addr is not loopback and there is no usable web token: serving /metrics only",
-				slog.String("addr", httpLn.Addr().String()), slog.Any("err", err))
-		} else {
-			host, _, _ := net.SplitHostPort(httpLn.Addr().String())
-			hosts := append([]string{host}, cfg.HTTPHosts...)
-			httpMux.Handle("/v1/", api.GuardFor(auth.Wrap(apiSrv.Handler()), hosts...))
-			if cfg.Sinks.Web.Enabled {
-				httpMux.Handle("/", api.GuardFor(auth.Wrap(api.WebHandler()), hosts...))
-			}
-			log.Info("API and web page off loopback, token required", slog.String("addr", httpLn.Addr().String()), slog.Any("hosts", hosts))
+		loopback := isLoopback(httpLn.Addr())
+		if loopback {
+			httpMux.Handle("GET /metrics", metricsHandler)
 		}
+		// Over HTTP every request but the health answer needs a credential
+		// bound to an account: a token or a web session (apiSrv.Credentials).
+		auth, err := api.LoadAuth(cfg.DataDir)
+		if err != nil && !errors.Is(err, api.ErrNoToken) {
+			return err
+		}
+		apiSrv.Credentials = api.AdminToken{Auth: auth}
+		host, _, _ := net.SplitHostPort(httpLn.Addr().String())
+		hosts := append([]string{host}, cfg.HTTPHosts...)
+		guard := func(h http.Handler) http.Handler { return api.GuardFor(h, hosts...) }
+		if loopback {
+			guard = api.Guard
+		}
+		httpMux.Handle("/v1/", guard(apiHandler))
+		if cfg.Sinks.Web.Enabled {
+			httpMux.Handle("/", guard(auth.Wrap(api.WebHandler())))
+		}
+		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", httpLn.Addr().String()), slog.Bool("loopback", loopback))
 		srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, srv)
 		wg.Add(1)
@@ -515,8 +526,9 @@ func listenSocket(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the local API socket %s: %w", path, err)
 	}
-	// Group access lets an operator group use the CLI with a root daemon.
-	if err := os.Chmod(path, 0o660); err != nil {
+	// Every local account may connect: the peer credentials, not the
+	// file mode, say who is asking and what they may do.
+	if err := os.Chmod(path, 0o666); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("setting permissions on %s: %w", path, err)
 	}
@@ -539,4 +551,45 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// tightenDataDir makes the data directory traversable only (0711, so
+// every account reaches the socket in it) and every file in it private
+// to the daemon, saying in the log what it changed: a directory made by
+// an older version, or by hand, may have left messages readable.
+func tightenDataDir(dir string, log *slog.Logger) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o066 != 0 || perm&0o700 != 0o700 {
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return fmt.Errorf("tightening data directory %s: %w", dir, err)
+		}
+		log.Warn("data directory was open to other accounts; now 0711", slog.String("dir", dir), slog.String("was", perm.String()))
+	}
+	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		if d.Type()&os.ModeSocket != 0 || d.Type()&os.ModeSymlink != 0 {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if perm := fi.Mode().Perm(); perm&^want != 0 {
+			if err := os.Chmod(path, want); err != nil {
+				return fmt.Errorf("tightening %s: %w", path, err)
+			}
+			log.Warn("file in the data directory was open to other accounts; now private", slog.String("path", path),
+				slog.String("was", perm.String()), slog.String("now", want.String()))
+		}
+		return nil
+	})
 }

@@ -74,14 +74,14 @@ func TestTable(t *testing.T) {
 
 func TestAliases(t *testing.T) {
 	tab := newTable(t, "fromconfig")
-	if _, err := tab.AddAlias("helpdesk"); err != nil {
+	if _, err := tab.AddAlias("helpdesk", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tab.AddAlias("HELPDESK"); !errors.Is(err, ErrExists) {
+	if _, err := tab.AddAlias("HELPDESK", ""); !errors.Is(err, ErrExists) {
 		t.Errorf("AddAlias(duplicate) = %v, want ErrExists", err)
 	}
 	for _, bad := range []string{"", "sixteen-chars-xx", "bad*name", "a\x01b"} {
-		if _, err := tab.AddAlias(bad); !errors.Is(err, netbios.ErrInvalidName) {
+		if _, err := tab.AddAlias(bad, ""); !errors.Is(err, netbios.ErrInvalidName) {
 			t.Errorf("AddAlias(%q) = %v, want ErrInvalidName", bad, err)
 		}
 	}
@@ -126,7 +126,7 @@ func TestChanged(t *testing.T) {
 	}{
 		{"a state change", func() { tab.SetState(mustMessenger(t, "host1"), StateRegistered) }, false},
 		{"an alias added", func() { mustAlias(t, tab, "printer") }, true},
-		{"an alias added again", func() { tab.AddAlias("printer") }, false},
+		{"an alias added again", func() { tab.AddAlias("printer", "") }, false},
 		{"a user logging in", func() { tab.SetUsers([]string{"alice"}) }, true},
 		{"the same users", func() { tab.SetUsers([]string{"alice"}) }, false},
 		{"an alias removed", func() { tab.Remove(mustMessenger(t, "printer")) }, true},
@@ -153,7 +153,7 @@ func mustMessenger(t *testing.T, s string) netbios.Name {
 
 func mustAlias(t *testing.T, tab *Table, s string) {
 	t.Helper()
-	if _, err := tab.AddAlias(s); err != nil {
+	if _, err := tab.AddAlias(s, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -30,7 +30,7 @@ func (h *fakeHub) Carries(_ context.Context, name string) bool {
 	return ok
 }
 
-func (h *fakeHub) Send(_ context.Context, to, from, text string, _ time.Duration) (HubSent, error) {
+func (h *fakeHub) Send(_ context.Context, to, from, text string, _ time.Duration, _ string) (HubSent, error) {
 	if h.sendErr != nil {
 		return HubSent{}, h.sendErr
 	}

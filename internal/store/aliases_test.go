@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/netsend/messenger/internal/names"
 )
 
 func TestAliases(t *testing.T) {
@@ -15,11 +17,12 @@ func TestAliases(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"HELPDESK", "OPS"} {
-		if err := s.AddAlias(ctx, n); err != nil {
+		if err := s.AddAlias(ctx, names.Alias{Name: n}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.AddAlias(ctx, "OPS"); err != nil {
+	// Added again with an owner: the alias now belongs to that account.
+	if err := s.AddAlias(ctx, names.Alias{Name: "OPS", Owner: "alice"}); err != nil {
 		t.Errorf("AddAlias(duplicate) = %v, want no error", err)
 	}
 	if err := s.DeleteAlias(ctx, "NONE"); !errors.Is(err, ErrNotFound) {
@@ -35,7 +38,7 @@ func TestAliases(t *testing.T) {
 	}
 	defer s.Close()
 	got, err := s.Aliases(ctx)
-	if err != nil || !slices.Equal(got, []string{"OPS"}) {
-		t.Fatalf("Aliases after reopen = %q, %v; want [OPS]", got, err)
+	if err != nil || !slices.Equal(got, []names.Alias{{Name: "OPS", Owner: "alice"}}) {
+		t.Fatalf("Aliases after reopen = %q, %v; want [OPS owned by alice]", got, err)
 	}
 }

@@ -285,8 +285,8 @@ func TestOwedReceiptsMigrationFromVersion6(t *testing.T) {
 		exec(`INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
 			delivered_at, read_at, detail) VALUES ('0def', 'BOB', 'HOSTB', 'alice', 'sent from version 6', 1, 0, 'sent', 1, 0, 0, '')`)
 	})
-	if v := schemaVersion(); v != 7 {
-		t.Fatalf("schema version %d; want 7", v)
+	if v := schemaVersion(); v < 7 {
+		t.Fatalf("schema version %d; want at least 7", v)
 	}
 	ctx := context.Background()
 	old, err := s.Get(ctx, 1)
