@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/netsend/messenger/internal/hub"
 )
@@ -116,6 +119,9 @@ DATA_DIR/hub/authorized.`,
 			if err != nil {
 				return err
 			}
+			if err := mayChange(dir, "authorize hub hosts"); err != nil {
+				return err
+			}
 			keys, err := hub.AuthorizeHosts(dir, args)
 			if err != nil {
 				return err
@@ -213,6 +219,9 @@ to hub.replicas.`,
 			if creds == "" {
 				creds = hub.AdminSeedPath(dir)
 			}
+			if err := unix.Access(creds, unix.R_OK); errors.Is(err, unix.EACCES) {
+				return &exitError{exitForbidden, fmt.Errorf("only root (or the account holding %s) may provision the hub: this account cannot read the admin key", creds)}
+			}
 			if urls == "" || tlsCA == "" && tlsCert == "" || !cmd.Flags().Changed("replicas") {
 				cfg, err := g.load()
 				if err != nil {
@@ -289,4 +298,27 @@ to hub.replicas.`,
 	cmd.Flags().StringVar(&tlsKey, "hub-tls-key", "", "client certificate's key")
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of each stream: 1 on a single server, 3 in a 3-node cluster (default hub.replicas)")
 	return cmd
+}
+
+// mayChange refuses, with the refusal's exit status, an account that may
+// not write path (or, when it does not exist yet, the directory that
+// would hold it): hub keys are files of the daemon's account, and the
+// file system, not the daemon, is what guards them.
+func mayChange(path, what string) error {
+	for p := path; ; p = filepath.Dir(p) {
+		err := unix.Access(p, unix.W_OK)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
+			login := strconv.Itoa(os.Geteuid())
+			if u, err := user.Current(); err == nil {
+				login = u.Username
+			}
+			return &exitError{exitForbidden, fmt.Errorf("%s may not %s: %s belongs to the daemon's account, so only root (or that account) may", login, what, path)}
+		}
+		if !errors.Is(err, unix.ENOENT) || p == filepath.Dir(p) {
+			return nil // let the operation itself report it
+		}
+	}
 }

@@ -8,7 +8,14 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/netsend/messenger/internal/api"
 )
+
+// exitForbidden is the exit status of every verb the daemon refused
+// because the caller may not do it (HTTP 403): the same for all verbs, so
+// scripts can tell "not allowed" from "failed".
+const exitForbidden = 7
 
 // exitError carries a specific exit status up to main.
 type exitError struct {
@@ -28,6 +35,11 @@ func main() {
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
 		var ee *exitError
+		var re *api.RequestError
+		if !errors.As(err, &ee) && errors.As(err, &re) && re.Code == api.CodeForbidden {
+			// A refusal: the daemon's sentence says what and who may.
+			ee = &exitError{exitForbidden, err}
+		}
 		if !errors.As(err, &ee) || ee.err.Error() != "" {
 			fmt.Fprintln(os.Stderr, "messenger:", err)
 		}

@@ -52,7 +52,11 @@ workgroup group name).`,
 				if n.Group {
 					kind = "group"
 				}
-				fmt.Fprintf(tw, "%s\t<%s> %s\t%s\t%s\n", n.Name, n.Suffix, kind, n.State, n.Source)
+				source := n.Source
+				if n.Owner != "" {
+					source += ", owner " + n.Owner
+				}
+				fmt.Fprintf(tw, "%s\t<%s> %s\t%s\t%s\n", n.Name, n.Suffix, kind, n.State, source)
 			}
 			return tw.Flush()
 		},
@@ -60,22 +64,32 @@ workgroup group name).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per name per line")
 	cmd.Flags().BoolVar(&all, "all", false, "list every NetBIOS name, not only messenger names <03>")
 
+	var owner string
 	add := &cobra.Command{
-		Use:   "add NAME",
-		Short: "Add a message alias and register it on the network (net name /add)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "add NAME [--user LOGIN]",
+		Short: "Add a message alias and register it on the network (net name /add); admins only",
+		Long: `Adds a message alias. With --user LOGIN the alias belongs to that local
+account: its messages are that user's to read, and the user may send under
+it. Without --user it is a host name, whose messages every local user reads
+(unless [access] host_messages = "admins").`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var n api.Name
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
-				n, err = c.AddName(ctx, args[0])
+				n, err = c.AddName(ctx, args[0], owner)
 				return err
 			}); err != nil {
 				return err
 			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was added (%s).\n", n.Name, n.State)
+			whose := "a host name"
+			if n.Owner != "" {
+				whose = "owned by " + n.Owner
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "The message alias %s was added (%s, %s).\n", n.Name, n.State, whose)
 			return err
 		},
 	}
+	add.Flags().StringVar(&owner, "user", "", "the local account (login) the alias belongs to")
 	del := &cobra.Command{
 		Use:     "del NAME",
 		Aliases: []string{"delete"},

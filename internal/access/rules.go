@@ -57,7 +57,16 @@ func (r *Rules) Readable(c Caller, recipients []string) []string {
 // Owns reports whether name is c's own: their login or an alias given
 // to them. A user may send only under a name they own.
 func (r *Rules) Owns(c Caller, name string) bool {
-	return strings.EqualFold(strings.TrimSpace(name), c.Login) || (r.OwnerOf(name) == c.Login && c.Login != "")
+	name = strings.TrimSpace(name)
+	if c.Login == "" {
+		return false
+	}
+	// A login longer than a NetBIOS name is sent cut to 15 characters,
+	// as Windows cut user names.
+	if strings.EqualFold(name, c.Login) || (len(c.Login) > 15 && strings.EqualFold(name, c.Login[:15])) {
+		return true
+	}
+	return r.OwnerOf(name) == c.Login
 }
 
 // MaySendAs returns a Refusal unless c may put from in a message's

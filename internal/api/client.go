@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sender"
 )
@@ -52,6 +53,13 @@ func NewHTTPClient(addr string) *Client {
 
 // Addr is the socket path or HTTP listener address the client reaches.
 func (c *Client) Addr() string { return c.socket }
+
+// WhoAmI asks the daemon who it takes the caller for.
+func (c *Client) WhoAmI(ctx context.Context) (access.Caller, error) {
+	var out access.Caller
+	err := c.do(ctx, http.MethodGet, "/v1/whoami", &out)
+	return out, err
+}
 
 // Status asks the daemon about itself.
 func (c *Client) Status(ctx context.Context) (Status, error) {
@@ -94,11 +102,12 @@ func (c *Client) Names(ctx context.Context) ([]Name, error) {
 	return out, err
 }
 
-// AddName adds a message alias; the daemon answers once the network has
-// had its say, with ErrConflict if another node holds the name.
-func (c *Client) AddName(ctx context.Context, name string) (Name, error) {
+// AddName adds a message alias, owned by the local account user (empty
+// for a host name); the daemon answers once the network has had its say,
+// with ErrConflict if another node holds the name.
+func (c *Client) AddName(ctx context.Context, name, user string) (Name, error) {
 	var out Name
-	err := c.send(ctx, http.MethodPost, "/v1/names", AddNameRequest{Name: name}, &out)
+	err := c.send(ctx, http.MethodPost, "/v1/names", AddNameRequest{Name: name, User: user}, &out)
 	return out, err
 }
 
@@ -168,6 +177,8 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 			e.Error = resp.Status
 		}
 		switch {
+		case resp.StatusCode == http.StatusForbidden:
+			return &RequestError{Code: CodeForbidden, Msg: e.Error, Status: resp.StatusCode}
 		case e.Code != "" && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge ||
 			resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusTooManyRequests):
 			return &RequestError{Code: e.Code, Msg: e.Error, Status: resp.StatusCode}

@@ -50,7 +50,15 @@ function verifiedHost(m) {
 // senderName is m.from as headers show it: quoted when it spells the
 // verified mark, so that no sender can pass for verified.
 function senderName(from) {
-  return String(from).toLowerCase().includes("(verified") ? JSON.stringify(String(from)) : from;
+  const low = String(from).toLowerCase();
+  return low.includes("(verified") || low.includes("(local user") ? JSON.stringify(String(from)) : from;
+}
+
+// localUser is the local account that sent m through the daemon, or ""
+// for a message from the network: the daemon sets it from the caller's
+// credentials.
+function localUser(m) {
+  return m.transport === "api" && m.local_user ? String(m.local_user) : "";
 }
 
 // verifiedBadge marks a sender the hub verified: "verified HOST".
@@ -67,8 +75,9 @@ function header(m) {
   const a = m.alert;
   if (!a) {
     const host = verifiedHost(m);
+    const user = localUser(m);
     return "Message from " + senderName(m.from) + (host ? " (verified " + host + ")" : "") +
-      " to " + m.to + " on " + when(m.time);
+      (user ? " (local user " + user + ")" : "") + " to " + m.to + " on " + when(m.time);
   }
   const marks = [];
   if (a.severity) marks.push(a.severity);

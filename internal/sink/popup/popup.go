@@ -48,7 +48,7 @@ func (s *Sink) Show(m message.Message) {
 func Header(m message.Message) string {
 	a := m.Alert
 	if a == nil {
-		if Verified(m) == "" && !mimicsMark(m.From) {
+		if Verified(m) == "" && LocalUser(m) == "" && !mimicsMark(m.From) {
 			return Printable(m.Header())
 		}
 		return Printable("Message from " + Sender(m) + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM"))
@@ -93,8 +93,25 @@ func Sender(m message.Message) string {
 	if host := Verified(m); host != "" {
 		from += " (" + VerifiedMark(host) + ")"
 	}
+	if u := LocalUser(m); u != "" {
+		from += " (" + LocalUserMark(u) + ")"
+	}
 	return from
 }
+
+// LocalUser is the local account that sent m through this daemon, on one
+// line and printable, or "" for a message from the network: the daemon
+// sets it from the caller's credentials, never from what a peer sent.
+func LocalUser(m message.Message) string {
+	if m.Transport != message.TransportAPI || m.LocalUser == "" {
+		return ""
+	}
+	return OneLine(m.LocalUser)
+}
+
+// LocalUserMark is how every sink marks the local account that sent a
+// message: "local user LOGIN".
+func LocalUserMark(login string) string { return "local user " + login }
 
 // VerifiedMark is how every sink marks a verified sender: "verified HOST".
 func VerifiedMark(host string) string { return "verified " + host }
@@ -103,7 +120,8 @@ func VerifiedMark(host string) string { return "verified " + host }
 // mark looks like; such a name is shown quoted, so that no sender can
 // make its message read as verified (or as verified by another host).
 func mimicsMark(from string) bool {
-	return strings.Contains(strings.ToLower(from), "(verified")
+	low := strings.ToLower(from)
+	return strings.Contains(low, "(verified") || strings.Contains(low, "(local user")
 }
 
 // Block is the whole pop-up, printable, without a final line break: the
