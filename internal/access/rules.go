@@ -3,10 +3,11 @@ package access
 import "strings"
 
 // NameOwners says whom a messenger name belongs to as the daemon's name
-// table knows it: an alias's owner, or host for the host's own names.
-// Any other name belongs to the local account of that login, if any.
+// table knows it: an alias's owner, or permanent for the host name and
+// the workgroup. Any other name belongs to the local account of that
+// login, if any, and to the host if not.
 type NameOwners interface {
-	Owner(name string) (owner string, host bool)
+	Owner(name string) (owner string, permanent bool)
 }
 
 // Rules answer, for a caller, what they may read and send as.
@@ -21,11 +22,13 @@ type Rules struct {
 func (r *Rules) OwnerOf(name string) string {
 	name = strings.TrimSpace(name)
 	if r.Names != nil {
-		owner, host := r.Names.Owner(name)
-		if owner != "" || host {
+		owner, permanent := r.Names.Owner(name)
+		if owner != "" || permanent {
 			return owner
 		}
 	}
+	// A name spelling a login is that account's, alias or not; any other
+	// name without an owner is the host's.
 	return r.Accounts.LoginFor(name)
 }
 

@@ -235,22 +235,17 @@ func (t *Table) AddAlias(s, owner string) (Entry, error) {
 }
 
 // Owner says whom the messenger name s belongs to, for who may read its
-// messages: an alias's owner; host for the host name, the workgroup and
-// aliases without an owner; neither (owner "", host false) for any other
-// name, which belongs to the local account of that login if there is one.
-func (t *Table) Owner(s string) (owner string, host bool) {
+// messages: an alias's owner, if it has one; permanent is true for the
+// host name and the workgroup, which are the host's whoever's login they
+// spell. Any other name belongs to the local account of that login if
+// there is one, and to the host if not.
+func (t *Table) Owner(s string) (owner string, permanent bool) {
 	n, err := Messenger(s, t.cp)
 	if err != nil {
 		return "", false
 	}
 	if e, ok := t.Lookup(n); ok && e.Name.Suffix() == MessengerSuffix {
-		switch e.Source {
-		case SourceHost:
-			return "", true
-		case SourceAlias, SourceConfig:
-			return e.Owner, e.Owner == ""
-		}
-		return "", false
+		return e.Owner, e.Source == SourceHost
 	}
 	if g, err := netbios.NewName(n.Base(), 0x00); err == nil {
 		if e, ok := t.Lookup(g); ok && e.Source == SourceWorkgroup {
