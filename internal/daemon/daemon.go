@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/config"
+	"github.com/netsend/messenger/internal/lograte"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
@@ -318,8 +320,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		}()
 	}
 	if len(rpcConns) > 0 {
+		rpcLog := log.With(slog.String("transport", "rpc"))
 		rpcSrv := rpc.New(rpcConns, rpc.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: log.With(slog.String("transport", "rpc"))})
+			Log: rpcLog, PacketLog: packetLog(rpcLog), Admit: admit(spam.holder, message.TransportRPC)})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -460,6 +463,26 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		srv.Shutdown(shutdownCtx)
 	}
 	return runErr
+}
+
+// Per-packet log lines (a malformed packet, a refused query) are limited
+// to packetLogBurst per packetLogWindow for each transport, with one line
+// at the end of a window saying how many were suppressed: a stranger can
+// send a thousand packets a second, the log should not grow by as many
+// lines, and one flood should not crowd out another part's warnings.
+const (
+	packetLogBurst  = 20
+	packetLogWindow = 10 * time.Second
+)
+
+func packetLog(log *slog.Logger) *slog.Logger {
+	return slog.New(lograte.NewLevel(log.Handler(), slog.LevelInfo, packetLogBurst, packetLogWindow))
+}
+
+// admit is the policy's network gate for one UDP transport, read from the
+// policy in force at each packet, so a reload applies at once.
+func admit(h *policy.Holder, t message.Transport) func(netip.Addr) bool {
+	return func(a netip.Addr) bool { return h.Admits(t, a) }
 }
 
 func isLoopback(a net.Addr) bool {
