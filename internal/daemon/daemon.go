@@ -259,8 +259,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		nodeType := names.NodeType(cfg.NBNS.NodeType[0])
+		nbnsLog := log.With(slog.String("transport", "nbns"))
 		nbnsSrv, err := nbns.New(nbnsConn, nbns.Config{
-			Table: nameTable, Metrics: met, Log: log.With(slog.String("transport", "nbns")), Scope: cfg.NBNS.Scope,
+			Table: nameTable, Metrics: met, Log: nbnsLog, PacketLog: packetLog(nbnsLog), Scope: cfg.NBNS.Scope,
 			NodeType: nodeType.NBFlags(), TTL: cfg.NBNS.TTL.Duration, NodeStatusAllow: allow, Interfaces: cfg.NBNS.Interfaces,
 		})
 		if err != nil {
@@ -305,8 +306,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 
 	var datagrams *mailslot.Server
 	if dgramConn != nil {
+		dgramLog := log.With(slog.String("transport", "mailslot"))
 		datagrams, err = mailslot.New(dgramConn, mailslot.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: log.With(slog.String("transport", "mailslot")), Scope: cfg.NBNS.Scope})
+			Log: dgramLog, PacketLog: packetLog(dgramLog), Admit: admit(spam.holder, message.TransportMailslot), Scope: cfg.NBNS.Scope})
 		if err != nil {
 			return err
 		}
