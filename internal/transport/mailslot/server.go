@@ -241,8 +241,13 @@ func (s *Server) Broadcast(targets []names.Interface, port int, source, group ne
 	if err != nil {
 		return err
 	}
+	if a, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
+		// A socket bound to one address reaches that address's network
+		// only (none, when it is loopback).
+		targets = names.Reachable(targets, a.AddrPort().Addr())
+	}
 	if len(targets) == 0 {
-		return errors.New("no network interface with a broadcast address to send on")
+		return errors.New("no network interface with a broadcast address to send on from the bound address")
 	}
 	var errs []error
 	for _, ifc := range targets {

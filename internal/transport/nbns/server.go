@@ -92,6 +92,12 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 	if err := udpsock.EnableBroadcast(conn); err != nil {
 		return nil, fmt.Errorf("nbns: %w", err)
 	}
+	if b := s.bound(); !b.IsUnspecified() && len(s.Interfaces()) == 0 {
+		// Said once at start, so that "why does nobody see my names" has
+		// an answer in the log.
+		cfg.Log.Info("nbns: the bound address reaches no broadcast network; names are registered on this host only",
+			slog.String("bind", b.String()))
+	}
 	return s, nil
 }
 
