@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,24 @@ func mustName(t *testing.T, s string, sfx byte) netbios.Name {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// With the listeners bound to loopback, `name add` succeeds: the name is
+// registered where the bound address reaches (nowhere beyond this host),
+// and the broadcasts it cannot send are not the caller's error. The name
+// service runs on a high port with every interface allowed, so any LAN
+// interface the host has is one the bound socket cannot reach.
+func TestNameAddUnderLoopbackBind(t *testing.T) {
+	d := startDaemon(t, "", "--nbns-port", strconv.Itoa(freeUDPPort(t)))
+	waitRegistered(t, d, "MSGHOST")
+	if o, err := d.cli("name", "add", "Nightowl"); err != nil || !strings.Contains(o, "NIGHTOWL was added") {
+		t.Fatalf("name add under --bind 127.0.0.1: %v %s", err, o)
+	}
+	waitRegistered(t, d, "NIGHTOWL")
+	if o, err := d.cli("name", "del", "nightowl"); err != nil {
+		t.Fatalf("name del under --bind 127.0.0.1: %v %s", err, o)
+	}
+	if strings.Contains(d.stderr.String(), "internal error") {
+		t.Errorf("the daemon logged an internal error:\n%s", d.stderr)
+	}
 }
