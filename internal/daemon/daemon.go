@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/config"
+	"github.com/netsend/messenger/internal/lograte"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
@@ -264,8 +266,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		nodeType := names.NodeType(cfg.NBNS.NodeType[0])
+		nbnsLog := log.With(slog.String("transport", "nbns"))
 		nbnsSrv, err := nbns.New(nbnsConn, nbns.Config{
-			Table: nameTable, Metrics: met, Log: log.With(slog.String("transport", "nbns")), Scope: cfg.NBNS.Scope,
+			Table: nameTable, Metrics: met, Log: nbnsLog, PacketLog: packetLog(nbnsLog), Scope: cfg.NBNS.Scope,
 			NodeType: nodeType.NBFlags(), TTL: cfg.NBNS.TTL.Duration, NodeStatusAllow: allow, Interfaces: cfg.NBNS.Interfaces,
 		})
 		if err != nil {
@@ -310,8 +313,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 
 	var datagrams *mailslot.Server
 	if dgramConn != nil {
+		dgramLog := log.With(slog.String("transport", "mailslot"))
 		datagrams, err = mailslot.New(dgramConn, mailslot.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: log.With(slog.String("transport", "mailslot")), Scope: cfg.NBNS.Scope})
+			Log: dgramLog, PacketLog: packetLog(dgramLog), Admit: admit(spam.holder, message.TransportMailslot), Scope: cfg.NBNS.Scope})
 		if err != nil {
 			return err
 		}
@@ -325,8 +329,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		}()
 	}
 	if len(rpcConns) > 0 {
+		rpcLog := log.With(slog.String("transport", "rpc"))
 		rpcSrv := rpc.New(rpcConns, rpc.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: log.With(slog.String("transport", "rpc"))})
+			Log: rpcLog, PacketLog: packetLog(rpcLog), Admit: admit(spam.holder, message.TransportRPC)})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -471,6 +476,26 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		srv.Shutdown(shutdownCtx)
 	}
 	return runErr
+}
+
+// Per-packet log lines (a malformed packet, a refused query) are limited
+// to packetLogBurst per packetLogWindow for each transport, with one line
+// at the end of a window saying how many were suppressed: a stranger can
+// send a thousand packets a second, the log should not grow by as many
+// lines, and one flood should not crowd out another part's warnings.
+const (
+	packetLogBurst  = 20
+	packetLogWindow = 10 * time.Second
+)
+
+func packetLog(log *slog.Logger) *slog.Logger {
+	return slog.New(lograte.NewLevel(log.Handler(), slog.LevelInfo, packetLogBurst, packetLogWindow))
+}
+
+// admit is the policy's network gate for one UDP transport, read from the
+// policy in force at each packet, so a reload applies at once.
+func admit(h *policy.Holder, t message.Transport) func(netip.Addr) bool {
+	return func(a netip.Addr) bool { return h.Admits(t, a) }
 }
 
 func isLoopback(a net.Addr) bool {

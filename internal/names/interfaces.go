@@ -47,3 +47,22 @@ func BroadcastInterfaces(only []string) []Interface {
 	}
 	return out
 }
+
+// Reachable keeps the interfaces a socket bound to bound can broadcast
+// on: all of them for a socket bound to every address, else only the one
+// holding that address. A socket bound to 127.0.0.1 reaches none: the
+// kernel refuses to send from loopback to another network, and a name
+// announced there would point peers at an address they cannot use.
+func Reachable(ifs []Interface, bound netip.Addr) []Interface {
+	bound = bound.Unmap()
+	if !bound.IsValid() || bound.IsUnspecified() {
+		return ifs
+	}
+	var out []Interface
+	for _, ifc := range ifs {
+		if ifc.Addr == bound {
+			out = append(out, ifc)
+		}
+	}
+	return out
+}

@@ -166,9 +166,12 @@ func (r *Registrar) entryFlags(e Entry) netbios.NBFlags {
 // registerBroadcast is the B-node procedure (RFC 1001 15.2.2): broadcast
 // the request three times, 250 ms apart; a negative response from the
 // owner is a conflict; silence makes the name ours, which a final
-// overwrite demand announces.
+// overwrite demand announces. A network the broadcast cannot reach is
+// skipped with a warning: nobody there can defend the name, and the
+// caller asked for the name, not for the network.
 func (r *Registrar) registerBroadcast(ctx context.Context, e Entry) error {
 	ttl := uint32(r.TTL / time.Second)
+ifaces:
 	for _, ifc := range r.Wire.Interfaces() {
 		entry := netbios.NBEntry{Flags: r.entryFlags(e), Addr: ifc.Addr}
 		dst := netip.AddrPortFrom(ifc.Broadcast, 137)
@@ -186,7 +189,12 @@ func (r *Registrar) registerBroadcast(ctx context.Context, e Entry) error {
 				return false
 			})
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return err
+				}
+				r.Log.Warn("nbns: registration broadcast failed; name not announced there", slog.String("name", e.Name.String()),
+					slog.String("interface", ifc.Name), slog.Any("err", err))
+				continue ifaces
 			}
 		}
 		if conflict != nil {
@@ -197,7 +205,11 @@ func (r *Registrar) registerBroadcast(ctx context.Context, e Entry) error {
 			return err
 		}
 		if err := exchange(ctx, r.Wire, demand, dst, 0, nil); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			r.Log.Warn("nbns: overwrite demand failed", slog.String("name", e.Name.String()),
+				slog.String("interface", ifc.Name), slog.Any("err", err))
 		}
 	}
 	return nil
@@ -231,7 +243,14 @@ func (r *Registrar) registerWINS(ctx context.Context, e Entry) error {
 		}
 		answer, err := r.askWINS(ctx, req)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// A request that cannot leave (no route, a loopback-bound
+			// socket) is a server that does not answer: the caller gets
+			// the name, the log the reason.
+			r.Log.Warn("nbns: sending to the WINS server failed", slog.String("name", e.Name.String()), slog.Any("err", err))
+			continue
 		}
 		if answer == nil {
 			continue

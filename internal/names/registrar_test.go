@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ type fakeWire struct {
 	sent    []sentPacket
 	ifs     []Interface
 	respond func(p netbios.NameServicePacket, dst netip.AddrPort) []Reply
+	// fail, when set, is the error of every send to these addresses, as
+	// a socket bound to loopback gets for another network.
+	fail map[netip.Addr]error
 }
 
 type sentPacket struct {
@@ -33,7 +37,11 @@ func (w *fakeWire) Interfaces() []Interface  { return w.ifs }
 func (w *fakeWire) Send(p netbios.NameServicePacket, dst netip.AddrPort) (<-chan Reply, func(), error) {
 	w.mu.Lock()
 	w.sent = append(w.sent, sentPacket{p, dst})
+	err := w.fail[dst.Addr()]
 	w.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
 	ch := make(chan Reply, 8)
 	if w.respond != nil {
 		for _, r := range w.respond(p, dst) {
@@ -189,5 +197,76 @@ func TestWINSRegistration(t *testing.T) {
 				t.Errorf("first request went to %v flags %#x; want unicast to the WINS server", w.sent[0].dst, w.sent[0].p.Flags)
 			}
 		})
+	}
+}
+
+// A broadcast that cannot leave (a socket bound to loopback, no route)
+// is a warning, never the caller's error: the name is registered on the
+// networks that could be reached, and a WINS server that cannot be
+// reached counts as one that does not answer.
+func TestUnreachableNetworkIsAWarning(t *testing.T) {
+	other := Interface{Name: "eth1", Addr: netip.MustParseAddr("10.9.0.3"), Bits: 24, Broadcast: netip.MustParseAddr("10.9.0.255")}
+	unreachable := errors.New("sendto: invalid argument")
+	for _, tc := range []struct {
+		name string
+		node NodeType
+		fail []netip.Addr
+		sent int // packets that went out
+	}{
+		{"one of two networks", BNode, []netip.Addr{other.Broadcast}, 4},
+		{"every network", BNode, []netip.Addr{lan.Broadcast, other.Broadcast}, 0},
+		{"WINS, P-node", PNode, []netip.Addr{wins.Addr()}, 0},
+		{"WINS then broadcast, H-node", HNode, []netip.Addr{wins.Addr(), other.Broadcast}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &fakeWire{ifs: []Interface{lan, other}, fail: map[netip.Addr]error{}}
+			for _, a := range tc.fail {
+				w.fail[a] = unreachable
+			}
+			r, tab := newRegistrar(t, tc.node, w)
+			var logged strings.Builder
+			r.Log = slog.New(slog.NewTextHandler(&logged, nil))
+			if err := r.Register(context.Background(), entry(t, tab, "ALIAS", 3)); err != nil {
+				t.Fatalf("Register = %v, want nil: an unreachable network is not the caller's error", err)
+			}
+			if st := entry(t, tab, "ALIAS", 3).State; st != StateRegistered {
+				t.Errorf("state %s, want registered", st)
+			}
+			went := 0
+			for _, s := range w.sent {
+				if w.fail[s.dst.Addr()] == nil {
+					went++
+				}
+			}
+			if went != tc.sent {
+				t.Errorf("%d packets went out, want %d", went, tc.sent)
+			}
+			if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "invalid argument") {
+				t.Errorf("the failed send is not a warning in the log:\n%s", logged.String())
+			}
+		})
+	}
+}
+
+func TestReachable(t *testing.T) {
+	other := Interface{Name: "eth1", Addr: netip.MustParseAddr("10.9.0.3"), Bits: 24, Broadcast: netip.MustParseAddr("10.9.0.255")}
+	ifs := []Interface{lan, other}
+	for _, tc := range []struct {
+		bound string
+		want  int
+	}{
+		{"0.0.0.0", 2},
+		{"", 2},
+		{"127.0.0.1", 0},
+		{"10.9.0.3", 1},
+		{"::ffff:10.1.2.3", 1},
+	} {
+		var b netip.Addr
+		if tc.bound != "" {
+			b = netip.MustParseAddr(tc.bound)
+		}
+		if got := Reachable(ifs, b); len(got) != tc.want {
+			t.Errorf("Reachable(bound %q) = %v, want %d interfaces", tc.bound, got, tc.want)
+		}
 	}
 }

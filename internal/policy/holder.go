@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/netsend/messenger/internal/message"
@@ -28,3 +29,7 @@ func (h *Holder) Load() *Policy { return h.p.Load() }
 
 // Store puts p in force.
 func (h *Holder) Store(p *Policy) { h.p.Store(p) }
+
+// Admits asks the policy in force whether transport t takes anything
+// from addr at all; see Policy.Admits.
+func (h *Holder) Admits(t message.Transport, addr netip.Addr) bool { return h.p.Load().Admits(t, addr) }

@@ -142,6 +142,22 @@ type rule struct {
 	transports                   []message.Transport
 }
 
+// Admits reports whether transport t takes anything from addr at all:
+// the transport is on and addr is in its networks, the first two steps of
+// Decide. The UDP transports ask it before they answer a packet, so that
+// a source whose every message would be dropped hears nothing, not even a
+// reject or a fault: an answer to a forged address is a reflection.
+func (p *Policy) Admits(t message.Transport, addr netip.Addr) bool {
+	r, ok := p.Transports[t]
+	if !ok {
+		return true
+	}
+	if r.Disabled {
+		return false
+	}
+	return r.Allow == nil || r.Allow.Allows(addr)
+}
+
 // Decide judges m. It is safe for concurrent use and allocates nothing
 // once its tables are warm.
 func (p *Policy) Decide(m *message.Message) Verdict {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/netsend/messenger/internal/message"
@@ -40,5 +41,39 @@ func TestDecide(t *testing.T) {
 	var zero Policy
 	if v := zero.Decide(&message.Message{Transport: message.TransportRPC, Source: "203.0.113.9:1"}); v.Action != Deliver {
 		t.Errorf("zero policy: %v", v)
+	}
+}
+
+// Admits must agree with the first two steps of Decide: what it refuses,
+// Decide would drop, so the transports can stay silent in its place.
+func TestAdmits(t *testing.T) {
+	allow, err := ParseNetworks([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewHolder(&Policy{Transports: map[message.Transport]TransportRule{
+		message.TransportRPC:      {Allow: allow, Quarantine: true},
+		message.TransportMailslot: {Disabled: true},
+		message.TransportAPI:      {},
+	}})
+	for _, tc := range []struct {
+		transport message.Transport
+		source    string
+		want      bool
+	}{
+		{message.TransportRPC, "10.1.2.3:135", true},
+		{message.TransportRPC, "127.0.0.1:135", false},
+		{message.TransportMailslot, "10.1.2.3:138", false},
+		{message.TransportAPI, "203.0.113.9:1", true},
+		{message.TransportSMB, "203.0.113.9:1", true}, // no rule: everyone
+	} {
+		ap := netip.MustParseAddrPort(tc.source)
+		if got := p.Admits(tc.transport, ap.Addr()); got != tc.want {
+			t.Errorf("Admits(%s, %s) = %v, want %v", tc.transport, tc.source, got, tc.want)
+		}
+		dropped := p.Decide(&message.Message{Transport: tc.transport, Source: tc.source}).Action == Drop
+		if dropped == tc.want {
+			t.Errorf("%s from %s: Admits %v but Decide dropped=%v", tc.transport, tc.source, tc.want, dropped)
+		}
 	}
 }

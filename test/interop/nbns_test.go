@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,9 +160,33 @@ func rawQuery(t *testing.T, p netbios.NameServicePacket) (netbios.NameServicePac
 }
 
 func TestNodeStatusAllowlist(t *testing.T) {
-	startNameDaemon(t, "--node-status-allow", "10.0.0.0/8")
+	d := startNameDaemon(t, "--node-status-allow", "10.0.0.0/8")
 	if _, ok := rawQuery(t, netbios.NodeStatusRequest(0x4242, "")); ok {
 		t.Fatal("node status answered to 127.0.0.1, which is not in the allowed networks")
+	}
+	// 200 more refusals, as a forged flood would bring, are not 200 log
+	// lines: the rate limiter passes its burst (20) and counts the rest.
+	c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 137})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 200 {
+		b, err := netbios.AppendNameServicePacket(nil, netbios.NodeStatusRequest(uint16(i), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(b)
+	}
+	waitFor(t, 10*time.Second, func() string {
+		m := regexp.MustCompile(`messenger_nbns_packets_total\{kind="node_status_refused"\} (\d+)`).FindStringSubmatch(d.metrics())
+		if m == nil || m[1] != "201" {
+			return "node status refusals counted: " + strings.Join(m, " ")
+		}
+		return ""
+	})
+	if n := strings.Count(d.stderr.String(), "node status refused"); n == 0 || n > 20 {
+		t.Errorf("%d log lines for 201 refused node status requests, want 1 to 20:\n%s", n, d.stderr)
 	}
 	// Name queries are still answered: only the listing is refused.
 	q := netbios.NameQueryRequest(0x4343, mustName(t, "MSGHOST", 3), "", false, true)
@@ -177,4 +202,24 @@ func mustName(t *testing.T, s string, sfx byte) netbios.Name {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// With the listeners bound to loopback, `name add` succeeds: the name is
+// registered where the bound address reaches (nowhere beyond this host),
+// and the broadcasts it cannot send are not the caller's error. The name
+// service runs on a high port with every interface allowed, so any LAN
+// interface the host has is one the bound socket cannot reach.
+func TestNameAddUnderLoopbackBind(t *testing.T) {
+	d := startDaemon(t, "", "--nbns-port", strconv.Itoa(freeUDPPort(t)))
+	waitRegistered(t, d, "MSGHOST")
+	if o, err := d.cli("name", "add", "Nightowl"); err != nil || !strings.Contains(o, "NIGHTOWL was added") {
+		t.Fatalf("name add under --bind 127.0.0.1: %v %s", err, o)
+	}
+	waitRegistered(t, d, "NIGHTOWL")
+	if o, err := d.cli("name", "del", "nightowl"); err != nil {
+		t.Fatalf("name del under --bind 127.0.0.1: %v %s", err, o)
+	}
+	if strings.Contains(d.stderr.String(), "internal error") {
+		t.Errorf("the daemon logged an internal error:\n%s", d.stderr)
+	}
 }

@@ -19,11 +19,17 @@ import (
 // v4 header) against 127.0.0.1:port.
 func netrsend(t *testing.T, port int, shape, from, to string, text []byte) string {
 	t.Helper()
+	return netrsendWait(t, port, "3", shape, from, to, text)
+}
+
+// netrsendWait is netrsend waiting wait seconds for an answer.
+func netrsendWait(t *testing.T, port int, wait, shape, from, to string, text []byte) string {
+	t.Helper()
 	if err := exec.Command("/usr/bin/python3", "-c", "import impacket").Run(); err != nil {
 		requirePeer(t, "impacket (python3-impacket for /usr/bin/python3)")
 	}
 	out, err := exec.Command("/usr/bin/python3", filepath.Join("testdata", "netrsend.py"), "127.0.0.1", strconv.Itoa(port),
-		shape, from, to, hex.EncodeToString(text)).CombinedOutput()
+		shape, from, to, hex.EncodeToString(text), wait).CombinedOutput()
 	if err != nil {
 		t.Fatalf("netrsend.py %s: %v\n%s", shape, err, out)
 	}
@@ -69,6 +75,14 @@ func TestNetrSendMessageShapes(t *testing.T) {
 	if out := netrsend(t, rpcPort, "ack", "X", "NOBODY", []byte("who?")); out != "ptype 2 status 0x000008e1" {
 		t.Errorf("to a name we lack: %q, want NERR_NameNotFound", out)
 	}
+	if out := netrsend(t, rpcPort, "wrongif", "X", "BOB", []byte("hello?")); !strings.HasPrefix(out, "ptype 6 ") {
+		t.Errorf("another interface answered %q, want a reject", out)
+	}
+	// A header without a stub (80 bytes) would draw an 84-byte fault: no
+	// answer may be larger than its request.
+	if out := netrsendWait(t, rpcPort, "1", "bare", "X", "BOB", nil); out != "no answer" {
+		t.Errorf("a request without a stub answered %q, want no answer", out)
+	}
 	if out := netrsend(t, rpcPort, "ack", "X", "BOB", []byte("still serving")); out != "ptype 2 status 0x00000000" {
 		t.Errorf("after the attack: %q", out)
 	}
@@ -77,6 +91,34 @@ func TestNetrSendMessageShapes(t *testing.T) {
 	}
 	if !strings.Contains(d.stderr.String(), "bad_stub") {
 		t.Errorf("no log line says why the MS03-043 shape was refused:\n%s", d.stderr)
+	}
+}
+
+// From outside rpc.allow every probe meets silence: no reject, no
+// fault, no NERR_NameNotFound to say which names are ours, and a message
+// for us is neither answered nor stored.
+func TestRPCOutsiderGetsSilence(t *testing.T) {
+	rpcPort := freeUDPPort(t)
+	d := startDaemon(t, "", "--rpc-port", strconv.Itoa(rpcPort), "--rpc-trust", "--rpc-allow", "10.0.0.0/8", "--name", "BOB")
+	for _, p := range []struct{ shape, to string }{
+		{"bare", "BOB"},    // a request with no stub
+		{"ms03043", "BOB"}, // a bad stub
+		{"wrongif", "BOB"}, // an unknown interface
+		{"ack", "NOBODY"},  // a name not ours
+		{"ack", "BOB"},     // a message for us
+	} {
+		if out := netrsendWait(t, rpcPort, "1", p.shape, "X", p.to, []byte("probe")); out != "no answer" {
+			t.Errorf("%s to %s from 127.0.0.1, outside rpc.allow: answered %q", p.shape, p.to, out)
+		}
+	}
+	if msgs := d.inbox(); len(msgs) != 0 {
+		t.Errorf("stored from outside rpc.allow: %+v", msgs)
+	}
+	if out, err := d.cli("inbox", "--quarantined", "--json"); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("quarantined from outside rpc.allow: %q %v", out, err)
+	}
+	if strings.Contains(d.stderr.String(), "rpc: rejected") {
+		t.Errorf("a refused source's packets were logged:\n%s", d.stderr)
 	}
 }
 

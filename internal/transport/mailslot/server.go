@@ -51,6 +51,14 @@ type Config struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	Scope    string
+	// PacketLog takes the lines a single datagram causes: rate limited,
+	// since a stranger sends datagrams at will. Nil means Log.
+	PacketLog *slog.Logger
+	// Admit says whether a source may be heard at all (the policy's
+	// mailslot transport). Datagrams have no answer, so this spares the
+	// decoding and the log lines of what the policy would drop anyway.
+	// Nil admits all.
+	Admit func(netip.Addr) bool
 }
 
 // Server receives MESSNGR datagrams and sends our broadcasts.
@@ -68,6 +76,9 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("mailslot: %w", err)
 	}
 	udpsock.SetReceiveBuffer(conn, 8<<20)
+	if cfg.PacketLog == nil {
+		cfg.PacketLog = cfg.Log
+	}
 	return &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn), queue: make(chan *message.Message, queueLen)}, nil
 }
 
@@ -129,7 +140,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) reject(reason string, from netip.AddrPort, err error) {
 	s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportMailslot), reason).Inc()
 	if err != nil {
-		s.cfg.Log.Warn("mailslot: ignored datagram", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
+		s.cfg.PacketLog.Warn("mailslot: ignored datagram", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
 	}
 }
 
@@ -142,6 +153,10 @@ func (s *Server) handle(b []byte, from netip.AddrPort) (m *message.Message) {
 			m = nil
 		}
 	}()
+	if s.cfg.Admit != nil && !s.cfg.Admit(from.Addr().Unmap()) {
+		s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportMailslot), "not_allowed").Inc()
+		return nil
+	}
 	d, err := netbios.ParseDatagram(b)
 	if err != nil {
 		s.reject("bad_datagram", from, err)
@@ -202,17 +217,16 @@ func (s *Server) handle(b []byte, from netip.AddrPort) (m *message.Message) {
 }
 
 // forUs: a datagram to one of our messenger names, to a group name we are
-// in (the workgroup, for net send * and /domain), or to everyone.
+// in (the workgroup, for net send * and /domain), or to everyone. The
+// destination name decides, not the datagram type: an RFC 1002 receiver
+// delivers a DIRECT_GROUP datagram to whoever holds the name, and senders
+// use either type for a messenger name.
 func (s *Server) forUs(d netbios.Datagram) bool {
-	switch d.Type {
-	case netbios.BroadcastDatagram:
+	if d.Type == netbios.BroadcastDatagram || s.cfg.Table.Has(d.Destination) {
 		return true
-	case netbios.DirectGroupDatagram:
-		e, ok := s.cfg.Table.Lookup(d.Destination)
-		return ok && e.Group
-	default:
-		return s.cfg.Table.Has(d.Destination)
 	}
+	e, ok := s.cfg.Table.Lookup(d.Destination)
+	return ok && e.Group
 }
 
 // Broadcast sends a MESSNGR message to group<00> as a DIRECT_GROUP
@@ -227,8 +241,13 @@ func (s *Server) Broadcast(targets []names.Interface, port int, source, group ne
 	if err != nil {
 		return err
 	}
+	if a, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
+		// A socket bound to one address reaches that address's network
+		// only (none, when it is loopback).
+		targets = names.Reachable(targets, a.AddrPort().Addr())
+	}
 	if len(targets) == 0 {
-		return errors.New("no network interface with a broadcast address to send on")
+		return errors.New("no network interface with a broadcast address to send on from the bound address")
 	}
 	var errs []error
 	for _, ifc := range targets {

@@ -40,7 +40,7 @@ func (p *memPipeline) stored() []message.Message {
 	return append([]message.Message(nil), p.msgs...)
 }
 
-func startServer(t testing.TB) (*Server, *memPipeline, netip.AddrPort) {
+func startServer(t testing.TB, opts ...func(*Config)) (*Server, *memPipeline, netip.AddrPort) {
 	t.Helper()
 	cp, _ := message.LookupCodePage("CP850")
 	tab, err := names.New(names.Config{CodePage: cp, Host: "HOST1", Workgroup: "WORKGROUP", Aliases: []string{"BOB"}})
@@ -55,7 +55,11 @@ func startServer(t testing.TB) (*Server, *memPipeline, netip.AddrPort) {
 		t.Fatal(err)
 	}
 	pl := &memPipeline{}
-	s, err := New(conn, Config{Table: tab, Pipeline: pl, CodePage: cp, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{Table: tab, Pipeline: pl, CodePage: cp, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(conn, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +114,11 @@ func TestReceive(t *testing.T) {
 	nobody, _ := netbios.NewName("NOBODY", 3)
 	sends := [][]byte{
 		golden, // stored
-		datagram(t, netbios.DirectGroupDatagram, wg, smb.MessengerMailslot, smb.MessengerPayload{From: []byte("admin"), To: []byte("WORKGROUP"), Text: []byte("to all\x14of us")}), // stored
-		datagram(t, netbios.DirectGroupDatagram, other, smb.MessengerMailslot, smb.MessengerPayload{From: []byte("x"), To: []byte("OTHERGRP"), Text: []byte("not ours")}),          // other group
-		datagram(t, netbios.DirectUniqueDatagram, nobody, smb.MessengerMailslot, smb.MessengerPayload{From: []byte("x"), To: []byte("NOBODY"), Text: []byte("not ours")}),          // other name
-		datagram(t, netbios.DirectUniqueDatagram, bob, `\MAILSLOT\BROWSE`, smb.MessengerPayload{From: []byte("x"), To: []byte("BOB"), Text: []byte("browser")}),                    // other mailslot
+		datagram(t, netbios.DirectGroupDatagram, wg, smb.MessengerMailslot, smb.MessengerPayload{From: []byte("admin"), To: []byte("WORKGROUP"), Text: []byte("to all\x14of us")}),        // stored
+		datagram(t, netbios.DirectGroupDatagram, bob, smb.MessengerMailslot, smb.MessengerPayload{From: []byte("carol"), To: []byte("BOB"), Text: []byte("group type, our unique name")}), // stored: by name
+		datagram(t, netbios.DirectGroupDatagram, other, smb.MessengerMailslot, smb.MessengerPayload{From: []byte("x"), To: []byte("OTHERGRP"), Text: []byte("not ours")}),                 // other group
+		datagram(t, netbios.DirectUniqueDatagram, nobody, smb.MessengerMailslot, smb.MessengerPayload{From: []byte("x"), To: []byte("NOBODY"), Text: []byte("not ours")}),                 // other name
+		datagram(t, netbios.DirectUniqueDatagram, bob, `\MAILSLOT\BROWSE`, smb.MessengerPayload{From: []byte("x"), To: []byte("BOB"), Text: []byte("browser")}),                           // other mailslot
 		golden[:40], // truncated
 		{0xff, 0xff},
 	}
@@ -123,13 +128,13 @@ func TestReceive(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(pl.stored()) < 2 && time.Now().Before(deadline) {
+	for len(pl.stored()) < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // let any wrongly accepted datagram land too
 	got := pl.stored()
-	if len(got) != 2 {
-		t.Fatalf("stored %d messages, want 2: %+v", len(got), got)
+	if len(got) != 3 {
+		t.Fatalf("stored %d messages, want 3: %+v", len(got), got)
 	}
 	byText := map[string]message.Message{}
 	for _, m := range got {
@@ -140,6 +145,37 @@ func TestReceive(t *testing.T) {
 	}
 	if m, ok := byText["to all\nof us"]; !ok || m.To != "WORKGROUP" {
 		t.Errorf("group datagram stored as %+v", m)
+	}
+	if m, ok := byText["group type, our unique name"]; !ok || m.To != "BOB" || m.From != "carol" {
+		t.Errorf("DIRECT_GROUP datagram to BOB<03> stored as %+v", m)
+	}
+}
+
+// A source the policy refuses is not even decoded: nothing stored, and
+// Admit asked once per datagram.
+func TestRefusedSourceIgnored(t *testing.T) {
+	var asked atomic.Int64
+	_, pl, addr := startServer(t, func(c *Config) {
+		c.Admit = func(netip.Addr) bool { asked.Add(1); return false }
+	})
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	golden, _ := hex.DecodeString(strings.Join(strings.Fields(docDatagram), ""))
+	for _, b := range [][]byte{golden, {0xff, 0xff}} {
+		c.Write(b)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for asked.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := asked.Load(); n != 2 {
+		t.Fatalf("Admit asked %d times for 2 datagrams", n)
+	}
+	if got := pl.stored(); len(got) != 0 {
+		t.Errorf("stored %+v from a refused source", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package nbns
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -39,9 +40,11 @@ func (s *Server) query(p netbios.NameServicePacket, q netbios.Question, cm *ipv4
 // how spammers harvested messenger names, so it is answered only to
 // allowed networks.
 func (s *Server) nodeStatus(p netbios.NameServicePacket, q netbios.Question, cm *ipv4.ControlMessage, from netip.AddrPort) (netbios.NameServicePacket, error) {
-	if !s.cfg.NodeStatusAllow.Allows(from.Addr()) {
+	if s.cfg.NodeStatusAllow == nil || !s.cfg.NodeStatusAllow.Allows(from.Addr()) {
+		// Silence, and a line through the rate-limited log: the source
+		// is as easily forged as the request is sent.
 		s.count.nodeStatusRefused.Inc()
-		s.cfg.Log.Info("nbns: node status refused", "source", from.String())
+		s.cfg.PacketLog.Info("nbns: node status refused", slog.String("source", from.String()))
 		return netbios.NameServicePacket{}, nil
 	}
 	if q.Name != netbios.WildcardName() {
@@ -96,7 +99,7 @@ func (s *Server) defend(p netbios.NameServicePacket, q netbios.Question, from ne
 		entry = netbios.NBEntry{Flags: 0, Addr: from.Addr()}
 	}
 	s.count.defended.Inc()
-	s.cfg.Log.Warn("nbns: defended our name against a registration", "name", q.Name.String(), "source", from.String())
+	s.cfg.PacketLog.Warn("nbns: defended our name against a registration", slog.String("name", q.Name.String()), slog.String("source", from.String()))
 	return netbios.NegativeRegistrationResponse(p.TransactionID, q.Name, q.Scope, netbios.RCodeActive, entry)
 }
 

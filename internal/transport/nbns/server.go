@@ -41,8 +41,13 @@ type Config struct {
 	NodeType netbios.NBFlags // ONT bits of our NB and node-status flags
 	// TTL is what positive query responses announce.
 	TTL time.Duration
-	// NodeStatusAllow decides who may list our names.
+	// NodeStatusAllow decides who may list our names. With this host's
+	// own networks it also makes the sources that may get an answer
+	// larger than their request (see Server.handle).
 	NodeStatusAllow *policy.Networks
+	// PacketLog takes the lines a single packet causes: rate limited,
+	// since a stranger sends packets at will. Nil means Log.
+	PacketLog *slog.Logger
 	// Interfaces limits broadcasts to these interface names; empty = all.
 	Interfaces []string
 }
@@ -54,6 +59,7 @@ type Server struct {
 	count counters
 	conn  *net.UDPConn
 	pc    *ipv4.PacketConn
+	local *policy.Networks // loopback and this host's networks
 
 	nextID atomic.Uint32
 
@@ -72,7 +78,11 @@ type ifInfo struct {
 
 // New wraps a bound UDP socket. It enables broadcast on it.
 func New(conn *net.UDPConn, cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, pc: ipv4.NewPacketConn(conn), waits: make(map[uint16]chan<- names.Reply)}
+	if cfg.PacketLog == nil {
+		cfg.PacketLog = cfg.Log
+	}
+	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, pc: ipv4.NewPacketConn(conn), waits: make(map[uint16]chan<- names.Reply),
+		local: policy.NewNetworks([]policy.Net{{Local: true}})}
 	s.nextID.Store(uint32(time.Now().UnixNano()))
 	// Bursts of queries (a scan, a benchmark) should queue, not drop.
 	udpsock.SetReceiveBuffer(conn, 8<<20)
@@ -81,6 +91,12 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 	}
 	if err := udpsock.EnableBroadcast(conn); err != nil {
 		return nil, fmt.Errorf("nbns: %w", err)
+	}
+	if b := s.bound(); !b.IsUnspecified() && len(s.Interfaces()) == 0 {
+		// Said once at start, so that "why does nobody see my names" has
+		// an answer in the log.
+		cfg.Log.Info("nbns: the bound address reaches no broadcast network; names are registered on this host only",
+			slog.String("bind", b.String()))
 	}
 	return s, nil
 }
@@ -158,7 +174,7 @@ func (s *Server) serveLoop(ctx context.Context) error {
 		for len(out) > 0 {
 			sent, err := s.pc.WriteBatch(out, 0)
 			if err != nil {
-				s.cfg.Log.Warn("nbns: sending answers", slog.Any("err", err))
+				s.cfg.PacketLog.Warn("nbns: sending answers", slog.Any("err", err))
 				break
 			}
 			out = out[sent:]
@@ -168,7 +184,7 @@ func (s *Server) serveLoop(ctx context.Context) error {
 
 // counters are the metrics of the hot path, resolved once.
 type counters struct {
-	queryPositive, queryNegative, queryNotOurs, nodeStatus, nodeStatusRefused, defended, ignored, unexpected interface{ Inc() }
+	queryPositive, queryNegative, queryNotOurs, nodeStatus, nodeStatusRefused, defended, ignored, unexpected, tooLarge interface{ Inc() }
 }
 
 func newCounters(m *metrics.Metrics) counters {
@@ -176,14 +192,14 @@ func newCounters(m *metrics.Metrics) counters {
 	return counters{
 		queryPositive: c("query_positive"), queryNegative: c("query_negative"), queryNotOurs: c("query_not_ours"),
 		nodeStatus: c("node_status"), nodeStatusRefused: c("node_status_refused"), defended: c("defended"),
-		ignored: c("ignored"), unexpected: c("unexpected_response"),
+		ignored: c("ignored"), unexpected: c("unexpected_response"), tooLarge: c("answer_larger_than_request"),
 	}
 }
 
 func (s *Server) reject(reason string, from netip.AddrPort, err error) {
 	s.cfg.Metrics.Rejected.WithLabelValues("nbns", reason).Inc()
 	if err != nil {
-		s.cfg.Log.Warn("nbns: ignored packet", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
+		s.cfg.PacketLog.Warn("nbns: ignored packet", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
 	}
 }
 
@@ -245,5 +261,21 @@ func (s *Server) handle(b []byte, cm *ipv4.ControlMessage, from netip.AddrPort, 
 		s.cfg.Log.Error("nbns: building an answer", slog.Any("err", err))
 		return nil
 	}
+	if len(out) > len(b) && !s.mayAmplify(from.Addr()) {
+		// A positive query answer is 12 bytes longer than the query, a
+		// negative one 6: small, but an answer to a forged source that
+		// outgrows the request is an amplifier. Hosts of our own networks
+		// and of node_status_allow get them; a stranger gets no more
+		// than it sent, which leaves the defence of our names.
+		s.count.tooLarge.Inc()
+		return nil
+	}
 	return out
+}
+
+// mayAmplify reports whether from may get an answer larger than its
+// request: it is on one of this host's networks, or the operator allowed
+// it to list our names.
+func (s *Server) mayAmplify(from netip.Addr) bool {
+	return s.local.Allows(from) || (s.cfg.NodeStatusAllow != nil && s.cfg.NodeStatusAllow.Allows(from))
 }

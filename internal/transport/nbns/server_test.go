@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/netsend/messenger/internal/lograte"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
@@ -183,4 +185,82 @@ func BenchmarkQuery(b *testing.B) {
 			}
 		}
 	})
+}
+
+// handleFrom runs one request through the handler as if from src, which
+// a socket on loopback cannot be.
+func handleFrom(t *testing.T, s *Server, src string, p netbios.NameServicePacket) []byte {
+	t.Helper()
+	b, err := netbios.AppendNameServicePacket(nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.handle(b, nil, netip.MustParseAddrPort(src), nil)
+}
+
+// A source off our networks and outside node_status_allow gets nothing
+// larger than what it sent: no query answers, no node status; our names
+// are still defended against it, since that answer is the smaller one.
+func TestStrangerGetsNoLargerAnswer(t *testing.T) {
+	s, _, _ := startServer(t, "192.0.2.0/24")
+	const stranger = "203.0.113.9:137"
+	for _, tc := range []struct {
+		what string
+		p    netbios.NameServicePacket
+	}{
+		{"positive query", netbios.NameQueryRequest(1, name(t, "alias", 3), "", false, true)},
+		{"negative query", netbios.NameQueryRequest(2, name(t, "NOBODY", 3), "", false, true)},
+		{"broadcast query", netbios.NameQueryRequest(3, name(t, "WG", 0), "", true, false)},
+		{"node status", netbios.NodeStatusRequest(4, "")},
+	} {
+		if out := handleFrom(t, s, stranger, tc.p); out != nil {
+			t.Errorf("%s from a stranger answered with %d bytes", tc.what, len(out))
+		}
+	}
+	req, err := netbios.NameRegistrationRequest(5, name(t, "alias", 3), "", 300, netbios.NBEntry{Addr: netip.MustParseAddr("203.0.113.9")}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := netbios.AppendNameServicePacket(nil, req)
+	if out := handleFrom(t, s, stranger, req); out == nil || len(out) > len(b) {
+		t.Errorf("registration of our name by a stranger: %d-byte answer to %d bytes, want a defence no larger", len(out), len(b))
+	}
+	// Within node_status_allow (not one of our networks) node status and
+	// queries are answered, amplification or not: the operator said so.
+	for _, p := range []netbios.NameServicePacket{netbios.NodeStatusRequest(6, ""), netbios.NameQueryRequest(7, name(t, "alias", 3), "", false, true)} {
+		if out := handleFrom(t, s, "192.0.2.7:137", p); out == nil {
+			t.Errorf("%v from node_status_allow unanswered", p.Questions[0].Type)
+		}
+	}
+}
+
+// Refused node status requests are logged through the rate limiter:
+// 500 forged requests are not 500 lines.
+func TestNodeStatusRefusalsRateLimited(t *testing.T) {
+	s, _, _ := startServer(t, "192.0.2.0/24")
+	var buf syncBuffer
+	s.cfg.PacketLog = slog.New(lograte.NewLevel(slog.NewTextHandler(&buf, nil), slog.LevelInfo, 5, time.Hour))
+	for i := range 500 {
+		handleFrom(t, s, "203.0.113.9:137", netbios.NodeStatusRequest(uint16(i), ""))
+	}
+	if n := strings.Count(buf.String(), "node status refused"); n != 5 {
+		t.Errorf("%d log lines for 500 refused node status requests, want 5", n)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,6 +2,7 @@ package nbns
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/netsend/messenger/internal/names"
@@ -14,8 +15,19 @@ var _ names.Wire = (*Server)(nil)
 // NewTransactionID hands out the NAME_TRN_ID of our next request.
 func (s *Server) NewTransactionID() uint16 { return uint16(s.nextID.Add(1)) }
 
-// Interfaces lists the interfaces our names are announced on.
-func (s *Server) Interfaces() []names.Interface { return names.BroadcastInterfaces(s.cfg.Interfaces) }
+// Interfaces lists the interfaces our names are announced on: those
+// with a broadcast address that our socket, as bound, can send to.
+func (s *Server) Interfaces() []names.Interface {
+	return names.Reachable(names.BroadcastInterfaces(s.cfg.Interfaces), s.bound())
+}
+
+// bound is the address our socket is bound to; unspecified for all.
+func (s *Server) bound() netip.Addr {
+	if a, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
 
 // Send sends p to dst; responses with its transaction id come on replies
 // until done is called.

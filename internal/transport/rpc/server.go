@@ -43,6 +43,15 @@ type Config struct {
 	CodePage message.CodePage
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
+	// PacketLog takes the lines a single packet causes (a malformed PDU,
+	// a refused call): rate limited, since a stranger sends packets at
+	// will. Nil means Log.
+	PacketLog *slog.Logger
+	// Admit says whether a source may be answered at all (rpc.allow and
+	// the policy's rpc transport). It is asked before anything else, so a
+	// refused source hears nothing: no reject, no fault, and no
+	// NERR_NameNotFound to tell it which names are ours. Nil admits all.
+	Admit func(netip.Addr) bool
 }
 
 // Server answers NetrSendMessage on one or more UDP sockets.
@@ -63,10 +72,14 @@ type job struct {
 	conn  *net.UDPConn
 	to    netip.AddrPort
 	reply bool
+	size  int // bytes the caller sent, which bounds the answer
 }
 
 // New serves on conns.
 func New(conns []*net.UDPConn, cfg Config) *Server {
+	if cfg.PacketLog == nil {
+		cfg.PacketLog = cfg.Log
+	}
 	for _, c := range conns {
 		udpsock.SetReceiveBuffer(c, 8<<20)
 	}
@@ -134,7 +147,7 @@ func (s *Server) read(ctx context.Context, c *net.UDPConn) error {
 func (s *Server) reject(reason string, from netip.AddrPort, err error) {
 	s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportRPC), reason).Inc()
 	if err != nil {
-		s.cfg.Log.Warn("rpc: rejected", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
+		s.cfg.PacketLog.Warn("rpc: rejected", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
 	}
 }
 
@@ -147,6 +160,12 @@ func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, o
 			ok = false
 		}
 	}()
+	if s.cfg.Admit != nil && !s.cfg.Admit(from.Addr()) {
+		// Counted, not logged: the source may be forged, and the log is
+		// no place for what a firewall would have dropped.
+		s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportRPC), "not_allowed").Inc()
+		return job{}, false
+	}
 	p, err := dcerpc.Parse(b)
 	if err != nil {
 		// No answer to what is not a request we understand: a forged
@@ -164,11 +183,11 @@ func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, o
 	if status, ok := dcerpc.MatchSendMessage(p.Header); !ok {
 		s.reject("wrong_call", from, fmt.Errorf("interface %v v%d opnum %d", p.Interface, p.InterfaceVersion, p.OpNum))
 		if reply {
-			s.send(c, from, func(b []byte) ([]byte, error) { return dcerpc.AppendReject(b, p.Header, s.boot, status) })
+			s.send(c, from, len(b), func(b []byte) ([]byte, error) { return dcerpc.AppendReject(b, p.Header, s.boot, status) })
 		}
 		return job{}, false
 	}
-	body := p.Body
+	body, size := p.Body, len(b)
 	if p.Flags1&dcerpc.Flags1Frag != 0 {
 		s.reasmMu.Lock()
 		whole, complete, err := s.reasm.Add(p)
@@ -180,13 +199,15 @@ func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, o
 		if !complete {
 			return job{}, false
 		}
-		body = whole
+		// The caller sent every fragment: at least a header each, and
+		// the whole body.
+		body, size = whole, dcerpc.HeaderLen+len(whole)
 	}
 	req, err := dcerpc.ParseSendMessageRequest(body, p.DataRep, dcerpc.Limits{MaxName: message.MaxNameLen, MaxText: 2 * message.MaxTextLen})
 	if err != nil {
 		s.reject("bad_stub", from, err)
 		if reply {
-			s.send(c, from, func(b []byte) ([]byte, error) {
+			s.send(c, from, size, func(b []byte) ([]byte, error) {
 				return dcerpc.AppendFault(b, p.Header, s.boot, dcerpc.StatusBadStubData)
 			})
 		}
@@ -198,7 +219,7 @@ func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, o
 		// MS-MSRP 3.2.4.3: the alias must be one of ours.
 		s.reject("name_not_present", from, fmt.Errorf("recipient %q is not one of our names", to))
 		if reply {
-			s.answer(c, from, p.Header, dcerpc.StatusNameNotFound)
+			s.answer(c, from, size, p.Header, dcerpc.StatusNameNotFound)
 		}
 		return job{}, false
 	}
@@ -208,11 +229,11 @@ func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, o
 	if err := message.Validate(m); err != nil {
 		s.reject("too_long", from, err)
 		if reply {
-			s.answer(c, from, p.Header, dcerpc.StatusInvalidParameter)
+			s.answer(c, from, size, p.Header, dcerpc.StatusInvalidParameter)
 		}
 		return job{}, false
 	}
-	return job{msg: m, req: p.Header, conn: c, to: from, reply: reply}, true
+	return job{msg: m, req: p.Header, conn: c, to: from, reply: reply, size: size}, true
 }
 
 // finish stores a call's message and answers it: success only once stored.
@@ -221,30 +242,40 @@ func (s *Server) finish(ctx context.Context, j job) {
 	switch {
 	case err == nil:
 		if j.reply {
-			s.answer(j.conn, j.to, j.req, dcerpc.StatusSuccess)
+			s.answer(j.conn, j.to, j.size, j.req, dcerpc.StatusSuccess)
 		}
 	case errors.Is(err, pipeline.ErrDropped):
 		// Refused by policy: silence, which is all a forged source earns.
 	default:
 		s.cfg.Log.Error("rpc: message not stored", slog.Any("err", err))
 		if j.reply {
-			s.answer(j.conn, j.to, j.req, dcerpc.StatusNetworkError)
+			s.answer(j.conn, j.to, j.size, j.req, dcerpc.StatusNetworkError)
 		}
 	}
 }
 
-func (s *Server) answer(c *net.UDPConn, to netip.AddrPort, req dcerpc.Header, status dcerpc.Status) {
+func (s *Server) answer(c *net.UDPConn, to netip.AddrPort, size int, req dcerpc.Header, status dcerpc.Status) {
 	stub := dcerpc.AppendSendMessageResponse(nil, dcerpc.NativeDataRep, status)
-	s.send(c, to, func(b []byte) ([]byte, error) { return dcerpc.AppendResponse(b, req, s.boot, stub) })
+	s.send(c, to, size, func(b []byte) ([]byte, error) { return dcerpc.AppendResponse(b, req, s.boot, stub) })
 }
 
-func (s *Server) send(c *net.UDPConn, to netip.AddrPort, build func([]byte) ([]byte, error)) {
+// send builds an answer and sends it, unless it is larger than the size
+// bytes that asked for it. A UDP source is never verified, so an answer
+// that outgrew its request would make us an amplifier toward whoever the
+// source names. Every answer is 84 bytes and a real NetrSendMessage call
+// carries three strings past the 80-byte header, so only probes (a
+// request with no stub) lose their reject or fault.
+func (s *Server) send(c *net.UDPConn, to netip.AddrPort, size int, build func([]byte) ([]byte, error)) {
 	b, err := build(make([]byte, 0, dcerpc.HeaderLen+8))
 	if err != nil {
 		s.cfg.Log.Error("rpc: building a reply", slog.Any("err", err))
 		return
 	}
+	if len(b) > size {
+		s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportRPC), "answer_larger_than_request").Inc()
+		return
+	}
 	if _, err := c.WriteToUDPAddrPort(b, to); err != nil {
-		s.cfg.Log.Warn("rpc: sending a reply", slog.String("to", to.String()), slog.Any("err", err))
+		s.cfg.PacketLog.Warn("rpc: sending a reply", slog.String("to", to.String()), slog.Any("err", err))
 	}
 }

@@ -43,7 +43,7 @@ func (p *memPipeline) stored() []message.Message {
 	return append([]message.Message(nil), p.msgs...)
 }
 
-func startServer(t testing.TB) (*memPipeline, netip.AddrPort) {
+func startServer(t testing.TB, opts ...func(*Config)) (*memPipeline, netip.AddrPort) {
 	t.Helper()
 	cp, _ := message.LookupCodePage("CP850")
 	tab, err := names.New(names.Config{CodePage: cp, Host: "HOST1", Aliases: []string{"BOB"}})
@@ -55,8 +55,12 @@ func startServer(t testing.TB) (*memPipeline, netip.AddrPort) {
 		t.Fatal(err)
 	}
 	pl := &memPipeline{}
-	s := New([]*net.UDPConn{conn}, Config{Table: tab, Pipeline: pl, CodePage: cp, Metrics: metrics.New(),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{Table: tab, Pipeline: pl, CodePage: cp, Metrics: metrics.New(),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := New([]*net.UDPConn{conn}, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Serve(ctx); close(done) }()
@@ -161,6 +165,68 @@ func TestPolicyDropIsSilent(t *testing.T) {
 	h := dcerpc.SendMessageHeader(dcerpc.UUID{2}, 0)
 	if _, ok := exchange(t, addr, request(t, h, dcerpc.SendMessageRequest{From: []byte("x"), To: []byte("BOB"), Text: []byte("spam")})); ok {
 		t.Error("a call the policy dropped was answered")
+	}
+}
+
+// probes are the calls that drew an answer other than success before a
+// source was checked: each one a reflector, the last a name oracle.
+func probes(t *testing.T) map[string][]byte {
+	t.Helper()
+	h := dcerpc.SendMessageHeader(dcerpc.UUID{4}, 0)
+	msg := dcerpc.SendMessageRequest{From: []byte("X"), To: []byte("BOB"), Text: []byte("hi")}
+	bare, err := dcerpc.AppendPacket(nil, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badStub, _ := dcerpc.AppendPacket(nil, h, []byte{0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f})
+	wrongIf := h
+	wrongIf.Interface = dcerpc.UUID{9}
+	nobody := msg
+	nobody.To = []byte("NOBODY")
+	return map[string][]byte{
+		"request without a stub": bare,
+		"bad stub":               badStub,
+		"unknown interface":      request(t, wrongIf, msg),
+		"name not ours":          request(t, h, nobody),
+		"message for us":         request(t, h, msg),
+	}
+}
+
+// A source outside the allowed networks hears nothing, whatever it
+// sends, and nothing it sends is stored.
+func TestOutsiderGetsSilence(t *testing.T) {
+	var asked atomic.Int64
+	pl, addr := startServer(t, func(c *Config) {
+		c.Admit = func(a netip.Addr) bool { asked.Add(1); return !a.IsLoopback() }
+	})
+	for name, b := range probes(t) {
+		if p, ok := exchange(t, addr, b); ok {
+			t.Errorf("%s from outside the allowed networks: answered %v", name, p)
+		}
+	}
+	if n := asked.Load(); n != 5 {
+		t.Errorf("Admit asked %d times for 5 packets", n)
+	}
+	if got := pl.stored(); len(got) != 0 {
+		t.Errorf("stored %+v from a refused source", got)
+	}
+}
+
+// No answer is larger than the request it answers: a request with no
+// stub (80 bytes) would draw an 84-byte fault.
+func TestNoAnswerLargerThanRequest(t *testing.T) {
+	_, addr := startServer(t)
+	for name, b := range probes(t) {
+		p, ok := exchange(t, addr, b)
+		if name == "request without a stub" {
+			if ok {
+				t.Errorf("%s (%d bytes) answered with a %v", name, len(b), p.Type)
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("%s from an allowed source: no answer", name)
+		}
 	}
 }
 

@@ -3,12 +3,14 @@
 of the Go encoder under test: the stub by Impacket's NDR marshaller, the
 80-byte header by hand from C706 / protocols.md. Used by the interop tests.
 
-usage: netrsend.py HOST PORT SHAPE FROM TO TEXT_HEX
+usage: netrsend.py HOST PORT SHAPE FROM TO TEXT_HEX [WAIT_SECONDS]
   SHAPE: oneway   flags maybe|idempotent|broadcast|nofack (the 2003 spam form), no answer expected
          ack      flags idempotent|nofack; prints the response's status
          frag     the stub split across three fragments (sent out of order)
          bigend   big-endian data representation (header and stub)
          ms03043  Text's max_count and actual_count claim more than is sent
+         bare     a request with the header only, no stub (a probe)
+         wrongif  the stub of NetrSendMessage under another interface UUID
 FROM, TO are ASCII; TEXT_HEX is the text's OEM bytes in hex.
 Prints one line: "status 0x........", "sent", or "no answer".
 """
@@ -23,9 +25,8 @@ class NetrSendMessage(NDRCALL):
     opnum = 0
     structure = (('From', STR), ('To', STR), ('Text', STR))
 
-def header(stub_len, flags1, order='<', fragnum=0, activity=b'', seq=0):
+def header(stub_len, flags1, order='<', fragnum=0, activity=b'', seq=0, iface=MSGSVCSEND):
     drep = b'\x10\x00\x00' if order == '<' else b'\x00\x00\x00'
-    iface = MSGSVCSEND
     if order == '>':
         # The first three UUID fields follow the data representation.
         iface = iface[3::-1] + iface[5:3:-1] + iface[7:5:-1] + iface[8:]
@@ -43,6 +44,7 @@ def cvstring(data, order):
 
 def main():
     host, port, shape, frm, to, text_hex = sys.argv[1:7]
+    wait = float(sys.argv[7]) if len(sys.argv) > 7 else 3
     assert host.startswith('127.') or host.startswith('10.99.'), 'loopback and test namespaces only'
     text = bytes.fromhex(text_hex)
     activity = os.urandom(16)
@@ -73,10 +75,15 @@ def main():
         # Claim 0x2000 bytes of text and send a few: the overflow's shape.
         body += struct.pack('<III', 0x2000, 0, 0x2000) + text
         packets = [header(len(body), 0x28, activity=activity) + body]
+    elif shape == 'bare':
+        packets = [header(0, 0x28, activity=activity)]
+    elif shape == 'wrongif':
+        other = uuidtup_to_bin(('12345778-1234-ABCD-EF00-0123456789AC', '1.0'))[:16]  # samr: not served here
+        packets = [header(len(stub), 0x28, activity=activity, iface=other) + stub]
     else:
         sys.exit('unknown shape ' + shape)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(3)
+    s.settimeout(wait)
     for p in packets:
         s.sendto(p, (host, int(port)))
     if shape == 'oneway':
