@@ -142,6 +142,24 @@ type rule struct {
 	transports                   []message.Transport
 }
 
+// AdmitSource applies rules 1 and 2 of Decide to a source address alone:
+// whether transport t is on and addr is in its networks. A listener asks
+// it before it reads a byte, so that an outsider costs no session; the
+// rule that refused is returned for counting. A hub source is never an
+// address, so it is always admitted here.
+func (p *Policy) AdmitSource(t message.Transport, addr netip.Addr) (rule string, ok bool) {
+	r, has := p.Transports[t]
+	switch {
+	case !has:
+		return "", true
+	case r.Disabled:
+		return string(t) + ".disabled", false
+	case r.Allow != nil && !r.Allow.Allows(addr):
+		return string(t) + ".allow", false
+	}
+	return "", true
+}
+
 // Decide judges m. It is safe for concurrent use and allocates nothing
 // once its tables are warm.
 func (p *Policy) Decide(m *message.Message) Verdict {
