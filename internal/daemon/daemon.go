@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -430,7 +431,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		smbDone = make(chan error, 1)
 		srv := &smbmsg.Server{
 			Names: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: log.With(slog.String("transport", "smb")), IdleTimeout: cfg.SMB.IdleTimeout.Duration, MaxSessions: cfg.SMB.MaxSessions,
+			Log:         log.With(slog.String("transport", "smb")),
+			IdleTimeout: cfg.SMB.IdleTimeout.Duration, MaxSessionAge: cfg.SMB.MaxSessionAge.Duration,
+			MaxSessions: cfg.SMB.MaxSessions, MaxSessionsPerSource: cfg.SMB.MaxSessionsPerSource,
+			// Asked at every accept, so a reload (SIGHUP) takes effect for
+			// the next connection.
+			AdmitSource: func(a netip.Addr) (string, bool) {
+				return spam.holder.Load().AdmitSource(message.TransportSMB, a)
+			},
+			// Peers choose the framing by port, as smbclient does: a session
+			// request first on 139, direct-hosted SMB elsewhere.
+			SessionService: cfg.SMBPort == 139,
 		}
 		go func() { smbDone <- srv.Serve(runCtx, smbLn) }()
 	}
