@@ -112,7 +112,8 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 			"--hub-replicas", replicas, "--host-name", host, "--name", name, "--popup=false"}
 	}
 	b, err := runOurDaemon(bin, filepath.Join(dir, "b"), filepath.Join(dir, "b.log"),
-		append(hubFlags(hubHostB, hubName), "--smb-port", strconv.Itoa(smbPort))...)
+		// The SMB clients all come from 127.0.0.1: lift the per-source cap.
+		append(hubFlags(hubHostB, hubName), "--smb-port", strconv.Itoa(smbPort), "--smb-max-sessions-per-source", "1024")...)
 	if err != nil {
 		return fmt.Errorf("daemon B: %w\n%s", err, logTail(filepath.Join(dir, "b.log")))
 	}

@@ -29,7 +29,10 @@ func startOurs(work string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := startOurDaemon(work, "--bind", "127.0.0.1", "--smb-port", strconv.Itoa(port))
+	// Every benchmark client comes from 127.0.0.1, so the per-source cap
+	// (one host's share, 16 by default) would measure refusals, not
+	// throughput: it gets the whole of max_sessions here.
+	d, err := startOurDaemon(work, "--bind", "127.0.0.1", "--smb-port", strconv.Itoa(port), "--smb-max-sessions-per-source", "1024")
 	if err != nil {
 		return nil, err
 	}

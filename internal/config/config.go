@@ -108,13 +108,21 @@ type Config struct {
 	source string
 }
 
-// SMB bounds the NetBIOS session listener.
+// SMB bounds the NetBIOS session listener. A session slot is what a
+// peer can hold without sending a message, so each bound is on it.
 type SMB struct {
-	// IdleTimeout closes a session that sends nothing for this long.
+	// IdleTimeout closes a session that sends no SMB for this long;
+	// keep-alives do not count.
 	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxSessionAge closes a session this long after it opened, whatever
+	// it sends.
+	MaxSessionAge Duration `toml:"max_session_age"`
 	// MaxSessions caps concurrent sessions; more are refused with
 	// "called name present but insufficient resources".
 	MaxSessions int `toml:"max_sessions"`
+	// MaxSessionsPerSource caps one source address's sessions, so that
+	// one host cannot take every slot; more are refused the same way.
+	MaxSessionsPerSource int `toml:"max_sessions_per_source"`
 }
 
 // NBNS configures the NetBIOS name service: how our names are registered
@@ -248,8 +256,10 @@ func Default() Config {
 		RPCPort:   135,
 		HTTPAddr:  "127.0.0.1:8139",
 		SMB: SMB{
-			IdleTimeout: Duration{2 * time.Minute},
-			MaxSessions: 1024,
+			IdleTimeout:          Duration{2 * time.Minute},
+			MaxSessionAge:        Duration{5 * time.Minute},
+			MaxSessions:          1024,
+			MaxSessionsPerSource: 16,
 		},
 		NBNS: NBNS{
 			NodeType:        "b",
@@ -449,8 +459,14 @@ func (c *Config) Validate() error {
 	if c.SMB.IdleTimeout.Duration <= 0 {
 		bad("smb.idle_timeout: must be positive")
 	}
+	if c.SMB.MaxSessionAge.Duration <= 0 {
+		bad("smb.max_session_age: must be positive")
+	}
 	if c.SMB.MaxSessions < 1 {
 		bad("smb.max_sessions: must be at least 1")
+	}
+	if c.SMB.MaxSessionsPerSource < 1 {
+		bad("smb.max_sessions_per_source: must be at least 1")
 	}
 	switch c.NBNS.NodeType {
 	case "b":

@@ -63,6 +63,10 @@ func TestDefaultsValidate(t *testing.T) {
 	if cfg.SMBPort != 139 || cfg.NBNSPort != 137 || cfg.DgramPort != 138 || cfg.RPCPort != 135 {
 		t.Errorf("default ports %d/%d/%d/%d, want the real ones", cfg.SMBPort, cfg.NBNSPort, cfg.DgramPort, cfg.RPCPort)
 	}
+	// Issue 16: one source must not take every session, nor keep one.
+	if s := cfg.SMB; s.MaxSessionsPerSource != 16 || s.MaxSessionAge.Duration != 5*time.Minute || s.MaxSessionsPerSource >= s.MaxSessions {
+		t.Errorf("smb defaults %+v, want 16 sessions per source of %d and a 5m maximum age", s, s.MaxSessions)
+	}
 }
 
 func TestPrecedence(t *testing.T) {
@@ -74,6 +78,8 @@ smb_port = 1139
 
 [smb]
 idle_timeout = "45s"
+max_session_age = "90s"
+max_sessions_per_source = 4
 `)
 	t.Setenv(EnvDataDir, "/from/env")
 	cfg, err := Load(path, true)
@@ -82,7 +88,7 @@ idle_timeout = "45s"
 	}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	flags := AddDaemonFlags(fs)
-	if err := fs.Parse([]string{"--smb-port", "2139", "--name", "two", "--name", "three"}); err != nil {
+	if err := fs.Parse([]string{"--smb-port", "2139", "--name", "two", "--name", "three", "--smb-max-sessions-per-source", "8"}); err != nil {
 		t.Fatal(err)
 	}
 	flags.Apply(&cfg)
@@ -101,6 +107,9 @@ idle_timeout = "45s"
 	if cfg.SMB.IdleTimeout.Duration != 45*time.Second {
 		t.Errorf("smb.idle_timeout = %v, want 45s", cfg.SMB.IdleTimeout)
 	}
+	if cfg.SMB.MaxSessionAge.Duration != 90*time.Second || cfg.SMB.MaxSessionsPerSource != 8 {
+		t.Errorf("smb = %+v, want max_session_age 90s from the file, max_sessions_per_source 8 from the flag", cfg.SMB)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +117,8 @@ idle_timeout = "45s"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(out), "smb_port = 2139") || !strings.Contains(string(out), `idle_timeout = "45s"`) {
+	if !strings.Contains(string(out), "smb_port = 2139") || !strings.Contains(string(out), `idle_timeout = "45s"`) ||
+		!strings.Contains(string(out), `max_session_age = "1m30s"`) || !strings.Contains(string(out), "max_sessions_per_source = 8") {
 		t.Errorf("Encode output lacks settings:\n%s", out)
 	}
 }
@@ -154,6 +164,8 @@ func TestValidateErrors(t *testing.T) {
 		{"bad code page", func(c *Config) { c.CodePage = "EBCDIC" }, "code_page"},
 		{"bad level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"no sessions", func(c *Config) { c.SMB.MaxSessions = 0 }, "smb.max_sessions"},
+		{"no sessions per source", func(c *Config) { c.SMB.MaxSessionsPerSource = 0 }, "smb.max_sessions_per_source"},
+		{"no session age", func(c *Config) { c.SMB.MaxSessionAge.Duration = 0 }, "smb.max_session_age"},
 		{"hook without command", func(c *Config) { c.Sinks.Hook.Enabled = true }, "sinks.hook.command: the hook is enabled"},
 		{"hook relative", func(c *Config) { c.Sinks.Hook.Enabled, c.Sinks.Hook.Command = true, []string{"notify"} }, "not an absolute path"},
 		{"hook timeout", func(c *Config) {

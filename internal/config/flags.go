@@ -32,6 +32,8 @@ var flagSpecs = []flagSpec{
 	{"http-host", func(d, s *Config) { d.HTTPHosts = append(d.HTTPHosts, s.HTTPHosts...) }},
 	{"smb-idle-timeout", func(d, s *Config) { d.SMB.IdleTimeout = s.SMB.IdleTimeout }},
 	{"smb-max-sessions", func(d, s *Config) { d.SMB.MaxSessions = s.SMB.MaxSessions }},
+	{"smb-max-sessions-per-source", func(d, s *Config) { d.SMB.MaxSessionsPerSource = s.SMB.MaxSessionsPerSource }},
+	{"smb-max-session-age", func(d, s *Config) { d.SMB.MaxSessionAge = s.SMB.MaxSessionAge }},
 	{"node-type", func(d, s *Config) { d.NBNS.NodeType = s.NBNS.NodeType }},
 	{"wins", func(d, s *Config) { d.NBNS.WINS = s.NBNS.WINS }},
 	{"nbns-interface", func(d, s *Config) { d.NBNS.Interfaces = s.NBNS.Interfaces }},
@@ -90,8 +92,10 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.IntVar(&s.RPCPort, "rpc-port", d.RPCPort, "UDP port of the DCE/RPC NetrSendMessage listener (0 = off)")
 	fs.StringArrayVar(&s.HTTPHosts, "http-host", nil, "another host name the HTTP listener answers to off loopback (repeatable)")
 	fs.StringVar(&s.HTTPAddr, "http-addr", d.HTTPAddr, "HOST:PORT of the local HTTP listener for /metrics and the API (empty = off)")
-	fs.DurationVar(&s.SMB.IdleTimeout.Duration, "smb-idle-timeout", d.SMB.IdleTimeout.Duration, "close NetBIOS sessions idle this long")
+	fs.DurationVar(&s.SMB.IdleTimeout.Duration, "smb-idle-timeout", d.SMB.IdleTimeout.Duration, "close NetBIOS sessions that send no SMB this long (keep-alives do not count)")
+	fs.DurationVar(&s.SMB.MaxSessionAge.Duration, "smb-max-session-age", d.SMB.MaxSessionAge.Duration, "close NetBIOS sessions this long after they open")
 	fs.IntVar(&s.SMB.MaxSessions, "smb-max-sessions", d.SMB.MaxSessions, "most concurrent NetBIOS sessions")
+	fs.IntVar(&s.SMB.MaxSessionsPerSource, "smb-max-sessions-per-source", d.SMB.MaxSessionsPerSource, "most concurrent NetBIOS sessions from one source address")
 	fs.StringVar(&s.NBNS.NodeType, "node-type", d.NBNS.NodeType, "NetBIOS node type: b (broadcast), p (WINS only), h (WINS, then broadcast)")
 	fs.StringVar(&s.NBNS.WINS, "wins", d.NBNS.WINS, "WINS server, IP or IP:port (node types p and h)")
 	fs.StringArrayVar(&s.NBNS.Interfaces, "nbns-interface", nil, "interface for name broadcasts (repeatable; default all with IPv4 broadcast)")

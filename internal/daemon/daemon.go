@@ -446,7 +446,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		smbDone = make(chan error, 1)
 		srv := &smbmsg.Server{
 			Names: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: log.With(slog.String("transport", "smb")), IdleTimeout: cfg.SMB.IdleTimeout.Duration, MaxSessions: cfg.SMB.MaxSessions,
+			Log:         log.With(slog.String("transport", "smb")),
+			IdleTimeout: cfg.SMB.IdleTimeout.Duration, MaxSessionAge: cfg.SMB.MaxSessionAge.Duration,
+			MaxSessions: cfg.SMB.MaxSessions, MaxSessionsPerSource: cfg.SMB.MaxSessionsPerSource,
+			// Asked at every accept, so a reload (SIGHUP) takes effect for
+			// the next connection.
+			AdmitSource: func(a netip.Addr) (string, bool) {
+				return spam.holder.AdmitSource(message.TransportSMB, a)
+			},
+			// Peers choose the framing by port, as smbclient does: a session
+			// request first on 139, direct-hosted SMB elsewhere.
+			SessionService: cfg.SMBPort == 139,
 		}
 		go func() { smbDone <- srv.Serve(runCtx, smbLn) }()
 	}
@@ -495,7 +505,7 @@ func packetLog(log *slog.Logger) *slog.Logger {
 // admit is the policy's network gate for one UDP transport, read from the
 // policy in force at each packet, so a reload applies at once.
 func admit(h *policy.Holder, t message.Transport) func(netip.Addr) bool {
-	return func(a netip.Addr) bool { return h.Admits(t, a) }
+	return func(a netip.Addr) bool { _, ok := h.AdmitSource(t, a); return ok }
 }
 
 func isLoopback(a net.Addr) bool {

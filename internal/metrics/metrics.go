@@ -25,6 +25,9 @@ type Metrics struct {
 	PolicyDecisions *prometheus.CounterVec
 	// Sessions is the number of open NetBIOS sessions.
 	Sessions prometheus.Gauge
+	// SessionsEnded counts NetBIOS sessions we ended because a limit ran
+	// out, by limit (idle, max_age); refused sessions are in Rejected.
+	SessionsEnded *prometheus.CounterVec
 	// CommitBatch observes how many messages each store commit carried.
 	CommitBatch prometheus.Histogram
 	// CommitSeconds observes how long each store commit took.
@@ -62,6 +65,10 @@ func New() *Metrics {
 			Name: "messenger_smb_sessions",
 			Help: "Open NetBIOS sessions.",
 		}),
+		SessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_smb_sessions_ended_total",
+			Help: "NetBIOS sessions the daemon ended because a limit ran out, by limit (idle, max_age).",
+		}, []string{"reason"}),
 		CommitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "messenger_store_commit_batch_size",
 			Help:    "Messages per store commit (group commit).",
@@ -85,7 +92,7 @@ func New() *Metrics {
 			Help: "Messages or terminals a sink passed over, by sink and reason (mesg_n, gone, busy, error, timeout, ...).",
 		}, []string{"sink", "reason"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.PolicyDecisions, m.Sessions, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped, m.SinkSkipped,
+	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.PolicyDecisions, m.Sessions, m.SessionsEnded, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped, m.SinkSkipped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

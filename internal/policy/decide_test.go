@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -340,5 +341,44 @@ func TestDecideAllocs(t *testing.T) {
 	p.Decide(m)
 	if n := testing.AllocsPerRun(1000, func() { p.Decide(m) }); n > 0 {
 		t.Errorf("Decide allocates %.1f times per call", n)
+	}
+}
+
+// AdmitSource must agree with Decide's first two rules, which a listener
+// applies at accept in its place.
+func TestAdmitSource(t *testing.T) {
+	for _, tc := range []struct {
+		name, spec, addr string
+		tr               message.Transport
+		rule             string
+		ok               bool
+	}{
+		{"loopback by default", ``, "127.0.0.2", smb, "", true},
+		{"mapped loopback", ``, "::ffff:127.0.0.1", smb, "", true},
+		{"afar by default", ``, "203.0.113.9", smb, "smb.allow", false},
+		{"listed network", "[transports.smb]\nallow = [\"203.0.113.0/24\"]", "203.0.113.9", smb, "", true},
+		{"listed network only", "[transports.smb]\nallow = [\"203.0.113.0/24\"]", "127.0.0.1", smb, "smb.allow", false},
+		{"transport off", "[transports.smb]\nenabled = false", "127.0.0.1", smb, "smb.disabled", false},
+		{"invalid address", ``, "", smb, "smb.allow", false},
+		{"api from anywhere", ``, "203.0.113.9", message.TransportAPI, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := compileTOML(t, tc.spec, Options{})
+			var addr netip.Addr
+			if tc.addr != "" {
+				addr = netip.MustParseAddr(tc.addr)
+			}
+			rule, ok := p.AdmitSource(tc.tr, addr)
+			if rule != tc.rule || ok != tc.ok {
+				t.Fatalf("AdmitSource(%v, %v) = %q, %v; want %q, %v", tc.tr, tc.addr, rule, ok, tc.rule, tc.ok)
+			}
+			if !addr.IsValid() {
+				return
+			}
+			v := p.Decide(msg(tc.tr, "ALICE", "BOB", netip.AddrPortFrom(addr, 1).String(), "hi"))
+			if refused := v.Action == Drop && (v.Rule == tc.rule); refused == tc.ok {
+				t.Errorf("Decide says %+v; AdmitSource says ok=%v", v, tc.ok)
+			}
+		})
 	}
 }

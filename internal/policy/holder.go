@@ -30,6 +30,8 @@ func (h *Holder) Load() *Policy { return h.p.Load() }
 // Store puts p in force.
 func (h *Holder) Store(p *Policy) { h.p.Store(p) }
 
-// Admits asks the policy in force whether transport t takes anything
-// from addr at all; see Policy.Admits.
-func (h *Holder) Admits(t message.Transport, addr netip.Addr) bool { return h.p.Load().Admits(t, addr) }
+// AdmitSource asks the policy in force whether transport t takes
+// anything from addr at all; see Policy.AdmitSource.
+func (h *Holder) AdmitSource(t message.Transport, addr netip.Addr) (rule string, ok bool) {
+	return h.p.Load().AdmitSource(t, addr)
+}

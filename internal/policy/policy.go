@@ -142,20 +142,23 @@ type rule struct {
 	transports                   []message.Transport
 }
 
-// Admits reports whether transport t takes anything from addr at all:
-// the transport is on and addr is in its networks, the first two steps of
-// Decide. The UDP transports ask it before they answer a packet, so that
-// a source whose every message would be dropped hears nothing, not even a
-// reject or a fault: an answer to a forged address is a reflection.
-func (p *Policy) Admits(t message.Transport, addr netip.Addr) bool {
-	r, ok := p.Transports[t]
-	if !ok {
-		return true
+// AdmitSource applies rules 1 and 2 of Decide to a source address alone:
+// whether transport t is on and addr is in its networks. A listener asks
+// it before it reads a byte, so that an outsider costs no session and
+// hears nothing, not even a reject or a fault (an answer to a forged
+// address is a reflection); the rule that refused is returned for
+// counting. A hub source is never an address, so it is always admitted.
+func (p *Policy) AdmitSource(t message.Transport, addr netip.Addr) (rule string, ok bool) {
+	r, has := p.Transports[t]
+	switch {
+	case !has:
+		return "", true
+	case r.Disabled:
+		return string(t) + ".disabled", false
+	case r.Allow != nil && !r.Allow.Allows(addr):
+		return string(t) + ".allow", false
 	}
-	if r.Disabled {
-		return false
-	}
-	return r.Allow == nil || r.Allow.Allows(addr)
+	return "", true
 }
 
 // Decide judges m. It is safe for concurrent use and allocates nothing

@@ -68,12 +68,12 @@ func TestAdmits(t *testing.T) {
 		{message.TransportSMB, "203.0.113.9:1", true}, // no rule: everyone
 	} {
 		ap := netip.MustParseAddrPort(tc.source)
-		if got := p.Admits(tc.transport, ap.Addr()); got != tc.want {
-			t.Errorf("Admits(%s, %s) = %v, want %v", tc.transport, tc.source, got, tc.want)
+		if _, got := p.AdmitSource(tc.transport, ap.Addr()); got != tc.want {
+			t.Errorf("AdmitSource(%s, %s) = %v, want %v", tc.transport, tc.source, got, tc.want)
 		}
 		dropped := p.Decide(&message.Message{Transport: tc.transport, Source: tc.source}).Action == Drop
 		if dropped == tc.want {
-			t.Errorf("%s from %s: Admits %v but Decide dropped=%v", tc.transport, tc.source, tc.want, dropped)
+			t.Errorf("%s from %s: AdmitSource %v but Decide dropped=%v", tc.transport, tc.source, tc.want, dropped)
 		}
 	}
 }

@@ -146,4 +146,15 @@ func TestSmbclientOnPort139(t *testing.T) {
 	if !strings.Contains(req, "MSGHOST<03>") {
 		t.Errorf("smbclient did not send a session request for MSGHOST<03>: %q", req)
 	}
+
+	// On 139 the session request must come first, as smbd requires: a
+	// Windows-shaped 0xD0 without one gets a negative session response
+	// (unspecified error) and is not stored.
+	replies := rawExchange(t, d.addr(), unhex(t, docSendMessage))
+	if want := []byte{0x83, 0, 0, 1, 0x8F}; !bytes.Equal(replies[0], want) {
+		t.Errorf("SMB before the session request on 139: answer % x, want % x", replies[0], want)
+	}
+	if msgs := d.inbox(); len(msgs) != 1 {
+		t.Errorf("inbox %+v, want only smbclient's message", msgs)
+	}
 }

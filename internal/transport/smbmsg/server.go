@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -51,18 +52,49 @@ const (
 
 // Server accepts NetBIOS sessions for our messenger names and turns their
 // SMB message commands into Messages.
+//
+// A session slot is the one thing a peer can hold without sending a
+// message, so it is bounded four ways: outsiders never get one (AdmitSource
+// at accept), one source gets at most MaxSessionsPerSource of the
+// MaxSessions, a session that sends no SMB for IdleTimeout ends (keep-alives
+// do not count), and none lives past MaxSessionAge.
 type Server struct {
-	Names       Names
-	Pipeline    Deliverer
-	CodePage    message.CodePage
-	Metrics     *metrics.Metrics
-	Log         *slog.Logger
+	Names    Names
+	Pipeline Deliverer
+	CodePage message.CodePage
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	// IdleTimeout ends a session that has sent no frame but keep-alives
+	// for this long. A keep-alive proves the peer is there, not that it
+	// has anything to say, so it must not keep a slot.
 	IdleTimeout time.Duration
-	MaxSessions int
+	// MaxSessionAge ends a session this long after it was accepted,
+	// whatever it sends; 0 means no limit. A sender needs well under a
+	// second per message.
+	MaxSessionAge time.Duration
+	MaxSessions   int
+	// MaxSessionsPerSource caps the sessions of one source address, so
+	// that one host cannot take every slot from the others; 0 leaves only
+	// MaxSessions.
+	MaxSessionsPerSource int
+	// AdmitSource, when set, is asked at accept whether the source may
+	// use this transport at all; a refused connection is closed before
+	// anything is read from it or allocated for it. rule names what
+	// refused, for the metrics. It must be cheap and safe for concurrent
+	// use, and should consult the policy in force at each call, since the
+	// policy is reloaded while the server runs.
+	AdmitSource func(addr netip.Addr) (rule string, ok bool)
+	// SessionService marks the listener as the NetBIOS session service
+	// (TCP 139), whose peers begin every connection with a session
+	// request, as smbd requires there; an SMB before it gets a negative
+	// session response. Otherwise an SMB first means direct-hosted framing,
+	// which smbclient uses on every other port.
+	SessionService bool
 
-	mu       sync.Mutex
-	sessions map[net.Conn]struct{}
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	sessions  map[net.Conn]netip.Addr
+	perSource map[netip.Addr]int
+	wg        sync.WaitGroup
 }
 
 // Serve accepts sessions on ln until ctx ends, then closes ln, wakes idle
@@ -71,7 +103,8 @@ type Server struct {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	if s.sessions == nil {
-		s.sessions = make(map[net.Conn]struct{})
+		s.sessions = make(map[net.Conn]netip.Addr)
+		s.perSource = make(map[netip.Addr]int)
 	}
 	s.mu.Unlock()
 
@@ -107,22 +140,70 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("smb: accepting sessions: %w", err)
 		}
 		tempDelay = 0
-		s.mu.Lock()
-		full := len(s.sessions) >= s.MaxSessions
-		if !full {
-			s.sessions[c] = struct{}{}
-			s.wg.Add(1)
+		if s.admit(c) {
+			go s.serveSession(ctx, c)
 		}
-		s.mu.Unlock()
-		if full {
-			s.Metrics.Rejected.WithLabelValues(string(message.TransportSMB), "busy").Inc()
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			c.Write(netbios.AppendNegativeSessionResponse(nil, netbios.InsufficientResources))
-			c.Close()
-			continue
-		}
-		go s.serveSession(ctx, c)
 	}
+}
+
+// admit takes a session slot for c, or refuses c and closes it. It runs in
+// the accept loop, so it does nothing that waits on the peer.
+func (s *Server) admit(c net.Conn) bool {
+	src := remoteAddr(c)
+	if s.AdmitSource != nil {
+		if rule, ok := s.AdmitSource(src); !ok {
+			// No answer at all: an outsider learns nothing about our
+			// names, and a flood of them costs one close each.
+			s.Metrics.Rejected.WithLabelValues(string(message.TransportSMB), "policy:"+rule).Inc()
+			s.Log.Debug("smb: session refused at accept", slog.String("source", c.RemoteAddr().String()), slog.String("rule", rule))
+			c.Close()
+			return false
+		}
+	}
+	reason := ""
+	s.mu.Lock()
+	switch {
+	case len(s.sessions) >= s.MaxSessions:
+		reason = "busy"
+	case s.MaxSessionsPerSource > 0 && s.perSource[src] >= s.MaxSessionsPerSource:
+		reason = "source_busy"
+	default:
+		s.sessions[c] = src
+		s.perSource[src]++
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if reason == "" {
+		return true
+	}
+	s.Metrics.Rejected.WithLabelValues(string(message.TransportSMB), reason).Inc()
+	s.Log.Debug("smb: session refused", slog.String("source", c.RemoteAddr().String()), slog.String("reason", reason))
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.Write(netbios.AppendNegativeSessionResponse(nil, netbios.InsufficientResources))
+	c.Close()
+	return false
+}
+
+// release gives c's slot back.
+func (s *Server) release(c net.Conn) {
+	s.mu.Lock()
+	src := s.sessions[c]
+	delete(s.sessions, c)
+	if s.perSource[src]--; s.perSource[src] <= 0 {
+		delete(s.perSource, src)
+	}
+	s.mu.Unlock()
+}
+
+// remoteAddr is c's peer address, unmapped so that an IPv4 peer on a
+// dual-stack socket counts as the same source; the zero Addr when c is not
+// an IP connection, which a policy then refuses.
+func remoteAddr(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	return ap.Addr().Unmap()
 }
 
 func isTemporary(err error) bool {
@@ -147,6 +228,9 @@ type session struct {
 	frame []byte // reused read buffer
 	out   []byte // reused write buffer
 
+	accepted  time.Time // for MaxSessionAge
+	lastFrame time.Time // the last frame that was not a keep-alive, for IdleTimeout
+
 	// The multi-block message in progress, as Samba keeps it: one per
 	// session, and a new 0xD5 discards an unfinished one.
 	mb        *multiBlock
@@ -157,15 +241,24 @@ type multiBlock struct {
 	from, to []byte
 	text     []byte
 	group    uint16
+	blocks   int // 0xD7 blocks accepted
+	// broken is the reply to every later 0xD7 and to the 0xD6 once a text
+	// block was refused: the text can no longer be whole, and a message
+	// with a hole in it, or an empty one, must not be stored as if it
+	// were what the sender wrote.
+	broken *smb.ReplyError
 }
 
 func (s *Server) serveSession(ctx context.Context, c net.Conn) {
 	s.Metrics.Sessions.Inc()
+	now := time.Now()
 	sess := &session{
-		srv:  s,
-		conn: c,
-		r:    bufio.NewReaderSize(c, 2048),
-		log:  s.Log.With(slog.String("source", c.RemoteAddr().String())),
+		srv:       s,
+		conn:      c,
+		r:         bufio.NewReaderSize(c, 2048),
+		log:       s.Log.With(slog.String("source", c.RemoteAddr().String())),
+		accepted:  now,
+		lastFrame: now,
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -176,20 +269,41 @@ func (s *Server) serveSession(ctx context.Context, c net.Conn) {
 			s.Metrics.Rejected.WithLabelValues(string(message.TransportSMB), "unfinished").Inc()
 		}
 		c.Close()
-		s.mu.Lock()
-		delete(s.sessions, c)
-		s.mu.Unlock()
+		s.release(c)
 		s.Metrics.Sessions.Dec()
 		s.wg.Done()
 	}()
 	for ctx.Err() == nil {
 		if err := sess.step(ctx); err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, errClose) && ctx.Err() == nil {
+			var ended *endedError
+			switch {
+			case errors.As(err, &ended):
+				s.Metrics.SessionsEnded.WithLabelValues(ended.reason).Inc()
+				sess.log.Debug("smb: session ended", slog.String("reason", ended.reason))
+			case !errors.Is(err, io.EOF) && !errors.Is(err, errClose) && ctx.Err() == nil:
 				sess.log.Debug("smb: session closed", slog.Any("err", err))
 			}
 			return
 		}
 	}
+}
+
+// endedError is a session ended by one of our limits: "idle" or
+// "max_age".
+type endedError struct{ reason string }
+
+func (e *endedError) Error() string { return "session ended: " + e.reason }
+
+// deadline is when the session ends unless it sends an SMB first, and
+// which limit that would be.
+func (sess *session) deadline() (time.Time, string) {
+	d, why := sess.lastFrame.Add(sess.srv.IdleTimeout), "idle"
+	if age := sess.srv.MaxSessionAge; age > 0 {
+		if end := sess.accepted.Add(age); end.Before(d) {
+			d, why = end, "max_age"
+		}
+	}
+	return d, why
 }
 
 // errClose ends a session after a reply that requires it (a negative
@@ -203,10 +317,18 @@ func (sess *session) reject(reason string, err error) {
 
 // step reads one NetBIOS session packet and answers it.
 func (sess *session) step(ctx context.Context) error {
-	sess.conn.SetReadDeadline(time.Now().Add(sess.srv.IdleTimeout))
+	// One deadline for the whole frame, from the last frame rather than
+	// from now: neither keep-alives nor a frame dribbled in a byte at a
+	// time move it.
+	dl, why := sess.deadline()
+	sess.conn.SetReadDeadline(dl)
+	// Serve's shutdown may have set its own deadline just before ours.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var hdrBytes [netbios.HeaderLen]byte
 	if _, err := io.ReadFull(sess.r, hdrBytes[:]); err != nil {
-		return err
+		return sess.readError(ctx, err, why)
 	}
 	h, err := netbios.ParseHeader(hdrBytes[:])
 	if err != nil {
@@ -225,15 +347,24 @@ func (sess *session) step(ctx context.Context) error {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			sess.reject("bad_frame", fmt.Errorf("session packet: %d bytes announced, connection closed before all arrived", h.Length))
 		}
-		return err
+		return sess.readError(ctx, err, why)
 	}
 
 	switch h.Type {
 	case netbios.SessionKeepAlive:
 		return nil
 	case netbios.SessionRequest:
+		sess.lastFrame = time.Now()
 		return sess.sessionRequest(payload)
 	case netbios.SessionMessage:
+		sess.lastFrame = time.Now()
+		if !sess.open && sess.srv.SessionService {
+			// smbd on 139 will not take an SMB before the session request
+			// either; we say why instead of hanging up silently.
+			sess.reject("no_session_request", errors.New("SMB before the session request on the NetBIOS session service"))
+			sess.write(netbios.AppendNegativeSessionResponse(sess.out[:0], netbios.UnspecifiedError))
+			return errClose
+		}
 		if !sess.open {
 			sess.open, sess.direct = true, true
 			sess.log = sess.log.With(slog.Bool("direct_hosted", true))
@@ -247,6 +378,15 @@ func (sess *session) step(ctx context.Context) error {
 		sess.reject("bad_frame", fmt.Errorf("unexpected session packet type %v from a client", h.Type))
 		return errClose
 	}
+}
+
+// readError turns a read that hit the session's deadline into the limit
+// that set it; a shutdown's deadline is not one.
+func (sess *session) readError(ctx context.Context, err error, why string) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+		return &endedError{reason: why}
+	}
+	return err
 }
 
 func (sess *session) sessionRequest(payload []byte) error {
@@ -289,6 +429,9 @@ func (sess *session) handleSMB(ctx context.Context, b []byte) []byte {
 		if herr != nil {
 			return nil
 		}
+		if h.Command == smb.CommandSendTextMBMessage {
+			sess.breakMultiBlock(&smb.ErrCodeInvalidParameter)
+		}
 		return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
 	}
 	h := p.Header
@@ -318,20 +461,26 @@ func (sess *session) handleSMB(ctx context.Context, b []byte) []byte {
 		req, err := smb.ParseSendTextMBMessage(p)
 		if err != nil {
 			sess.reject("bad_smb", err)
+			sess.breakMultiBlock(&smb.ErrCodeInvalidParameter)
 			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
 		}
 		if sess.mb == nil {
 			sess.reject("no_start", errors.New("0xD7 text block without a preceding 0xD5"))
 			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
 		}
+		if sess.mb.broken != nil {
+			sess.reject("broken_message", errors.New("0xD7 after a refused text block; the message cannot be whole"))
+			return sess.reply(h, sess.mb.broken, nil)
+		}
 		if len(sess.mb.text)+len(req.Text) > maxMultiBlock {
 			sess.reject("too_long", fmt.Errorf("multi-block text exceeds %d bytes; message discarded", maxMultiBlock))
-			sess.mb = nil
+			sess.breakMultiBlock(&smb.ErrCodeNoRoom)
 			return sess.reply(h, &smb.ErrCodeNoRoom, nil)
 		}
 		// Samba's client sends group id 0 whatever we answered, so a
 		// mismatch is not an error.
 		sess.mb.text = append(sess.mb.text, req.Text...)
+		sess.mb.blocks++
 		return sess.reply(h, nil, nil)
 
 	case smb.CommandSendEndMBMessage:
@@ -345,6 +494,17 @@ func (sess *session) handleSMB(ctx context.Context, b []byte) []byte {
 		}
 		mb := sess.mb
 		sess.mb = nil
+		switch {
+		case mb.broken != nil:
+			sess.reject("broken_message", errors.New("0xD6 ends a message with a refused text block; nothing stored"))
+			return sess.reply(h, mb.broken, nil)
+		case mb.blocks == 0:
+			// smbclient sends one 0xD7 even for an empty text, and Windows
+			// uses 0xD0 for short ones, so no block at all is not a
+			// message anyone wrote.
+			sess.reject("no_text", errors.New("0xD6 ends a message that had no text block; nothing stored"))
+			return sess.reply(h, &smb.ErrCodeInvalidParameter, nil)
+		}
 		return sess.reply(h, sess.deliver(ctx, mb.from, mb.to, mb.text), nil)
 
 	case smb.CommandNegotiate:
@@ -363,6 +523,15 @@ func (sess *session) handleSMB(ctx context.Context, b []byte) []byte {
 	default:
 		sess.reject("unknown_command", fmt.Errorf("SMB command %v is not a message command", h.Command))
 		return sess.reply(h, &smb.ErrCodeUnknownCommand, nil)
+	}
+}
+
+// breakMultiBlock marks the message in progress, if any, as one that will
+// not be stored; reply is what its 0xD6 will get.
+func (sess *session) breakMultiBlock(reply *smb.ReplyError) {
+	if sess.mb != nil && sess.mb.broken == nil {
+		sess.mb.broken = reply
+		sess.mb.text = nil // never to be read
 	}
 }
 

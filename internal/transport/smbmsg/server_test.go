@@ -58,6 +58,12 @@ type testServer struct {
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith starts a server that set may change before it serves.
+func startServerWith(t *testing.T, set func(*Server)) *testServer {
+	t.Helper()
 	cp, err := message.LookupCodePage("CP850")
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +78,9 @@ func startServer(t *testing.T) *testServer {
 		Names: nameSet{"BOB": true}, Pipeline: ts.pl, CodePage: cp, Metrics: ts.met,
 		Log:         slog.New(slog.NewTextHandler(&lockedWriter{mu: &logMu, w: ts.log}, nil)),
 		IdleTimeout: 5 * time.Second, MaxSessions: 16,
+	}
+	if set != nil {
+		set(srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
