@@ -4,7 +4,8 @@
 // and their title above the text, and a message that came through the hub
 // names the host the hub verified beside its sender; the other sinks and
 // `messenger read` show messages through Header and Block so that every
-// place agrees.
+// place agrees. Printable and OneLine are the one rule for showing text a
+// sender chose (the web page's app.js applies the same).
 package popup
 
 import (
