@@ -146,7 +146,7 @@ func writeTable(w io.Writer, msgs []message.Message) error {
 			state += " (" + m.Rule + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, state, m.Time.Local().Format("2006-01-02 15:04:05"),
-			popup.Printable(popup.Sender(m)), popup.Printable(m.To), listedText(m))
+			popup.OneLine(popup.Sender(m)), popup.OneLine(m.To), listedText(m))
 	}
 	return tw.Flush()
 }
@@ -166,23 +166,25 @@ func listedText(m message.Message) string {
 	mark = popup.OneLine(mark + " " + a.Source)
 	text := m.Text
 	if a.Title != "" {
-		text = strings.ReplaceAll(a.Title, "\n", " ") + ": " + text
+		text = popup.OneLine(a.Title) + ": " + text
 	}
 	return mark + "  " + summary(text, 50)
 }
 
-// summary is the first line of text, cut to n characters.
+// summary is the first line of text, cut to n characters and then made
+// printable on one line (a tab would break the table's columns; cutting
+// first never halves an escape).
 func summary(text string, n int) string {
 	line, rest, _ := strings.Cut(strings.TrimRight(text, "\n"), "\n")
 	more := rest != ""
-	r := []rune(popup.Printable(line))
+	r := []rune(line)
 	if len(r) > n {
-		return string(r[:n-1]) + "…"
+		return popup.OneLine(string(r[:n-1])) + "…"
 	}
 	if more {
-		return string(r) + " …"
+		return popup.OneLine(line) + " …"
 	}
-	return string(r)
+	return popup.OneLine(line)
 }
 
 func parseID(s string) (int64, error) {

@@ -51,7 +51,7 @@ read (opened), expired, failed.`,
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTO\tHOST\tSTATE\tSINCE\tTEXT")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, popup.Printable(r.To), popup.Printable(r.Host), r.State,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, popup.OneLine(r.To), popup.OneLine(r.Host), r.State,
 					r.Updated.Local().Format(time.DateTime), summary(r.Text, 40))
 			}
 			return tw.Flush()

@@ -68,7 +68,7 @@ func writeSpamTable(w io.Writer, msgs []message.Message) error {
 	fmt.Fprintln(tw, "ID\tRULE\tTIME\tTRANSPORT\tSOURCE\tFROM\tTO\tTEXT")
 	for _, m := range msgs {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Rule, m.Time.Local().Format("2006-01-02 15:04:05"),
-			m.Transport, m.Source, popup.Printable(m.From), popup.Printable(m.To), summary(m.Text, 40))
+			m.Transport, popup.OneLine(m.Source), popup.OneLine(m.From), popup.OneLine(m.To), summary(m.Text, 40))
 	}
 	return tw.Flush()
 }
@@ -93,8 +93,8 @@ func newSpamExplainCmd(g *globalFlags) *cobra.Command {
 				if asJSON {
 					return json.NewEncoder(w).Encode(m)
 				}
-				fmt.Fprintf(w, "%s\n", popup.Printable(m.Header()))
-				fmt.Fprintf(w, "transport %s, source %s, now %s\n", m.Transport, m.Source, m.State)
+				fmt.Fprintf(w, "%s\n", popup.OneLine(m.Header()))
+				fmt.Fprintf(w, "transport %s, source %s, now %s\n", m.Transport, popup.OneLine(m.Source), m.State)
 				fmt.Fprintf(w, "rule:    %s\n", m.Rule)
 				if m.Explanation != "" {
 					fmt.Fprintf(w, "why:     %s\n", popup.Printable(m.Explanation))

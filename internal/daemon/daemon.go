@@ -185,8 +185,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			Log: log.With(slog.String("sink", "terminal"))}, t.Names))
 	}
 	if h := cfg.Sinks.Hook; h.Enabled {
-		sinks = append(sinks, sink.ForNames(&hook.Sink{Command: h.Command, Timeout: h.Timeout.Duration,
-			Skipped: skipped("hook"), Log: log.With(slog.String("sink", "hook"))}, h.Names))
+		hlog := log.With(slog.String("sink", "hook"))
+		if u := hook.Unguarded(h.Command); len(u) > 0 {
+			hlog.Warn(`hook: a sender's name could begin these arguments with "-"; such messages are not passed to the hook (put "--" before them, or write --opt={from})`,
+				slog.Any("arguments", u))
+		}
+		// ctx ends when the daemon is told to stop: a running hook's
+		// process group is killed then, and queued hooks do not start.
+		sinks = append(sinks, sink.ForNames(&hook.Sink{Command: h.Command, Timeout: h.Timeout.Duration, Ctx: ctx,
+			Skipped: skipped("hook"), Log: hlog}, h.Names))
 	}
 	rpcAllow, err := policy.ParseNetworks(cfg.RPC.Allow)
 	if err != nil {

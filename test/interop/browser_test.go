@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/sender"
 )
 
 // The web inbox in a real headless Chromium: a message smbclient sends
@@ -36,18 +38,7 @@ func TestWebInboxInChromium(t *testing.T) {
 		shots = filepath.Join("..", "..", "docs", "screenshots")
 		os.MkdirAll(shots, 0o755)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1100, 700),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := newBrowser(t, chromium)
 
 	base := "http://127.0.0.1:" + strconv.Itoa(httpPort) + "/"
 	if err := chromedp.Do(ctx, chromedp.Navigate(base),
@@ -128,6 +119,80 @@ func TestWebInboxInChromium(t *testing.T) {
 	screenshot(t, ctx, filepath.Join(shots, "inbox-after-send.png"))
 
 	checkAlertBadges(t, ctx, d, filepath.Join(shots, "inbox-alerts.png"))
+}
+
+// newBrowser starts a headless Chromium for one test and returns its
+// context, bounded to 90 seconds; the browser ends with the test.
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1100, 700),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// A message whose text holds a bidi override (U+202E), a C1 CSI (U+009B)
+// and other invisible characters, from a sender whose name holds a line
+// feed, is shown as the other sinks show it: each character escaped as
+// <U+XXXX>, the header on one line, nothing raw in the page.
+func TestBrowserShowsHiddenCharacters(t *testing.T) {
+	chromium := requirePeer(t, "chromium")
+	httpPort := freePort(t)
+	d := startDaemonAt(t, "", freePort(t), "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort))
+	client := api.NewClient(filepath.Join(d.dataDir, "messenger.sock"))
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// MSGHOST is the daemon's own name, so the message is stored here as
+	// sent, in UTF-8, with no code page in the way.
+	res, err := client.Send(sctx, sender.Request{To: "MSGHOST", From: "eve\nADMIN",
+		Text: "invoice\u202Efdp.exe \u009b31mred \u2066x\u2069\u200B\uFEFF\u061C\nline two"})
+	cancel()
+	if err != nil || len(res) != 1 || res[0].Code != "" {
+		t.Fatalf("sending: %v %+v", err, res)
+	}
+
+	ctx := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://127.0.0.1:"+strconv.Itoa(httpPort)+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#messages li`)),
+		chromedp.Click(chromedp.CSS(`#messages li:first-child`)),
+		chromedp.WaitVisible(chromedp.CSS(`#reader`))); err != nil {
+		t.Fatalf("opening the message: %v", err)
+	}
+	type shown struct {
+		Header string `json:"header"`
+		Text   string `json:"text"`
+		Row    string `json:"row"`
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[shown](`({header: document.getElementById("reader-header").textContent,
+		text: document.getElementById("reader-text").textContent,
+		row: document.querySelector("#messages li").textContent})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Message from eve ADMIN to MSGHOST on "; !strings.HasPrefix(got.Header, want) {
+		t.Errorf("reader header %q, want it to start %q", got.Header, want)
+	}
+	if want := "invoice<U+202E>fdp.exe <U+009B>31mred <U+2066>x<U+2069><U+200B><U+FEFF><U+061C>\nline two"; got.Text != want {
+		t.Errorf("reader text %q\nwant        %q", got.Text, want)
+	}
+	if !strings.Contains(got.Row, "eve ADMIN \u2192 MSGHOST") || !strings.Contains(got.Row, "invoice<U+202E>fdp.exe <U+009B>31mred") {
+		t.Errorf("list row %q", got.Row)
+	}
+	for _, f := range []string{got.Header, got.Text, got.Row} {
+		if i := strings.IndexFunc(f, func(r rune) bool {
+			return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r))
+		}); i >= 0 {
+			t.Errorf("%q shows %U raw", f, []rune(f[i:])[0])
+		}
+	}
 }
 
 // checkAlertBadges: alerts raised in the daemon (POST /v1/alerts, as

@@ -6,17 +6,33 @@ const state = { messages: new Map(), selected: 0, lastID: 0, source: null };
 
 function $(id) { return document.getElementById(id); }
 
-// visible makes control characters (ANSI escapes, bells) visible as ^X, as
-// the terminal sink does, so that they are legible and inert.
+// visible is the daemon's display rule (popup.Printable), so that the page
+// shows what the terminal and the desktop show: newline and tab stay; other
+// C0 controls and DEL become ^X (^?); C1 controls (U+009B is CSI to many
+// terminals), the line and paragraph separators and every format character
+// (Unicode category Cf: bidi overrides and isolates, zero-width characters,
+// U+061C, the BOM) become <U+XXXX>, legible and inert — a bidi override
+// would otherwise reorder the text around it, here as anywhere.
 function visible(s) {
-  return String(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g,
-    (c) => "^" + String.fromCharCode(c.charCodeAt(0) ^ 0x40));
+  return String(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]|\p{Cf}/gu, (c) => {
+    const n = c.codePointAt(0);
+    if (n < 0x20 || n === 0x7f) return "^" + String.fromCharCode(n ^ 0x40);
+    return "<U+" + n.toString(16).toUpperCase().padStart(4, "0") + ">";
+  });
 }
 
+// oneLine is visible for what must stay on one line (a header, a name, a
+// title), as popup.OneLine: every line break (CR LF, CR, LF, NEL, U+2028,
+// U+2029) and tab becomes a space, so that no name adds a line.
+function oneLine(s) {
+  return visible(String(s).replace(/\r\n|[\r\n\t\u0085\u2028\u2029]/g, " "));
+}
+
+// el makes an element; its text, if any, is shown on one line.
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = visible(text);
+  if (text !== undefined) e.textContent = oneLine(text);
   return e;
 }
 
@@ -68,22 +84,22 @@ function verifiedBadge(host) {
   return b;
 }
 
-// header is the pop-up's header line, as the other sinks print it: a
-// message through the hub names its verified host after the sender; an
-// alert says so, with its source, severity and status.
+// header is the pop-up's header line, on one line and visible, as the
+// other sinks print it: a message through the hub names its verified host
+// after the sender; an alert says so, with its source, severity and status.
 function header(m) {
   const a = m.alert;
   if (!a) {
     const host = verifiedHost(m);
     const user = localUser(m);
-    return "Message from " + senderName(m.from) + (host ? " (verified " + host + ")" : "") +
-      (user ? " (local user " + user + ")" : "") + " to " + m.to + " on " + when(m.time);
+    return oneLine("Message from " + senderName(m.from) + (host ? " (verified " + host + ")" : "") +
+      (user ? " (local user " + user + ")" : "") + " to " + m.to + " on " + when(m.time));
   }
   const marks = [];
   if (a.severity) marks.push(a.severity);
   if (a.status) marks.push(a.status === "resolved" ? "RESOLVED" : a.status);
-  return "Alert from " + a.source + (marks.length ? " (" + marks.join(", ") + ")" : "") +
-    " to " + m.to + " on " + when(m.time);
+  return oneLine("Alert from " + a.source + (marks.length ? " (" + marks.join(", ") + ")" : "") +
+    " to " + m.to + " on " + when(m.time));
 }
 
 const severities = ["info", "warning", "critical"];
@@ -166,17 +182,17 @@ function renderReader() {
   const m = state.messages.get(state.selected);
   $("reader").hidden = !m;
   if (!m) return;
-  $("reader-header").textContent = visible(header(m));
+  $("reader-header").textContent = header(m);
   const a = m.alert;
   $("reader-title").hidden = !(a && a.title);
-  $("reader-title").textContent = a && a.title ? visible(a.title) : "";
+  $("reader-title").textContent = a && a.title ? oneLine(a.title) : "";
   for (const e of document.querySelectorAll("#reader .alert-only")) e.hidden = !a;
   $("reader-alert").replaceChildren(...(a ? [...badges(a), el("span", "", " from " + a.source + (a.status ? ", " + a.status : ""))] : []));
   const host = verifiedHost(m);
   for (const e of document.querySelectorAll("#reader .verified-only")) e.hidden = !host;
   $("reader-verified").replaceChildren(...(host ? [verifiedBadge(host)] : []));
-  $("reader-transport").textContent = visible(m.transport);
-  $("reader-source").textContent = visible(m.source || "");
+  $("reader-transport").textContent = oneLine(m.transport);
+  $("reader-source").textContent = oneLine(m.source || "");
   $("reader-text").textContent = visible(m.text);
 }
 

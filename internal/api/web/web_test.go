@@ -35,6 +35,25 @@ func requireChromium(t *testing.T) string {
 	return path
 }
 
+// newBrowser starts a headless Chromium for one test and returns its
+// context, bounded to 60 seconds; the browser ends with the test.
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
 // fakeDaemon serves the embedded page and just enough of the API for it:
 // the inbox, an event stream that stays open, and marking read.
 func fakeDaemon(t *testing.T, msgs []message.Message) *httptest.Server {
@@ -84,18 +103,7 @@ func TestVerifiedBadge(t *testing.T) {
 	}
 	srv := fakeDaemon(t, msgs)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
+	ctx := newBrowser(t, chromium)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#messages li:nth-child(3)`))); err != nil {
@@ -157,5 +165,61 @@ func TestVerifiedBadge(t *testing.T) {
 	}
 	if r := open("3"); !strings.HasPrefix(r.Header, `Message from "eve (verified HOSTA)" to ALICE on `) || r.Shown {
 		t.Errorf("the reader shows the forged name as %+v; want it quoted, no mark", r)
+	}
+}
+
+// Names, an alert's source and title, and the text are shown by the
+// daemon's display rule: line breaks in what must stay on one line become
+// spaces, and C1 controls and format characters show as <U+XXXX>.
+func TestHiddenCharactersShown(t *testing.T) {
+	chromium := requireChromium(t)
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	msgs := []message.Message{
+		{ID: 1, From: "eve\u2028Message from ADMIN\r\n", To: "ALICE\u202E", Text: "a\u009bb\u2066c\nd\te\u2029", Time: at,
+			Transport: message.TransportSMB, Source: "127.0.0.1:139", State: message.StateUnread},
+		{ID: 2, From: "HOST1", To: "ALICE", Text: "t", Time: at, Transport: message.TransportAlert, Source: "local", State: message.StateUnread,
+			Alert: &message.Alert{Source: "nut\u200B", Severity: message.SeverityCritical, Title: "On\nbattery\uFEFF"}},
+	}
+	srv := fakeDaemon(t, msgs)
+	ctx := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#messages li:nth-child(2)`))); err != nil {
+		t.Fatalf("loading the inbox: %v", err)
+	}
+	type shown struct {
+		Who    string `json:"who"`
+		Header string `json:"header"`
+		Title  string `json:"title"`
+		Text   string `json:"text"`
+	}
+	open := func(id string) shown {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#messages li[data-id="`+id+`"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#reader`))); err != nil {
+			t.Fatalf("opening message %s: %v", id, err)
+		}
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[shown](`({who: document.querySelector('#messages li[data-id="`+id+`"] .who').textContent,
+			header: document.getElementById("reader-header").textContent,
+			title: document.getElementById("reader-title").textContent,
+			text: document.getElementById("reader-text").textContent})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open("1")
+	if want := "eve Message from ADMIN  \u2192 ALICE<U+202E>"; s.Who != want {
+		t.Errorf("listed as %q, want %q", s.Who, want)
+	}
+	if want := "Message from eve Message from ADMIN  to ALICE<U+202E> on "; !strings.HasPrefix(s.Header, want) {
+		t.Errorf("header %q, want it to start %q", s.Header, want)
+	}
+	if want := "a<U+009B>b<U+2066>c\nd\te<U+2029>"; s.Text != want {
+		t.Errorf("text %q, want %q", s.Text, want)
+	}
+	s = open("2")
+	if !strings.Contains(s.Who, " nut<U+200B> \u2192 ALICE") || !strings.HasPrefix(s.Header, "Alert from nut<U+200B> (critical) to ALICE on ") ||
+		s.Title != "On battery<U+FEFF>" {
+		t.Errorf("the alert is shown as %+v", s)
 	}
 }

@@ -111,10 +111,12 @@ func Summary(m message.Message) string {
 
 // Body is the notification body of m.
 func Body(m message.Message) string {
-	text := popup.Printable(m.Text)
+	// Cut before escaping, so that the cut never halves an escape.
+	text := m.Text
 	if r := []rune(text); len(r) > maxBody {
 		text = string(r[:maxBody]) + "…"
 	}
+	text = popup.Printable(text)
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
 }
 

@@ -26,6 +26,26 @@ func TestSummaryAndBodyAreSafe(t *testing.T) {
 	}
 }
 
+// The summary and the body follow the one display rule: a sender's line
+// break cannot add a line, and bidi, invisible and C1 characters are shown
+// as <U+XXXX> (markup-escaped in the body) rather than obeyed.
+func TestSummaryAndBodyShowHiddenCharacters(t *testing.T) {
+	m := message.Message{From: "a\nMessage from ADMIN\u202E", To: "BOB\u2028X", Time: time.Unix(0, 0),
+		Text: "line one\nevil\u202Etxt.exe \u009b2J \u2066\u200B\uFEFF\u061C\x1b[0m"}
+	if s, want := Summary(m), "Message from a Message from ADMIN<U+202E> to BOB X on "; !strings.HasPrefix(s, want) {
+		t.Errorf("Summary = %q, want it to start %q", s, want)
+	}
+	want := "line one\nevil&lt;U+202E&gt;txt.exe &lt;U+009B&gt;2J &lt;U+2066&gt;&lt;U+200B&gt;&lt;U+FEFF&gt;&lt;U+061C&gt;^[[0m"
+	if b := Body(m); b != want {
+		t.Errorf("Body = %q\nwant   %q", b, want)
+	}
+	// The body is cut before it is escaped, so an escape is never cut.
+	long := message.Message{Text: strings.Repeat("x", maxBody-1) + "\u202E" + "tail"}
+	if b, want := Body(long), strings.Repeat("x", maxBody-1)+"&lt;U+202E&gt;…"; b != want {
+		t.Errorf("long Body ends %q, want %q", b[len(b)-20:], want[len(want)-20:])
+	}
+}
+
 func TestAlertNotifications(t *testing.T) {
 	alert := func(a message.Alert) message.Message {
 		return message.Message{From: "HOST1", To: "ALICE", Text: "body <b>", Time: time.Unix(0, 0), Transport: message.TransportAlert, Alert: &a}

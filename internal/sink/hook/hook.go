@@ -1,18 +1,28 @@
 // Package hook is the sink that runs a configured program for each
 // message: the message goes in its arguments (placeholders), its
 // environment (MESSENGER_*) and its standard input (the text). The program
-// is started directly, never through a shell, and killed after a timeout.
+// is started directly, never through a shell, in a process group of its
+// own, and the whole group is killed after a timeout or when the daemon
+// stops, so that nothing it started outlives it.
+//
+// A value a sender chooses never becomes an option: before the first "--"
+// of the command, an argument that a value would make begin with "-"
+// keeps the hook from running for that message (counted as
+// "unsafe_argument"). Put "--" before positional placeholders, or write
+// "--from={from}"; Unguarded names the arguments at start.
 package hook
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/netsend/messenger/internal/message"
@@ -27,6 +37,10 @@ type Sink struct {
 	// through the hub, {verified}, the sending host the hub proved.
 	Command []string
 	Timeout time.Duration
+	// Ctx is the daemon's lifetime: when it ends, a running hook's
+	// process group is killed and no further hook starts. Nil is
+	// context.Background.
+	Ctx context.Context
 	// Skipped counts messages the hook failed on, by reason.
 	Skipped func(reason string)
 	Log     *slog.Logger
@@ -37,20 +51,31 @@ func (s *Sink) Name() string { return "hook" }
 
 // Show runs the program for m and waits for it (or the timeout).
 func (s *Sink) Show(m message.Message) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	parent := s.Ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, s.Timeout)
 	defer cancel()
 	fields := Fields(m)
-	args := make([]string, len(s.Command)-1)
-	for i, a := range s.Command[1:] {
-		args[i] = expand(a, fields)
+	args, err := expandArgs(s.Command[1:], fields)
+	if err != nil {
+		s.skip("unsafe_argument")
+		s.Log.Warn("hook not run", slog.Int64("id", m.ID), slog.String("program", s.Command[0]), slog.Any("err", err))
+		return
 	}
 	cmd := exec.CommandContext(ctx, s.Command[0], args...)
 	cmd.Env = append(baseEnv(), Env(fields)...)
 	cmd.Stdin = strings.NewReader(m.Text)
 	var stderr bytes.Buffer
 	cmd.Stderr = &limited{w: &stderr, n: 4096}
+	// Its own process group, so that the timeout ends what the hook
+	// started too (a shell's background job, a pipeline), not just the
+	// hook: killing the child alone left those running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	if err == nil {
 		return
 	}
@@ -59,14 +84,79 @@ func (s *Sink) Show(m message.Message) {
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		reason = "timeout"
+	case parent.Err() != nil:
+		reason = "stopped"
 	case errors.As(err, &exit):
 		reason = "exit_status"
 	}
+	s.skip(reason)
+	s.Log.Warn("hook failed", slog.Int64("id", m.ID), slog.String("program", s.Command[0]),
+		slog.String("reason", reason), slog.Any("err", err), slog.String("stderr", strings.TrimSpace(stderr.String())))
+}
+
+func (s *Sink) skip(reason string) {
 	if s.Skipped != nil {
 		s.Skipped(reason)
 	}
-	s.Log.Warn("hook failed", slog.Int64("id", m.ID), slog.String("program", s.Command[0]),
-		slog.String("reason", reason), slog.Any("err", err), slog.String("stderr", strings.TrimSpace(stderr.String())))
+}
+
+// killGroup kills the process group the hook leads. The group outlives
+// its leader while any member lives, and its id is not reused meanwhile.
+func killGroup(pgid int) error {
+	err := syscall.Kill(-pgid, syscall.SIGKILL)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
+}
+
+// errUnsafeArgument: a message value would begin an argument with "-"
+// where the program could take it for an option.
+var errUnsafeArgument = errors.New("a message value would begin an argument before \"--\" with \"-\"")
+
+// expandArgs fills in the placeholders of the command's arguments and
+// refuses when a value makes an argument before the first literal "--"
+// begin with "-" though its template does not: a sender named "-rf" or
+// "--config=/tmp/x" must reach the program as data, and only "--" (or
+// "--opt={from}") tells every option parser so. Refusing, rather than
+// altering the value, keeps what the hook receives true.
+func expandArgs(tmpl []string, f map[string]string) ([]string, error) {
+	args := make([]string, len(tmpl))
+	guarded := false
+	for i, a := range tmpl {
+		args[i] = expand(a, f)
+		if !guarded && strings.HasPrefix(args[i], "-") && !strings.HasPrefix(a, "-") {
+			return nil, fmt.Errorf("argument %d (%q): %w", i+1, a, errUnsafeArgument)
+		}
+		guarded = guarded || a == "--"
+	}
+	return args, nil
+}
+
+// freeFields are the placeholders whose values a sender chooses; the
+// others are numbers, times or fixed words.
+var freeFields = []string{"from", "to", "source", "alert_source", "alert_title", "verified"}
+
+// Unguarded lists the arguments of command (a hook's program and its
+// arguments) that a sender's value could make begin with "-": those
+// before the first "--" that start with a placeholder of a value a sender
+// chooses. The daemon warns of them at start; a message that does it
+// is not handed to the hook.
+func Unguarded(command []string) []string {
+	probe := map[string]string{}
+	for _, k := range freeFields {
+		probe[k] = "-"
+	}
+	var out []string
+	for _, a := range command[min(1, len(command)):] {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") && strings.HasPrefix(expand(a, probe), "-") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Fields are the message's values as the hook sees them: valid UTF-8,

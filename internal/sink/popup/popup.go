@@ -4,16 +4,19 @@
 // and their title above the text, and a message that came through the hub
 // names the host the hub verified beside its sender; the other sinks and
 // `messenger read` show messages through Header and Block so that every
-// place agrees.
+// place agrees. Printable and OneLine are the one rule for showing text a
+// sender chose (the web page's app.js applies the same).
 package popup
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/netsend/messenger/internal/message"
 )
@@ -49,9 +52,9 @@ func Header(m message.Message) string {
 	a := m.Alert
 	if a == nil {
 		if Verified(m) == "" && LocalUser(m) == "" && !mimicsMark(m.From) {
-			return Printable(m.Header())
+			return OneLine(m.Header())
 		}
-		return Printable("Message from " + Sender(m) + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM"))
+		return OneLine("Message from " + Sender(m) + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM"))
 	}
 	var marks []string
 	if a.Severity != "" {
@@ -140,32 +143,66 @@ func Block(m message.Message) string {
 }
 
 // OneLine is Printable for what must stay on one line (a header, a
-// title): line breaks and tabs become spaces.
-func OneLine(s string) string {
-	return Printable(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s))
-}
+// name, a title): every line break — CR, LF, CR LF, NEL, U+2028, U+2029 —
+// and tab becomes a space, so that a sender named "a\nFAKE" cannot print
+// a forged second header line.
+func OneLine(s string) string { return printable(s, true) }
 
-// Printable replaces control characters other than newline and tab with
-// their caret or U+FFFD form.
-func Printable(s string) string {
-	if strings.IndexFunc(s, isControl) < 0 {
+// Printable is the one rule for text shown to people: this sink, the
+// terminal and desktop sinks and the CLI go through it, and app.js applies
+// the same rule in the web page. Newline and tab stay; other C0 controls
+// and DEL become their caret form (^[, ^?), as write(1) shows them; C1
+// controls (U+009B is CSI to many terminals), the line and paragraph
+// separators and every format character (Unicode category Cf: bidi
+// overrides and isolates, zero-width characters, U+061C, the BOM) become
+// <U+XXXX>, so that none can drive a terminal, reorder or hide text, yet a
+// reader sees that something was there. Bytes that are not UTF-8 become
+// U+FFFD.
+func Printable(s string) string { return printable(s, false) }
+
+func printable(s string, oneLine bool) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return hidden(r) || oneLine && lineBreak(r) }) < 0 {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
+	b.Grow(len(s))
+	for i, r := range s {
 		switch {
-		case !isControl(r):
-			b.WriteRune(r)
-		case r < 0x20:
+		case oneLine && r == '\n' && i > 0 && s[i-1] == '\r':
+			// CR LF is one line break: its CR already became the space.
+		case oneLine && lineBreak(r):
+			b.WriteByte(' ')
+		case !hidden(r):
+			b.WriteRune(r) // RuneError for a byte that is not UTF-8
+		case r < 0x20 || r == 0x7f:
 			b.WriteByte('^')
-			b.WriteByte(byte(r) + '@')
+			b.WriteByte(byte(r) ^ 0x40)
 		default:
-			b.WriteRune('\uFFFD')
+			fmt.Fprintf(&b, "<U+%04X>", r)
 		}
 	}
 	return b.String()
 }
 
-func isControl(r rune) bool {
-	return r != '\n' && r != '\t' && (unicode.IsControl(r) || r == '\u202e' || r == '\u202d')
+// hidden reports whether r must not reach a reader raw: a control
+// character other than newline and tab, a line or paragraph separator, or
+// a format character.
+func hidden(r rune) bool {
+	switch {
+	case r == '\n' || r == '\t':
+		return false
+	case r < 0x20, 0x7f <= r && r <= 0x9f, r == '\u2028', r == '\u2029':
+		return true
+	}
+	return unicode.Is(unicode.Cf, r)
+}
+
+// lineBreak reports whether r breaks a line (or, a tab, spreads it) where
+// only one line may be.
+func lineBreak(r rune) bool {
+	switch r {
+	case '\r', '\n', '\t', '\u0085', '\u2028', '\u2029':
+		return true
+	}
+	return false
 }

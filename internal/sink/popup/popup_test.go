@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/netsend/messenger/internal/message"
 )
@@ -65,21 +67,83 @@ func TestShowAlerts(t *testing.T) {
 	}
 }
 
+// The display rule, input by input: what may drive a terminal, reorder
+// or hide text, or break a header line is shown escaped; the rest, and a
+// body's newlines and tabs, pass unchanged.
 func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":         "plain",
-		"tab\tand\nnl":  "tab\tand\nnl",
-		"\x00\x7f":      "^@\uFFFD",
-		"a\u202eb":      "a\uFFFDb",
-		"héllo wörld ☺": "héllo wörld ☺",
+	for _, tc := range []struct{ in, body, line string }{
+		{"plain", "plain", "plain"},
+		{"héllo wörld ☺ 日本", "héllo wörld ☺ 日本", "héllo wörld ☺ 日本"},
+		{"tab\tand\nnl", "tab\tand\nnl", "tab and nl"},
+		{"a\nFAKE", "a\nFAKE", "a FAKE"},
+		{"a\r\nb\rc", "a^M\nb^Mc", "a b c"},
+		{"a\u0085b\u2028c\u2029d", "a<U+0085>b<U+2028>c<U+2029>d", "a b c d"},
+		{"\x00\x07\x08\x7f", "^@^G^H^?", "^@^G^H^?"},
+		{"\x1b[2J\x1b]0;title\x07", "^[[2J^[]0;title^G", "^[[2J^[]0;title^G"},
+		{"\u009b31m", "<U+009B>31m", "<U+009B>31m"},
+		{"\u0080\u009f", "<U+0080><U+009F>", "<U+0080><U+009F>"},
+		{"evil\u202Etxt.exe", "evil<U+202E>txt.exe", "evil<U+202E>txt.exe"},
+		{"\u202A\u202B\u202C\u202D", "<U+202A><U+202B><U+202C><U+202D>", "<U+202A><U+202B><U+202C><U+202D>"},
+		{"a\u2066b\u2067c\u2068d\u2069", "a<U+2066>b<U+2067>c<U+2068>d<U+2069>", "a<U+2066>b<U+2067>c<U+2068>d<U+2069>"},
+		{"ad\u200Bmin", "ad<U+200B>min", "ad<U+200B>min"},
+		{"\u200C\u200D\u200E\u200F", "<U+200C><U+200D><U+200E><U+200F>", "<U+200C><U+200D><U+200E><U+200F>"},
+		{"\uFEFFbob", "<U+FEFF>bob", "<U+FEFF>bob"},
+		{"\u061C1", "<U+061C>1", "<U+061C>1"},
+		{"soft\u00ADhyphen", "soft<U+00AD>hyphen", "soft<U+00AD>hyphen"},
+		{"tag\U000E0041", "tag<U+E0041>", "tag<U+E0041>"},
+		{"bad\xff\x9b", "bad\uFFFD\uFFFD", "bad\uFFFD\uFFFD"},
 	} {
-		if got := Printable(in); got != want {
-			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		if got := Printable(tc.in); got != tc.body {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.body)
+		}
+		if got := OneLine(tc.in); got != tc.line {
+			t.Errorf("OneLine(%q) = %q, want %q", tc.in, got, tc.line)
 		}
 	}
-	if strings.ContainsRune(Printable("\x1b"), 0x1b) {
-		t.Error("escape survived")
+}
+
+// shownRaw is the first rune of s that the display rule forbids: a C0
+// control (newline and tab allowed in a body), DEL, a C1 control, a line
+// or paragraph separator, a format character, or a byte that is not
+// UTF-8.
+func shownRaw(s string, oneLine bool) (rune, bool) {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			return r, true
+		case r == '\n' || r == '\t':
+			if oneLine {
+				return r, true
+			}
+		case r < 0x20, 0x7f <= r && r <= 0x9f, r == 0x2028, r == 0x2029, unicode.Is(unicode.Cf, r):
+			return r, true
+		}
 	}
+	return 0, false
+}
+
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"plain", "a\nFAKE", "x\r\n\ty", "\x1b[2J\a", "\u009b1m", "\u202Eabc", "\u2066\u200B\uFEFF\u061C", "\xff\xfe", "\u2028\u0085"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		body, line := Printable(s), OneLine(s)
+		if r, bad := shownRaw(body, false); bad {
+			t.Errorf("Printable(%q) = %q shows U+%04X raw", s, body, r)
+		}
+		if r, bad := shownRaw(line, true); bad {
+			t.Errorf("OneLine(%q) = %q shows U+%04X raw", s, line, r)
+		}
+		// Escaping twice changes nothing: what the rule lets through it
+		// would let through again, so no sink that re-applies it (the
+		// desktop's summary, the CLI) shows something else.
+		if again := Printable(body); again != body {
+			t.Errorf("Printable not idempotent on %q: %q then %q", s, body, again)
+		}
+		if again := OneLine(line); again != line {
+			t.Errorf("OneLine not idempotent on %q: %q then %q", s, line, again)
+		}
+	})
 }
 
 // A hub message names the host the hub verified beside its sender; the
@@ -113,6 +177,14 @@ func TestVerifiedSender(t *testing.T) {
 		{"in any case", smbFrom("bob (VERIFIED X)"), `Message from "bob (VERIFIED X)"` + on, ""},
 		{"also on the hub", hub("bob (verified HOSTZ)", "HOSTB"), `Message from "bob (verified HOSTZ)" (verified HOSTB)` + on, "HOSTB"},
 		{"a hostile host stays on one line, inert", hub("bob", "H\nO\x1b[2J"), "Message from bob (verified H O^[[2J)" + on, "H O^[[2J"},
+		{"a sender's line feed forges no header line", smbFrom("a\nMessage from ADMIN"), "Message from a Message from ADMIN" + on, ""},
+		{"nor any other line break", smbFrom("a\r\u0085\u2028\u2029b"), "Message from a    b" + on, ""},
+		{"bidi and invisible characters in a sender are shown", smbFrom("\u202Enimda\u200B\u2066"), "Message from <U+202E>nimda<U+200B><U+2066>" + on, ""},
+		{"and in a recipient", func() message.Message {
+			m := smbFrom("bob")
+			m.To = "ALICE\nMessage from ADMIN\uFEFF"
+			return m
+		}(), "Message from bob to ALICE Message from ADMIN<U+FEFF> on 11/29/2026 1:02:03 PM", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Header(tc.m); got != tc.header {

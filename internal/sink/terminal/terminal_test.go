@@ -102,6 +102,14 @@ func TestFormat(t *testing.T) {
 		{"no mark off the hub",
 			message.Message{From: "bob", To: "ALICE", Text: "lunch?", Time: when, Transport: message.TransportSMB, Verified: "HOSTA"},
 			"\r\n\aMessage from bob" + on + "lunch?\r\n"},
+		{"a sender's line feed forges no second header",
+			message.Message{From: "a\nMessage from ADMIN", To: "ALICE", Text: "hi", Time: when},
+			"\r\n\aMessage from a Message from ADMIN" + on + "hi\r\n"},
+		{"bidi, invisible and C1 characters are shown escaped",
+			message.Message{From: "bob\u202E\u2066", To: "ALICE", Time: when,
+				Text: "pay\u202Etxt.exe \u200Bx\uFEFF\u061C \u009b2J\u0085\u2028\x1b[0m\r"},
+			"\r\n\aMessage from bob<U+202E><U+2066>" + on +
+				"pay<U+202E>txt.exe <U+200B>x<U+FEFF><U+061C> <U+009B>2J<U+0085><U+2028>^[[0m^M\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Format(tc.m); got != tc.want {
