@@ -37,6 +37,8 @@ func exitCodeFor(code string) int {
 		return exitNotAccepting
 	case sender.CodeTimeout, sender.CodeNetwork:
 		return exitNetwork
+	case api.CodeForbidden:
+		return exitForbidden
 	}
 	return exitSendFailed
 }
