@@ -179,6 +179,9 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 		conflict, _ := bStates.conflict("CAROL")
 		return conflict && slices.Equal(b.NameConflicts(), []string{"CAROL"})
 	})
+	if st, err := b.Status(ctx); err != nil || !slices.Equal(st.NameConflicts, []string{"CAROL"}) {
+		t.Errorf("HOSTB's status shows conflicts %q, %v; want CAROL", st.NameConflicts, err)
+	}
 	if got := owner(t, a, "CAROL"); got != "HOSTC" {
 		t.Fatalf("CAROL on %s with HOSTB's daemon up, want HOSTC", got)
 	}
