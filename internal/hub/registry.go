@@ -120,9 +120,7 @@ func (h *Hub) queryName(ctx context.Context, s *session, nameTok string) (string
 // judged it.
 type claimant struct {
 	hostTok string
-	// live: the host wrote its presence within the claim lifetime, by
-	// the hub's clock.
-	live, online bool
+	online  bool
 }
 
 // nameOwner picks, among the hosts holding the name whose token is
@@ -135,7 +133,8 @@ type claimant struct {
 // it), so a latecomer's key is always the younger. When no claim is
 // live, the host that wrote its presence last gets the name, so that
 // messages to it still queue where it was last. ErrUnknownName when no
-// host holds it.
+// host holds it. now is the reader's clock: its skew from the server's
+// only moves the lifetime's end a little, and no other host can move it.
 func nameOwner(ctx context.Context, names jetstream.Stream, hosts jetstream.KeyValue, nameTok string, now time.Time, lifetime time.Duration) (claimant, error) {
 	var holders []string // in stream order: the first registrant first
 	err := scanKeys(ctx, names, BucketNames, "*."+nameTok, func(key string, _ *jetstream.RawStreamMsg) {
@@ -159,7 +158,7 @@ func nameOwner(ctx context.Context, names jetstream.Stream, hosts jetstream.KeyV
 			return claimant{}, err
 		}
 		if p.live(now, lifetime) {
-			return claimant{hostTok: hostTok, live: true, online: p.isOnline(now)}, nil
+			return claimant{hostTok: hostTok, online: p.isOnline(now)}, nil
 		}
 		if last.hostTok == "" || p.at.After(lastAt) {
 			last, lastAt = claimant{hostTok: hostTok}, p.at
