@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/hub"
 )
 
@@ -32,7 +33,7 @@ those keys; the embedded hub of "messenger serve" loads them from its
 data directory; an external nats-server cluster gets them from
 "messenger hub nats-config" and its streams from "messenger hub provision".`,
 	}
-	cmd.AddCommand(newHubStatusCmd(g), newHubAuthorizeCmd(g), newHubNatsConfigCmd(g), newHubProvisionCmd(g))
+	cmd.AddCommand(newHubStatusCmd(g), newHubAuthorizeCmd(g), newHubNatsConfigCmd(g), newHubProvisionCmd(g), newHubReleaseCmd(g))
 	return cmd
 }
 
@@ -196,8 +197,98 @@ func hasAdmin(keys []hub.HostKey) bool {
 	return false
 }
 
+// hubAdmin is how a command reaches the hub with the admin's key: the
+// flags, and what the configuration adds to them.
+type hubAdmin struct {
+	dir, urls, creds, tlsCA, tlsCert, tlsKey string
+}
+
+func (a *hubAdmin) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&a.dir, "dir", "", "key directory (default hub.authorized_dir, DATA_DIR/hub/authorized)")
+	cmd.Flags().StringVar(&a.urls, "hub", "", "the cluster's URLs, comma-separated (nats://a:4222,nats://b:4222)")
+	cmd.Flags().StringVar(&a.creds, "hub-creds", "", "the admin's seed or .creds file (default DIR/admin.nk)")
+	cmd.Flags().StringVar(&a.tlsCA, "hub-tls-ca", "", "CA certificate of the cluster's servers")
+	cmd.Flags().StringVar(&a.tlsCert, "hub-tls-cert", "", "client certificate, when the servers ask for one")
+	cmd.Flags().StringVar(&a.tlsKey, "hub-tls-key", "", "client certificate's key")
+}
+
+// resolve fills in the key directory, the admin's credentials, and the
+// URLs and TLS files from the configuration where no flag gave them; cfg
+// is read only then (nil when it was not).
+func (a *hubAdmin) resolve(g *globalFlags, needCfg bool) (*config.Config, error) {
+	var err error
+	if a.dir, err = g.authorizedDir(a.dir); err != nil {
+		return nil, err
+	}
+	if a.creds == "" {
+		a.creds = hub.AdminSeedPath(a.dir)
+	}
+	if err := unix.Access(a.creds, unix.R_OK); errors.Is(err, unix.EACCES) {
+		return nil, &exitError{exitForbidden, fmt.Errorf("only root (or the account holding %s) may act as the hub's admin: this account cannot read the admin key", a.creds)}
+	}
+	var cfg *config.Config
+	if a.urls == "" || a.tlsCA == "" && a.tlsCert == "" || needCfg {
+		c, err := g.load()
+		if err != nil {
+			return nil, err
+		}
+		cfg = &c
+		if a.urls == "" {
+			a.urls = strings.Join(c.Hub.URLs, ",")
+		}
+		if a.tlsCA == "" && a.tlsCert == "" {
+			a.tlsCA, a.tlsCert, a.tlsKey = c.Hub.TLSCA, c.Hub.TLSCert, c.Hub.TLSKey
+		}
+	}
+	return cfg, nil
+}
+
+// connect connects as the admin. The context it returns ends at once
+// when the hub refuses a request — a refused request gets no reply, only
+// an asynchronous permissions violation — with that as its cause.
+func (a *hubAdmin) connect(ctx context.Context, name string) (jetstream.JetStream, context.Context, func(), error) {
+	if a.urls == "" {
+		return nil, nil, nil, errors.New("no hub given: --hub nats://HOST:4222,... (or [hub] urls)")
+	}
+	opts, err := hub.ConnectOptions(a.creds)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tlsOpts, err := hub.TLSOptions(a.tlsCA, a.tlsCert, a.tlsKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	refused, stop := context.WithCancelCause(ctx)
+	opts = append(append(opts, tlsOpts...), nats.Name(name), nats.Timeout(10*time.Second),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				stop(fmt.Errorf("the hub refused %s: %w (is it the admin's key?)", a.creds, err))
+			}
+		}))
+	nc, err := nats.Connect(a.urls, opts...)
+	if err != nil {
+		stop(nil)
+		return nil, nil, nil, fmt.Errorf("connecting to %s: %w", a.urls, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		stop(nil)
+		return nil, nil, nil, err
+	}
+	return js, refused, func() { nc.Close(); stop(nil) }, nil
+}
+
+// refusedOr is the hub's refusal, when that is what ended refused, or err.
+func refusedOr(refused context.Context, err error) error {
+	if cause := context.Cause(refused); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
 func newHubProvisionCmd(g *globalFlags) *cobra.Command {
-	var dir, urls, creds, tlsCA, tlsCert, tlsKey string
+	var admin hubAdmin
 	var replicas int
 	cmd := &cobra.Command{
 		Use:   "provision [--hub URL[,URL...]]",
@@ -212,35 +303,17 @@ files default to the configuration's [hub] urls and tls_*, --replicas
 to hub.replicas.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := g.authorizedDir(dir)
+			cfg, err := admin.resolve(g, !cmd.Flags().Changed("replicas"))
 			if err != nil {
 				return err
 			}
-			if creds == "" {
-				creds = hub.AdminSeedPath(dir)
+			if !cmd.Flags().Changed("replicas") {
+				replicas = cfg.Hub.Replicas
 			}
-			if err := unix.Access(creds, unix.R_OK); errors.Is(err, unix.EACCES) {
-				return &exitError{exitForbidden, fmt.Errorf("only root (or the account holding %s) may provision the hub: this account cannot read the admin key", creds)}
-			}
-			if urls == "" || tlsCA == "" && tlsCert == "" || !cmd.Flags().Changed("replicas") {
-				cfg, err := g.load()
-				if err != nil {
-					return err
-				}
-				if !cmd.Flags().Changed("replicas") {
-					replicas = cfg.Hub.Replicas
-				}
-				if urls == "" {
-					urls = strings.Join(cfg.Hub.URLs, ",")
-				}
-				if tlsCA == "" && tlsCert == "" {
-					tlsCA, tlsCert, tlsKey = cfg.Hub.TLSCA, cfg.Hub.TLSCert, cfg.Hub.TLSKey
-				}
-			}
-			if urls == "" {
+			if admin.urls == "" {
 				return errors.New("no hub to provision: give --hub nats://HOST:4222,... (or [hub] urls)")
 			}
-			keys, err := hub.LoadAuthorized(dir)
+			keys, err := hub.LoadAuthorized(admin.dir)
 			if err != nil {
 				return err
 			}
@@ -250,53 +323,64 @@ to hub.replicas.`,
 					hosts = append(hosts, k.Host)
 				}
 			}
-			opts, err := hub.ConnectOptions(creds)
+			js, refused, done, err := admin.connect(cmd.Context(), "messenger hub provision")
 			if err != nil {
 				return err
 			}
-			tlsOpts, err := hub.TLSOptions(tlsCA, tlsCert, tlsKey)
-			if err != nil {
-				return err
-			}
-			// A refused request gets no reply, only an asynchronous
-			// permissions violation: that ends the wait at once.
-			refused, stop := context.WithCancelCause(cmd.Context())
-			defer stop(nil)
-			opts = append(append(opts, tlsOpts...), nats.Name("messenger hub provision"), nats.Timeout(10*time.Second),
-				nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-					if errors.Is(err, nats.ErrPermissionViolation) {
-						stop(fmt.Errorf("the hub refused %s: %w (is it the admin's key?)", creds, err))
-					}
-				}))
-			nc, err := nats.Connect(urls, opts...)
-			if err != nil {
-				return fmt.Errorf("connecting to %s: %w", urls, err)
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return err
-			}
+			defer done()
 			ctx, cancel := context.WithTimeout(refused, 2*time.Minute)
 			defer cancel()
 			if err := hub.Provision(ctx, js, hub.ProvisionOptions{Replicas: replicas, Hosts: hosts}); err != nil {
-				if cause := context.Cause(refused); cause != nil {
-					return cause
-				}
-				return err
+				return refusedOr(refused, err)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Provisioned the hub's streams (%d replicas) and the consumers of %d hosts: %s\n",
 				replicas, len(hosts), strings.Join(hosts, ", "))
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "key directory (default hub.authorized_dir, DATA_DIR/hub/authorized)")
-	cmd.Flags().StringVar(&urls, "hub", "", "the cluster's URLs, comma-separated (nats://a:4222,nats://b:4222)")
-	cmd.Flags().StringVar(&creds, "hub-creds", "", "the admin's seed or .creds file (default DIR/admin.nk)")
-	cmd.Flags().StringVar(&tlsCA, "hub-tls-ca", "", "CA certificate of the cluster's servers")
-	cmd.Flags().StringVar(&tlsCert, "hub-tls-cert", "", "client certificate, when the servers ask for one")
-	cmd.Flags().StringVar(&tlsKey, "hub-tls-key", "", "client certificate's key")
+	admin.addFlags(cmd)
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "replicas of each stream: 1 on a single server, 3 in a 3-node cluster (default hub.replicas)")
+	return cmd
+}
+
+func newHubReleaseCmd(g *globalFlags) *cobra.Command {
+	var admin hubAdmin
+	cmd := &cobra.Command{
+		Use:   "release NAME [HOST] [--hub URL[,URL...]]",
+		Short: "Free a messenger name on the hub from the host that holds it",
+		Long: `A messenger name on the hub belongs to the host that registered it first,
+for as long as that host keeps its presence fresh and 72 hours after (by
+the hub's clock); a second host claiming it is in conflict. Release drops
+HOST's claim on NAME (without HOST, the claim NAME belongs to now), with
+the admin key, so that the next host claiming NAME gets it: for the name
+of a host that is gone. A host still running registers NAME again, behind
+the others. For the embedded hub, authorize the admin (messenger hub
+authorize --admin), reload, and give --hub nats://127.0.0.1:4222.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := admin.resolve(g, false); err != nil {
+				return err
+			}
+			host := ""
+			if len(args) == 2 {
+				host = args[1]
+			}
+			js, refused, done, err := admin.connect(cmd.Context(), "messenger hub release")
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(refused, time.Minute)
+			defer cancel()
+			released, err := hub.ReleaseName(ctx, js, args[0], host)
+			if err != nil {
+				return refusedOr(refused, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Released %s from %s\n", strings.ToUpper(args[0]), released)
+			return err
+		},
+	}
+	admin.addFlags(cmd)
 	return cmd
 }
 

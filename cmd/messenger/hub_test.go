@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,6 +102,29 @@ func TestHubExternalClusterSetup(t *testing.T) {
 	out, err = runMessenger(t, "hub", "provision", "--hub", srv.ClientURL(), "--dir", dir, "--hub-creds", filepath.Join(dir, "HA.nk"))
 	if err == nil || !strings.Contains(err.Error(), "permissions violation") {
 		t.Fatalf("provision with a host's seed: %v, want a permissions violation\n%s", err, out)
+	}
+
+	// HA's claim on ALICE: only the admin can release it.
+	names, err := js.KeyValue(ctx, hub.BucketNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := names.Put(ctx, "HA.ALICE", []byte(`{"host":"HA","name":"ALICE"}`)); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runMessenger(t, "hub", "release", "alice", "--hub", srv.ClientURL(), "--dir", dir, "--hub-creds", filepath.Join(dir, "HA.nk"))
+	if err == nil || !strings.Contains(err.Error(), "permissions violation") {
+		t.Fatalf("release with a host's seed: %v, want a permissions violation\n%s", err, out)
+	}
+	out, err = runMessenger(t, "hub", "release", "alice", "--hub", srv.ClientURL(), "--dir", dir)
+	if err != nil || !strings.Contains(out, "Released ALICE from HA") {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	if _, err := names.Get(ctx, "HA.ALICE"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("HA.ALICE after the release: %v", err)
+	}
+	if out, err := runMessenger(t, "hub", "release", "alice", "HA", "--hub", srv.ClientURL(), "--dir", dir); err == nil {
+		t.Errorf("releasing a claim released already succeeded:\n%s", out)
 	}
 }
 

@@ -60,6 +60,9 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 			fmt.Fprintf(w, "Pending:    %d for this host in the hub, %d in the local outbox\n", st.Pending, st.Outbox)
 			fmt.Fprintf(w, "Receipts:   %d read receipts kept here until the hub takes them\n", st.ReceiptsOwed)
 			fmt.Fprintf(w, "Online:     %s\n", strings.Join(st.HostsOnline, ", "))
+			if len(st.NameConflicts) > 0 {
+				fmt.Fprintf(w, "Conflicts:  %s (registered first by other hosts)\n", strings.Join(st.NameConflicts, ", "))
+			}
 			for _, e := range st.Errors {
 				fmt.Fprintf(w, "Unknown:    %s\n", e)
 			}

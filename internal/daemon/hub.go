@@ -71,7 +71,8 @@ func startHub(cfg config.Config, st *store.Store, local hub.Local, table *names.
 		opts = append(opts, nats.CustomInboxPrefix(hub.InboxPrefix(host)))
 	}
 	l.client = hub.New(hub.Options{URLs: cfg.Hub.URLs, NATSOptions: opts, HostName: host, Domain: strings.ToUpper(cfg.Workgroup),
-		OutboxMax: cfg.Hub.OutboxMax, Local: local, Outbox: st, Names: func() []string { return messengerNames(table) }, Log: log})
+		OutboxMax: cfg.Hub.OutboxMax, Local: local, Outbox: st, Names: func() []string { return messengerNames(table) },
+		NameState: func(name string, conflict bool) { hubNameState(table, name, conflict) }, Log: log})
 	return l, nil
 }
 
@@ -138,6 +139,25 @@ func messengerNames(table *names.Table) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// hubNameState shows in the names table, as a NetBIOS conflict is shown,
+// that another host holds one of our names on the hub (and so gets its
+// messages). The hub says the name is ours again only after it said it
+// was not, so only a name in conflict is moved back to registered.
+func hubNameState(table *names.Table, name string, conflict bool) {
+	n, err := names.Messenger(name, table.CodePage())
+	if err != nil {
+		return
+	}
+	e, ok := table.Lookup(n)
+	switch {
+	case !ok:
+	case conflict:
+		table.SetState(n, names.StateConflict)
+	case e.State == names.StateConflict:
+		table.SetState(n, names.StateRegistered)
+	}
 }
 
 // hubSender is the hub as the sender sees it.

@@ -50,6 +50,11 @@ const (
 	lookupFresh = 5 * time.Second
 	// stopTimeout bounds the goodbye (presence offline, drain) on a stop.
 	stopTimeout = 5 * time.Second
+	// claimLifetime is how long a host's names stay its after it last
+	// wrote its presence, by the hub's clock: a weekend off keeps them,
+	// while the names of a host that is gone for good pass to the next
+	// claimant without an admin (as a WINS record goes extinct).
+	claimLifetime = 72 * time.Hour
 )
 
 // Errors callers tell apart.
@@ -141,8 +146,18 @@ type Options struct {
 	// Names returns the messenger names this host answers to; it is read
 	// on connect and after NamesChanged. Nil: none.
 	Names func() []string
-	Log   *slog.Logger
-	Now   func() time.Time
+	// NameState, when set, hears that one of this host's names is held
+	// on the hub by another host that claimed it first (conflict true),
+	// and that it is this host's again (conflict false), so that the
+	// names table can show the conflict as it shows a NetBIOS one.
+	NameState func(name string, conflict bool)
+	Log       *slog.Logger
+	Now       func() time.Time
+
+	// heartbeat and claimLifetime override the constants for tests,
+	// which cannot wait days for a claim to lapse; zero is the constant.
+	heartbeat     time.Duration
+	claimLifetime time.Duration
 }
 
 // Hub is this host's link to the NATS hub. Run keeps it connected; the
@@ -178,6 +193,11 @@ type Hub struct {
 	namesChanged chan struct{}
 
 	memo lookupMemo
+
+	// conflicts are this host's names whose hub claim another host
+	// holds: name token to that host.
+	conflictMu sync.Mutex
+	conflicts  map[string]string
 
 	// msgLimit is the most bytes (headers too) MESSENGER_MSG takes, as
 	// last read from the hub; 0 when unknown or unlimited.
@@ -243,6 +263,12 @@ func New(opts Options) *Hub {
 	}
 	if opts.Names == nil {
 		opts.Names = func() []string { return nil }
+	}
+	if opts.heartbeat <= 0 {
+		opts.heartbeat = heartbeat
+	}
+	if opts.claimLifetime <= 0 {
+		opts.claimLifetime = claimLifetime
 	}
 	return &Hub{
 		opts:         opts,

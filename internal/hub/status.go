@@ -30,6 +30,9 @@ type Status struct {
 	// until the hub takes them.
 	ReceiptsOwed int      `json:"receipts_owed"`
 	HostsOnline  []string `json:"hosts_online"`
+	// NameConflicts are this host's names another host registered first
+	// on the hub, which get no messages here.
+	NameConflicts []string `json:"name_conflicts,omitempty"`
 	// Errors lists what could not be asked of the hub (a stream whose
 	// leader is being elected, say); the rest is still shown.
 	Errors []string `json:"errors,omitempty"`
@@ -47,7 +50,7 @@ type StreamStatus struct {
 // Outbox failing to answer is an error; what the hub cannot tell is in
 // Status.Errors.
 func (h *Hub) Status(ctx context.Context) (Status, error) {
-	st := Status{Host: h.opts.HostName, Domain: h.opts.Domain, HostsOnline: []string{}}
+	st := Status{Host: h.opts.HostName, Domain: h.opts.Domain, HostsOnline: []string{}, NameConflicts: h.NameConflicts()}
 	n, err := h.opts.Outbox.CountSent(ctx, store.SentQueued)
 	if err != nil {
 		return Status{}, fmt.Errorf("hub: status: %w", err)

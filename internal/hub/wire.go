@@ -282,7 +282,9 @@ type HostRecord struct {
 	Host   string
 	Domain string // workgroup or domain; may be empty
 	Online bool   // false once the host stopped cleanly
-	Seen   time.Time
+	// Seen is the writer's clock, kept for older readers; liveness goes
+	// by the time the server stored the record, which no host can forge.
+	Seen time.Time
 }
 
 type wireHostRecord struct {
