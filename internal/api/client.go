@@ -110,7 +110,8 @@ func (c *Client) Send(ctx context.Context, req sender.Request) ([]sender.Deliver
 }
 
 // RequestError is a refusal with a code: a 400 (e.g. a message too
-// long), 413 (too large), 422 (no recipient) or 429 (rate limited).
+// long), 403 (the caller may not do it), 413 (too large), 422 (no
+// recipient) or 429 (rate limited).
 type RequestError struct {
 	Code, Msg string
 	Status    int // the HTTP status
@@ -168,7 +169,8 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 			e.Error = resp.Status
 		}
 		switch {
-		case e.Code != "" && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge ||
+		case e.Code != "" && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusForbidden ||
+			resp.StatusCode == http.StatusRequestEntityTooLarge ||
 			resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusTooManyRequests):
 			return &RequestError{Code: e.Code, Msg: e.Error, Status: resp.StatusCode}
 		case resp.StatusCode == http.StatusNotFound:
