@@ -20,8 +20,9 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-// exitRateLimited is the exit status of `messenger alert` when the source
-// raised more alerts than alert.rate_limit allows; the others are send's.
+// exitRateLimited is the exit status of `messenger alert` when the caller
+// raised more alerts from the source than alert.rate_limit allows; the
+// others are send's.
 const exitRateLimited = 6
 
 // journalTimeout bounds the journalctl run of --from-systemd: the alert
@@ -61,8 +62,9 @@ func newAlertCmd(g *globalFlags) *cobra.Command {
 severity to the names and groups of [[alert.route]] (everything to the host
 name when no route is configured), or to --to NAME instead; holds back a
 repeat (same --key, or same source, title and text, in the same state)
-shown to a recipient within alert.dedup_window; and refuses a source
-raising more than alert.rate_limit alerts a minute.
+shown to a recipient within alert.dedup_window; and refuses a caller
+raising more than alert.rate_limit alerts a minute from one source. Each
+caller (account, or API token) has its own budget and repeat memory.
 
 Without TEXT the alert is read from standard input. --resolved says the
 condition is over; it clears the repeat memory, so that the next firing is
@@ -81,7 +83,8 @@ Prints one line per recipient: delivered, suppressed (a repeat) or failed
 with the reason. Exit status: 0 every recipient got the alert or was spared
 a repeat; 2 bad arguments, bad alert or nobody to tell; 3 a name could not
 be found; 4 a recipient is not accepting messages; 5 network error or
-timeout; 6 rate limited (try again later); 1 anything else.`,
+timeout; 6 rate limited (try again later); 7 this account may not raise
+alerts (only admins and [access] alert_senders may); 1 anything else.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := f.request(cmd, args)

@@ -60,9 +60,16 @@ func clientFor(cfg config.Config) *api.Client {
 	return api.NewClient(socket)
 }
 
+// daemonError turns what the daemon answered into what the CLI says and
+// its exit status: a refusal of the caller exits exitForbidden, whatever
+// the verb, so scripts can tell "not allowed" from "failed".
 func daemonError(err error, dataDirHint string) error {
-	if errors.Is(err, api.ErrDaemonNotRunning) {
+	var rerr *api.RequestError
+	switch {
+	case errors.Is(err, api.ErrDaemonNotRunning):
 		return fmt.Errorf("%w; start it with \"messenger serve%s\"", err, dataDirHint)
+	case errors.As(err, &rerr) && rerr.Code == api.CodeForbidden:
+		return &exitError{exitCodeFor(rerr.Code), err}
 	}
 	return err
 }

@@ -25,6 +25,9 @@ const (
 	exitNameNotFound = 3 // the message alias could not be found
 	exitNotAccepting = 4 // the recipient refused or is not listening
 	exitNetwork      = 5 // network error or timeout
+	// exitForbidden is every verb's: the daemon refused the caller (HTTP
+	// 403), which trying again will not change.
+	exitForbidden = 7
 )
 
 func exitCodeFor(code string) int {

@@ -24,6 +24,13 @@ type Request struct {
 	// local API, the peer's host:port for the ingest listener. It becomes
 	// the message's Source, which the policy judges.
 	Origin string `json:"origin,omitempty"`
+	// Caller is who raised the alert: access.Caller.Key() for the API's
+	// callers, "ingest:NAME" for a token of the ingest listener. Rate
+	// limits and de-duplication are kept per caller, so that one caller
+	// can neither use up another's budget nor silence another's alert by
+	// raising it first. It is set by whoever authenticated the request,
+	// never read from a client's JSON.
+	Caller string `json:"-"`
 }
 
 // Result says what happened to one alert.
@@ -37,8 +44,8 @@ type Result struct {
 	Suppressed []string `json:"suppressed,omitempty"`
 }
 
-// ErrRateLimited is returned when a source raised more alerts than
-// alert.rate_limit allows; nothing was delivered, and the caller should
+// ErrRateLimited is returned when a caller raised more alerts from one
+// source than alert.rate_limit allows; nothing was delivered, and the caller should
 // try again later (HTTP 429, a non-zero exit).
 var ErrRateLimited = errors.New("alert rate limit exceeded")
 

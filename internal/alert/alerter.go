@@ -67,8 +67,8 @@ type Alerter struct {
 	// recipient who was shown it within this long is suppressed; 0 shows
 	// every repeat.
 	DedupWindow time.Duration
-	// RateLimit is the most alerts a minute one source may raise, with a
-	// burst of as many; 0 means no limit.
+	// RateLimit is the most alerts a minute one caller may raise from one
+	// source, with a burst of as many; 0 means no limit.
 	RateLimit int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -101,10 +101,12 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 	if a.shown == nil {
 		a.shown, a.rates = newShown(), newBuckets()
 	}
-	if a.RateLimit > 0 && !a.rates.take(req.Alert.Source, now, a.RateLimit, a.RateLimit) {
+	// Each caller has its own bucket per source: a flood from one account
+	// or token must not keep another's alerts from being raised.
+	if a.RateLimit > 0 && !a.rates.take(req.Caller+"\x00"+req.Alert.Source, now, a.RateLimit, a.RateLimit) {
 		a.mu.Unlock()
-		a.log().Warn("alert rate limited", slog.String("source", req.Alert.Source), slog.Int("rate_limit", a.RateLimit))
-		return Result{}, fmt.Errorf("%w: source %q raised more than %d alerts a minute", ErrRateLimited, req.Alert.Source, a.RateLimit)
+		a.log().Warn("alert rate limited", slog.String("caller", req.Caller), slog.String("source", req.Alert.Source), slog.Int("rate_limit", a.RateLimit))
+		return Result{}, fmt.Errorf("%w: this caller raised more than %d alerts a minute from source %q", ErrRateLimited, a.RateLimit, req.Alert.Source)
 	}
 	// Recipients about to be shown the alert are marked at once, so that
 	// the same alert raised twice at the same moment is shown once; the
@@ -113,7 +115,7 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 	var todo []string
 	var before []prior
 	for _, r := range recipients {
-		k := shownKey{key, req.Alert.Status, r}
+		k := shownKey{req.Caller, key, req.Alert.Status, r}
 		if a.DedupWindow > 0 && a.shown.recent(k, content, now, a.DedupWindow) {
 			res.Suppressed = append(res.Suppressed, r)
 			continue
@@ -132,7 +134,7 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 	if a.DedupWindow > 0 {
 		a.mu.Lock()
 		for i, d := range res.Deliveries {
-			k := shownKey{key, req.Alert.Status, todo[i]}
+			k := shownKey{req.Caller, key, req.Alert.Status, todo[i]}
 			if !d.OK() {
 				if before[i].ok {
 					a.shown.set(k, before[i].was.at, before[i].was.content, a.DedupWindow)
@@ -145,7 +147,7 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 			// fires again, and the other way round.
 			for _, other := range []message.AlertStatus{message.AlertFiring, message.AlertResolved} {
 				if other != req.Alert.Status {
-					a.shown.forget(shownKey{key, other, todo[i]})
+					a.shown.forget(shownKey{req.Caller, key, other, todo[i]})
 				}
 			}
 		}
@@ -158,7 +160,7 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 			failed++
 		}
 	}
-	a.log().Info("alert raised", slog.String("source", req.Alert.Source), slog.String("severity", string(req.Alert.Severity)),
+	a.log().Info("alert raised", slog.String("caller", req.Caller), slog.String("source", req.Alert.Source), slog.String("severity", string(req.Alert.Severity)),
 		slog.String("status", string(req.Alert.Status)), slog.String("origin", req.Origin),
 		slog.Int("delivered", len(res.Deliveries)-failed), slog.Int("failed", failed), slog.Int("suppressed", len(res.Suppressed)))
 	return res, nil

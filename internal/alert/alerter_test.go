@@ -409,6 +409,91 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// Each caller has its own bucket for a source: a caller that used up its
+// budget for "nut" leaves another caller's budget for "nut" whole, and
+// the exhausted caller stays refused.
+func TestRateLimitIsPerCaller(t *testing.T) {
+	a, l, _, _ := newTestAlerter()
+	a.RateLimit = 3
+	ctx := context.Background()
+	from := func(caller, text string) Request {
+		r := req("nut", message.SeverityInfo, text)
+		r.Caller = caller
+		return r
+	}
+	for i := range 10 {
+		_, err := a.Raise(ctx, from("uid:1000", fmt.Sprint("flood ", i)))
+		if i < 3 && err != nil {
+			t.Fatalf("alert %d of caller A within the burst: %v", i, err)
+		}
+		if i >= 3 && !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("alert %d of caller A past the burst: %v, want ErrRateLimited", i, err)
+		}
+	}
+	for i := range 3 {
+		if _, err := a.Raise(ctx, from("uid:0", fmt.Sprint("ONBATT ", i))); err != nil {
+			t.Errorf("alert %d of caller B after A's flood: %v; B's budget must be its own", i, err)
+		}
+	}
+	// The same account with a token is another caller again.
+	if _, err := a.Raise(ctx, from("uid:1000/token:backup", "via token")); err != nil {
+		t.Errorf("caller A's token after A's flood: %v", err)
+	}
+	if _, err := a.Raise(ctx, from("uid:1000", "still flooding")); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("caller A again: %v, want ErrRateLimited", err)
+	}
+	if n := len(l.got); n != 3+3+1 {
+		t.Errorf("%d delivered, want 7", n)
+	}
+}
+
+// De-duplication is per caller: an alert one caller raised does not hide
+// the same alert (same key, status and text) raised by another, while
+// each caller's own repeats are still held back.
+func TestDedupIsPerCaller(t *testing.T) {
+	a, l, _, _ := newTestAlerter()
+	a.DedupWindow = time.Hour
+	ctx := context.Background()
+	from := func(caller string) Request {
+		r := req("nut", message.SeverityCritical, "UPS ups1 on battery")
+		r.Alert.Key, r.Alert.Status = "ups1", message.AlertFiring
+		r.To = []string{"ALICE"}
+		r.Caller = caller
+		return r
+	}
+	if res, err := a.Raise(ctx, from("uid:1000")); err != nil || len(deliveredTo(res)) != 1 {
+		t.Fatalf("caller A: %+v, %v", res, err)
+	}
+	res, err := a.Raise(ctx, from("uid:1000"))
+	if err != nil || len(res.Deliveries) != 0 || !slices.Equal(res.Suppressed, []string{"ALICE"}) {
+		t.Errorf("caller A's repeat: %+v, %v; want ALICE spared", res, err)
+	}
+	res, err = a.Raise(ctx, from("uid:110"))
+	if err != nil || !slices.Equal(deliveredTo(res), []string{"ALICE"}) || len(res.Suppressed) != 0 {
+		t.Errorf("caller B's same alert: %+v, %v; want it delivered", res, err)
+	}
+	res, err = a.Raise(ctx, from("uid:110"))
+	if err != nil || len(res.Deliveries) != 0 || !slices.Equal(res.Suppressed, []string{"ALICE"}) {
+		t.Errorf("caller B's repeat: %+v, %v; want ALICE spared", res, err)
+	}
+	// A resolved from caller A clears only A's memory: B's repeat is
+	// still a repeat.
+	r := from("uid:1000")
+	r.Alert.Status = message.AlertResolved
+	if _, err := a.Raise(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := a.Raise(ctx, from("uid:110")); len(res.Deliveries) != 0 {
+		t.Errorf("caller B's repeat after A resolved: %+v; want it spared", res)
+	}
+	if res, _ := a.Raise(ctx, from("uid:1000")); !slices.Equal(deliveredTo(res), []string{"ALICE"}) {
+		t.Errorf("caller A firing after its resolved: %+v; want it shown", res)
+	}
+	if n := len(l.got); n != 4 {
+		t.Errorf("%d delivered, want 4", n)
+	}
+}
+
 // Bad input is refused before anything happens: nothing is delivered,
 // no rate token is spent and nothing is remembered as shown.
 func TestBadInputChangesNothing(t *testing.T) {

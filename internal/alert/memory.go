@@ -8,13 +8,17 @@ import (
 )
 
 // MaxRemembered bounds what the Alerter remembers, each of: alerts shown
-// (for de-duplication) and sources seen (for rate limits). Past it the
+// (for de-duplication) and callers' sources seen (for rate limits). Past it the
 // least recently used are forgotten: a repeat may then be shown again, or
 // a source start with a full bucket, which is the safe way to be wrong.
 const MaxRemembered = 10000
 
-// shownKey is one alert, in one status, shown to one recipient.
+// shownKey is one alert from one caller, in one status, shown to one
+// recipient. The caller is part of it so that an alert raised by one
+// caller never hides the same alert raised by another: otherwise anyone
+// allowed to alert could mute, say, NUT's ONBATT by sending it first.
 type shownKey struct {
+	caller    string
 	key       string
 	status    message.AlertStatus
 	recipient string
@@ -81,32 +85,33 @@ func (s *shown) forget(k shownKey) {
 
 func (s *shown) len() int { return s.order.Len() }
 
-// buckets are the rate limits' token buckets, one per source, the least
-// recently used forgotten past MaxRemembered.
+// buckets are the rate limits' token buckets, one per caller and source
+// (the Alerter's key), the least recently used forgotten past
+// MaxRemembered.
 type buckets struct {
 	order *list.List // of *bucket, least recently used first
 	index map[string]*list.Element
 }
 
 type bucket struct {
-	source string
+	key    string
 	tokens float64
 	last   time.Time
 }
 
 func newBuckets() *buckets { return &buckets{order: list.New(), index: map[string]*list.Element{}} }
 
-// take spends one of source's tokens; false when it has none. A bucket
+// take spends one of key's tokens; false when it has none. A bucket
 // holds burst tokens and gains perMinute a minute.
-func (b *buckets) take(source string, now time.Time, perMinute, burst int) bool {
-	e, ok := b.index[source]
+func (b *buckets) take(key string, now time.Time, perMinute, burst int) bool {
+	e, ok := b.index[key]
 	if !ok {
-		e = b.order.PushBack(&bucket{source: source, tokens: float64(burst), last: now})
-		b.index[source] = e
+		e = b.order.PushBack(&bucket{key: key, tokens: float64(burst), last: now})
+		b.index[key] = e
 		if b.order.Len() > MaxRemembered {
 			oldest := b.order.Front()
 			b.order.Remove(oldest)
-			delete(b.index, oldest.Value.(*bucket).source)
+			delete(b.index, oldest.Value.(*bucket).key)
 		}
 	} else {
 		b.order.MoveToBack(e)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sender"
@@ -32,6 +33,13 @@ func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "this daemon raises no alerts", Code: sender.CodeNotAvailable})
 		return
 	}
+	// Who may alert is decided before the body is read, so a refused
+	// caller changes nothing: no rate budget spent, nothing remembered.
+	c := caller(r)
+	if !s.Rules.Accounts.MayAlert(c) {
+		refuse(w, access.Refuse("%s may not raise alerts: only admins and the accounts and groups in [access] alert_senders may", c.Login))
+		return
+	}
 	var req alert.Request
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxAlertBody))
 	dec.DisallowUnknownFields()
@@ -48,6 +56,9 @@ func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 	// Whoever reaches this API is on this host (or holds its web token);
 	// the origin is not theirs to claim.
 	req.Origin = alert.OriginLocal
+	// Budgets and repeats are kept per caller; the key comes from how the
+	// request was authenticated, never from its body (Caller is not JSON).
+	req.Caller = c.Key()
 	res, err := s.Alerts.Raise(r.Context(), req)
 	switch {
 	case err == nil:
@@ -64,8 +75,9 @@ func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Alert asks the daemon to raise an alert. A refusal (bad input, no
-// recipient, rate limited, too large) is a *RequestError with its code;
+// Alert asks the daemon to raise an alert. A refusal (not an alert
+// sender, bad input, no recipient, rate limited, too large) is a
+// *RequestError with its code;
 // per-recipient outcomes are in the Result.
 func (c *Client) Alert(ctx context.Context, req alert.Request) (alert.Result, error) {
 	var out alert.Result

@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sender"
@@ -44,7 +47,14 @@ func serveAlerts(t *testing.T, a Alerter) (*Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := testServer(&Server{Alerts: a, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// Whoever runs the tests must be allowed to alert, root or not.
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := access.DefaultConfig()
+	cfg.AlertSenders = append(cfg.AlertSenders, me.Username)
+	srv := testServer(&Server{Alerts: a, Rules: &access.Rules{Accounts: access.NewAccounts(cfg)}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return NewClient(sock), sock
@@ -69,6 +79,10 @@ func TestAlertAPI(t *testing.T) {
 	got := f.got[0]
 	if got.Origin != "local" {
 		t.Errorf("origin %q reached the alerter; the API must force local", got.Origin)
+	}
+	// The test is the socket's peer: its uid is the caller's key.
+	if want := fmt.Sprintf("uid:%d", os.Getuid()); got.Caller != want {
+		t.Errorf("caller %q reached the alerter, want %q", got.Caller, want)
 	}
 	if got.Alert != req.Alert || got.Text != req.Text || strings.Join(got.To, ",") != "ALICE,BOB" {
 		t.Errorf("alerter got %+v, want %+v", got, req)
@@ -141,5 +155,73 @@ func TestAlertAPIWithoutAlerter(t *testing.T) {
 	_, err := c.Alert(context.Background(), alert.Request{Alert: message.Alert{Source: "nut", Severity: message.SeverityInfo}, Text: "x"})
 	if err == nil || !strings.Contains(err.Error(), "raises no alerts") {
 		t.Errorf("Alert without an alerter: %v", err)
+	}
+}
+
+// fixedCaller takes every HTTP request for one caller's.
+type fixedCaller struct{ c access.Caller }
+
+func (f fixedCaller) Caller(*http.Request) (access.Caller, bool) { return f.c, true }
+
+// serveAlertsAs serves the alerts API over loopback HTTP with every
+// request coming from c, under [access] alert_senders senders.
+func serveAlertsAs(t *testing.T, a Alerter, c access.Caller, senders []string) *Client {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := access.DefaultConfig()
+	cfg.AlertSenders = senders
+	srv := &http.Server{Handler: Guard((&Server{Alerts: a, Credentials: fixedCaller{c},
+		Rules: &access.Rules{Accounts: access.NewAccounts(cfg)}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return NewHTTPClient(ln.Addr().String())
+}
+
+// Raising an alert is for admins and [access] alert_senders: anyone else
+// is refused with 403 forbidden and one sentence, and the Alerter never
+// hears of it (no budget spent). Those allowed reach it with their own
+// caller key.
+func TestAlertAPIRefusesNonSenders(t *testing.T) {
+	req := alert.Request{Alert: message.Alert{Source: "nut", Severity: message.SeverityCritical}, Text: "on battery", To: []string{"ALICE"}}
+	senders := []string{"nut", "@lpadmin"}
+	for _, tc := range []struct {
+		name   string
+		caller access.Caller
+		ok     bool
+	}{
+		{"plain user", access.Caller{UID: 1000, Login: "alice", Groups: []string{"alice", "users"}, Via: "token", Token: "t1"}, false},
+		{"named sender", access.Caller{UID: 110, Login: "nut", Groups: []string{"nut"}, Via: "socket"}, true},
+		{"group sender", access.Caller{UID: 1001, Login: "bob", Groups: []string{"bob", "lpadmin"}, Via: "socket"}, true},
+		{"admin", access.Caller{UID: 1002, Login: "carol", Admin: true, Via: "session"}, true},
+		// The default senders do not apply once the list is replaced.
+		{"lp not listed", access.Caller{UID: 7, Login: "lp", Groups: []string{"lp"}, Via: "socket"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeAlerter{}
+			c := serveAlertsAs(t, f, tc.caller, senders)
+			_, err := c.Alert(context.Background(), req)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if len(f.got) != 1 || f.got[0].Caller != tc.caller.Key() {
+					t.Errorf("alerter got %+v; want one request from caller %q", f.got, tc.caller.Key())
+				}
+				return
+			}
+			var rerr *RequestError
+			if !errors.As(err, &rerr) || rerr.Status != http.StatusForbidden || rerr.Code != CodeForbidden {
+				t.Fatalf("error %#v, want a RequestError 403 %q", err, CodeForbidden)
+			}
+			if want := tc.caller.Login + " may not raise alerts"; !strings.HasPrefix(rerr.Msg, want) || strings.Count(rerr.Msg, ". ") != 0 {
+				t.Errorf("refusal %q, want one sentence starting %q", rerr.Msg, want)
+			}
+			if len(f.got) != 0 {
+				t.Errorf("a refused caller reached the alerter: %+v", f.got)
+			}
+		})
 	}
 }

@@ -119,7 +119,8 @@ func (c *Client) Send(ctx context.Context, req sender.Request) ([]sender.Deliver
 }
 
 // RequestError is a refusal with a code: a 400 (e.g. a message too
-// long), 413 (too large), 422 (no recipient) or 429 (rate limited).
+// long), 403 (the caller may not do it), 413 (too large), 422 (no
+// recipient) or 429 (rate limited).
 type RequestError struct {
 	Code, Msg string
 	Status    int // the HTTP status

@@ -604,12 +604,17 @@ func tightenDataDir(dir string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	// Exactly 0711: MkdirAll under the daemon's umask of 077 makes the
+	// directory 0700, which would shut every other account — NUT's, CUPS's
+	// notifier, users — out of the socket.
 	if perm := fi.Mode().Perm(); perm != 0o711 {
 		if err := os.Chmod(dir, 0o711); err != nil {
-			return fmt.Errorf("setting the mode of data directory %s: %w", dir, err)
+			return fmt.Errorf("setting data directory %s to 0711: %w", dir, err)
 		}
 		if perm&0o066 != 0 {
 			log.Warn("data directory was open to other accounts; now 0711", slog.String("dir", dir), slog.String("was", perm.String()))
+		} else {
+			log.Info("data directory made traversable (0711) so other accounts reach the socket", slog.String("dir", dir), slog.String("was", perm.String()))
 		}
 	}
 	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {

@@ -53,6 +53,12 @@ type Token struct {
 	Source string
 }
 
+// callerKey names the token to the Alerter, which keeps rate limits and
+// de-duplication per caller. Token names are unique (the configuration
+// refuses a second), and the prefix keeps them apart from the API's
+// callers (access.Caller.Key, "uid:N").
+func (t *Token) callerKey() string { return "ingest:" + t.Name }
+
 // Config is what the listener needs besides the Raiser.
 type Config struct {
 	Tokens []Token
@@ -205,7 +211,10 @@ func (h *handler) publish(f format) http.Handler {
 			writeError(w, code, reason)
 			return
 		}
-		req := alert.Request{Alert: n.Alert, Text: n.Text, To: f.route(tok, n, topic), Origin: r.RemoteAddr}
+		// Each token is its own caller: its own rate budget and repeat
+		// memory, so one tool flooding the listener (or the ntfy format
+		// they all share) leaves the others' alerts alone.
+		req := alert.Request{Alert: n.Alert, Text: n.Text, To: f.route(tok, n, topic), Origin: r.RemoteAddr, Caller: tok.callerKey()}
 		if tok.Source != "" {
 			req.Alert.Source = tok.Source
 		} else if req.Alert.Source == "" {

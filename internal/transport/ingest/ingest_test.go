@@ -604,3 +604,47 @@ func FuzzPublish(f *testing.F) {
 		}
 	})
 }
+
+// okLocal takes every local delivery.
+type okLocal struct{}
+
+func (okLocal) Deliver(context.Context, *message.Message) error { return nil }
+
+// Every token is its own caller to the Alerter: one ntfy token past its
+// rate limit leaves another ntfy token's budget whole, though both
+// publish as source ntfy; and the raised requests name their token (the
+// Alerter's own tests show de-duplication is per caller too).
+func TestRateLimitAndDedupPerToken(t *testing.T) {
+	a := &alert.Alerter{Local: okLocal{}, IsLocal: func(string) bool { return true }, HostName: "MSGHOST",
+		RateLimit: 2, DedupWindow: time.Hour}
+	h := NewHandler(a, testConfig())
+	publish := func(token, text string) int {
+		return call{"POST", "/backups", bearer(token), text}.do(t, h).Code
+	}
+	for i := range 5 {
+		code := publish(opsToken, fmt.Sprint("flood ", i))
+		if want := map[bool]int{true: http.StatusOK, false: http.StatusTooManyRequests}[i < 2]; code != want {
+			t.Fatalf("ops publish %d: status %d, want %d", i, code, want)
+		}
+	}
+	// kuma publishes as ntfy too, with its own budget.
+	for i := range 2 {
+		if code := publish(kumaToken, fmt.Sprint("flood ", i)); code != http.StatusOK {
+			t.Errorf("kuma publish %d after ops's flood: status %d, want 200", i, code)
+		}
+	}
+	if code := publish(opsToken, "still flooding"); code != http.StatusTooManyRequests {
+		t.Errorf("ops again: status %d, want 429", code)
+	}
+
+	f := &fakeRaiser{}
+	call{"POST", "/backups", bearer(opsToken), "m"}.do(t, NewHandler(f, testConfig()))
+	call{"POST", "/message", map[string]string{"X-Gotify-Key": kumaToken, "Content-Type": "application/json"}, `{"message":"m"}`}.do(t, NewHandler(f, testConfig()))
+	var callers []string
+	for _, r := range f.raised() {
+		callers = append(callers, r.Caller)
+	}
+	if want := []string{"ingest:ops", "ingest:kuma"}; !slices.Equal(callers, want) {
+		t.Errorf("callers %q, want %q", callers, want)
+	}
+}
