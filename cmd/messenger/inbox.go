@@ -60,16 +60,12 @@ func clientFor(cfg config.Config) *api.Client {
 	return api.NewClient(socket)
 }
 
-// daemonError turns what the daemon answered into what the CLI says and
-// its exit status: a refusal of the caller exits exitForbidden, whatever
-// the verb, so scripts can tell "not allowed" from "failed".
+// daemonError turns what the daemon answered into what the CLI says. A
+// refusal of the caller needs nothing here: main gives every verb's the
+// same exit status, exitForbidden.
 func daemonError(err error, dataDirHint string) error {
-	var rerr *api.RequestError
-	switch {
-	case errors.Is(err, api.ErrDaemonNotRunning):
+	if errors.Is(err, api.ErrDaemonNotRunning) {
 		return fmt.Errorf("%w; start it with \"messenger serve%s\"", err, dataDirHint)
-	case errors.As(err, &rerr) && rerr.Code == api.CodeForbidden:
-		return &exitError{exitCodeFor(rerr.Code), err}
 	}
 	return err
 }

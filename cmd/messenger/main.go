@@ -12,11 +12,6 @@ import (
 	"github.com/netsend/messenger/internal/api"
 )
 
-// exitForbidden is the exit status of every verb the daemon refused
-// because the caller may not do it (HTTP 403): the same for all verbs, so
-// scripts can tell "not allowed" from "failed".
-const exitForbidden = 7
-
 // exitError carries a specific exit status up to main.
 type exitError struct {
 	code int
@@ -37,7 +32,8 @@ func main() {
 		var ee *exitError
 		var re *api.RequestError
 		if !errors.As(err, &ee) && errors.As(err, &re) && re.Code == api.CodeForbidden {
-			// A refusal: the daemon's sentence says what and who may.
+			// A refusal, whatever the verb, so that scripts can tell "not
+			// allowed" from "failed"; the daemon's sentence says who may.
 			ee = &exitError{exitForbidden, err}
 		}
 		if !errors.As(err, &ee) || ee.err.Error() != "" {
