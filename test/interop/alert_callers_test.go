@@ -7,58 +7,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/netsend/messenger/internal/ipp"
 	"github.com/netsend/messenger/internal/message"
 )
-
-// account is a local account made for a test.
-type account struct {
-	name, uid, gid string
-}
-
-// addGroup makes a system group for the test and removes it afterwards.
-func addGroup(t *testing.T, name string) {
-	t.Helper()
-	exec.Command("groupdel", name).Run() // a leftover of an interrupted run
-	if out, err := exec.Command("groupadd", "--system", name).CombinedOutput(); err != nil {
-		t.Fatalf("groupadd %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("groupdel", name).CombinedOutput(); err != nil {
-			t.Errorf("groupdel %s: %v\n%s", name, err, out)
-		}
-	})
-}
-
-// addAccount makes a system account with a group of its own, also in
-// groups, without a home or a login shell, and removes it afterwards.
-func addAccount(t *testing.T, name string, groups ...string) account {
-	t.Helper()
-	requirePeer(t, "useradd")
-	exec.Command("userdel", name).Run() // a leftover of an interrupted run
-	args := []string{"--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin"}
-	if len(groups) > 0 {
-		args = append(args, "--groups", strings.Join(groups, ","))
-	}
-	if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
-		t.Fatalf("useradd %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v\n%s", name, err, out)
-		}
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return account{name: name, uid: u.Uid, gid: u.Gid}
-}
 
 // callerRun is one run of a program as some account.
 type callerRun struct {
@@ -74,7 +30,7 @@ func runAs(t *testing.T, acct *account, env []string, stdin io.Reader, argv ...s
 	t.Helper()
 	if acct != nil {
 		requirePeer(t, "setpriv")
-		argv = append([]string{"setpriv", "--reuid=" + acct.uid, "--regid=" + acct.gid, "--init-groups", "--"}, argv...)
+		argv = append([]string{"setpriv", "--reuid=" + strconv.Itoa(acct.uid), "--regid=" + strconv.Itoa(acct.gid), "--init-groups", "--"}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"}, env...)
@@ -140,7 +96,7 @@ func TestAlertCallers(t *testing.T) {
 		return runAs(t, acct, onbatt, nil, "/bin/sh", "-c", notifyCmd+` "$1"`, "sh", onbattMsg)
 	}
 	if r := upsmon(&nut); r.code != 0 || r.stdout != "MSGHOST: delivered\n" {
-		t.Fatalf("NOTIFYCMD as %s: exit %d, stdout %q, stderr %q", nut.name, r.code, r.stdout, r.stderr)
+		t.Fatalf("NOTIFYCMD as %s: exit %d, stdout %q, stderr %q", nut.login, r.code, r.stdout, r.stderr)
 	}
 	onbattStored := func() int {
 		n := 0
@@ -152,7 +108,7 @@ func TestAlertCallers(t *testing.T) {
 		return n
 	}
 	if n := onbattStored(); n != 1 {
-		t.Fatalf("after %s's ONBATT the inbox holds %d of it, want 1", nut.name, n)
+		t.Fatalf("after %s's ONBATT the inbox holds %d of it, want 1", nut.login, n)
 	}
 
 	// A plain user is refused, exit 7, in one sentence; nothing is stored.
@@ -160,11 +116,11 @@ func TestAlertCallers(t *testing.T) {
 	for i := range 3 {
 		r := runAs(t, &plain, []string{dataEnv}, nil, bin, "alert", "--source", "nut", "--severity", "critical", fmt.Sprint("fake ", i))
 		if r.code != 7 || !strings.Contains(r.stderr, "msgt_user may not raise alerts") || r.stdout != "" {
-			t.Errorf("alert as %s: exit %d, stdout %q, stderr %q; want 7 and the refusal", plain.name, r.code, r.stdout, r.stderr)
+			t.Errorf("alert as %s: exit %d, stdout %q, stderr %q; want 7 and the refusal", plain.login, r.code, r.stdout, r.stderr)
 		}
 	}
 	if r := upsmon(&plain); r.code != 7 {
-		t.Errorf("NOTIFYCMD as %s: exit %d, stderr %q; want 7", plain.name, r.code, r.stderr)
+		t.Errorf("NOTIFYCMD as %s: exit %d, stderr %q; want 7", plain.login, r.code, r.stderr)
 	}
 	if n := len(d.alerts()); n != before {
 		t.Errorf("the refused user's alerts stored %d messages", n-before)
@@ -186,7 +142,7 @@ func TestAlertCallers(t *testing.T) {
 		t.Errorf("flood exit statuses %v; want about %d delivered and the rest rate limited", codes, rateLimit-1)
 	}
 	if r := upsmon(&nut); r.code != 6 || !strings.Contains(r.stderr, "rate limit") {
-		t.Errorf("NOTIFYCMD as %s after its flood: exit %d, stderr %q; want 6", nut.name, r.code, r.stderr)
+		t.Errorf("NOTIFYCMD as %s after its flood: exit %d, stderr %q; want 6", nut.login, r.code, r.stderr)
 	}
 
 	// Root's ONBATT from NUT, the same alert the flooding account raised
@@ -196,7 +152,7 @@ func TestAlertCallers(t *testing.T) {
 		t.Errorf("root's ONBATT after the flood: exit %d, stdout %q, stderr %q; want delivered", r.code, r.stdout, r.stderr)
 	}
 	if n := onbattStored(); n != 2 {
-		t.Errorf("the inbox holds %d ONBATT alerts, want 2 (%s's and root's)", n, nut.name)
+		t.Errorf("the inbox holds %d ONBATT alerts, want 2 (%s's and root's)", n, nut.login)
 	}
 
 	// cupsd runs the notifier as its User with argv[1] the recipient URI
@@ -228,15 +184,15 @@ func TestAlertCallers(t *testing.T) {
 		return n
 	}
 	if r := notifier(&lp); r.code != 0 || strings.Contains(r.stderr, "ERROR") {
-		t.Errorf("the CUPS notifier as %s: exit %d, stderr %q", lp.name, r.code, r.stderr)
+		t.Errorf("the CUPS notifier as %s: exit %d, stderr %q", lp.login, r.code, r.stderr)
 	}
 	if n := cupsAlerts(); n != 1 {
-		t.Errorf("after the notifier ran as %s the inbox holds %d job alerts to BOB, want 1", lp.name, n)
+		t.Errorf("after the notifier ran as %s the inbox holds %d job alerts to BOB, want 1", lp.login, n)
 	}
 	// The same notifier run as the plain user logs the refusal for
 	// cupsd's error_log and delivers nothing.
 	if r := notifier(&plain); !strings.Contains(r.stderr, "ERROR:") || !strings.Contains(r.stderr, "may not raise alerts") {
-		t.Errorf("the CUPS notifier as %s: exit %d, stderr %q; want an ERROR line with the refusal", plain.name, r.code, r.stderr)
+		t.Errorf("the CUPS notifier as %s: exit %d, stderr %q; want an ERROR line with the refusal", plain.login, r.code, r.stderr)
 	}
 	if n := cupsAlerts(); n != 1 {
 		t.Errorf("the refused notifier stored an alert: %d job alerts to BOB, want 1", n)
