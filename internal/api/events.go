@@ -21,6 +21,11 @@ const (
 	EventDelete  = "delete"  // a message was deleted
 )
 
+// EventLagged tells a client of the stream that it fell behind: the
+// messages it missed follow (read from the store), but read and delete
+// changes in between are lost, so it should reload what it shows.
+const EventLagged = "lagged"
+
 // Event is one change the event stream reports.
 type Event struct {
 	Kind string
@@ -28,72 +33,157 @@ type Event struct {
 	// Message is the message delivered (EventMessage), or the one read or
 	// deleted, so that each stream shows it only to who may read it.
 	Message *message.Message
+	// released marks a message shown again under its old id (released
+	// from the quarantine): streams send it although it is not above
+	// the last id they sent.
+	released bool
 }
 
-// subscriberQueue bounds how far one client of the stream may lag; a
-// client that falls further behind is cut off and catches up from the
-// store when it reconnects.
-const subscriberQueue = 256
+// hubRing is how many recent events the hub keeps. A client of the stream
+// that falls further behind is told (EventLagged) and reads the messages
+// it missed from the store, so a flood costs it latency, never messages.
+const hubRing = 4096
 
-// Hub fans changes out to the clients of the event stream. It is the
-// pipeline sink "events": it sees every delivered and released message.
+// Hub fans changes out to the clients of the event stream. Messages come
+// from the store's writer (Committed), in commit order, so that every
+// stream sends each message once and in id order; the per-request paths
+// of the pipeline finish in any order and would skip some.
+//
+// The hub is a ring every stream reads at its own pace, not a queue per
+// stream: publishing never waits for a stream, and a slow stream only
+// loses its place in the ring, which it finds again in the store.
 type Hub struct {
 	mu     sync.Mutex
-	subs   map[chan Event]struct{}
+	ring   []Event       // event seq s is ring[s%hubRing], for s in [next-hubRing, next)
+	next   uint64        // seq of the next event
+	head   int64         // highest message id committed
+	wake   chan struct{} // closed, and replaced, when an event arrives or the hub closes
+	subs   int
 	closed bool
+
+	// Dropped, when set, counts events a stream missed live because it
+	// lagged (the messages among them it then reads from the store).
+	Dropped func(n int)
 }
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{subs: map[chan Event]struct{}{}} }
+func NewHub() *Hub { return &Hub{ring: make([]Event, hubRing), wake: make(chan struct{})} }
 
-// Name identifies the hub as a sink.
+// Name is the hub's label in the sink metrics.
 func (h *Hub) Name() string { return "events" }
 
-// Show publishes a delivered message.
-func (h *Hub) Show(m message.Message) { h.Publish(Event{Kind: EventMessage, ID: m.ID, Message: &m}) }
+// StartAt tells the hub the highest message id stored before it started,
+// where a stream that asks for no replay begins.
+func (h *Hub) StartAt(id int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.head = max(h.head, id)
+}
 
-// Publish hands e to every client without waiting for any.
+// Committed publishes the messages of one store commit, in id order; it is
+// the store's OnStored. Quarantined messages are stored but not shown, so
+// they are not published.
+func (h *Hub) Committed(ms []message.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range ms {
+		h.head = max(h.head, ms[i].ID)
+		if ms[i].State == message.StateQuarantined {
+			continue
+		}
+		h.append(Event{Kind: EventMessage, ID: ms[i].ID, Message: &ms[i]})
+	}
+	h.wakeUp()
+}
+
+// Show publishes a message shown again under its old id, one released
+// from the quarantine; new messages come through Committed.
+func (h *Hub) Show(m message.Message) {
+	h.Publish(Event{Kind: EventMessage, ID: m.ID, Message: &m, released: true})
+}
+
+// Publish hands e to every stream without waiting for any.
 func (h *Hub) Publish(e Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.subs {
-		select {
-		case ch <- e:
-		default:
-			delete(h.subs, ch)
-			close(ch)
-		}
-	}
+	h.append(e)
+	h.wakeUp()
 }
 
-// Close ends every stream, so that the HTTP servers can shut down.
+// append adds e to the ring; h.mu is held.
+func (h *Hub) append(e Event) {
+	if h.closed {
+		return
+	}
+	h.ring[h.next%hubRing] = e
+	h.next++
+}
+
+// wakeUp tells every waiting stream that something changed; h.mu is held.
+func (h *Hub) wakeUp() {
+	close(h.wake)
+	h.wake = make(chan struct{})
+}
+
+// Close ends every stream once it has sent what was published, so that
+// the HTTP servers can shut down.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.closed = true
-	for ch := range h.subs {
-		delete(h.subs, ch)
-		close(ch)
+	if !h.closed {
+		h.closed = true
+		h.wakeUp()
 	}
 }
 
-func (h *Hub) subscribe() (chan Event, func()) {
-	ch := make(chan Event, subscriberQueue)
+// subscribers tells how many streams follow the hub.
+func (h *Hub) subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		close(ch)
-		return ch, func() {}
+	return h.subs
+}
+
+// subscription is one stream's place in the hub.
+type subscription struct {
+	h    *Hub
+	next uint64 // seq of the next event to read
+}
+
+// subscribe starts a stream at the next event; head is the highest
+// message id committed before it.
+func (h *Hub) subscribe() (sub *subscription, head int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.subs++
+	return &subscription{h: h, next: h.next}, h.head
+}
+
+func (s *subscription) close() {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	s.h.subs--
+}
+
+// take appends to buf the events after the last one taken, up to
+// cap(buf). missed > 0 means the ring has overwritten events the stream
+// had not taken: it now stands at the newest event, and must read the
+// messages committed before it from the store. With no event and
+// nothing missed, wake is closed when there may be, and closed tells the
+// hub is closed.
+func (s *subscription) take(buf []Event) (evs []Event, missed uint64, wake <-chan struct{}, closed bool) {
+	h := s.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.next-s.next > hubRing {
+		missed = h.next - hubRing - s.next
+		s.next = h.next
+		return buf, missed, nil, false
 	}
-	h.subs[ch] = struct{}{}
-	return ch, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if _, ok := h.subs[ch]; ok {
-			delete(h.subs, ch)
-			close(ch)
-		}
+	for s.next < h.next && len(buf) < cap(buf) {
+		buf = append(buf, h.ring[s.next%hubRing])
+		s.next++
 	}
+	return buf, 0, h.wake, h.closed
 }
 
 // keepAlive is how often an idle stream gets a comment line, so proxies
@@ -131,9 +221,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rc := http.NewResponseController(w)
-	// Subscribe before replaying, so nothing falls between the two.
-	ch, unsubscribe := s.Events.subscribe()
-	defer unsubscribe()
+	// Subscribe before replaying, so nothing falls between the two: a
+	// message committed after this is in the ring, one before it in the
+	// store, and one in both is sent once (ids only ascend).
+	sub, head := s.Events.subscribe()
+	defer sub.close()
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -142,44 +234,57 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "retry: 2000\n\n")
 
 	last := after
-	send := func(e Event) error {
+	if cursor == "" {
+		// No replay asked for: what was stored before is not news, and a
+		// lag must not read it back from the store.
+		last = head
+	}
+	// send writes e unless the caller may not see it; the caller flushes.
+	send := func(e Event) {
 		switch e.Kind {
 		case EventMessage:
-			if e.ID <= last {
-				return nil // already sent by the replay
+			if e.ID <= last && !e.released {
+				return // already sent, by the replay or the ring
 			}
-			last = e.ID
+			last = max(last, e.ID)
 			if to != nil && !to[strings.ToUpper(strings.TrimSpace(e.Message.To))] {
-				return nil
+				return
 			}
 			if !s.Rules.MayRead(c, e.Message.To) || (e.Message.State == message.StateQuarantined && !c.Admin) {
-				return nil
+				return
 			}
 			data, _ := json.Marshal(e.Message)
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Kind, data)
 		default:
 			if e.Message != nil && !s.Rules.MayRead(c, e.Message.To) {
-				return nil
+				return
 			}
 			fmt.Fprintf(w, "event: %s\ndata: {\"id\":%d}\n\n", e.Kind, e.ID)
 		}
-		return rc.Flush()
 	}
-	if cursor != "" {
+	// catchUp sends the stored messages after last, page by page, and
+	// flushes each page.
+	catchUp := func() error {
 		for {
-			msgs, err := s.Store.List(r.Context(), store.ListOptions{AfterID: last, Limit: 500})
+			msgs, err := s.Store.List(r.Context(), store.ListOptions{AfterID: last, Limit: replayPage})
 			if err != nil {
-				s.Log.Warn("events: replay", slog.Any("err", err))
-				return
+				return fmt.Errorf("events: reading messages after %d: %w", last, err)
 			}
 			for i := range msgs {
-				if err := send(Event{Kind: EventMessage, ID: msgs[i].ID, Message: &msgs[i]}); err != nil {
-					return
-				}
+				send(Event{Kind: EventMessage, ID: msgs[i].ID, Message: &msgs[i]})
 			}
-			if len(msgs) < 500 {
-				break
+			if err := rc.Flush(); err != nil {
+				return fmt.Errorf("events: sending: %w", err)
 			}
+			if len(msgs) < replayPage {
+				return nil
+			}
+		}
+	}
+	if cursor != "" {
+		if err := catchUp(); err != nil {
+			s.Log.Debug("events: replay ended", slog.Any("err", err))
+			return
 		}
 	}
 	if err := rc.Flush(); err != nil {
@@ -187,15 +292,36 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
+	buf := make([]Event, 0, 256)
 	for {
+		evs, missed, wake, closed := sub.take(buf[:0])
+		if missed > 0 {
+			if s.Events.Dropped != nil {
+				s.Events.Dropped(int(missed))
+			}
+			s.Log.Debug("events: stream lagged; catching up from the store", slog.Uint64("missed", missed), slog.Int64("after", last))
+			fmt.Fprintf(w, "event: %s\ndata: {\"id\":%d,\"missed\":%d}\n\n", EventLagged, last, missed)
+			if err := catchUp(); err != nil {
+				s.Log.Debug("events: catch-up ended", slog.Any("err", err))
+				return
+			}
+			continue
+		}
+		if len(evs) > 0 {
+			for _, e := range evs {
+				send(e)
+			}
+			clear(evs) // the ring, not buf, keeps the messages alive
+			if err := rc.Flush(); err != nil {
+				return
+			}
+			continue
+		}
+		if closed {
+			return
+		}
 		select {
-		case e, ok := <-ch:
-			if !ok {
-				return
-			}
-			if err := send(e); err != nil {
-				return
-			}
+		case <-wake:
 		case <-tick.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 			if err := rc.Flush(); err != nil {
@@ -206,3 +332,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// replayPage is how many stored messages one read of a replay or a
+// catch-up takes.
+const replayPage = 500

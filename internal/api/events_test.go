@@ -20,7 +20,8 @@ import (
 func serveEvents(t *testing.T) (*Client, *store.Store, *Hub) {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), dir, store.Options{})
+	hub := NewHub()
+	st, err := store.Open(context.Background(), dir, store.Options{OnStored: hub.Committed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,6 @@ func serveEvents(t *testing.T) (*Client, *store.Store, *Hub) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := NewHub()
 	srv := testServer(&Server{Store: st, Events: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	go srv.Serve(ln)
 	t.Cleanup(func() { hub.Close(); srv.Close() })
@@ -63,17 +63,11 @@ func TestEventStreamReplaysThenFollows(t *testing.T) {
 	errDone := errors.New("done")
 	go func() {
 		// Published once the stream is up: the hub has a subscriber.
-		for {
-			hub.mu.Lock()
-			n := len(hub.subs)
-			hub.mu.Unlock()
-			if n > 0 {
-				break
-			}
+		for hub.subscribers() == 0 {
 			time.Sleep(5 * time.Millisecond)
 		}
-		live := add(t, st, "bob", "<script>alert(1)</script>")
-		hub.Show(live)
+		// The store's writer hands it to the hub.
+		add(t, st, "bob", "<script>alert(1)</script>")
 		hub.Publish(Event{Kind: EventRead, ID: first.ID})
 	}()
 	err := c.Events(ctx, first.ID, []string{"BOB"}, func(e Event) error {

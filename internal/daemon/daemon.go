@@ -162,7 +162,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		listeners = append(listeners, api.Listener{Transport: "ingest", Network: "tcp", Addr: ingestLn.Addr().String()})
 	}
 
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit, QuarantineMax: cfg.Policy.QuarantineMax})
+	// The event stream (GET /v1/events), which the web page and the
+	// desktop agents follow, hears of messages from the store's writer
+	// rather than as a pipeline sink: the writer sees them in commit
+	// order, the pipeline's callers return in any order.
+	events := api.NewHub()
+	events.Dropped = func(n int) { met.SinkDropped.WithLabelValues(events.Name()).Add(float64(n)) }
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit, OnStored: events.Committed,
+		QuarantineMax: cfg.Policy.QuarantineMax})
 	if err != nil {
 		return err
 	}
@@ -171,6 +178,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			err = cerr
 		}
 	}()
+	lastID, err := st.LastID(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the last message id: %w", err)
+	}
+	events.StartAt(lastID)
 
 	var sinks []pipeline.Sink
 	if cfg.Popup.Enabled {
@@ -203,10 +215,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	// The event stream (GET /v1/events) is the sink the web page and the
-	// desktop agents follow.
-	events := api.NewHub()
-	sinks = append(sinks, events)
 	pl := pipeline.New(spam.holder, st, met, log, sinks...)
 	defer pl.Close()
 
@@ -391,7 +399,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 
 	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: nameTable}
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Rules: rules, Status: func() api.Status {
+	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, showers{pl, events}}, Events: events, Rules: rules, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {

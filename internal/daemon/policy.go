@@ -140,6 +140,16 @@ func (s *spamAPI) Trust(ctx context.Context, value string) (string, error) {
 	return s.policy.Add(ctx, store.ListTrust, value)
 }
 
+// showers shows a message on each of its members: the pipeline's sinks and
+// the event stream, which is not one of them.
+type showers []interface{ Show(m message.Message) }
+
+func (s showers) Show(m message.Message) {
+	for _, sh := range s {
+		sh.Show(m)
+	}
+}
+
 // Release delivers a quarantined message now: stored as unread, then
 // shown by the sinks as any delivery.
 func (s *spamAPI) Release(ctx context.Context, id int64) (message.Message, error) {

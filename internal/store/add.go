@@ -336,6 +336,9 @@ func (s *Store) commit(batch []*addRequest) {
 		if s.onCommit != nil {
 			s.onCommit(stored, d)
 		}
+		if s.onStored != nil {
+			s.onStored(storedMessages(live, stored))
+		}
 	}
 	for _, r := range live {
 		switch {
@@ -349,6 +352,20 @@ func (s *Store) commit(batch []*addRequest) {
 			r.res <- addResult{id: r.id}
 		}
 	}
+}
+
+// storedMessages copies the n messages batch stored, ids set, in the
+// order they were inserted, which is ascending id order.
+func storedMessages(batch []*addRequest, n int) []message.Message {
+	out := make([]message.Message, 0, n)
+	for _, r := range batch {
+		if r.isMessage() && !r.dup {
+			m := r.msg
+			m.ID = r.id
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // fail answers r with err and keeps the rest of its AddBatch from being

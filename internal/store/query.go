@@ -218,3 +218,16 @@ func sqlLimit(limit int) int64 {
 	}
 	return int64(limit)
 }
+
+// LastID returns the highest message id stored, 0 when there is none: where
+// a follower that wants only what comes next starts.
+func (s *Store) LastID(ctx context.Context) (int64, error) {
+	if s.closed() {
+		return 0, ErrClosed
+	}
+	var id int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: last id: %w", err)
+	}
+	return id, nil
+}

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/netsend/messenger/internal/message"
+
 	// Registers the pure-Go "sqlite" driver: the daemon builds without cgo.
 	_ "modernc.org/sqlite"
 )
@@ -57,6 +59,13 @@ type Options struct {
 	// writer goroutine before the Adds return, so it must be quick (a
 	// histogram observation, not I/O).
 	OnCommit func(batchSize int, d time.Duration)
+	// OnStored, when set, is handed the messages of every commit that
+	// stored any, in ascending id order, so that a follower (the event
+	// stream) sees them in commit order with nothing missing, which the
+	// Adds' callers, returning on their own goroutines, cannot promise.
+	// It runs on the writer goroutine before the Adds return and must not
+	// block; the slice and the messages are the callee's to keep.
+	OnStored func(ms []message.Message)
 	// QuarantineMax caps the quarantined messages kept; the oldest are
 	// deleted first. 0 means no cap. SetQuarantineMax changes it.
 	QuarantineMax int
@@ -81,6 +90,7 @@ type Store struct {
 	log      *slog.Logger
 	maxBatch int
 	onCommit func(int, time.Duration)
+	onStored func([]message.Message)
 
 	reqs chan *addRequest
 	quit chan struct{} // closed by Close: no new Adds, drain and stop
@@ -145,6 +155,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		maxBatch: opts.MaxBatch,
 		onCommit: opts.OnCommit,
+		onStored: opts.OnStored,
 
 		receiptsOwedMax: opts.ReceiptsOwedMax,
 		// Room for a few batches lets Adds queue without blocking while the
