@@ -246,6 +246,22 @@ function connect() {
     if (state.selected === id) { state.selected = 0; renderReader(); }
     renderList();
   });
+  // The page fell behind the stream: the messages it missed follow, but
+  // read and delete changes in between are lost, so read the inbox again.
+  src.addEventListener("lagged", () => reloadInbox().catch(() => {}));
+}
+
+// reloadInbox replaces the inbox with the daemon's, keeping messages the
+// stream delivered after the list was read.
+async function reloadInbox() {
+  const msgs = await api("GET", "/v1/messages");
+  const fresh = new Map();
+  let top = 0;
+  for (const m of msgs) { fresh.set(m.id, m); top = Math.max(top, m.id); }
+  for (const [id, m] of state.messages) if (id > top) fresh.set(id, m);
+  state.messages = fresh;
+  if (state.selected && !fresh.has(state.selected)) { state.selected = 0; renderReader(); }
+  renderList();
 }
 
 async function loadInbox() {
