@@ -34,7 +34,9 @@ type Metrics struct {
 	CommitSeconds prometheus.Histogram
 	// NBNS counts name service packets by what we did with them.
 	NBNS *prometheus.CounterVec
-	// SinkDropped counts messages a sink could not show because it lagged.
+	// SinkDropped counts messages a sink could not show because it lagged;
+	// for the event stream (sink "events"), the events a client missed
+	// live and then read from the store.
 	SinkDropped *prometheus.CounterVec
 	// SinkSkipped counts messages (or terminals) a sink passed over: no
 	// terminal, mesg n, no session bus, a failed hook.
@@ -85,7 +87,7 @@ func New() *Metrics {
 		}, []string{"kind"}),
 		SinkDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messenger_sink_dropped_total",
-			Help: "Messages a sink skipped because it could not keep up (they are still stored).",
+			Help: "Messages a sink skipped because it could not keep up (they are still stored); for sink events, events a lagging stream client missed live (messages it then read from the store).",
 		}, []string{"sink"}),
 		SinkSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "messenger_sink_skipped_total",
