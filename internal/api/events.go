@@ -23,8 +23,8 @@ const (
 
 // Event is one change the event stream reports.
 type Event struct {
-	Kind    string
-	ID      int64
+	Kind string
+	ID   int64
 	// Message is the message delivered (EventMessage), or the one read or
 	// deleted, so that each stream shows it only to who may read it.
 	Message *message.Message

@@ -26,7 +26,7 @@ func TestHTTPClientThroughGuard(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	c := NewHTTPClient(ln.Addr().String())
+	c := NewHTTPClient(ln.Addr().String(), "")
 	res, err := c.Alert(context.Background(), alert.Request{Alert: message.Alert{Source: "cups", Severity: message.SeverityInfo},
 		Text: "job completed", To: []string{"ALICE"}})
 	if err != nil {
