@@ -25,6 +25,9 @@ const (
 	exitNameNotFound = 3 // the message alias could not be found
 	exitNotAccepting = 4 // the recipient refused or is not listening
 	exitNetwork      = 5 // network error or timeout
+	// exitForbidden, for every verb: the daemon refused what the caller
+	// may not do (HTTP 403, code "forbidden").
+	exitForbidden = 7
 )
 
 func exitCodeFor(code string) int {
@@ -37,6 +40,8 @@ func exitCodeFor(code string) int {
 		return exitNotAccepting
 	case sender.CodeTimeout, sender.CodeNetwork:
 		return exitNetwork
+	case api.CodeForbidden:
+		return exitForbidden
 	}
 	return exitSendFailed
 }
