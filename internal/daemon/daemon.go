@@ -600,11 +600,15 @@ func tightenDataDir(dir string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o066 != 0 || perm&0o700 != 0o700 {
+	// Exactly 0711: the daemon's umask (0077) makes MkdirAll's directory
+	// 0700, which would keep every other account from the socket.
+	if perm := fi.Mode().Perm(); perm != 0o711 {
 		if err := os.Chmod(dir, 0o711); err != nil {
-			return fmt.Errorf("tightening data directory %s: %w", dir, err)
+			return fmt.Errorf("setting data directory %s to 0711: %w", dir, err)
 		}
-		log.Warn("data directory was open to other accounts; now 0711", slog.String("dir", dir), slog.String("was", perm.String()))
+		if perm&0o066 != 0 {
+			log.Warn("data directory was open to other accounts; now 0711", slog.String("dir", dir), slog.String("was", perm.String()))
+		}
 	}
 	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || path == dir {

@@ -32,6 +32,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Tests run the CLI as other local accounts too (webauth_test.go):
+	// the binary's directory must let them in.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	binary = filepath.Join(dir, "messenger")
 	build := exec.Command("go", "build", "-o", binary, "github.com/netsend/messenger/cmd/messenger")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

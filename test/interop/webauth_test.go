@@ -1,19 +1,287 @@
 package interop
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/message"
 )
 
-// Off loopback the API and the page need the token `messenger web token`
-// made; /metrics stays open. The test reaches the all-addresses listener
+// localUser is a real local account made for the test (no home, no
+// shell) and removed after it.
+type localUser struct {
+	login    string
+	uid, gid int
+}
+
+func newLocalUser(t *testing.T, login string) localUser {
+	t.Helper()
+	requireRoot(t, "makes local accounts with useradd")
+	exec.Command("userdel", login).Run() // a leftover of an interrupted run
+	if out, err := exec.Command("useradd", "-M", "-s", "/usr/sbin/nologin", login).CombinedOutput(); err != nil {
+		t.Fatalf("useradd %s: %v\n%s", login, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", login).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v\n%s", login, err, out)
+		}
+	})
+	u, err := user.Lookup(login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return localUser{login: login, uid: uid, gid: gid}
+}
+
+// sharedDataDir is a data directory other local accounts can reach: its
+// parents must be traversable, which t.TempDir()'s are not.
+func sharedDataDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "messenger-webauth-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "data")
+}
+
+// cliAs runs a messenger verb as u through setpriv; it returns stdout,
+// stderr and the exit status.
+func (d *daemon) cliAs(u localUser, args ...string) (string, string, int) {
+	d.t.Helper()
+	cmd := exec.Command("setpriv", append([]string{"--reuid=" + strconv.Itoa(u.uid), "--regid=" + strconv.Itoa(u.gid), "--init-groups",
+		binary, "--data-dir", d.dataDir}, args...)...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		d.t.Fatalf("messenger %s as %s: %v", strings.Join(args, " "), u.login, err)
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+// addAlias gives the alias name to login, as `POST /v1/names` does for
+// an admin.
+func (d *daemon) addAlias(name, login string) {
+	d.t.Helper()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(d.dataDir, "messenger.sock"))
+	}}}
+	body, _ := json.Marshal(api.AddNameRequest{Name: name, User: login})
+	resp, err := c.Post("http://messenger/v1/names", "application/json", bytes.NewReader(body))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		d.t.Fatalf("adding %s for %s: %s %s", name, login, resp.Status, b)
+	}
+}
+
+// webAuthDaemon starts a daemon with an HTTP listener on loopback in a
+// data directory local accounts can reach, with the aliases MSGT_ALICE
+// and MSGT_BOB given to alice and bob and one message to each.
+func webAuthDaemon(t *testing.T, alice, bob localUser) (*daemon, string) {
+	t.Helper()
+	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	d := startDaemon(t, sharedDataDir(t), "--http-addr", httpAddr)
+	d.addAlias("MSGT_ALICE", alice.login)
+	d.addAlias("MSGT_BOB", bob.login)
+	smbclientSend(t, d, "MSGT_ALICE", "carol", []byte("for alice only\n"))
+	smbclientSend(t, d, "MSGT_BOB", "carol", []byte("for bob only\n"))
+	waitUntil(t, "both messages stored", func() bool { return len(d.inbox()) == 2 })
+	return d, httpAddr
+}
+
+func messageID(t *testing.T, d *daemon, to string) int64 {
+	t.Helper()
+	for _, m := range d.inbox() {
+		if m.To == to {
+			return m.ID
+		}
+	}
+	t.Fatalf("no message to %s in %+v", to, d.inbox())
+	return 0
+}
+
+// Real local accounts sign in to the web page with `messenger web` links
+// and use their own API tokens over loopback HTTP; each sees only their
+// own messages, and cannot touch another's tokens.
+func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
+	requireRoot(t, "makes local accounts with useradd")
+	curl := requirePeer(t, "curl")
+	requirePeer(t, "setpriv")
+	alice, bob := newLocalUser(t, "msgt_alice"), newLocalUser(t, "msgt_bob")
+	d, httpAddr := webAuthDaemon(t, alice, bob)
+	base := "http://" + httpAddr
+	bobsID := messageID(t, d, "MSGT_BOB")
+
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, hdr map[string]string, cookies ...*http.Cookie) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	recipients := func(body string) []string {
+		t.Helper()
+		var msgs []message.Message
+		if err := json.Unmarshal([]byte(body), &msgs); err != nil {
+			t.Fatalf("messages %q: %v", body, err)
+		}
+		var to []string
+		for _, m := range msgs {
+			to = append(to, m.To)
+		}
+		return to
+	}
+
+	// Without a credential: only the health answer.
+	for path, want := range map[string]int{"/v1/messages": 401, "/v1/events": 401, "/v1/health": 200} {
+		if resp, _ := do("GET", path, nil); resp.StatusCode != want {
+			t.Errorf("GET %s without a credential: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+
+	// alice's sign-in link.
+	out, stderr, code := d.cliAs(alice, "web")
+	link := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(link, base+"/signin?code=") {
+		t.Fatalf("messenger web as alice: %d %q %s", code, out, stderr)
+	}
+	resp, page := do("GET", strings.TrimPrefix(link, base), nil)
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == api.SessionCookie {
+			session = c
+		}
+	}
+	if resp.StatusCode != 200 || session == nil || !strings.Contains(page, "msgt_alice") {
+		t.Fatalf("following alice's link: %d %v\n%s", resp.StatusCode, resp.Cookies(), page)
+	}
+	setCookie := resp.Header.Get("Set-Cookie")
+	if !strings.Contains(setCookie, "HttpOnly") || !strings.Contains(setCookie, "SameSite=Strict") || strings.Contains(setCookie, "Secure") {
+		t.Errorf("session cookie attributes: %s", setCookie)
+	}
+	if resp, body := do("GET", "/v1/messages", nil, session); resp.StatusCode != 200 || fmt.Sprint(recipients(body)) != "[MSGT_ALICE]" {
+		t.Errorf("alice's session lists %d %s, want only MSGT_ALICE's message", resp.StatusCode, body)
+	}
+	if resp, _ := do("GET", "/v1/messages/"+strconv.FormatInt(bobsID, 10), nil, session); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("alice's session reads bob's message: %d, want 403", resp.StatusCode)
+	}
+	if resp, body := do("GET", "/v1/whoami", nil, session); !strings.Contains(body, `"via":"session"`) || !strings.Contains(body, `"login":"msgt_alice"`) {
+		t.Errorf("whoami with alice's session: %d %s", resp.StatusCode, body)
+	}
+	// The link works once.
+	if resp, _ := do("GET", strings.TrimPrefix(link, base), nil); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("alice's link a second time: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	// Sign-out ends the session.
+	if resp, _ := do("POST", api.SignOutPath, map[string]string{"Origin": base}, session); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign-out: %d", resp.StatusCode)
+	}
+	if resp, _ := do("GET", "/v1/messages", nil, session); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("alice's session after sign-out: %d, want 401", resp.StatusCode)
+	}
+
+	// alice's API token, with curl.
+	out, stderr, code = d.cliAs(alice, "token", "create", "x")
+	token := strings.TrimSpace(out)
+	if code != 0 || token == "" || strings.Count(out, "\n") != 1 {
+		t.Fatalf("token create as alice: %d %q %s", code, out, stderr)
+	}
+	curlGet := func(path string) (int, string) {
+		t.Helper()
+		out, err := exec.Command(curl, "-s", "-w", "\n%{http_code}", "-H", "Authorization: Bearer "+token, base+path).Output()
+		if err != nil {
+			t.Fatalf("curl %s: %v", path, err)
+		}
+		i := bytes.LastIndexByte(out, '\n')
+		n, _ := strconv.Atoi(string(out[i+1:]))
+		return n, string(out[:max(i, 0)])
+	}
+	if status, body := curlGet("/v1/messages"); status != 200 || fmt.Sprint(recipients(body)) != "[MSGT_ALICE]" {
+		t.Errorf("curl with alice's token: %d %s", status, body)
+	}
+	if status, body := curlGet("/v1/messages/" + strconv.FormatInt(bobsID, 10)); status != http.StatusForbidden || !strings.Contains(body, "forbidden") {
+		t.Errorf("curl for bob's message with alice's token: %d %s, want 403", status, body)
+	}
+	if status, body := curlGet("/v1/whoami"); !strings.Contains(body, `"via":"token"`) || !strings.Contains(body, `"token":"x"`) {
+		t.Errorf("whoami with alice's token: %d %s", status, body)
+	}
+	msgs, err := api.NewHTTPClient(httpAddr, token).List(context.Background(), "", 0, 0)
+	if err != nil || len(msgs) != 1 || msgs[0].To != "MSGT_ALICE" {
+		t.Errorf("api.NewHTTPClient with alice's token: %v %+v", err, msgs)
+	}
+
+	// bob can neither see nor revoke alice's token: exit 7 and the
+	// daemon's sentence.
+	if _, stderr, code := d.cliAs(bob, "token", "revoke", "x", "--user", alice.login); code != 7 || !strings.Contains(stderr, "msgt_bob may not") {
+		t.Errorf("bob revoking alice's token: exit %d %s, want 7 and a refusal", code, stderr)
+	}
+	if _, _, code := d.cliAs(bob, "token", "revoke", "x"); code == 0 {
+		t.Error("bob revoked a token x of his own, which he has not")
+	}
+	if out, _, code := d.cliAs(bob, "token", "list", "--json"); code != 0 || strings.TrimSpace(out) != "" {
+		t.Errorf("bob's token list: %d %q", code, out)
+	}
+	out, stderr, code = d.cliAs(alice, "token", "list", "--json")
+	var info api.TokenInfo
+	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info.Name != "x" || info.User != alice.login || info.LastUsed == nil || strings.Contains(out, token) {
+		t.Errorf("alice's token list: %d %q %s", code, out, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(d.dataDir, api.TokensFileName))
+	if err != nil || strings.Contains(string(b), token) {
+		t.Errorf("token file: %v, or it holds the token", err)
+	}
+	if fi, err := os.Stat(filepath.Join(d.dataDir, api.TokensFileName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode: %v %v", fi.Mode(), err)
+	}
+	if _, stderr, code := d.cliAs(alice, "token", "revoke", "x"); code != 0 {
+		t.Errorf("alice revoking her token: %d %s", code, stderr)
+	}
+	if status, _ := curlGet("/v1/messages"); status != http.StatusUnauthorized {
+		t.Errorf("curl with a revoked token: %d, want 401", status)
+	}
+}
+
+// Off loopback the admin web token of `messenger web token` still opens
+// the API, and only the health answer is open: /metrics is served on a
+// loopback listener only. The test reaches the all-addresses listener
 // through 127.0.0.1 only.
 func TestWebTokenOffLoopback(t *testing.T) {
 	dataDir := t.TempDir()
@@ -43,7 +311,7 @@ func TestWebTokenOffLoopback(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := &http.Client{Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path, bearer string) int {
 		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
 		if bearer != "" {
@@ -56,8 +324,11 @@ func TestWebTokenOffLoopback(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := get("/metrics", ""); code != 200 {
-		t.Errorf("/metrics: %d", code)
+	if code := get("/v1/health", ""); code != 200 {
+		t.Errorf("/v1/health: %d", code)
+	}
+	if code := get("/metrics", ""); code != http.StatusSeeOther {
+		t.Errorf("/metrics off loopback: %d, want the redirect to the sign-in page", code)
 	}
 	if code := get("/v1/status", ""); code != http.StatusUnauthorized {
 		t.Errorf("/v1/status without the token: %d, want 401", code)
