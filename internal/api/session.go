@@ -292,7 +292,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		code := r.URL.Query().Get("code")
 		if code == "" {
-			htmlPage(rw, http.StatusOK, signInPage)
+			htmlPage(rw, http.StatusOK, strings.Replace(signInPage, "<!--notice-->\n", "", 1))
 			return
 		}
 		id, g, ok := w.redeem(code)

@@ -77,7 +77,11 @@ func GuardFor(next http.Handler, hosts ...string) http.Handler {
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin rather than no-referrer: the page's own form posts
+		// (sign-in, sign-out) then carry their real Origin, where
+		// no-referrer makes the browser send "Origin: null"; other sites
+		// still learn nothing, not even a sign-in link's code.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		if !loopbackHost(r.Host) && !knownHost(r.Host, names) {
 			writeJSON(w, http.StatusMisdirectedRequest, Error{Error: "this daemon does not answer to the host name " + r.Host})

@@ -36,21 +36,15 @@ func TestWebInboxInChromium(t *testing.T) {
 		shots = filepath.Join("..", "..", "docs", "screenshots")
 		os.MkdirAll(shots, 0o755)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1100, 700),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := chromiumContext(t, chromium)
 
-	base := "http://127.0.0.1:" + strconv.Itoa(httpPort) + "/"
-	if err := chromedp.Do(ctx, chromedp.Navigate(base),
+	// Signed in as root (the test's account) through a `messenger web`
+	// link: nothing over HTTP is open without a credential.
+	link, err := d.cli("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(strings.TrimSpace(link)),
 		chromedp.WaitVisible(chromedp.CSS(`#messages li`)),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`))); err != nil {
 		t.Fatalf("loading the inbox: %v", err)
@@ -261,6 +255,25 @@ func checkAlertBadges(t *testing.T, ctx context.Context, d *daemon, shot string)
 	if r := open(id); !strings.HasPrefix(r.Header, "Message from ") || r.TitleShown || r.Alerted || r.Alert != "" {
 		t.Errorf("reader for an ordinary message after an alert: %+v", r)
 	}
+}
+
+// chromiumContext starts a headless Chromium with a fresh profile for
+// the test, stopped at its end, bounded to 90 seconds.
+func chromiumContext(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1100, 700),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
 }
 
 func screenshot(t *testing.T, ctx context.Context, path string) {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
 )
@@ -48,6 +50,12 @@ func newLocalUser(t *testing.T, login string) localUser {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return localUser{login: login, uid: uid, gid: gid}
+}
+
+// testLogin is a login for the test's own account, unique to this
+// process: other runs of the suite on the machine make theirs.
+func testLogin(name string) string {
+	return fmt.Sprintf("mt%d_%s", os.Getpid(), name)
 }
 
 // sharedDataDir is a data directory other local accounts can reach: its
@@ -134,7 +142,7 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 	requireRoot(t, "makes local accounts with useradd")
 	curl := requirePeer(t, "curl")
 	requirePeer(t, "setpriv")
-	alice, bob := newLocalUser(t, "msgt_alice"), newLocalUser(t, "msgt_bob")
+	alice, bob := newLocalUser(t, testLogin("alice")), newLocalUser(t, testLogin("bob"))
 	d, httpAddr := webAuthDaemon(t, alice, bob)
 	base := "http://" + httpAddr
 	bobsID := messageID(t, d, "MSGT_BOB")
@@ -190,7 +198,7 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 			session = c
 		}
 	}
-	if resp.StatusCode != 200 || session == nil || !strings.Contains(page, "msgt_alice") {
+	if resp.StatusCode != 200 || session == nil || !strings.Contains(page, alice.login) {
 		t.Fatalf("following alice's link: %d %v\n%s", resp.StatusCode, resp.Cookies(), page)
 	}
 	setCookie := resp.Header.Get("Set-Cookie")
@@ -203,7 +211,7 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 	if resp, _ := do("GET", "/v1/messages/"+strconv.FormatInt(bobsID, 10), nil, session); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("alice's session reads bob's message: %d, want 403", resp.StatusCode)
 	}
-	if resp, body := do("GET", "/v1/whoami", nil, session); !strings.Contains(body, `"via":"session"`) || !strings.Contains(body, `"login":"msgt_alice"`) {
+	if resp, body := do("GET", "/v1/whoami", nil, session); !strings.Contains(body, `"via":"session"`) || !strings.Contains(body, `"login":"`+alice.login+`"`) {
 		t.Errorf("whoami with alice's session: %d %s", resp.StatusCode, body)
 	}
 	// The link works once.
@@ -250,7 +258,7 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 
 	// bob can neither see nor revoke alice's token: exit 7 and the
 	// daemon's sentence.
-	if _, stderr, code := d.cliAs(bob, "token", "revoke", "x", "--user", alice.login); code != 7 || !strings.Contains(stderr, "msgt_bob may not") {
+	if _, stderr, code := d.cliAs(bob, "token", "revoke", "x", "--user", alice.login); code != 7 || !strings.Contains(stderr, bob.login+" may not") {
 		t.Errorf("bob revoking alice's token: exit %d %s, want 7 and a refusal", code, stderr)
 	}
 	if _, _, code := d.cliAs(bob, "token", "revoke", "x"); code == 0 {
@@ -338,5 +346,74 @@ func TestWebTokenOffLoopback(t *testing.T) {
 	}
 	if code := get("/v1/status", token); code != 200 {
 		t.Errorf("/v1/status with the token: %d, want 200", code)
+	}
+}
+
+// The web sign-in in Chromium, as a local account: alice's link opens
+// her inbox (her message only, her name shown), the sign-out button ends
+// the session, and the page then sends her to the sign-in page; the used
+// link says so.
+func TestWebSignInInChromium(t *testing.T) {
+	requireRoot(t, "makes local accounts with useradd")
+	chromium := requirePeer(t, "chromium")
+	requirePeer(t, "setpriv")
+	alice, bob := newLocalUser(t, testLogin("alice")), newLocalUser(t, testLogin("bob"))
+	d, httpAddr := webAuthDaemon(t, alice, bob)
+	out, stderr, code := d.cliAs(alice, "web")
+	if code != 0 {
+		t.Fatalf("messenger web as alice: %d %s", code, stderr)
+	}
+	link := strings.TrimSpace(out)
+	ctx := chromiumContext(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`#messages li`)),
+		chromedp.WaitVisible(chromedp.CSS(`#live.on`))); err != nil {
+		t.Fatalf("signing in with alice's link: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("whoami").textContent === `+strconv.Quote(alice.login))); err != nil {
+		t.Errorf("the page does not show alice signed in: %v", err)
+	}
+	texts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#messages li")].map((li) => li.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(texts) != 1 || !strings.Contains(texts[0], "for alice only") {
+		t.Errorf("alice's inbox lists %q, want her message only", texts)
+	}
+	cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
+	if err != nil || cookies != "" {
+		t.Errorf("the session cookie is readable by scripts: %q %v", cookies, err)
+	}
+
+	// Each step waits for the sign-in page's own element, as a poll
+	// across a navigation loses its page.
+	onSignIn := func(what string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`main.signin`))); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + " " + document.body.textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#signout button`))); err != nil {
+		t.Fatal(err)
+	}
+	if text := onSignIn("sign-out"); !strings.HasPrefix(text, "/signin ") || !strings.Contains(text, "messenger web") {
+		t.Errorf("sign-out landed on %q", text)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+httpAddr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if text := onSignIn("the inbox after sign-out"); !strings.HasPrefix(text, "/signin ") {
+		t.Errorf("the inbox after sign-out shows %q", text)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
+		t.Fatal(err)
+	}
+	if text := onSignIn("the used link"); !strings.Contains(text, "expired or was used") {
+		t.Errorf("the used link shows %q", text)
 	}
 }
