@@ -391,7 +391,27 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 
 	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: nameTable}
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Rules: rules, Status: func() api.Status {
+	// The users' API tokens are managed on the socket whether or not
+	// the HTTP listener, where they are used, is on.
+	tokens, err := api.OpenTokens(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	web := &api.Web{Accounts: rules.Accounts, Tokens: tokens, SessionTTL: cfg.Web.SessionTTL.Duration, Log: log}
+	if httpLn != nil {
+		// Over HTTP every request but the health answer needs a credential
+		// bound to an account: a web session, a user's API token or the
+		// admin web token, all known to web. Sign-in links point at the
+		// listener, or at the proxy in front of it.
+		if web.Admin, err = api.LoadAuth(cfg.DataDir); err != nil && !errors.Is(err, api.ErrNoToken) {
+			return err
+		}
+		web.BaseURL = cfg.Web.ExternalURL
+		if web.BaseURL == "" {
+			web.BaseURL = "http://" + signInAddr(httpLn.Addr())
+		}
+	}
+	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Rules: rules, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
@@ -423,23 +443,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		if loopback {
 			httpMux.Handle("GET /metrics", metricsHandler)
 		}
-		// Over HTTP every request but the health answer needs a credential
-		// bound to an account: a token or a web session (apiSrv.Credentials).
-		auth, err := api.LoadAuth(cfg.DataDir)
-		if err != nil && !errors.Is(err, api.ErrNoToken) {
-			return err
+		var hosts []string
+		if !loopback {
+			host, _, _ := net.SplitHostPort(httpLn.Addr().String())
+			hosts = append([]string{host}, cfg.HTTPHosts...)
 		}
-		apiSrv.Credentials = api.AdminToken{Auth: auth}
-		host, _, _ := net.SplitHostPort(httpLn.Addr().String())
-		hosts := append([]string{host}, cfg.HTTPHosts...)
+		if cfg.Web.ExternalURL != "" {
+			hosts = append(hosts, cfg.Web.ExternalURL)
+		}
 		guard := func(h http.Handler) http.Handler { return api.GuardFor(h, hosts...) }
-		if loopback {
-			guard = api.Guard
-		}
 		httpMux.Handle("/v1/", guard(apiHandler))
+		page := http.NotFoundHandler()
 		if cfg.Sinks.Web.Enabled {
-			httpMux.Handle("/", guard(auth.Wrap(api.WebHandler())))
+			page = api.WebHandler()
 		}
+		// The sign-in and sign-out pages are served even without the web
+		// inbox: a session also opens the API to a browser's scripts.
+		httpMux.Handle("/", guard(web.Wrap(page)))
 		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", httpLn.Addr().String()), slog.Bool("loopback", loopback))
 		srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, srv)
@@ -513,6 +533,24 @@ func packetLog(log *slog.Logger) *slog.Logger {
 // policy in force at each packet, so a reload applies at once.
 func admit(h *policy.Holder, t message.Transport) func(netip.Addr) bool {
 	return func(a netip.Addr) bool { _, ok := h.AdmitSource(t, a); return ok }
+}
+
+// signInAddr is the HTTP listener's address as a sign-in link names it:
+// a listener on every address is reached through loopback by whoever
+// runs `messenger web` on this host.
+func signInAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := ta.IP
+	switch {
+	case ip.Equal(net.IPv4zero):
+		ip = net.IPv4(127, 0, 0, 1)
+	case ip.Equal(net.IPv6unspecified):
+		ip = net.IPv6loopback
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
 }
 
 func isLoopback(a net.Addr) bool {
