@@ -27,6 +27,7 @@ import (
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/config"
+	"github.com/netsend/messenger/internal/connlimit"
 	"github.com/netsend/messenger/internal/lograte"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
@@ -383,7 +384,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := ingestsrv.Serve(runCtx, ingestLn, h); err != nil {
+			if err := ingestsrv.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), h); err != nil {
 				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
 				cancel()
 			}
@@ -427,7 +428,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	apiHandler := apiSrv.Handler()
 	sockMux.Handle("/v1/", apiHandler)
 	sockMux.Handle("GET /metrics", metricsHandler)
-	servers := []*http.Server{{Handler: sockMux, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.PeerConnContext}}
+	sockSrv := api.NewHTTPServer(sockMux)
+	sockSrv.ConnContext = api.PeerConnContext
+	// A local caller may wait as long as it asks (send --wait=1h).
+	sockSrv.WriteTimeout = 0
+	servers := []*http.Server{sockSrv}
 	serveHTTP := func(srv *http.Server, ln net.Listener) {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -442,6 +447,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		loopback := isLoopback(httpLn.Addr())
 		if loopback {
 			httpMux.Handle("GET /metrics", metricsHandler)
+		} else {
+			// Off loopback the network would read the host's counters:
+			// an admin's credential is needed.
+			httpMux.Handle("GET /metrics", apiSrv.AdminHandler(metricsHandler, "read the metrics over the network"))
 		}
 		var hosts []string
 		if !loopback {
@@ -461,10 +470,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		// inbox: a session also opens the API to a browser's scripts.
 		httpMux.Handle("/", guard(web.Wrap(page)))
 		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", httpLn.Addr().String()), slog.Bool("loopback", loopback))
-		srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
+		srv := api.NewHTTPServer(httpMux)
 		servers = append(servers, srv)
 		wg.Add(1)
-		go serveHTTP(srv, httpLn)
+		go serveHTTP(srv, limitConns(httpLn, cfg, met, "http"))
 	}
 
 	// smbDone stays nil, and blocks forever, when the listener is off.
@@ -551,6 +560,14 @@ func signInAddr(a net.Addr) string {
 		ip = net.IPv6loopback
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
+}
+
+// limitConns bounds an HTTP listener's connections as the configuration
+// says, counting those it closes unread.
+func limitConns(ln net.Listener, cfg config.Config, met *metrics.Metrics, name string) net.Listener {
+	return connlimit.New(ln, cfg.HTTPMaxConnsPerSource, cfg.HTTPMaxConns, func(reason string) {
+		met.HTTPRefused.WithLabelValues(name, reason).Inc()
+	})
 }
 
 func isLoopback(a net.Addr) bool {
