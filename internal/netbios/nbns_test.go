@@ -52,7 +52,8 @@ const goldenNodeStatusResponse = `
 // goldenRegistration is a B-node's broadcast registration of BOB<03> for
 // 192.168.1.20, the additional record named by the pointer C0 0C as
 // Windows and nmbd send it (docs/protocols/netbios-names.md, "Registration,
-// defence and release"; peers.md, "Handcrafted NetBIOS packets").
+// defence and release"; docs/protocols/peers.md, "Handcrafted NetBIOS
+// packets").
 const goldenRegistration = `
 56 78 29 10 00 01 00 00 00 00 00 01` + encBOB03 + `
 00 20 00 01
