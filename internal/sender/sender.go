@@ -33,7 +33,8 @@ import (
 )
 
 // Limits of what we send (docs/protocols/limits.md, "Limits by field";
-// smb-messages.md, "Limits"; netbios-datagrams.md, "The MESSNGR payload").
+// docs/protocols/smb-messages.md, "Limits";
+// docs/protocols/netbios-datagrams.md, "The MESSNGR payload").
 const (
 	// MaxText is the most OEM bytes a directed message may take: the cap
 	// Samba's receiver has always had; Windows receivers take it too.
