@@ -16,7 +16,8 @@ import (
 
 // runMailslot measures how many MESSNGR datagrams per second our daemon's
 // UDP 138 listener decodes and stores. No peer takes part: nmbd ignores
-// this mailslot (peers.md), so there is nothing to put beside it.
+// this mailslot (docs/protocols/peers.md, "nmbd in network namespaces"),
+// so there is nothing to put beside it.
 func runMailslot(duration time.Duration, rep *Report) error {
 	work, err := os.MkdirTemp("", "messenger-bench-dgram-")
 	if err != nil {

@@ -186,7 +186,6 @@ type target struct {
 	pid     func() []int        // processes whose CPU and RSS count
 	stored  func() (int, error) // messages the receiver has kept so far
 	stop    func()
-	workDir string
 }
 
 var errNotReady = errors.New("not ready")

@@ -56,7 +56,7 @@ func buildMessenger(work string) (string, error) {
 
 // startSmbd runs Samba's smbd on a loopback high port as a WinPopup
 // receiver whose message command appends each message to a file, as
-// ../shared/docs/peers.md describes.
+// docs/protocols/peers.md, "smbd as a message receiver", describes.
 func startSmbd(work string) (*target, error) {
 	smbd, err := exec.LookPath("smbd")
 	if err != nil {

@@ -35,6 +35,11 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+# go.mod says what the code imports, no more and no less.
+go mod tidy -diff
+# staticcheck at a pinned version, so a new release's checks cannot fail
+# a build that passed.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # MESSENGER_INTEROP=1 turns a missing peer into a failure instead of a skip.
 MESSENGER_INTEROP=1 go test -count=1 -timeout 20m ./...

@@ -29,6 +29,10 @@ func main() {
 	}
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
+		// A refusal keeps the daemon's sentence, whichever verb met it.
+		if api.IsForbidden(err) && !errors.As(err, new(*exitError)) {
+			err = &exitError{exitForbidden, err}
+		}
 		var ee *exitError
 		var re *api.RequestError
 		if !errors.As(err, &ee) && errors.As(err, &re) && re.Code == api.CodeForbidden {
@@ -69,6 +73,6 @@ local socket in the data directory.`,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default "+defaultConfigHelp()+", or $MESSENGER_CONFIG)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory of the daemon (default from the configuration, or $MESSENGER_DATA_DIR)")
-	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newSendCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd(), newFirewallCmd(), newAuditCmd(g), newSpamCmd(g), newAgentCmd(g), newWebCmd(g), newAlertCmd(g), newSentCmd(g), newHubCmd(g))
+	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newSendCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd(), newFirewallCmd(), newAuditCmd(g), newSpamCmd(g), newAgentCmd(g), newWebCmd(g), newTokenCmd(g), newAlertCmd(g), newSentCmd(g), newHubCmd(g))
 	return root
 }

@@ -158,11 +158,6 @@ func TestAlertAPIWithoutAlerter(t *testing.T) {
 	}
 }
 
-// fixedCaller takes every HTTP request for one caller's.
-type fixedCaller struct{ c access.Caller }
-
-func (f fixedCaller) Caller(*http.Request) (access.Caller, bool) { return f.c, true }
-
 // serveAlertsAs serves the alerts API over loopback HTTP with every
 // request coming from c, under [access] alert_senders senders.
 func serveAlertsAs(t *testing.T, a Alerter, c access.Caller, senders []string) *Client {
@@ -177,7 +172,7 @@ func serveAlertsAs(t *testing.T, a Alerter, c access.Caller, senders []string) *
 		Rules: &access.Rules{Accounts: access.NewAccounts(cfg)}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return NewHTTPClient(ln.Addr().String())
+	return NewHTTPClient(ln.Addr().String(), "")
 }
 
 // Raising an alert is for admins and [access] alert_senders: anyone else

@@ -114,6 +114,10 @@ type Server struct {
 	// Credentials, on the HTTP listener, turn sessions and tokens into
 	// callers; on the socket the peer credentials do.
 	Credentials Credentials
+	// Web makes sign-in links (POST /v1/web/signin); Tokens are the
+	// users' API tokens (/v1/tokens).
+	Web    *Web
+	Tokens *Tokens
 }
 
 // HealthPath answers without a credential: whether the daemon runs.
@@ -142,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("POST /v1/alerts", s.raiseAlert)
 	s.spamRoutes(mux)
+	s.tokenRoutes(mux)
 	s.hubRoutes(mux)
 	return outer
 }

@@ -125,3 +125,13 @@ type messageRef struct {
 	To    string
 	State string
 }
+
+// AdminHandler serves h to admins only, whoever the listener lets in:
+// /metrics off loopback, where the network could otherwise read it.
+func (s *Server) AdminHandler(h http.Handler, what string) http.Handler {
+	return s.identify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.admin(w, r, what) {
+			h.ServeHTTP(w, r)
+		}
+	}))
+}

@@ -31,6 +31,7 @@ type Client struct {
 	socket string // the socket's path or the listener's address, for errors
 	base   string // what request paths are appended to
 	http   *http.Client
+	token  string // sent as "Authorization: Bearer TOKEN" over HTTP
 }
 
 // NewClient returns a client for the daemon whose socket is at path.
@@ -44,11 +45,13 @@ func NewClient(socket string) *Client {
 	return &Client{socket: socket, base: "http://messenger", http: &http.Client{Transport: tr}}
 }
 
-// NewHTTPClient returns a client for the daemon's HTTP listener on a
-// loopback address (HOST:PORT), for a program that may not open the
-// socket: the CUPS notifier runs as lp.
-func NewHTTPClient(addr string) *Client {
-	return &Client{socket: addr, base: "http://" + addr, http: &http.Client{}}
+// NewHTTPClient returns a client for the daemon's HTTP listener
+// (HOST:PORT), for a program that may not open the socket or runs on
+// another machine. Over HTTP every request but the health answer needs a
+// credential: token is an API token of `messenger token create` (or the
+// admin web token); empty sends none.
+func NewHTTPClient(addr, token string) *Client {
+	return &Client{socket: addr, base: "http://" + addr, http: &http.Client{}, token: token}
 }
 
 // Addr is the socket path or HTTP listener address the client reaches.
@@ -118,6 +121,49 @@ func (c *Client) Send(ctx context.Context, req sender.Request) ([]sender.Deliver
 	return out.Deliveries, err
 }
 
+// IsForbidden reports whether err is the daemon's refusal of something
+// the caller may not do (HTTP 403, code "forbidden").
+func IsForbidden(err error) bool {
+	var re *RequestError
+	return errors.As(err, &re) && re.Status == http.StatusForbidden
+}
+
+// WebSignIn asks for a one-time sign-in link for the caller.
+func (c *Client) WebSignIn(ctx context.Context) (SignIn, error) {
+	var out SignIn
+	err := c.send(ctx, http.MethodPost, "/v1/web/signin", struct{}{}, &out)
+	return out, err
+}
+
+// CreateToken makes an API token named name for the caller, or for user
+// (admins only); the answer holds the token, shown this once.
+func (c *Client) CreateToken(ctx context.Context, name, user string) (NewTokenResponse, error) {
+	var out NewTokenResponse
+	err := c.send(ctx, http.MethodPost, "/v1/tokens", NewTokenRequest{Name: name, User: user}, &out)
+	return out, err
+}
+
+// Tokens lists the caller's API tokens, or user's (admins only; "*" for
+// every account's).
+func (c *Client) Tokens(ctx context.Context, user string) ([]TokenInfo, error) {
+	var out []TokenInfo
+	path := "/v1/tokens"
+	if user != "" {
+		path += "?user=" + url.QueryEscape(user)
+	}
+	err := c.do(ctx, http.MethodGet, path, &out)
+	return out, err
+}
+
+// RevokeToken deletes the caller's token name, or user's (admins only).
+func (c *Client) RevokeToken(ctx context.Context, name, user string) error {
+	path := "/v1/tokens/" + url.PathEscape(name)
+	if user != "" {
+		path += "?user=" + url.QueryEscape(user)
+	}
+	return c.do(ctx, http.MethodDelete, path, nil)
+}
+
 // RequestError is a refusal with a code: a 400 (e.g. a message too
 // long), 403 (the caller may not do it), 413 (too large), 422 (no
 // recipient) or 429 (rate limited).
@@ -159,6 +205,9 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

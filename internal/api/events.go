@@ -221,6 +221,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rc := http.NewResponseController(w)
+	// The listener's deadlines bound ordinary requests; a stream lives
+	// long, so it reads nothing more and gives each write streamWrite: a
+	// client that stops reading is cut off then and resumes from its
+	// Last-Event-ID. Unsupported (a test's recorder) means no deadline.
+	_ = rc.SetReadDeadline(time.Time{})
+	writeBy := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWrite)) }
+	writeBy()
 	// Subscribe before replaying, so nothing falls between the two: a
 	// message committed after this is in the ring, one before it in the
 	// store, and one in both is sent once (ids only ascend).
@@ -266,6 +273,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// flushes each page.
 	catchUp := func() error {
 		for {
+			writeBy()
 			msgs, err := s.Store.List(r.Context(), store.ListOptions{AfterID: last, Limit: replayPage})
 			if err != nil {
 				return fmt.Errorf("events: reading messages after %d: %w", last, err)
@@ -295,6 +303,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	buf := make([]Event, 0, 256)
 	for {
 		evs, missed, wake, closed := sub.take(buf[:0])
+		writeBy()
 		if missed > 0 {
 			if s.Events.Dropped != nil {
 				s.Events.Dropped(int(missed))
@@ -332,6 +341,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// streamWrite bounds how long one write of the event stream may wait for
+// its client.
+const streamWrite = time.Minute
 
 // replayPage is how many stored messages one read of a replay or a
 // catch-up takes.

@@ -16,10 +16,11 @@ func testServer(s *Server) *http.Server {
 	return &http.Server{Handler: s.Handler(), ConnContext: PeerConnContext}
 }
 
-// rootCredentials takes every HTTP request for root's, for tests of the
-// HTTP path that are not about credentials.
-type rootCredentials struct{}
+// fixedCaller takes every HTTP request for one caller's, for tests of
+// the HTTP path that are not about credentials.
+type fixedCaller struct{ c access.Caller }
 
-func (rootCredentials) Caller(*http.Request) (access.Caller, bool) {
-	return access.Caller{Login: "root", Admin: true, Via: "test"}, true
-}
+func (f fixedCaller) Caller(*http.Request) (access.Caller, bool) { return f.c, true }
+
+// root is the admin every such request comes from.
+var root = access.Caller{Login: "root", Admin: true, Via: "test"}

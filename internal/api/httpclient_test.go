@@ -22,11 +22,11 @@ func TestHTTPClientThroughGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &fakeAlerter{}
-	srv := &http.Server{Handler: Guard((&Server{Alerts: f, Credentials: rootCredentials{}, Rules: &access.Rules{Accounts: access.NewAccounts(access.DefaultConfig())}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
+	srv := &http.Server{Handler: Guard((&Server{Alerts: f, Credentials: fixedCaller{root}, Rules: &access.Rules{Accounts: access.NewAccounts(access.DefaultConfig())}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	c := NewHTTPClient(ln.Addr().String())
+	c := NewHTTPClient(ln.Addr().String(), "")
 	res, err := c.Alert(context.Background(), alert.Request{Alert: message.Alert{Source: "cups", Severity: message.SeverityInfo},
 		Text: "job completed", To: []string{"ALICE"}})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -52,25 +54,43 @@ const RequestHeader = "X-Messenger-Request"
 // forgery), and sets the security headers on every answer.
 func Guard(next http.Handler) http.Handler { return GuardFor(next) }
 
-// GuardFor is Guard for a listener off loopback: besides the loopback
-// names it answers to the host names given (the listener's own address or
-// a configured name), which a rebinding attacker's page cannot send.
+// GuardFor is Guard for a listener off loopback or behind a proxy:
+// besides the loopback names it answers to the hosts given, which a
+// rebinding attacker's page cannot send. A host is a name (the
+// listener's own address, a configured name) or a base URL ([web]
+// external_url): a URL's host is answered to and its origin is accepted
+// for changes, since a page served through a TLS proxy sends
+// "Origin: https://messenger.example" while the proxy may pass on its own
+// Host.
 func GuardFor(next http.Handler, hosts ...string) http.Handler {
+	var names, origins []string
+	for _, h := range hosts {
+		if u, err := url.Parse(h); err == nil && strings.Contains(h, "://") && u.Host != "" {
+			names = append(names, u.Hostname())
+			origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
+			continue
+		}
+		names = append(names, h)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin rather than no-referrer: the page's own form posts
+		// (sign-in, sign-out) then carry their real Origin, where
+		// no-referrer makes the browser send "Origin: null"; other sites
+		// still learn nothing, not even a sign-in link's code.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if !loopbackHost(r.Host) && !knownHost(r.Host, hosts) {
+		if !loopbackHost(r.Host) && !knownHost(r.Host, names) {
 			writeJSON(w, http.StatusMisdirectedRequest, Error{Error: "this daemon does not answer to the host name " + r.Host})
 			return
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+			if o := r.Header.Get("Origin"); o != "" && !sameOrigin(r, o) && !slices.Contains(origins, strings.ToLower(o)) {
 				writeJSON(w, http.StatusForbidden, Error{Error: "cross-origin request refused"})
 				return
 			}
@@ -78,9 +98,10 @@ func GuardFor(next http.Handler, hosts ...string) http.Handler {
 				writeJSON(w, http.StatusForbidden, Error{Error: "cross-site request refused"})
 				return
 			}
-			// The login form is a plain form post; the origin checks above
-			// keep other sites from posting it.
-			if r.Header.Get(RequestHeader) == "" && r.URL.Path != LoginPath {
+			// The sign-in form and the sign-out button are plain form
+			// posts; the origin checks above keep other sites from posting
+			// them.
+			if r.Header.Get(RequestHeader) == "" && !formPath(r.URL.Path) {
 				writeJSON(w, http.StatusForbidden, Error{Error: "changes over HTTP need the " + RequestHeader + " header"})
 				return
 			}
@@ -89,8 +110,23 @@ func GuardFor(next http.Handler, hosts ...string) http.Handler {
 	})
 }
 
-// loopbackHost reports whether a Host header names this machine's
-// loopback: localhost or a loopback address, with or without a port.
+// sameOrigin reports whether origin is the one the request was made to.
+func sameOrigin(r *http.Request, origin string) bool {
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	return strings.EqualFold(origin, scheme+r.Host)
+}
+
+// formPath reports whether path takes plain form posts, without
+// RequestHeader.
+func formPath(path string) bool {
+	return path == SignInPath || path == SignOutPath || path == LoginPath
+}
+
+// knownHost reports whether a Host header names one of hosts, with or
+// without a port.
 func knownHost(host string, hosts []string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -104,6 +140,8 @@ func knownHost(host string, hosts []string) bool {
 	return false
 }
 
+// loopbackHost reports whether a Host header names this machine's
+// loopback: localhost or a loopback address, with or without a port.
 func loopbackHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

@@ -85,6 +85,11 @@ type Config struct {
 	// besides its own address (e.g. the host's DNS name); other Host
 	// headers are refused, against DNS rebinding.
 	HTTPHosts []string `toml:"http_hosts"`
+	// HTTPMaxConns and HTTPMaxConnsPerSource bound the connections each
+	// HTTP listener (http_addr, alert.ingest_addr) holds, in all and from
+	// one address; past them a connection is closed unread.
+	HTTPMaxConns          int `toml:"http_max_conns"`
+	HTTPMaxConnsPerSource int `toml:"http_max_conns_per_source"`
 
 	SMB   SMB   `toml:"smb"`
 	NBNS  NBNS  `toml:"nbns"`
@@ -244,17 +249,19 @@ func Default() Config {
 		host = host[:i]
 	}
 	return Config{
-		DataDir:   defaultDataDir(),
-		HostName:  strings.ToUpper(host),
-		Workgroup: "WORKGROUP",
-		UserNames: true,
-		Utmp:      "/var/run/utmp",
-		CodePage:  message.DefaultCodePage,
-		SMBPort:   139,
-		NBNSPort:  137,
-		DgramPort: 138,
-		RPCPort:   135,
-		HTTPAddr:  "127.0.0.1:8139",
+		DataDir:               defaultDataDir(),
+		HostName:              strings.ToUpper(host),
+		Workgroup:             "WORKGROUP",
+		UserNames:             true,
+		Utmp:                  "/var/run/utmp",
+		CodePage:              message.DefaultCodePage,
+		SMBPort:               139,
+		NBNSPort:              137,
+		DgramPort:             138,
+		RPCPort:               135,
+		HTTPAddr:              "127.0.0.1:8139",
+		HTTPMaxConns:          1024,
+		HTTPMaxConnsPerSource: 64,
 		SMB: SMB{
 			IdleTimeout:          Duration{2 * time.Minute},
 			MaxSessionAge:        Duration{5 * time.Minute},
@@ -455,6 +462,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 			bad("http_addr: %q: %v", c.HTTPAddr, err)
 		}
+	}
+	if c.HTTPMaxConns < 1 || c.HTTPMaxConnsPerSource < 1 || c.HTTPMaxConnsPerSource > c.HTTPMaxConns {
+		bad("http_max_conns (%d) and http_max_conns_per_source (%d): both at least 1, per source at most the total", c.HTTPMaxConns, c.HTTPMaxConnsPerSource)
 	}
 	if c.SMB.IdleTimeout.Duration <= 0 {
 		bad("smb.idle_timeout: must be positive")

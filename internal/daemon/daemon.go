@@ -27,6 +27,7 @@ import (
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/config"
+	"github.com/netsend/messenger/internal/connlimit"
 	"github.com/netsend/messenger/internal/lograte"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
@@ -391,7 +392,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := ingestsrv.Serve(runCtx, ingestLn, h); err != nil {
+			if err := ingestsrv.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), h); err != nil {
 				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
 				cancel()
 			}
@@ -399,7 +400,27 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 
 	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: nameTable}
-	apiSrv := &api.Server{Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, showers{pl, events}}, Events: events, Rules: rules, Status: func() api.Status {
+	// The users' API tokens are managed on the socket whether or not
+	// the HTTP listener, where they are used, is on.
+	tokens, err := api.OpenTokens(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	web := &api.Web{Accounts: rules.Accounts, Tokens: tokens, SessionTTL: cfg.Web.SessionTTL.Duration, Log: log}
+	if httpLn != nil {
+		// Over HTTP every request but the health answer needs a credential
+		// bound to an account: a web session, a user's API token or the
+		// admin web token, all known to web. Sign-in links point at the
+		// listener, or at the proxy in front of it.
+		if web.Admin, err = api.LoadAuth(cfg.DataDir); err != nil && !errors.Is(err, api.ErrNoToken) {
+			return err
+		}
+		web.BaseURL = cfg.Web.ExternalURL
+		if web.BaseURL == "" {
+			web.BaseURL = "http://" + signInAddr(httpLn.Addr())
+		}
+	}
+	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, showers{pl, events}}, Events: events, Rules: rules, Status: func() api.Status {
 		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
@@ -415,7 +436,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	apiHandler := apiSrv.Handler()
 	sockMux.Handle("/v1/", apiHandler)
 	sockMux.Handle("GET /metrics", metricsHandler)
-	servers := []*http.Server{{Handler: sockMux, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.PeerConnContext}}
+	sockSrv := api.NewHTTPServer(sockMux)
+	sockSrv.ConnContext = api.PeerConnContext
+	// A local caller may wait as long as it asks (send --wait=1h).
+	sockSrv.WriteTimeout = 0
+	servers := []*http.Server{sockSrv}
 	serveHTTP := func(srv *http.Server, ln net.Listener) {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -430,29 +455,33 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		loopback := isLoopback(httpLn.Addr())
 		if loopback {
 			httpMux.Handle("GET /metrics", metricsHandler)
+		} else {
+			// Off loopback the network would read the host's counters:
+			// an admin's credential is needed.
+			httpMux.Handle("GET /metrics", apiSrv.AdminHandler(metricsHandler, "read the metrics over the network"))
 		}
-		// Over HTTP every request but the health answer needs a credential
-		// bound to an account: a token or a web session (apiSrv.Credentials).
-		auth, err := api.LoadAuth(cfg.DataDir)
-		if err != nil && !errors.Is(err, api.ErrNoToken) {
-			return err
+		var hosts []string
+		if !loopback {
+			host, _, _ := net.SplitHostPort(httpLn.Addr().String())
+			hosts = append([]string{host}, cfg.HTTPHosts...)
 		}
-		apiSrv.Credentials = api.AdminToken{Auth: auth}
-		host, _, _ := net.SplitHostPort(httpLn.Addr().String())
-		hosts := append([]string{host}, cfg.HTTPHosts...)
+		if cfg.Web.ExternalURL != "" {
+			hosts = append(hosts, cfg.Web.ExternalURL)
+		}
 		guard := func(h http.Handler) http.Handler { return api.GuardFor(h, hosts...) }
-		if loopback {
-			guard = api.Guard
-		}
 		httpMux.Handle("/v1/", guard(apiHandler))
+		page := http.NotFoundHandler()
 		if cfg.Sinks.Web.Enabled {
-			httpMux.Handle("/", guard(auth.Wrap(api.WebHandler())))
+			page = api.WebHandler()
 		}
+		// The sign-in and sign-out pages are served even without the web
+		// inbox: a session also opens the API to a browser's scripts.
+		httpMux.Handle("/", guard(web.Wrap(page)))
 		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", httpLn.Addr().String()), slog.Bool("loopback", loopback))
-		srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
+		srv := api.NewHTTPServer(httpMux)
 		servers = append(servers, srv)
 		wg.Add(1)
-		go serveHTTP(srv, httpLn)
+		go serveHTTP(srv, limitConns(httpLn, cfg, met, "http"))
 	}
 
 	// smbDone stays nil, and blocks forever, when the listener is off.
@@ -521,6 +550,32 @@ func packetLog(log *slog.Logger) *slog.Logger {
 // policy in force at each packet, so a reload applies at once.
 func admit(h *policy.Holder, t message.Transport) func(netip.Addr) bool {
 	return func(a netip.Addr) bool { _, ok := h.AdmitSource(t, a); return ok }
+}
+
+// signInAddr is the HTTP listener's address as a sign-in link names it:
+// a listener on every address is reached through loopback by whoever
+// runs `messenger web` on this host.
+func signInAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := ta.IP
+	switch {
+	case ip.Equal(net.IPv4zero):
+		ip = net.IPv4(127, 0, 0, 1)
+	case ip.Equal(net.IPv6unspecified):
+		ip = net.IPv6loopback
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
+}
+
+// limitConns bounds an HTTP listener's connections as the configuration
+// says, counting those it closes unread.
+func limitConns(ln net.Listener, cfg config.Config, met *metrics.Metrics, name string) net.Listener {
+	return connlimit.New(ln, cfg.HTTPMaxConnsPerSource, cfg.HTTPMaxConns, func(reason string) {
+		met.HTTPRefused.WithLabelValues(name, reason).Inc()
+	})
 }
 
 func isLoopback(a net.Addr) bool {

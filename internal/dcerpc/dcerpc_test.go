@@ -20,7 +20,8 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// goldenRequest is protocols.md §7.3: ALICE → BOB "Hello", flags1 0x28,
+// goldenRequest is docs/protocols/msrp-rpc.md, "Worked example:
+// NetrSendMessage request": ALICE → BOB "Hello", flags1 0x28,
 // little-endian drep, 134 bytes with a 54-byte body.
 const goldenRequest = `
 04 00 28 00 10 00 00 00 00 00 00 00 00 00 00 00
@@ -48,15 +49,16 @@ const goldenRequestBE = `
 00 00 00 06 | 00 00 00 00 | 00 00 00 06 | 48 65 6c 6c 6f 00`
 
 // goldenBodyImpacket is the golden stub as Impacket's NDR marshaller
-// writes it (peers.md §5): alignment padding of 0xAB.
+// writes it (docs/protocols/peers.md, "DCE/RPC peers"): alignment
+// padding of 0xAB.
 const goldenBodyImpacket = `
 06 00 00 00 00 00 00 00 06 00 00 00 41 4c 49 43 45 00 ab ab
 04 00 00 00 00 00 00 00 04 00 00 00 42 4f 42 00
 06 00 00 00 00 00 00 00 06 00 00 00 48 65 6c 6c 6f 00`
 
-// goldenActivity is the activity of the golden request. protocols.md
-// writes it as the wire bytes 00 11 22 33 …; read as a UUID from a
-// little-endian PDU that is this canonical value.
+// goldenActivity is the activity of the golden request.
+// docs/protocols/msrp-rpc.md writes it as the wire bytes 00 11 22 33 …;
+// read as a UUID from a little-endian PDU that is this canonical value.
 var goldenActivity = UUID{0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
 
 var goldenMessage = SendMessageRequest{From: []byte("ALICE"), To: []byte("BOB"), Text: []byte("Hello")}

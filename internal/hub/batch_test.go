@@ -64,7 +64,7 @@ func TestBatchNotNowKeepsOrder(t *testing.T) {
 		ids = append(ids, send(t, a, "BOB", fmt.Sprintf("message %02d", i)).Sent.HubID)
 	}
 	local := &batchLocal{memLocal: b.local, failText: "message 07"}
-	b = startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, nil, b.outbox, func(o *Options) { o.Local = local })
+	startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, nil, b.outbox, func(o *Options) { o.Local = local })
 	for _, id := range ids {
 		waitState(t, a, id, store.SentDelivered)
 	}

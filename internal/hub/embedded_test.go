@@ -212,14 +212,14 @@ func fetchOne(t *testing.T, js jetstream.JetStream, stream, consumer string) jet
 	if err != nil {
 		t.Fatalf("fetching from %s: %v", consumer, err)
 	}
-	for m := range batch.Messages() {
-		if err := m.DoubleAck(ctx); err != nil {
-			t.Fatalf("acking on %s: %v", consumer, err)
-		}
-		return m
+	m, ok := <-batch.Messages()
+	if !ok {
+		t.Fatalf("nothing on %s: %v", consumer, batch.Error())
 	}
-	t.Fatalf("nothing on %s: %v", consumer, batch.Error())
-	return nil
+	if err := m.DoubleAck(ctx); err != nil {
+		t.Fatalf("acking on %s: %v", consumer, err)
+	}
+	return m
 }
 
 // checkHostPermissions proves, on a provisioned hub with hosts HA and HB,

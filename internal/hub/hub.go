@@ -31,7 +31,7 @@ const (
 	subjBcast = "messenger.bcast."
 )
 
-// Timings of the protocol (hub-design.md).
+// Timings of the protocol (docs/protocols/hub.md, "Timings").
 const (
 	heartbeat    = 20 * time.Second
 	onlineWindow = 60 * time.Second

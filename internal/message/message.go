@@ -35,7 +35,8 @@ const (
 	StateQuarantined State = "quarantined"
 )
 
-// Limits shared by every transport (protocols.md §10, §11).
+// Limits shared by every transport (docs/protocols/limits.md, "Limits by
+// field" and "Why every count is hostile").
 const (
 	// MaxNameLen bounds a sender or recipient name as received. NetBIOS names
 	// are 15 bytes, but senders put user names of any length in the From

@@ -41,6 +41,9 @@ type Metrics struct {
 	// SinkSkipped counts messages (or terminals) a sink passed over: no
 	// terminal, mesg n, no session bus, a failed hook.
 	SinkSkipped *prometheus.CounterVec
+	// HTTPRefused counts connections an HTTP listener closed unread, by
+	// listener (http, ingest) and bound (per_source, total).
+	HTTPRefused *prometheus.CounterVec
 }
 
 // New creates and registers the collectors.
@@ -93,8 +96,12 @@ func New() *Metrics {
 			Name: "messenger_sink_skipped_total",
 			Help: "Messages or terminals a sink passed over, by sink and reason (mesg_n, gone, busy, error, timeout, ...).",
 		}, []string{"sink", "reason"}),
+		HTTPRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_http_connections_refused_total",
+			Help: "Connections an HTTP listener closed as soon as accepted, by listener and bound (per_source, total).",
+		}, []string{"listener", "reason"}),
 	}
-	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.PolicyDecisions, m.Sessions, m.SessionsEnded, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped, m.SinkSkipped,
+	m.Registry.MustRegister(m.Received, m.Rejected, m.Quarantined, m.PolicyDecisions, m.Sessions, m.SessionsEnded, m.CommitBatch, m.CommitSeconds, m.NBNS, m.SinkDropped, m.SinkSkipped, m.HTTPRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

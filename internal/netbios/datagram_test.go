@@ -12,9 +12,10 @@ import (
 
 const encALICE00 = " 20 45 42 45 4d 45 4a 45 44 45 46 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 41 41 00 "
 
-// goldenMessngrSMB is the SMB part of protocols.md §6.3: a mailslot write
-// to \MAILSLOT\MESSNGR carrying ALICE\0BOB\0Hello\0, the elided header
-// bytes all zero as the text says.
+// goldenMessngrSMB is the SMB part of docs/protocols/netbios-datagrams.md,
+// "Worked example: a directed mailslot message": a mailslot write to
+// \MAILSLOT\MESSNGR carrying ALICE\0BOB\0Hello\0, its header all zero
+// but the command.
 const goldenMessngrSMB = `
 ff 53 4d 42 25 00 00 00 00 00 00 00 00 00 00 00
 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
@@ -27,7 +28,7 @@ ff 53 4d 42 25 00 00 00 00 00 00 00 00 00 00 00
 00
 41 4c 49 43 45 00 42 4f 42 00 48 65 6c 6c 6f 00`
 
-// goldenDirectUnique is protocols.md §6.3 in full: DIRECT_UNIQUE, FIRST,
+// goldenDirectUnique is that worked example in full: DIRECT_UNIQUE, FIRST,
 // B-node, DGM_ID 0x8001, from 192.168.1.10:138, ALICE<00> to BOB<03>,
 // DGM_LENGTH 0x00ac.
 const goldenDirectUnique = `10 02 80 01 c0 a8 01 0a 00 8a 00 ac 00 00` + encALICE00 + encBOB03 + goldenMessngrSMB

@@ -975,8 +975,9 @@ func PositiveRegistrationResponse(id uint16, name Name, scope string, ttl uint32
 // NegativeRegistrationResponse is a NEGATIVE NAME REGISTRATION RESPONSE
 // (RFC 1002 4.2.6): flags 0xAD80 plus rcode, 0xAD86 for ACT_ERR, the answer
 // a unique name's owner unicasts to defend it. The record has TTL 0 and
-// entry as RDATA; nmbd puts the requester's own entry there (peers.md §4),
-// and RFC 1002 leaves it open.
+// entry as RDATA; nmbd puts the requester's own entry there
+// (docs/protocols/peers.md, "nmbd in network namespaces"), and RFC 1002
+// leaves it open.
 func NegativeRegistrationResponse(id uint16, name Name, scope string, rcode RCode, entry NBEntry) (NameServicePacket, error) {
 	rr, err := nbResource(name, scope, 0, entry)
 	if err != nil {

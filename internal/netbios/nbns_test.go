@@ -9,24 +9,27 @@ import (
 	"testing"
 )
 
-// Encoded names used in the golden packets (protocols.md §1.3).
+// Encoded names used in the golden packets (docs/protocols/netbios-names.md,
+// "First-level encoding").
 const (
 	encBOB03    = " 20 45 43 45 50 45 43 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 41 44 00 "
 	encWildcard = " 20 43 4b 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 00 "
 )
 
-// goldenNameQuery is protocols.md §2.2: broadcast query for BOB<03>.
+// goldenNameQuery is the example of docs/protocols/netbios-names.md,
+// "Name query": a broadcast query for BOB<03>.
 const goldenNameQuery = `
 12 34 01 10 00 01 00 00 00 00 00 00` + encBOB03 + `
 00 20 00 01`
 
-// goldenPositiveQueryResponse is protocols.md §2.2: the owner's answer,
+// goldenPositiveQueryResponse is the same section's owner's answer,
 // 192.168.1.20, B-node unique, TTL 300000.
 const goldenPositiveQueryResponse = `
 12 34 85 00 00 00 00 01 00 00 00 00` + encBOB03 + `
 00 20 00 01 00 04 93 e0 00 06 00 00 c0 a8 01 14`
 
-// goldenNodeStatusRequest is protocols.md §2.4.
+// goldenNodeStatusRequest is the example of docs/protocols/netbios-names.md,
+// "Node status".
 const goldenNodeStatusRequest = `
 00 42 00 00 00 01 00 00 00 00 00 00` + encWildcard + `
 00 21 00 01`
@@ -48,13 +51,16 @@ const goldenNodeStatusResponse = `
 
 // goldenRegistration is a B-node's broadcast registration of BOB<03> for
 // 192.168.1.20, the additional record named by the pointer C0 0C as
-// Windows and nmbd send it (peers.md §6 shows the same shape).
+// Windows and nmbd send it (docs/protocols/netbios-names.md, "Registration,
+// defence and release"; docs/protocols/peers.md, "Handcrafted NetBIOS
+// packets").
 const goldenRegistration = `
 56 78 29 10 00 01 00 00 00 00 00 01` + encBOB03 + `
 00 20 00 01
 c0 0c 00 20 00 01 00 04 93 e0 00 06 00 00 c0 a8 01 14`
 
-// goldenNegativeRegistration is the defence nmbd sent in peers.md §4:
+// goldenNegativeRegistration is the defence nmbd sent
+// (docs/protocols/peers.md, "nmbd in network namespaces"):
 // flags 0xAD86 (ACT_ERR), TTL 0, the requester's own entry 10.99.0.2.
 const goldenNegativeRegistration = `
 56 78 ad 86 00 00 00 01 00 00 00 00` + encBOB03 + `
@@ -182,7 +188,8 @@ func TestRegistrationGolden(t *testing.T) {
 }
 
 // TestBuilders checks the header word of every builder against
-// protocols.md §2 and that each packet survives a round trip.
+// docs/protocols/netbios-names.md (from "Name service header" on) and
+// that each packet survives a round trip.
 func TestBuilders(t *testing.T) {
 	bob := mustName(t, "BOB", 0x03)
 	own := mustEntry(t, NBFlags(ONTH), "10.0.0.7")

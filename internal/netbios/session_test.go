@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// goldenSessionRequest is protocols.md §4.1: smbclient -M BOB from host
+// goldenSessionRequest is docs/protocols/netbios-sessions.md, "Worked
+// example: session request": smbclient -M BOB from host
 // ALICE, called BOB<03>, calling ALICE<00>.
 const goldenSessionRequest = `
 81 00 00 44

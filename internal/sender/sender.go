@@ -32,7 +32,9 @@ import (
 	"github.com/netsend/messenger/internal/transport/smbmsg"
 )
 
-// Limits of what we send (protocols.md §5.5, §6.2, §10).
+// Limits of what we send (docs/protocols/limits.md, "Limits by field";
+// docs/protocols/smb-messages.md, "Limits";
+// docs/protocols/netbios-datagrams.md, "The MESSNGR payload").
 const (
 	// MaxText is the most OEM bytes a directed message may take: the cap
 	// Samba's receiver has always had; Windows receivers take it too.

@@ -141,7 +141,8 @@ func ParseMailslotWrite(p Packet) (MailslotWrite, error) {
 }
 
 // AppendMailslotWrite appends a complete mailslot write with header h, in
-// the layout Windows uses ([MS-MAIL] 2.2.1, protocols.md §6.1): no
+// the layout Windows uses ([MS-MAIL] 2.2.1;
+// docs/protocols/netbios-datagrams.md, "The MESSNGR mailslot write"): no
 // parameters, Flags 0, the name followed by one pad byte (zero) when
 // needed to start the data at an even offset, so DataOffset is 88 for
 // \MAILSLOT\MESSNGR and 86 for \MAILSLOT\BROWSE; the pad is dropped only

@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// goldenMailslot is the SMB part of protocols.md §6.3: a write to
+// goldenMailslot is the SMB part of docs/protocols/netbios-datagrams.md,
+// "Worked example: a directed mailslot message": a write to
 // \MAILSLOT\MESSNGR carrying ALICE\0BOB\0Hello\0, DataOffset 88 after a
 // zero pad byte.
 var goldenMailslot = zeroHeader(0x25) + `
@@ -21,9 +22,9 @@ var goldenMailslot = zeroHeader(0x25) + `
 00
 41 4c 49 43 45 00 42 4f 42 00 48 65 6c 6c 6f 00`
 
-// goldenMailslotOdd is the layout of the crafted sender in peers.md §6
-// (nbt_craft.py): no pad byte, DataOffset 87, ParameterOffset 87 too,
-// priority 1, Timeout 1000.
+// goldenMailslotOdd is the layout of the crafted sender in
+// docs/protocols/peers.md, "Handcrafted NetBIOS packets": no pad byte,
+// DataOffset 87, ParameterOffset 87 too, priority 1, Timeout 1000.
 var goldenMailslotOdd = zeroHeader(0x25) + `
 11
 00 00 10 00 00 00 00 00 00 00 00 00 e8 03 00 00 00 00 00 00 57 00
@@ -33,8 +34,9 @@ var goldenMailslotOdd = zeroHeader(0x25) + `
 5c 4d 41 49 4c 53 4c 4f 54 5c 4d 45 53 53 4e 47 52 00
 41 4c 49 43 45 00 42 4f 42 00 48 65 6c 6c 6f 00`
 
-// goldenWin98Payload is the Win98 capture's MESSNGR data (protocols.md
-// §6.2), DataCount 32.
+// goldenWin98Payload is the Win98 capture's MESSNGR data
+// (docs/protocols/netbios-datagrams.md, "The MESSNGR payload"),
+// DataCount 32.
 const goldenWin98Payload = "WIN98USER\x00WORKGROUP\x00HELLO WORLD\x00"
 
 func equalMailslot(a, b MailslotWrite) bool {

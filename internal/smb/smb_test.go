@@ -24,14 +24,16 @@ func zeroHeader(cmd byte) string {
 	return "ff 53 4d 42 " + hex.EncodeToString([]byte{cmd}) + strings.Repeat(" 00", 27)
 }
 
-// goldenSendMessage is protocols.md §5.4 without the NBSS prefix.
+// goldenSendMessage is the example of docs/protocols/smb-messages.md,
+// "Single-block messages", without the NBSS prefix.
 var goldenSendMessage = zeroHeader(0xD0) + `
 00 14 00
 04 41 4c 49 43 45 00
 04 42 4f 42 00
 01 05 00 48 65 6c 6c 6f`
 
-// protocols.md §5.5 byte images, after the 32-byte header.
+// The byte images of docs/protocols/smb-messages.md, "Multi-block
+// messages", after the 32-byte header.
 var (
 	goldenStartMB         = zeroHeader(0xD5) + "00 0c 00 04 41 4c 49 43 45 00 04 42 4f 42 00"
 	goldenStartMBResponse = "ff 53 4d 42 d5 00 00 00 00 80" + strings.Repeat(" 00", 22) + "01 01 00 00 00"
@@ -39,8 +41,9 @@ var (
 	goldenEndMB           = zeroHeader(0xD6) + "01 01 00 00 00"
 )
 
-// goldenSmbclientTextMB is the 0xD7 smbclient -M sends (peers.md §2), with
-// a zero header in place of smbclient's PID.
+// goldenSmbclientTextMB is the 0xD7 smbclient -M sends
+// (docs/protocols/peers.md, "What smbclient -M sends"), with a zero
+// header in place of smbclient's PID.
 var goldenSmbclientTextMB = zeroHeader(0xD7) + "01 | 00 00 | 20 00 | 01 1d 00" +
 	hex.EncodeToString([]byte("Hello from smbclient test 1\r\n"))
 

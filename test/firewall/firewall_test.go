@@ -402,7 +402,7 @@ func TestUnitFileVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := buildMessenger(t)
-	text := strings.ReplaceAll(string(unit), "/usr/local/bin/messenger", bin)
+	text := strings.ReplaceAll(string(unit), "/usr/bin/messenger", bin)
 	path := filepath.Join(t.TempDir(), "messenger.service")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -416,7 +416,7 @@ func TestUnitFileVerifies(t *testing.T) {
 	}
 	for _, want := range []string{"NoNewPrivileges=yes", "ProtectSystem=strict", "StateDirectory=messenger",
 		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "AmbientCapabilities=CAP_NET_BIND_SERVICE",
-		"ExecStart=/usr/local/bin/messenger serve --data-dir /var/lib/messenger"} {
+		"ExecStart=/usr/bin/messenger serve --data-dir /var/lib/messenger", "StateDirectoryMode=0711"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %s", want)
 		}

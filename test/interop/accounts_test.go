@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -105,5 +104,3 @@ func mustCode(t *testing.T, what string, stdout, stderr string, code, want int) 
 		t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", what, code, want, stdout, stderr)
 	}
 }
-
-func fmtIDs(ids []int64) string { return fmt.Sprint(ids) }

@@ -40,8 +40,13 @@ func TestWebInboxInChromium(t *testing.T) {
 	}
 	ctx := newBrowser(t, chromium)
 
-	base := "http://127.0.0.1:" + strconv.Itoa(httpPort) + "/"
-	if err := chromedp.Do(ctx, chromedp.Navigate(base),
+	// Signed in as root (the test's account) through a `messenger web`
+	// link: nothing over HTTP is open without a credential.
+	link, err := d.cli("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(strings.TrimSpace(link)),
 		chromedp.WaitVisible(chromedp.CSS(`#messages li`)),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`))); err != nil {
 		t.Fatalf("loading the inbox: %v", err)
@@ -160,7 +165,11 @@ func TestBrowserShowsHiddenCharacters(t *testing.T) {
 	}
 
 	ctx := newBrowser(t, chromium)
-	if err := chromedp.Do(ctx, chromedp.Navigate("http://127.0.0.1:"+strconv.Itoa(httpPort)+"/"),
+	link, err := d.cli("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(strings.TrimSpace(link)),
 		chromedp.WaitVisible(chromedp.CSS(`#messages li`)),
 		chromedp.Click(chromedp.CSS(`#messages li:first-child`)),
 		chromedp.WaitVisible(chromedp.CSS(`#reader`))); err != nil {
@@ -177,7 +186,7 @@ func TestBrowserShowsHiddenCharacters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "Message from eve ADMIN to MSGHOST on "; !strings.HasPrefix(got.Header, want) {
+	if want := "Message from eve ADMIN (local user root) to MSGHOST on "; !strings.HasPrefix(got.Header, want) {
 		t.Errorf("reader header %q, want it to start %q", got.Header, want)
 	}
 	if want := "invoice<U+202E>fdp.exe <U+009B>31mred <U+2066>x<U+2069><U+200B><U+FEFF><U+061C>\nline two"; got.Text != want {

@@ -120,7 +120,8 @@ func writeSambaConf(t *testing.T, dir, netbiosName, iface string, extra ...strin
 // startSamba runs the given Samba daemons (nmbd, smbd) in ns, or in the
 // host's namespace when ns is "". They are
 // started without --no-process-group, so they lead their own process
-// groups and a signal to them reaches nothing else (peers.md pitfall 11).
+// groups and a signal to them reaches nothing else
+// (docs/protocols/peers.md, "Starting and stopping the daemons").
 func startSamba(t *testing.T, ns, conf string, daemons ...string) *sambaPeer {
 	t.Helper()
 	p := &sambaPeer{dir: filepath.Dir(conf), conf: conf}

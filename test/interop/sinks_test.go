@@ -62,12 +62,20 @@ names = ["helpdesk"]
 }
 
 // The loopback HTTP listener serves the web page with its security
-// headers, and the event stream shows a message smbclient sends.
+// headers, and the event stream shows a message smbclient sends, both to
+// a holder of an API token (here root's).
 func TestWebPageAndEventStream(t *testing.T) {
 	port := freePort(t)
 	d := startDaemon(t, "", "--http-addr", "127.0.0.1:"+strconv.Itoa(port))
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	resp, err := http.Get(base + "/")
+	token, err := d.cli("token", "create", "web-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := "Bearer " + strings.TrimSpace(token)
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("Authorization", bearer)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +87,8 @@ func TestWebPageAndEventStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/events?after=0", nil)
+	req, _ = http.NewRequestWithContext(ctx, "GET", base+"/v1/events?after=0", nil)
+	req.Header.Set("Authorization", bearer)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

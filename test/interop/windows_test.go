@@ -26,10 +26,11 @@ func unhex(t *testing.T, s string) []byte {
 	return b
 }
 
-// The byte images below are copied from ../shared/docs/protocols.md (§4.1
-// and §5.4), not produced by our encoder: a session request from ALICE<00>
-// to BOB<03>, and a single-block 0xD0 "Hello" with an all-zero header, the
-// way Windows sends it.
+// The byte images below are copied from docs/protocols/netbios-sessions.md
+// ("Worked example: session request") and docs/protocols/smb-messages.md
+// ("Single-block messages"), not produced by our encoder: a session
+// request from ALICE<00> to BOB<03>, and a single-block 0xD0 "Hello" with
+// an all-zero header, the way Windows sends it.
 const (
 	docSessionRequest = `81 00 00 44
 20 45 43 45 50 45 43 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43
@@ -77,7 +78,7 @@ func TestWindowsShapes(t *testing.T) {
 	d := startDaemon(t, "", "--name", "BOB")
 	capt := startCapture(t, d.smbPort)
 
-	// 1. The protocols.md bytes, verbatim.
+	// 1. The bytes of docs/protocols, verbatim.
 	replies := rawExchange(t, d.addr(), unhex(t, docSessionRequest), unhex(t, docSendMessage))
 	if !bytes.Equal(replies[0], []byte{0x82, 0, 0, 0}) {
 		t.Fatalf("session response = % x, want positive 82 00 00 00", replies[0])

@@ -45,6 +45,9 @@ async function api(method, path, body) {
     opts.body = JSON.stringify(body);
   }
   const r = await fetch(path, opts);
+  // The session ended (signed out elsewhere, expired, the daemon
+  // restarted): the sign-in page says how to get a new one.
+  if (r.status === 401) { location.href = "/signin"; throw new Error("signed out"); }
   const text = await r.text();
   const data = text ? JSON.parse(text) : null;
   if (!r.ok) throw new Error((data && data.error) || r.statusText);
@@ -358,6 +361,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     catch (e) { $("name-result").textContent = e.message; }
     loadNames();
   });
+  try { $("whoami").textContent = (await api("GET", "/v1/whoami")).login; } catch (e) { console.error(e); }
   try { await loadInbox(); } catch (e) { console.error(e); }
   connect();
 });

@@ -70,7 +70,8 @@ func startServer(t testing.TB, opts ...func(*Config)) (*Server, *memPipeline, ne
 	return s, pl, conn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
-// The directed example of protocols.md §6.3, byte for byte: ALICE to
+// The directed example of docs/protocols/netbios-datagrams.md ("Worked
+// example: a directed mailslot message"), byte for byte: ALICE to
 // BOB<03>, "Hello".
 const docDatagram = `10 02 80 01 c0 a8 01 0a 00 8a 00 ac 00 00
 20 45 42 45 4d 45 4a 45 44 45 46 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 43 41 41 41 00

@@ -98,6 +98,12 @@ func DialFrom(ctx context.Context, source netip.Addr, addr string, called, calli
 // Close ends the session.
 func (c *Client) Close() error { return c.conn.Close() }
 
+// KeepAlive sends a SESSION KEEP ALIVE, which needs no answer.
+func (c *Client) KeepAlive() error {
+	_, err := c.conn.Write(netbios.AppendKeepAlive(nil))
+	return err
+}
+
 // SetDeadline bounds every later exchange on the session.
 func (c *Client) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Connectionless DCE/RPC (v4) NetrSendMessage requests built independently
 of the Go encoder under test: the stub by Impacket's NDR marshaller, the
-80-byte header by hand from C706 / protocols.md. Used by the interop tests.
+80-byte header by hand from C706 (docs/protocols/msrp-rpc.md). Used by the
+interop tests.
 
 usage: netrsend.py HOST PORT SHAPE FROM TO TEXT_HEX [WAIT_SECONDS]
   SHAPE: oneway   flags maybe|idempotent|broadcast|nofack (the 2003 spam form), no answer expected
