@@ -87,7 +87,7 @@ func TestAlertCallers(t *testing.T) {
 	d := startDaemon(t, filepath.Join(dir, "data"), "--config", conf, "--name", "BOB")
 	dataEnv := "MESSENGER_DATA_DIR=" + d.dataDir
 
-	// upsmon (NUT ≤ 2.8.5) runs the README's NOTIFYCMD line through the
+	// upsmon (NUT ≤ 2.8.5) runs the NOTIFYCMD line of docs/alerts.md through the
 	// shell with the message appended, as its own account.
 	notifyCmd := bin + " alert --from-nut --"
 	onbatt := []string{dataEnv, "NOTIFYTYPE=ONBATT", "UPSNAME=ups1@localhost"}
@@ -157,7 +157,7 @@ func TestAlertCallers(t *testing.T) {
 
 	// cupsd runs the notifier as its User with argv[1] the recipient URI
 	// and the events on standard input; MESSENGER_DATA_DIR is what the
-	// README's SetEnv gives it. An account in the msgt_prn group is an
+	// SetEnv of docs/alerts.md gives it. An account in the msgt_prn group is an
 	// alert sender through "@msgt_prn".
 	ev := ipp.Message{Version: ipp.Version{Major: 2}, Groups: []ipp.Group{{Tag: ipp.TagEventNotification, Attributes: []ipp.Attribute{
 		{Name: "notify-sequence-number", Values: []ipp.Value{ipp.Integer(ipp.TagInteger, 1)}},

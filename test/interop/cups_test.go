@@ -43,7 +43,7 @@ func (c *cups) notifierLog() string {
 
 // startCUPS runs cupsd in the foreground with everything under dir, which
 // the lp user must be able to traverse. setEnv ("NAME VALUE") tells the
-// notifier where the daemon is, as the README has an administrator do;
+// notifier where the daemon is, as docs/alerts.md has an administrator do;
 // JobPrivateAccess lets the notifier (running as lp) learn a job's owner.
 func startCUPS(t *testing.T, dir, setEnv string) *cups {
 	t.Helper()
@@ -187,7 +187,7 @@ func cupsRun(t *testing.T, name string, args ...string) string {
 // owner) and one to messenger://BOB, and waits for both to reach the
 // daemon's inbox as cups alerts saying the job completed. The notifier,
 // running as lp, reaches the daemon over its socket, found through
-// SetEnv MESSENGER_DATA_DIR as the README has an administrator do.
+// SetEnv MESSENGER_DATA_DIR as docs/alerts.md has an administrator do.
 func TestCUPSNotifier(t *testing.T) {
 	requireRoot(t, "cupsd runs as root and starts its notifiers as lp")
 	requirePeer(t, "cupsd")

@@ -22,7 +22,7 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
-// hubTLSPKI is what the README's openssl commands make: a CA, the hub's
+// hubTLSPKI is what the openssl commands of docs/hub.md make: a CA, the hub's
 // certificate for the address the other hosts dial, and for mutual TLS a
 // second CA for the hosts and HOSTB's client certificate.
 type hubTLSPKI struct {
@@ -42,7 +42,7 @@ func openssl(t *testing.T, dir string, args ...string) {
 	}
 }
 
-// The commands are the README's, with the names it uses, so that the
+// The commands are docs/hub.md's, with the names it uses, so that the
 // recipe documented there is the one proven to work with the hub.
 func newHubTLSPKI(t *testing.T) hubTLSPKI {
 	t.Helper()
