@@ -1,3 +1,12 @@
+// Package hub links Messenger daemons through NATS: an embedded or
+// external NATS server with JetStream carries messages between hosts,
+// keeps them while a host is offline, returns delivered/read receipts,
+// and holds the name registry; the server's subject permissions prove
+// who sent what. This package is a daemon's runtime on the hub — send,
+// receive, registry, outbox, status — and the admin's ReleaseName,
+// which judges claims by the registry's rule; package hubwire has the
+// wire format and topology, hubauth the credentials and provisioning,
+// hubserver the embedded server.
 package hub
 
 import (
@@ -14,21 +23,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
-)
-
-// The hub's streams and key-value buckets (provision.go configures them).
-const (
-	StreamMsg   = "MESSENGER_MSG"   // messenger.msg.TOHOST.FROMHOST
-	StreamRcpt  = "MESSENGER_RCPT"  // messenger.rcpt.SENDERHOST.FROMHOST
-	StreamBcast = "MESSENGER_BCAST" // messenger.bcast.DOMAIN.FROMHOST
-	BucketNames = "messenger_names" // HOSTTOKEN.NAMETOKEN -> the host holding a name
-	BucketHosts = "messenger_hosts" // HOSTTOKEN -> the host's domain and presence
-
-	subjMsg   = "messenger.msg."
-	subjRcpt  = "messenger.rcpt."
-	subjBcast = "messenger.bcast."
 )
 
 // Timings of the protocol (docs/protocols/hub.md, "Timings").
@@ -234,7 +231,7 @@ func (h *Hub) refusal(err error) error {
 	switch {
 	case errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization violation"):
 		return fmt.Errorf("%w: %v (revoked, or never authorized: messenger hub authorize %s)", ErrRefused, err, h.opts.HostName)
-	case errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), InboxPrefix(h.opts.HostName)):
+	case errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), hubwire.InboxPrefix(h.opts.HostName)):
 		// Every host may use its own inbox: a refusal there means the
 		// credentials belong to another host than the one we claim.
 		return fmt.Errorf("%w: %v (these credentials are not %s's)", ErrRefused, err, h.opts.HostName)
@@ -274,7 +271,7 @@ func New(opts Options) *Hub {
 		opts:         opts,
 		log:          opts.Log.With(slog.String("part", "hub")),
 		now:          opts.Now,
-		hostTok:      SubjectToken(opts.HostName),
+		hostTok:      hubwire.SubjectToken(opts.HostName),
 		kick:         make(chan struct{}, 1),
 		namesChanged: make(chan struct{}, 1),
 		waiters:      map[string]*waiter{},
@@ -293,11 +290,11 @@ func signal(ch chan struct{}) {
 }
 
 func (h *Hub) check() error {
-	if err := checkName("options", "host name", h.opts.HostName); err != nil {
+	if err := hubwire.CheckName("options", "host name", h.opts.HostName); err != nil {
 		return err
 	}
 	if h.opts.Domain != "" {
-		if err := checkName("options", "domain", h.opts.Domain); err != nil {
+		if err := hubwire.CheckName("options", "domain", h.opts.Domain); err != nil {
 			return err
 		}
 	}
@@ -367,7 +364,7 @@ func (h *Hub) connect(ctx context.Context) (*session, error) {
 	opts = append(opts,
 		// Replies (pulled messages among them) come on this host's own
 		// inbox prefix; the hub's permissions allow no other.
-		nats.CustomInboxPrefix(InboxPrefix(h.opts.HostName)),
+		nats.CustomInboxPrefix(hubwire.InboxPrefix(h.opts.HostName)),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			s.link.refresh(nc)
 			h.log.Info("disconnected from the hub", slog.Any("err", err))
@@ -450,8 +447,8 @@ func (h *Hub) runSession(ctx context.Context, s *session) error {
 	run(func() { h.announce(sctx, s) })
 	run(func() { h.outboxLoop(sctx, s) })
 	run(func() { h.consumeMsgs(sctx, s) })
-	run(func() { h.consume(sctx, s, StreamRcpt, s.rcpts, h.handleReceipts) })
-	run(func() { h.consume(sctx, s, StreamBcast, s.bcasts, h.handleBcasts) })
+	run(func() { h.consume(sctx, s, hubwire.StreamRcpt, s.rcpts, h.handleReceipts) })
+	run(func() { h.consume(sctx, s, hubwire.StreamBcast, s.bcasts, h.handleBcasts) })
 	<-sctx.Done()
 	wg.Wait()
 
@@ -503,21 +500,21 @@ func (h *Hub) current() *session {
 // admin provisions them (Provision; the embedded hub does it itself).
 func (h *Hub) setup(ctx context.Context, s *session) error {
 	var err error
-	if s.names, err = s.js.KeyValue(ctx, BucketNames); err != nil {
-		return notProvisioned("bucket "+BucketNames, err)
+	if s.names, err = s.js.KeyValue(ctx, hubwire.BucketNames); err != nil {
+		return notProvisioned("bucket "+hubwire.BucketNames, err)
 	}
-	if s.hosts, err = s.js.KeyValue(ctx, BucketHosts); err != nil {
-		return notProvisioned("bucket "+BucketHosts, err)
+	if s.hosts, err = s.js.KeyValue(ctx, hubwire.BucketHosts); err != nil {
+		return notProvisioned("bucket "+hubwire.BucketHosts, err)
 	}
-	if s.namesStream, err = s.js.Stream(ctx, kvStream(BucketNames)); err != nil {
-		return notProvisioned("stream "+kvStream(BucketNames), err)
+	if s.namesStream, err = s.js.Stream(ctx, hubwire.KVStream(hubwire.BucketNames)); err != nil {
+		return notProvisioned("stream "+hubwire.KVStream(hubwire.BucketNames), err)
 	}
-	if s.hostsStream, err = s.js.Stream(ctx, kvStream(BucketHosts)); err != nil {
-		return notProvisioned("stream "+kvStream(BucketHosts), err)
+	if s.hostsStream, err = s.js.Stream(ctx, hubwire.KVStream(hubwire.BucketHosts)); err != nil {
+		return notProvisioned("stream "+hubwire.KVStream(hubwire.BucketHosts), err)
 	}
-	msgs, err := s.js.Stream(ctx, StreamMsg)
+	msgs, err := s.js.Stream(ctx, hubwire.StreamMsg)
 	if err != nil {
-		return notProvisioned("stream "+StreamMsg, err)
+		return notProvisioned("stream "+hubwire.StreamMsg, err)
 	}
 	h.msgLimit.Store(int64(max(msgs.CachedInfo().Config.MaxMsgSize, 0)))
 	host := h.opts.HostName
@@ -525,9 +522,9 @@ func (h *Hub) setup(ctx context.Context, s *session) error {
 		into            *jetstream.Consumer
 		stream, durable string
 	}{
-		{&s.msgs, StreamMsg, MsgConsumer(host)},
-		{&s.rcpts, StreamRcpt, RcptConsumer(host)},
-		{&s.bcasts, StreamBcast, BcastConsumer(host)},
+		{&s.msgs, hubwire.StreamMsg, hubwire.MsgConsumer(host)},
+		{&s.rcpts, hubwire.StreamRcpt, hubwire.RcptConsumer(host)},
+		{&s.bcasts, hubwire.StreamBcast, hubwire.BcastConsumer(host)},
 	} {
 		if *c.into, err = s.js.Consumer(ctx, c.stream, c.durable); err != nil {
 			return notProvisioned("consumer "+c.durable+" on "+c.stream, err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/netsend/messenger/internal/hubwire"
 )
 
 // maxKeysScanned bounds one registry listing: no name is held by more
@@ -64,7 +66,7 @@ func (h *Hub) Lookup(ctx context.Context, name string) (host string, online bool
 	if err := h.refusedErr(); err != nil {
 		return "", false, err
 	}
-	tok := SubjectToken(name)
+	tok := hubwire.SubjectToken(name)
 	now := h.now()
 	memo, known := h.memo.get(tok)
 	if known && now.Sub(memo.at) < lookupFresh && now.Sub(memo.at) >= 0 {
@@ -109,7 +111,7 @@ func (h *Hub) queryName(ctx context.Context, s *session, nameTok string) (string
 	if err != nil {
 		return "", false, err
 	}
-	host, err := NameFromToken(c.hostTok)
+	host, err := hubwire.NameFromToken(c.hostTok)
 	if err != nil {
 		return "", false, err
 	}
@@ -137,9 +139,9 @@ type claimant struct {
 // only moves the lifetime's end a little, and no other host can move it.
 func nameOwner(ctx context.Context, names jetstream.Stream, hosts jetstream.KeyValue, nameTok string, now time.Time, lifetime time.Duration) (claimant, error) {
 	var holders []string // in stream order: the first registrant first
-	err := scanKeys(ctx, names, BucketNames, "*."+nameTok, func(key string, _ *jetstream.RawStreamMsg) {
+	err := scanKeys(ctx, names, hubwire.BucketNames, "*."+nameTok, func(key string, _ *jetstream.RawStreamMsg) {
 		if hostTok, _, ok := strings.Cut(key, "."); ok {
-			if _, err := NameFromToken(hostTok); err == nil {
+			if _, err := hubwire.NameFromToken(hostTok); err == nil {
 				holders = append(holders, hostTok)
 			}
 		}
@@ -201,7 +203,7 @@ func readPresence(ctx context.Context, hosts jetstream.KeyValue, hostTok string)
 // that does not decode still proves the host wrote it then, but not
 // that it is online.
 func presenceOf(value []byte, serverTime time.Time) presence {
-	rec, err := DecodeHostRecord(value)
+	rec, err := hubwire.DecodeHostRecord(value)
 	return presence{known: true, online: err == nil && rec.Online, at: serverTime}
 }
 
@@ -238,8 +240,8 @@ func scanKeys(ctx context.Context, str jetstream.Stream, bucket, pattern string,
 func (h *Hub) hostsOnline(ctx context.Context, s *session) ([]string, error) {
 	now := h.now()
 	out := []string{}
-	err := scanKeys(ctx, s.hostsStream, BucketHosts, "*", func(key string, m *jetstream.RawStreamMsg) {
-		host, err := NameFromToken(key)
+	err := scanKeys(ctx, s.hostsStream, hubwire.BucketHosts, "*", func(key string, m *jetstream.RawStreamMsg) {
+		host, err := hubwire.NameFromToken(key)
 		if err != nil {
 			return
 		}
@@ -314,8 +316,8 @@ func (h *Hub) announce(ctx context.Context, s *session) {
 func (h *Hub) ownNames() map[string]string {
 	want := map[string]string{}
 	for _, n := range h.opts.Names() {
-		if nameProblem(n) == "" {
-			want[SubjectToken(n)] = strings.ToUpper(n)
+		if hubwire.NameProblem(n) == "" {
+			want[hubwire.SubjectToken(n)] = strings.ToUpper(n)
 		}
 	}
 	return want
@@ -332,7 +334,7 @@ func (h *Hub) putNames(ctx context.Context, s *session) error {
 	want := h.ownNames()
 	have := map[string]bool{}
 	var stale []string
-	err := scanKeys(ctx, s.namesStream, BucketNames, h.hostTok+".*", func(key string, _ *jetstream.RawStreamMsg) {
+	err := scanKeys(ctx, s.namesStream, hubwire.BucketNames, h.hostTok+".*", func(key string, _ *jetstream.RawStreamMsg) {
 		nameTok := key[len(h.hostTok)+1:]
 		have[nameTok] = true
 		if _, keep := want[nameTok]; !keep {
@@ -356,7 +358,7 @@ func (h *Hub) putNames(ctx context.Context, s *session) error {
 		if have[nameTok] {
 			continue
 		}
-		b, err := EncodeNameRecord(NameRecord{Host: h.opts.HostName, Name: name})
+		b, err := hubwire.EncodeNameRecord(hubwire.NameRecord{Host: h.opts.HostName, Name: name})
 		if err != nil {
 			return err
 		}
@@ -387,7 +389,7 @@ func (h *Hub) checkClaims(ctx context.Context, s *session) error {
 			return err
 		}
 		if c.hostTok != h.hostTok {
-			owner, err := NameFromToken(c.hostTok)
+			owner, err := hubwire.NameFromToken(c.hostTok)
 			if err != nil {
 				return err
 			}
@@ -434,7 +436,7 @@ func (h *Hub) NameConflicts() []string {
 	defer h.conflictMu.Unlock()
 	out := make([]string, 0, len(h.conflicts))
 	for nameTok := range h.conflicts {
-		if n, err := NameFromToken(nameTok); err == nil {
+		if n, err := hubwire.NameFromToken(nameTok); err == nil {
 			out = append(out, n)
 		}
 	}
@@ -443,7 +445,7 @@ func (h *Hub) NameConflicts() []string {
 }
 
 func (h *Hub) putPresence(ctx context.Context, s *session, online bool) error {
-	b, err := EncodeHostRecord(HostRecord{Host: h.opts.HostName, Domain: h.opts.Domain, Online: online, Seen: h.now()})
+	b, err := hubwire.EncodeHostRecord(hubwire.HostRecord{Host: h.opts.HostName, Domain: h.opts.Domain, Online: online, Seen: h.now()})
 	if err != nil {
 		return err
 	}
