@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netsend/messenger/internal/config"
-	"github.com/netsend/messenger/internal/hub"
 	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubreg"
 )
 
 // newHubCmd is `messenger hub`: the credentials and set-up of the NATS
@@ -373,7 +373,7 @@ authorize --admin), reload, and give --hub nats://127.0.0.1:4222.`,
 			defer done()
 			ctx, cancel := context.WithTimeout(refused, time.Minute)
 			defer cancel()
-			released, err := hub.ReleaseName(ctx, js, args[0], host)
+			released, err := hubreg.ReleaseName(ctx, js, args[0], host)
 			if err != nil {
 				return refusedOr(refused, err)
 			}

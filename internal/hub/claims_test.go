@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubreg"
 	"github.com/netsend/messenger/internal/hubserver"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
@@ -192,7 +193,7 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 	// HOSTC goes away; an admin releases its claim at once rather than
 	// wait out the lifetime. CAROL passes to HOSTB.
 	c.stop()
-	released, err := ReleaseName(ctx, h.admin, "carol", "")
+	released, err := hubreg.ReleaseName(ctx, h.admin, "carol", "")
 	if err != nil || released != "HOSTC" {
 		t.Fatalf("ReleaseName = %q, %v; want HOSTC", released, err)
 	}
@@ -237,11 +238,11 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 func TestReleaseNameNeedsAClaim(t *testing.T) {
 	_, h := startTestEmbedded(t, "HOSTB")
 	ctx := ctxT(t)
-	if _, err := ReleaseName(ctx, h.admin, "NOBODY", ""); !errors.Is(err, ErrUnknownName) {
-		t.Errorf("ReleaseName(NOBODY) = %v, want ErrUnknownName", err)
+	if _, err := hubreg.ReleaseName(ctx, h.admin, "NOBODY", ""); !errors.Is(err, ErrUnknownName) {
+		t.Errorf("hubreg.ReleaseName(NOBODY) = %v, want ErrUnknownName", err)
 	}
-	if _, err := ReleaseName(ctx, h.admin, "NOBODY", "HOSTB"); !errors.Is(err, ErrUnknownName) {
-		t.Errorf("ReleaseName(NOBODY, HOSTB) = %v, want ErrUnknownName", err)
+	if _, err := hubreg.ReleaseName(ctx, h.admin, "NOBODY", "HOSTB"); !errors.Is(err, ErrUnknownName) {
+		t.Errorf("hubreg.ReleaseName(NOBODY, HOSTB) = %v, want ErrUnknownName", err)
 	}
 	// A host may not release, not even its own claim: it has no purge.
 	b := connectHost(t, h, "HOSTB")
@@ -254,7 +255,7 @@ func TestReleaseNameNeedsAClaim(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := ReleaseName(short, b.js, "CAROL", "HOSTB"); err == nil {
+	if _, err := hubreg.ReleaseName(short, b.js, "CAROL", "HOSTB"); err == nil {
 		t.Error("a host's connection released a claim")
 	}
 	b.refused(t, "Publish to", "$JS.API.STREAM.PURGE.KV_"+hubwire.BucketNames)

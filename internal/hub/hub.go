@@ -2,11 +2,10 @@
 // external NATS server with JetStream carries messages between hosts,
 // keeps them while a host is offline, returns delivered/read receipts,
 // and holds the name registry; the server's subject permissions prove
-// who sent what. This package is a daemon's runtime on the hub — send,
-// receive, registry, outbox, status — and the admin's ReleaseName,
-// which judges claims by the registry's rule; package hubwire has the
-// wire format and topology, hubauth the credentials and provisioning,
-// hubserver the embedded server.
+// who sent what. This package is a daemon's runtime on the hub: send,
+// receive, registry, outbox, status. Package hubwire has the wire
+// format and topology, hubreg the registry's ownership rule, hubauth
+// the credentials and provisioning, hubserver the embedded server.
 package hub
 
 import (
@@ -23,15 +22,17 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubreg"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
 
-// Timings of the protocol (docs/protocols/hub.md, "Timings").
+// Timings of the protocol (docs/protocols/hub.md, "Timings"); the
+// registry's, hubreg.OnlineWindow and hubreg.ClaimLifetime, are with its
+// rule.
 const (
-	heartbeat    = 20 * time.Second
-	onlineWindow = 60 * time.Second
+	heartbeat = 20 * time.Second
 	// retryDelay is how long a message this host could not store waits
 	// before the hub redelivers it.
 	retryDelay = 5 * time.Second
@@ -47,17 +48,13 @@ const (
 	lookupFresh = 5 * time.Second
 	// stopTimeout bounds the goodbye (presence offline, drain) on a stop.
 	stopTimeout = 5 * time.Second
-	// claimLifetime is how long a host's names stay its after it last
-	// wrote its presence, by the hub's clock: a weekend off keeps them,
-	// while the names of a host that is gone for good pass to the next
-	// claimant without an admin (as a WINS record goes extinct).
-	claimLifetime = 72 * time.Hour
 )
 
 // Errors callers tell apart.
 var (
-	// ErrUnknownName: the registry has no host for the name.
-	ErrUnknownName = errors.New("hub: the registry has no host for this name")
+	// ErrUnknownName: the registry has no host for the name
+	// (hubreg.ErrUnknownName, which ReleaseName returns too).
+	ErrUnknownName = hubreg.ErrUnknownName
 	// ErrOutboxFull: OutboxMax messages already wait for the hub.
 	ErrOutboxFull = errors.New("hub: the outbox is full")
 	// ErrNotConnected: the hub cannot be reached now (or its registry has
@@ -151,8 +148,9 @@ type Options struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 
-	// heartbeat and claimLifetime override the constants for tests,
-	// which cannot wait days for a claim to lapse; zero is the constant.
+	// heartbeat and claimLifetime override heartbeat and
+	// hubreg.ClaimLifetime for tests, which cannot wait days for a claim
+	// to lapse; zero is the constant.
 	heartbeat     time.Duration
 	claimLifetime time.Duration
 }
@@ -265,7 +263,7 @@ func New(opts Options) *Hub {
 		opts.heartbeat = heartbeat
 	}
 	if opts.claimLifetime <= 0 {
-		opts.claimLifetime = claimLifetime
+		opts.claimLifetime = hubreg.ClaimLifetime
 	}
 	return &Hub{
 		opts:         opts,
@@ -501,20 +499,20 @@ func (h *Hub) current() *session {
 func (h *Hub) setup(ctx context.Context, s *session) error {
 	var err error
 	if s.names, err = s.js.KeyValue(ctx, hubwire.BucketNames); err != nil {
-		return notProvisioned("bucket "+hubwire.BucketNames, err)
+		return hubreg.NotProvisioned("bucket "+hubwire.BucketNames, err)
 	}
 	if s.hosts, err = s.js.KeyValue(ctx, hubwire.BucketHosts); err != nil {
-		return notProvisioned("bucket "+hubwire.BucketHosts, err)
+		return hubreg.NotProvisioned("bucket "+hubwire.BucketHosts, err)
 	}
 	if s.namesStream, err = s.js.Stream(ctx, hubwire.KVStream(hubwire.BucketNames)); err != nil {
-		return notProvisioned("stream "+hubwire.KVStream(hubwire.BucketNames), err)
+		return hubreg.NotProvisioned("stream "+hubwire.KVStream(hubwire.BucketNames), err)
 	}
 	if s.hostsStream, err = s.js.Stream(ctx, hubwire.KVStream(hubwire.BucketHosts)); err != nil {
-		return notProvisioned("stream "+hubwire.KVStream(hubwire.BucketHosts), err)
+		return hubreg.NotProvisioned("stream "+hubwire.KVStream(hubwire.BucketHosts), err)
 	}
 	msgs, err := s.js.Stream(ctx, hubwire.StreamMsg)
 	if err != nil {
-		return notProvisioned("stream "+hubwire.StreamMsg, err)
+		return hubreg.NotProvisioned("stream "+hubwire.StreamMsg, err)
 	}
 	h.msgLimit.Store(int64(max(msgs.CachedInfo().Config.MaxMsgSize, 0)))
 	host := h.opts.HostName
@@ -527,18 +525,10 @@ func (h *Hub) setup(ctx context.Context, s *session) error {
 		{&s.bcasts, hubwire.StreamBcast, hubwire.BcastConsumer(host)},
 	} {
 		if *c.into, err = s.js.Consumer(ctx, c.stream, c.durable); err != nil {
-			return notProvisioned("consumer "+c.durable+" on "+c.stream, err)
+			return hubreg.NotProvisioned("consumer "+c.durable+" on "+c.stream, err)
 		}
 	}
 	return nil
-}
-
-func notProvisioned(what string, err error) error {
-	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
-		errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("hub: %s is not provisioned (messenger hub provision): %w", what, err)
-	}
-	return fmt.Errorf("hub: binding %s: %w", what, err)
 }
 
 // link follows whether the connection is up. Each time it comes up, it
