@@ -23,7 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/netsend/messenger/internal/hub"
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/sender"
 )
 
@@ -248,7 +248,7 @@ func startBareRoundTrip(urls, creds string) (*bareRoundTrip, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nats.Connect(urls, opt, nats.Name("bench-"+host), nats.MaxReconnects(-1), nats.CustomInboxPrefix(hub.InboxPrefix(host)))
+		return nats.Connect(urls, opt, nats.Name("bench-"+host), nats.MaxReconnects(-1), nats.CustomInboxPrefix(hubwire.InboxPrefix(host)))
 	}
 	p := &bareRoundTrip{}
 	var err error

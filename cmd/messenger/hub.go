@@ -18,7 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netsend/messenger/internal/config"
-	"github.com/netsend/messenger/internal/hub"
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubreg"
 )
 
 // newHubCmd is `messenger hub`: the credentials and set-up of the NATS
@@ -123,14 +124,14 @@ DATA_DIR/hub/authorized.`,
 			if err := mayChange(dir, "authorize hub hosts"); err != nil {
 				return err
 			}
-			keys, err := hub.AuthorizeHosts(dir, args)
+			keys, err := hubauth.AuthorizeHosts(dir, args)
 			if err != nil {
 				return err
 			}
 			join := joinHint(g)
 			w := cmd.OutOrStdout()
 			for _, k := range keys {
-				seed := hub.SeedPath(dir, k.Host)
+				seed := hubauth.SeedPath(dir, k.Host)
 				fmt.Fprintf(w, "%s: its seed is %s (copy it to %s only; it is a secret)\n", k.Host, seed, k.Host)
 				fmt.Fprintf(w, "  on %s: messenger serve %s --hub-creds %s%s\n", k.Host, join.url, filepath.Base(seed), join.tls)
 			}
@@ -140,10 +141,10 @@ DATA_DIR/hub/authorized.`,
 				}
 			}
 			if admin {
-				if _, err := hub.AuthorizeAdmin(dir); err != nil {
+				if _, err := hubauth.AuthorizeAdmin(dir); err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "admin: its seed is %s (for messenger hub provision --hub-creds; a secret)\n", hub.AdminSeedPath(dir))
+				fmt.Fprintf(w, "admin: its seed is %s (for messenger hub provision --hub-creds; a secret)\n", hubauth.AdminSeedPath(dir))
 			}
 			_, err = fmt.Fprintf(w, "The hub's servers load %s/*.pub when they start or reload.\n", dir)
 			return err
@@ -170,7 +171,7 @@ authorizing or revoking a host.`,
 			if err != nil {
 				return err
 			}
-			keys, err := hub.LoadAuthorized(dir)
+			keys, err := hubauth.LoadAuthorized(dir)
 			if err != nil {
 				return err
 			}
@@ -180,7 +181,7 @@ authorizing or revoking a host.`,
 			if !hasAdmin(keys) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "messenger: no admin key in %s: nothing can provision the streams (messenger hub authorize --admin)\n", dir)
 			}
-			_, err = fmt.Fprint(cmd.OutOrStdout(), hub.NatsConfig(keys))
+			_, err = fmt.Fprint(cmd.OutOrStdout(), hubauth.NatsConfig(keys))
 			return err
 		},
 	}
@@ -188,7 +189,7 @@ authorizing or revoking a host.`,
 	return cmd
 }
 
-func hasAdmin(keys []hub.HostKey) bool {
+func hasAdmin(keys []hubauth.HostKey) bool {
 	for _, k := range keys {
 		if k.Admin {
 			return true
@@ -221,7 +222,7 @@ func (a *hubAdmin) resolve(g *globalFlags, needCfg bool) (*config.Config, error)
 		return nil, err
 	}
 	if a.creds == "" {
-		a.creds = hub.AdminSeedPath(a.dir)
+		a.creds = hubauth.AdminSeedPath(a.dir)
 	}
 	if err := unix.Access(a.creds, unix.R_OK); errors.Is(err, unix.EACCES) {
 		return nil, &exitError{exitForbidden, fmt.Errorf("only root (or the account holding %s) may act as the hub's admin: this account cannot read the admin key", a.creds)}
@@ -250,11 +251,11 @@ func (a *hubAdmin) connect(ctx context.Context, name string) (jetstream.JetStrea
 	if a.urls == "" {
 		return nil, nil, nil, errors.New("no hub given: --hub nats://HOST:4222,... (or [hub] urls)")
 	}
-	opts, err := hub.ConnectOptions(a.creds)
+	opts, err := hubauth.ConnectOptions(a.creds)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tlsOpts, err := hub.TLSOptions(a.tlsCA, a.tlsCert, a.tlsKey)
+	tlsOpts, err := hubauth.TLSOptions(a.tlsCA, a.tlsCert, a.tlsKey)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -313,7 +314,7 @@ to hub.replicas.`,
 			if admin.urls == "" {
 				return errors.New("no hub to provision: give --hub nats://HOST:4222,... (or [hub] urls)")
 			}
-			keys, err := hub.LoadAuthorized(admin.dir)
+			keys, err := hubauth.LoadAuthorized(admin.dir)
 			if err != nil {
 				return err
 			}
@@ -330,7 +331,7 @@ to hub.replicas.`,
 			defer done()
 			ctx, cancel := context.WithTimeout(refused, 2*time.Minute)
 			defer cancel()
-			if err := hub.Provision(ctx, js, hub.ProvisionOptions{Replicas: replicas, Hosts: hosts}); err != nil {
+			if err := hubauth.Provision(ctx, js, hubauth.ProvisionOptions{Replicas: replicas, Hosts: hosts}); err != nil {
 				return refusedOr(refused, err)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Provisioned the hub's streams (%d replicas) and the consumers of %d hosts: %s\n",
@@ -372,7 +373,7 @@ authorize --admin), reload, and give --hub nats://127.0.0.1:4222.`,
 			defer done()
 			ctx, cancel := context.WithTimeout(refused, time.Minute)
 			defer cancel()
-			released, err := hub.ReleaseName(ctx, js, args[0], host)
+			released, err := hubreg.ReleaseName(ctx, js, args[0], host)
 			if err != nil {
 				return refusedOr(refused, err)
 			}

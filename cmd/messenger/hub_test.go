@@ -15,7 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/netsend/messenger/internal/hub"
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubwire"
 )
 
 func runMessenger(t *testing.T, args ...string) (string, error) {
@@ -79,11 +80,11 @@ func TestHubExternalClusterSetup(t *testing.T) {
 	if out, err := runMessenger(t, "hub", "provision", "--hub", srv.ClientURL(), "--dir", dir); err != nil {
 		t.Fatalf("provision: %v\n%s", err, out)
 	}
-	creds, err := hub.ConnectOptions(filepath.Join(dir, "HA.nk"))
+	creds, err := hubauth.ConnectOptions(filepath.Join(dir, "HA.nk"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(srv.ClientURL(), append(creds, nats.CustomInboxPrefix(hub.InboxPrefix("HA")))...)
+	nc, err := nats.Connect(srv.ClientURL(), append(creds, nats.CustomInboxPrefix(hubwire.InboxPrefix("HA")))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestHubExternalClusterSetup(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := js.Consumer(ctx, hub.StreamMsg, hub.MsgConsumer("HA")); err != nil {
+	if _, err := js.Consumer(ctx, hubwire.StreamMsg, hubwire.MsgConsumer("HA")); err != nil {
 		t.Fatalf("HA's consumer after provision: %v", err)
 	}
 
@@ -105,7 +106,7 @@ func TestHubExternalClusterSetup(t *testing.T) {
 	}
 
 	// HA's claim on ALICE: only the admin can release it.
-	names, err := js.KeyValue(ctx, hub.BucketNames)
+	names, err := js.KeyValue(ctx, hubwire.BucketNames)
 	if err != nil {
 		t.Fatal(err)
 	}

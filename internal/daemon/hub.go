@@ -13,6 +13,9 @@ import (
 
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/hub"
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubserver"
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/sender"
@@ -23,7 +26,7 @@ import (
 // no URLs are configured, and the client either way.
 type hubLink struct {
 	client   *hub.Hub
-	embedded *hub.Embedded // nil when joining an external hub
+	embedded *hubserver.Server // nil when joining an external hub
 	authDir  string
 	log      *slog.Logger
 }
@@ -38,15 +41,15 @@ func startHub(cfg config.Config, st *store.Store, local hub.Local, table *names.
 	l := &hubLink{authDir: cfg.HubAuthorizedDir(), log: log.With(slog.String("part", "hub"))}
 	var opts []nats.Option
 	if len(cfg.Hub.URLs) == 0 {
-		self, err := hub.LoadOrCreateSelfKey(cfg.DataDir)
+		self, err := hubauth.LoadOrCreateSelfKey(cfg.DataDir)
 		if err != nil {
 			return nil, err
 		}
-		keys, err := hub.LoadAuthorized(l.authDir)
+		keys, err := hubauth.LoadAuthorized(l.authDir)
 		if err != nil {
 			return nil, err
 		}
-		l.embedded, err = hub.StartEmbedded(hub.EmbeddedOptions{StoreDir: cfg.HubStoreDir(), Listen: cfg.Hub.Listen,
+		l.embedded, err = hubserver.Start(hubserver.Options{StoreDir: cfg.HubStoreDir(), Listen: cfg.Hub.Listen,
 			TLSCert: cfg.Hub.ListenTLSCert, TLSKey: cfg.Hub.ListenTLSKey, TLSClientCA: cfg.Hub.ListenTLSClientCA,
 			ServerName: host, Self: self, SelfHost: host, Authorized: keys, Log: log})
 		if err != nil {
@@ -55,20 +58,20 @@ func startHub(cfg config.Config, st *store.Store, local hub.Local, table *names.
 		opts = l.embedded.SelfOptions()
 	} else {
 		if cfg.Hub.Creds != "" {
-			o, err := hub.ConnectOptions(cfg.Hub.Creds)
+			o, err := hubauth.ConnectOptions(cfg.Hub.Creds)
 			if err != nil {
 				return nil, err
 			}
 			opts = append(opts, o...)
 		}
 		if cfg.Hub.TLSCA != "" || cfg.Hub.TLSCert != "" {
-			o, err := hub.TLSOptions(cfg.Hub.TLSCA, cfg.Hub.TLSCert, cfg.Hub.TLSKey)
+			o, err := hubauth.TLSOptions(cfg.Hub.TLSCA, cfg.Hub.TLSCert, cfg.Hub.TLSKey)
 			if err != nil {
 				return nil, err
 			}
 			opts = append(opts, o...)
 		}
-		opts = append(opts, nats.CustomInboxPrefix(hub.InboxPrefix(host)))
+		opts = append(opts, nats.CustomInboxPrefix(hubwire.InboxPrefix(host)))
 	}
 	l.client = hub.New(hub.Options{URLs: cfg.Hub.URLs, NATSOptions: opts, HostName: host, Domain: strings.ToUpper(cfg.Workgroup),
 		OutboxMax: cfg.Hub.OutboxMax, Local: local, Outbox: st, Names: func() []string { return messengerNames(table) },
@@ -111,7 +114,7 @@ func (l *hubLink) reload() {
 	if l.embedded == nil {
 		return
 	}
-	keys, err := hub.LoadAuthorized(l.authDir)
+	keys, err := hubauth.LoadAuthorized(l.authDir)
 	if err == nil {
 		err = l.embedded.Reload(keys)
 	}

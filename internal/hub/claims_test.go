@@ -10,6 +10,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubreg"
+	"github.com/netsend/messenger/internal/hubserver"
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -50,7 +54,7 @@ func (n *nameStates) conflict(name string) (conflict, told bool) {
 // owner asks the registry, not the memo, who holds name.
 func owner(t *testing.T, h *testHost, name string) string {
 	t.Helper()
-	h.memo.forget(SubjectToken(name))
+	h.memo.forget(hubwire.SubjectToken(name))
 	host, _, err := h.Lookup(ctxT(t), name)
 	if err != nil {
 		t.Fatalf("Lookup(%s): %v", name, err)
@@ -61,7 +65,7 @@ func owner(t *testing.T, h *testHost, name string) string {
 func waitOwner(t *testing.T, h *testHost, name, host string) {
 	t.Helper()
 	eventually(t, name+" on "+host, func() bool {
-		h.memo.forget(SubjectToken(name))
+		h.memo.forget(hubwire.SubjectToken(name))
 		got, _, err := h.Lookup(context.Background(), name)
 		return err == nil && got == host
 	})
@@ -71,7 +75,7 @@ func waitOwner(t *testing.T, h *testHost, name, host string) {
 // it is delivered to want.
 func sendTo(t *testing.T, from *testHost, name, text string, want *testHost) {
 	t.Helper()
-	from.memo.forget(SubjectToken(name))
+	from.memo.forget(hubwire.SubjectToken(name))
 	res := send(t, from, name, text)
 	if res.Sent.Host != want.opts.HostName {
 		t.Fatalf("%q to %s went to %s, want %s", text, name, res.Sent.Host, want.opts.HostName)
@@ -88,18 +92,18 @@ func sendTo(t *testing.T, from *testHost, name, text string, want *testHost) {
 // it; HOSTB is told of the conflict; the name passes to HOSTB only when
 // an admin releases HOSTC's claim or HOSTC stops refreshing it.
 func TestForgedClaimDoesNotTakeName(t *testing.T) {
-	e, h := startTestEmbeddedWith(t, func(o *EmbeddedOptions) { o.SelfHost = "HOSTA" }, "HOSTB", "HOSTC")
+	e, h := startTestEmbeddedWith(t, func(o *hubserver.Options) { o.SelfHost = "HOSTA" }, "HOSTB", "HOSTC")
 	ctx := ctxT(t)
 	hostOpts := func(host string) hostOption {
 		if host == "HOSTA" {
 			return func(o *Options) { o.NATSOptions = append(o.NATSOptions, e.SelfOptions()...) }
 		}
-		creds, err := ConnectOptions(SeedPath(h.dir, host))
+		creds, err := hubauth.ConnectOptions(hubauth.SeedPath(h.dir, host))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return func(o *Options) {
-			o.NATSOptions = append(o.NATSOptions, append(creds, nats.CustomInboxPrefix(InboxPrefix(host)))...)
+			o.NATSOptions = append(o.NATSOptions, append(creds, nats.CustomInboxPrefix(hubwire.InboxPrefix(host)))...)
 		}
 	}
 	url := []string{e.ClientURL()}
@@ -111,19 +115,19 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 	// The attacker writes the registry by hand, under its own token: the
 	// only one its permissions let it write.
 	evil := connectHost(t, h, "HOSTB")
-	names, err := evil.js.KeyValue(ctx, BucketNames)
+	names, err := evil.js.KeyValue(ctx, hubwire.BucketNames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hosts, err := evil.js.KeyValue(ctx, BucketHosts)
+	hosts, err := evil.js.KeyValue(ctx, hubwire.BucketHosts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	future, err := EncodeHostRecord(HostRecord{Host: "HOSTB", Online: true, Seen: time.Now().AddDate(10, 0, 0)})
+	future, err := hubwire.EncodeHostRecord(hubwire.HostRecord{Host: "HOSTB", Online: true, Seen: time.Now().AddDate(10, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	claim, err := EncodeNameRecord(NameRecord{Host: "HOSTB", Name: "CAROL"})
+	claim, err := hubwire.EncodeNameRecord(hubwire.NameRecord{Host: "HOSTB", Name: "CAROL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +137,8 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 	if _, err := names.Put(ctx, "HOSTB.CAROL", claim); err != nil {
 		t.Fatal(err)
 	}
-	evil.publishRefused(t, "$KV."+BucketHosts+".HOSTC")
-	evil.publishRefused(t, "$KV."+BucketNames+".HOSTC.CAROL")
+	evil.publishRefused(t, "$KV."+hubwire.BucketHosts+".HOSTC")
+	evil.publishRefused(t, "$KV."+hubwire.BucketNames+".HOSTC.CAROL")
 	// It keeps its forged presence fresh, as a running host would.
 	stopForging := make(chan struct{})
 	forging := make(chan struct{})
@@ -189,7 +193,7 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 	// HOSTC goes away; an admin releases its claim at once rather than
 	// wait out the lifetime. CAROL passes to HOSTB.
 	c.stop()
-	released, err := ReleaseName(ctx, h.admin, "carol", "")
+	released, err := hubreg.ReleaseName(ctx, h.admin, "carol", "")
 	if err != nil || released != "HOSTC" {
 		t.Fatalf("ReleaseName = %q, %v; want HOSTC", released, err)
 	}
@@ -234,15 +238,15 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 func TestReleaseNameNeedsAClaim(t *testing.T) {
 	_, h := startTestEmbedded(t, "HOSTB")
 	ctx := ctxT(t)
-	if _, err := ReleaseName(ctx, h.admin, "NOBODY", ""); !errors.Is(err, ErrUnknownName) {
-		t.Errorf("ReleaseName(NOBODY) = %v, want ErrUnknownName", err)
+	if _, err := hubreg.ReleaseName(ctx, h.admin, "NOBODY", ""); !errors.Is(err, ErrUnknownName) {
+		t.Errorf("hubreg.ReleaseName(NOBODY) = %v, want ErrUnknownName", err)
 	}
-	if _, err := ReleaseName(ctx, h.admin, "NOBODY", "HOSTB"); !errors.Is(err, ErrUnknownName) {
-		t.Errorf("ReleaseName(NOBODY, HOSTB) = %v, want ErrUnknownName", err)
+	if _, err := hubreg.ReleaseName(ctx, h.admin, "NOBODY", "HOSTB"); !errors.Is(err, ErrUnknownName) {
+		t.Errorf("hubreg.ReleaseName(NOBODY, HOSTB) = %v, want ErrUnknownName", err)
 	}
 	// A host may not release, not even its own claim: it has no purge.
 	b := connectHost(t, h, "HOSTB")
-	names, err := b.js.KeyValue(ctx, BucketNames)
+	names, err := b.js.KeyValue(ctx, hubwire.BucketNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,10 +255,10 @@ func TestReleaseNameNeedsAClaim(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := ReleaseName(short, b.js, "CAROL", "HOSTB"); err == nil {
+	if _, err := hubreg.ReleaseName(short, b.js, "CAROL", "HOSTB"); err == nil {
 		t.Error("a host's connection released a claim")
 	}
-	b.refused(t, "Publish to", "$JS.API.STREAM.PURGE.KV_"+BucketNames)
+	b.refused(t, "Publish to", "$JS.API.STREAM.PURGE.KV_"+hubwire.BucketNames)
 	if _, err := names.Get(ctx, "HOSTB.CAROL"); err != nil {
 		t.Errorf("the claim after the refused release: %v", err)
 	}

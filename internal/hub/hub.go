@@ -1,3 +1,11 @@
+// Package hub links Messenger daemons through NATS: an embedded or
+// external NATS server with JetStream carries messages between hosts,
+// keeps them while a host is offline, returns delivered/read receipts,
+// and holds the name registry; the server's subject permissions prove
+// who sent what. This package is a daemon's runtime on the hub: send,
+// receive, registry, outbox, status. Package hubwire has the wire
+// format and topology, hubreg the registry's ownership rule, hubauth
+// the credentials and provisioning, hubserver the embedded server.
 package hub
 
 import (
@@ -14,27 +22,17 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubreg"
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
 
-// The hub's streams and key-value buckets (provision.go configures them).
+// Timings of the protocol (docs/protocols/hub.md, "Timings"); the
+// registry's, hubreg.OnlineWindow and hubreg.ClaimLifetime, are with its
+// rule.
 const (
-	StreamMsg   = "MESSENGER_MSG"   // messenger.msg.TOHOST.FROMHOST
-	StreamRcpt  = "MESSENGER_RCPT"  // messenger.rcpt.SENDERHOST.FROMHOST
-	StreamBcast = "MESSENGER_BCAST" // messenger.bcast.DOMAIN.FROMHOST
-	BucketNames = "messenger_names" // HOSTTOKEN.NAMETOKEN -> the host holding a name
-	BucketHosts = "messenger_hosts" // HOSTTOKEN -> the host's domain and presence
-
-	subjMsg   = "messenger.msg."
-	subjRcpt  = "messenger.rcpt."
-	subjBcast = "messenger.bcast."
-)
-
-// Timings of the protocol (docs/protocols/hub.md, "Timings").
-const (
-	heartbeat    = 20 * time.Second
-	onlineWindow = 60 * time.Second
+	heartbeat = 20 * time.Second
 	// retryDelay is how long a message this host could not store waits
 	// before the hub redelivers it.
 	retryDelay = 5 * time.Second
@@ -50,17 +48,13 @@ const (
 	lookupFresh = 5 * time.Second
 	// stopTimeout bounds the goodbye (presence offline, drain) on a stop.
 	stopTimeout = 5 * time.Second
-	// claimLifetime is how long a host's names stay its after it last
-	// wrote its presence, by the hub's clock: a weekend off keeps them,
-	// while the names of a host that is gone for good pass to the next
-	// claimant without an admin (as a WINS record goes extinct).
-	claimLifetime = 72 * time.Hour
 )
 
 // Errors callers tell apart.
 var (
-	// ErrUnknownName: the registry has no host for the name.
-	ErrUnknownName = errors.New("hub: the registry has no host for this name")
+	// ErrUnknownName: the registry has no host for the name
+	// (hubreg.ErrUnknownName, which ReleaseName returns too).
+	ErrUnknownName = hubreg.ErrUnknownName
 	// ErrOutboxFull: OutboxMax messages already wait for the hub.
 	ErrOutboxFull = errors.New("hub: the outbox is full")
 	// ErrNotConnected: the hub cannot be reached now (or its registry has
@@ -154,8 +148,9 @@ type Options struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 
-	// heartbeat and claimLifetime override the constants for tests,
-	// which cannot wait days for a claim to lapse; zero is the constant.
+	// heartbeat and claimLifetime override heartbeat and
+	// hubreg.ClaimLifetime for tests, which cannot wait days for a claim
+	// to lapse; zero is the constant.
 	heartbeat     time.Duration
 	claimLifetime time.Duration
 }
@@ -234,7 +229,7 @@ func (h *Hub) refusal(err error) error {
 	switch {
 	case errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization violation"):
 		return fmt.Errorf("%w: %v (revoked, or never authorized: messenger hub authorize %s)", ErrRefused, err, h.opts.HostName)
-	case errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), InboxPrefix(h.opts.HostName)):
+	case errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), hubwire.InboxPrefix(h.opts.HostName)):
 		// Every host may use its own inbox: a refusal there means the
 		// credentials belong to another host than the one we claim.
 		return fmt.Errorf("%w: %v (these credentials are not %s's)", ErrRefused, err, h.opts.HostName)
@@ -268,13 +263,13 @@ func New(opts Options) *Hub {
 		opts.heartbeat = heartbeat
 	}
 	if opts.claimLifetime <= 0 {
-		opts.claimLifetime = claimLifetime
+		opts.claimLifetime = hubreg.ClaimLifetime
 	}
 	return &Hub{
 		opts:         opts,
 		log:          opts.Log.With(slog.String("part", "hub")),
 		now:          opts.Now,
-		hostTok:      SubjectToken(opts.HostName),
+		hostTok:      hubwire.SubjectToken(opts.HostName),
 		kick:         make(chan struct{}, 1),
 		namesChanged: make(chan struct{}, 1),
 		waiters:      map[string]*waiter{},
@@ -293,11 +288,11 @@ func signal(ch chan struct{}) {
 }
 
 func (h *Hub) check() error {
-	if err := checkName("options", "host name", h.opts.HostName); err != nil {
+	if err := hubwire.CheckName("options", "host name", h.opts.HostName); err != nil {
 		return err
 	}
 	if h.opts.Domain != "" {
-		if err := checkName("options", "domain", h.opts.Domain); err != nil {
+		if err := hubwire.CheckName("options", "domain", h.opts.Domain); err != nil {
 			return err
 		}
 	}
@@ -367,7 +362,7 @@ func (h *Hub) connect(ctx context.Context) (*session, error) {
 	opts = append(opts,
 		// Replies (pulled messages among them) come on this host's own
 		// inbox prefix; the hub's permissions allow no other.
-		nats.CustomInboxPrefix(InboxPrefix(h.opts.HostName)),
+		nats.CustomInboxPrefix(hubwire.InboxPrefix(h.opts.HostName)),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			s.link.refresh(nc)
 			h.log.Info("disconnected from the hub", slog.Any("err", err))
@@ -450,8 +445,8 @@ func (h *Hub) runSession(ctx context.Context, s *session) error {
 	run(func() { h.announce(sctx, s) })
 	run(func() { h.outboxLoop(sctx, s) })
 	run(func() { h.consumeMsgs(sctx, s) })
-	run(func() { h.consume(sctx, s, StreamRcpt, s.rcpts, h.handleReceipts) })
-	run(func() { h.consume(sctx, s, StreamBcast, s.bcasts, h.handleBcasts) })
+	run(func() { h.consume(sctx, s, hubwire.StreamRcpt, s.rcpts, h.handleReceipts) })
+	run(func() { h.consume(sctx, s, hubwire.StreamBcast, s.bcasts, h.handleBcasts) })
 	<-sctx.Done()
 	wg.Wait()
 
@@ -503,21 +498,21 @@ func (h *Hub) current() *session {
 // admin provisions them (Provision; the embedded hub does it itself).
 func (h *Hub) setup(ctx context.Context, s *session) error {
 	var err error
-	if s.names, err = s.js.KeyValue(ctx, BucketNames); err != nil {
-		return notProvisioned("bucket "+BucketNames, err)
+	if s.names, err = s.js.KeyValue(ctx, hubwire.BucketNames); err != nil {
+		return hubreg.NotProvisioned("bucket "+hubwire.BucketNames, err)
 	}
-	if s.hosts, err = s.js.KeyValue(ctx, BucketHosts); err != nil {
-		return notProvisioned("bucket "+BucketHosts, err)
+	if s.hosts, err = s.js.KeyValue(ctx, hubwire.BucketHosts); err != nil {
+		return hubreg.NotProvisioned("bucket "+hubwire.BucketHosts, err)
 	}
-	if s.namesStream, err = s.js.Stream(ctx, kvStream(BucketNames)); err != nil {
-		return notProvisioned("stream "+kvStream(BucketNames), err)
+	if s.namesStream, err = s.js.Stream(ctx, hubwire.KVStream(hubwire.BucketNames)); err != nil {
+		return hubreg.NotProvisioned("stream "+hubwire.KVStream(hubwire.BucketNames), err)
 	}
-	if s.hostsStream, err = s.js.Stream(ctx, kvStream(BucketHosts)); err != nil {
-		return notProvisioned("stream "+kvStream(BucketHosts), err)
+	if s.hostsStream, err = s.js.Stream(ctx, hubwire.KVStream(hubwire.BucketHosts)); err != nil {
+		return hubreg.NotProvisioned("stream "+hubwire.KVStream(hubwire.BucketHosts), err)
 	}
-	msgs, err := s.js.Stream(ctx, StreamMsg)
+	msgs, err := s.js.Stream(ctx, hubwire.StreamMsg)
 	if err != nil {
-		return notProvisioned("stream "+StreamMsg, err)
+		return hubreg.NotProvisioned("stream "+hubwire.StreamMsg, err)
 	}
 	h.msgLimit.Store(int64(max(msgs.CachedInfo().Config.MaxMsgSize, 0)))
 	host := h.opts.HostName
@@ -525,23 +520,15 @@ func (h *Hub) setup(ctx context.Context, s *session) error {
 		into            *jetstream.Consumer
 		stream, durable string
 	}{
-		{&s.msgs, StreamMsg, MsgConsumer(host)},
-		{&s.rcpts, StreamRcpt, RcptConsumer(host)},
-		{&s.bcasts, StreamBcast, BcastConsumer(host)},
+		{&s.msgs, hubwire.StreamMsg, hubwire.MsgConsumer(host)},
+		{&s.rcpts, hubwire.StreamRcpt, hubwire.RcptConsumer(host)},
+		{&s.bcasts, hubwire.StreamBcast, hubwire.BcastConsumer(host)},
 	} {
 		if *c.into, err = s.js.Consumer(ctx, c.stream, c.durable); err != nil {
-			return notProvisioned("consumer "+c.durable+" on "+c.stream, err)
+			return hubreg.NotProvisioned("consumer "+c.durable+" on "+c.stream, err)
 		}
 	}
 	return nil
-}
-
-func notProvisioned(what string, err error) error {
-	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) ||
-		errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("hub: %s is not provisioned (messenger hub provision): %w", what, err)
-	}
-	return fmt.Errorf("hub: binding %s: %w", what, err)
 }
 
 // link follows whether the connection is up. Each time it comes up, it

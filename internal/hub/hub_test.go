@@ -18,6 +18,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubserver"
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/pipeline"
@@ -68,7 +71,7 @@ func startTestServer(t *testing.T, hosts ...string) *testServer {
 	ts.start()
 	t.Cleanup(ts.stop)
 	_, js := ts.raw()
-	if err := Provision(ctxT(t), js, ProvisionOptions{Replicas: 1, Hosts: hosts}); err != nil {
+	if err := hubauth.Provision(ctxT(t), js, hubauth.ProvisionOptions{Replicas: 1, Hosts: hosts}); err != nil {
 		t.Fatal(err)
 	}
 	return ts
@@ -623,7 +626,7 @@ func TestRedeliveryStoresOnceAndReceiptsTwice(t *testing.T) {
 	b := startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, nil, nil)
 	nc, js := ts.raw()
 	receipts := make(chan *nats.Msg, 8)
-	sub, err := nc.ChanSubscribe(subjRcpt+"HOSTA.HOSTB", receipts)
+	sub, err := nc.ChanSubscribe(hubwire.PrefixRcpt+"HOSTA.HOSTB", receipts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,23 +635,23 @@ func TestRedeliveryStoresOnceAndReceiptsTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	id := NewID()
-	env, err := EncodeEnvelope(Envelope{ID: id, To: "BOB", From: "alice", Text: "twice", Sent: time.Now()})
+	id := hubwire.NewID()
+	env, err := hubwire.EncodeEnvelope(hubwire.Envelope{ID: id, To: "BOB", From: "alice", Text: "twice", Sent: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// As if HOSTA published it again after the duplicate window: the
 	// hub keeps and delivers both.
 	for _, msgID := range []string{id, id + "-again"} {
-		if _, err := js.Publish(ctxT(t), subjMsg+"HOSTB.HOSTA", env, jetstream.WithMsgID(msgID)); err != nil {
+		if _, err := js.Publish(ctxT(t), hubwire.PrefixMsg+"HOSTB.HOSTA", env, jetstream.WithMsgID(msgID)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range 2 {
 		select {
 		case m := <-receipts:
-			r, err := DecodeReceipt(m.Data)
-			if err != nil || r.ID != id || r.State != ReceiptDelivered || r.To != "BOB" {
+			r, err := hubwire.DecodeReceipt(m.Data)
+			if err != nil || r.ID != id || r.State != hubwire.ReceiptDelivered || r.To != "BOB" {
 				t.Errorf("receipt %d = %+v, %v; want delivered for %s", i, r, err, id)
 			}
 		case <-time.After(waitTimeout):
@@ -670,11 +673,11 @@ func TestReceiptFromAnotherHostIsIgnored(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
 	_, js := ts.raw()
 	// BOB lives on HOSTB, which is not running: no real receipt comes.
-	names, err := js.KeyValue(ctxT(t), BucketNames)
+	names, err := js.KeyValue(ctxT(t), hubwire.BucketNames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := EncodeNameRecord(NameRecord{Host: "HOSTB", Name: "BOB"})
+	rec, _ := hubwire.EncodeNameRecord(hubwire.NameRecord{Host: "HOSTB", Name: "BOB"})
 	if _, err := names.Put(ctxT(t), "HOSTB.BOB", rec); err != nil {
 		t.Fatal(err)
 	}
@@ -685,11 +688,11 @@ func TestReceiptFromAnotherHostIsIgnored(t *testing.T) {
 
 	publishReceipt := func(fromHost, id string) {
 		t.Helper()
-		b, err := EncodeReceipt(Receipt{ID: id, State: ReceiptDelivered, To: "BOB", At: time.Now()})
+		b, err := hubwire.EncodeReceipt(hubwire.Receipt{ID: id, State: hubwire.ReceiptDelivered, To: "BOB", At: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := js.Publish(ctxT(t), subjRcpt+"HOSTA."+fromHost, b); err != nil {
+		if _, err := js.Publish(ctxT(t), hubwire.PrefixRcpt+"HOSTA."+fromHost, b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -792,11 +795,11 @@ func TestStatus(t *testing.T) {
 	var streams []string
 	for _, s := range st.Streams {
 		streams = append(streams, s.Name)
-		if s.Name == StreamMsg && (s.Messages != 2 || s.Bytes == 0) {
+		if s.Name == hubwire.StreamMsg && (s.Messages != 2 || s.Bytes == 0) {
 			t.Errorf("%s: %+v, want 2 messages", s.Name, s)
 		}
 	}
-	if want := []string{StreamMsg, StreamRcpt, StreamBcast, "KV_" + BucketNames, "KV_" + BucketHosts}; !slices.Equal(streams, want) {
+	if want := []string{hubwire.StreamMsg, hubwire.StreamRcpt, hubwire.StreamBcast, "KV_" + hubwire.BucketNames, "KV_" + hubwire.BucketHosts}; !slices.Equal(streams, want) {
 		t.Errorf("streams %q, want %q", streams, want)
 	}
 	if !slices.Equal(st.ClusterPeers, []string{"hub-test"}) {
@@ -869,8 +872,8 @@ func (w *warnLog) all() []string {
 // server with its real authorization: HOSTA is the daemon's own host
 // (in process), HOSTB a remote host with its seed over loopback TCP.
 func TestFlowsUnderHostPermissions(t *testing.T) {
-	e, h := startTestEmbeddedWith(t, func(o *EmbeddedOptions) { o.SelfHost = "HOSTA" }, "HOSTB")
-	creds, err := ConnectOptions(SeedPath(h.dir, "HOSTB"))
+	e, h := startTestEmbeddedWith(t, func(o *hubserver.Options) { o.SelfHost = "HOSTA" }, "HOSTB")
+	creds, err := hubauth.ConnectOptions(hubauth.SeedPath(h.dir, "HOSTB"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -962,11 +965,11 @@ func TestWithStoreAndPipeline(t *testing.T) {
 	}
 	// The same message again, past the hub's duplicate window.
 	_, js := ts.raw()
-	env, err := EncodeEnvelope(Envelope{ID: res.Sent.HubID, To: "BOB", From: "alice", Text: "through the store", Sent: time.Now()})
+	env, err := hubwire.EncodeEnvelope(hubwire.Envelope{ID: res.Sent.HubID, To: "BOB", From: "alice", Text: "through the store", Sent: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Publish(ctx, subjMsg+"HOSTB.HOSTA", env, jetstream.WithMsgID(res.Sent.HubID+"-again")); err != nil {
+	if _, err := js.Publish(ctx, hubwire.PrefixMsg+"HOSTB.HOSTA", env, jetstream.WithMsgID(res.Sent.HubID+"-again")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the redelivery to be taken", func() bool {
@@ -997,7 +1000,7 @@ func TestSendRefusesWhatTheHubWouldNotTake(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
 	_, js := ts.raw()
 	ctx := ctxT(t)
-	str, err := js.Stream(ctx, StreamMsg)
+	str, err := js.Stream(ctx, hubwire.StreamMsg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/store"
 )
 
@@ -69,7 +70,7 @@ func storedTexts(b *testHost) []string {
 // id and the atomic batch it came in ("" for none).
 func streamBatches(t *testing.T, js jetstream.JetStream) (ids, batches []string) {
 	t.Helper()
-	st, err := js.Stream(ctxT(t), StreamMsg)
+	st, err := js.Stream(ctxT(t), hubwire.StreamMsg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestOutboxBatchPublishedAgain(t *testing.T) {
 func TestOutboxWithoutAtomicBatches(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
 	_, js := ts.raw()
-	cfg := StreamConfigs(1)[0]
+	cfg := hubwire.StreamConfigs(1)[0]
 	cfg.AllowAtomicPublish = false
 	if _, err := js.UpdateStream(ctxT(t), cfg); err != nil {
 		t.Fatalf("turning atomic batches off: %v", err)
@@ -245,7 +246,7 @@ func TestReceiptBeforeTheRowIsRecorded(t *testing.T) {
 	}()
 	_, js := ts.raw()
 	eventually(t, "A to hold the receipt of a message it has not recorded yet", func() bool {
-		c, err := js.Consumer(ctxT(t), StreamRcpt, RcptConsumer("HOSTA"))
+		c, err := js.Consumer(ctxT(t), hubwire.StreamRcpt, hubwire.RcptConsumer("HOSTA"))
 		if err != nil {
 			return false
 		}

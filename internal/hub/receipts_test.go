@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -173,9 +174,9 @@ func TestOwedReceiptNoHubTakesIsDropped(t *testing.T) {
 	urls := []string{ts.url()}
 	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
 	waitLookup(t, b, "BOB", "HOSTB", true)
-	good := NewID()
+	good := hubwire.NewID()
 	for _, r := range []store.OwedReceipt{
-		{HubID: NewID(), State: store.SentRead, Host: "HOSTA", To: "BO\x01B", At: b.now()},
+		{HubID: hubwire.NewID(), State: store.SentRead, Host: "HOSTA", To: "BO\x01B", At: b.now()},
 		{HubID: good, State: store.SentRead, Host: "HOSTA", To: "BOB", At: b.now()},
 	} {
 		if err := b.outbox.OweReceipt(context.Background(), r); err != nil {
@@ -186,7 +187,7 @@ func TestOwedReceiptNoHubTakesIsDropped(t *testing.T) {
 	eventually(t, "B to owe nothing", func() bool { return owedCount(t, b.outbox) == 0 })
 
 	_, js := ts.raw()
-	str, err := js.Stream(ctxT(t), StreamRcpt)
+	str, err := js.Stream(ctxT(t), hubwire.StreamRcpt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,13 +196,13 @@ func TestOwedReceiptNoHubTakesIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if info.State.Msgs != 1 {
-		t.Fatalf("%s holds %d receipts, want only the good one", StreamRcpt, info.State.Msgs)
+		t.Fatalf("%s holds %d receipts, want only the good one", hubwire.StreamRcpt, info.State.Msgs)
 	}
 	m, err := str.GetMsg(ctxT(t), info.State.LastSeq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id := m.Header.Get(jetstream.MsgIDHeader); id != good+".read" || m.Subject != subjRcpt+"HOSTA.HOSTB" {
-		t.Errorf("the hub took %s on %s, want %s.read on %sHOSTA.HOSTB", id, m.Subject, good, subjRcpt)
+	if id := m.Header.Get(jetstream.MsgIDHeader); id != good+".read" || m.Subject != hubwire.PrefixRcpt+"HOSTA.HOSTB" {
+		t.Errorf("the hub took %s on %s, want %s.read on %sHOSTA.HOSTB", id, m.Subject, good, hubwire.PrefixRcpt)
 	}
 }

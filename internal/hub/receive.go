@@ -10,13 +10,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/store"
 )
 
 // fetchBatch is how many messages one pull request asks for. On the msg
-// consumer it is also the most one batch holds (MsgMaxAckPending).
+// consumer it is also the most one batch holds (hubwire.MsgMaxAckPending).
 const fetchBatch = 64
 
 // receiptTimeout bounds the wait for the hub to take a batch's receipts.
@@ -76,7 +77,7 @@ func (h *Hub) consumeMsgs(ctx context.Context, s *session) {
 			return
 		}
 		if cons == nil {
-			if cons, err = s.js.Consumer(lctx, StreamMsg, durable); err != nil {
+			if cons, err = s.js.Consumer(lctx, hubwire.StreamMsg, durable); err != nil {
 				if ctx.Err() == nil {
 					h.log.Warn("cannot bind a hub consumer", slog.String("consumer", durable), slog.Any("err", err))
 				}
@@ -193,7 +194,7 @@ type inbound struct {
 	seq      uint64 // stream sequence
 	fromTok  string
 	fromHost string
-	rcpt     Receipt
+	rcpt     hubwire.Receipt
 	msg      *message.Message // nil: nothing to deliver (expired)
 	settled  bool             // termed already
 }
@@ -245,11 +246,11 @@ func (h *Hub) handleMsgs(ctx context.Context, s *session, msgs []jetstream.Msg, 
 		case err == nil || errors.Is(err, store.ErrDuplicate):
 			// A duplicate was stored before, and its receipt may not have
 			// reached the hub: send it again.
-			it.rcpt.State = ReceiptDelivered
+			it.rcpt.State = hubwire.ReceiptDelivered
 		case errors.Is(err, pipeline.ErrDropped):
-			it.rcpt.State, it.rcpt.Detail = ReceiptRefused, "refused by the recipient's policy"
+			it.rcpt.State, it.rcpt.Detail = hubwire.ReceiptRefused, "refused by the recipient's policy"
 		case errors.Is(err, message.ErrInvalid) || errors.Is(err, store.ErrInvalid):
-			it.rcpt.State, it.rcpt.Detail = ReceiptRefused, "refused as invalid by the recipient's host"
+			it.rcpt.State, it.rcpt.Detail = hubwire.ReceiptRefused, "refused as invalid by the recipient's host"
 		default:
 			if i < notNow {
 				notNow = i
@@ -309,17 +310,17 @@ func (h *Hub) decodeMsg(jm jetstream.Msg, seq uint64) inbound {
 		it.settled = true
 		return it
 	}
-	env, err := DecodeEnvelope(jm.Data())
+	env, err := hubwire.DecodeEnvelope(jm.Data())
 	if err != nil {
 		h.log.Warn("malformed hub message", slog.String("from_host", it.fromHost), slog.Any("err", err))
 		h.settleMsg(jm, jm.Term)
 		it.settled = true
 		return it
 	}
-	it.rcpt = Receipt{ID: env.ID, To: env.To}
+	it.rcpt = hubwire.Receipt{ID: env.ID, To: env.To}
 	now := h.now()
 	if env.Expired(now) {
-		it.rcpt.State = ReceiptExpired
+		it.rcpt.State = hubwire.ReceiptExpired
 		return it
 	}
 	it.msg = hubMessage(env, it.fromHost, now)
@@ -328,7 +329,7 @@ func (h *Hub) decodeMsg(jm jetstream.Msg, seq uint64) inbound {
 
 // hubMessage is what env, published by fromHost, delivers here: its
 // sender is the host the hub's permissions proved, not the envelope's.
-func hubMessage(env Envelope, fromHost string, now time.Time) *message.Message {
+func hubMessage(env hubwire.Envelope, fromHost string, now time.Time) *message.Message {
 	return &message.Message{
 		Transport: message.TransportHub,
 		From:      env.From,
@@ -391,7 +392,7 @@ func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) 
 			continue
 		}
 		it.rcpt.At = at
-		b, err := EncodeReceipt(it.rcpt)
+		b, err := hubwire.EncodeReceipt(it.rcpt)
 		if err != nil {
 			errs[i] = fmt.Errorf("hub: receipt for %s: %w", it.rcpt.ID, err)
 			continue
@@ -421,7 +422,7 @@ func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) 
 // its own) and that host's name.
 func subjectHost(subject string) (tok, host string, err error) {
 	tok = subject[strings.LastIndexByte(subject, '.')+1:]
-	host, err = NameFromToken(tok)
+	host, err = hubwire.NameFromToken(tok)
 	return tok, host, err
 }
 
@@ -441,12 +442,12 @@ func (h *Hub) handleBcast(ctx context.Context, s *session, jm jetstream.Msg) {
 		h.settleMsg(jm, jm.Term)
 		return
 	}
-	domainTok := strings.TrimPrefix(strings.TrimSuffix(jm.Subject(), "."+fromTok), subjBcast)
-	if fromTok == h.hostTok || h.opts.Domain == "" || domainTok != SubjectToken(h.opts.Domain) {
+	domainTok := strings.TrimPrefix(strings.TrimSuffix(jm.Subject(), "."+fromTok), hubwire.PrefixBcast)
+	if fromTok == h.hostTok || h.opts.Domain == "" || domainTok != hubwire.SubjectToken(h.opts.Domain) {
 		h.settleMsg(jm, jm.Ack)
 		return
 	}
-	env, err := DecodeEnvelope(jm.Data())
+	env, err := hubwire.DecodeEnvelope(jm.Data())
 	if err != nil {
 		h.log.Warn("malformed hub broadcast", slog.String("from_host", fromHost), slog.Any("err", err))
 		h.settleMsg(jm, jm.Term)
@@ -511,7 +512,7 @@ func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUp
 		h.settleMsg(jm, jm.Term)
 		return store.SentUpdate{}, "", false
 	}
-	r, err := DecodeReceipt(jm.Data())
+	r, err := hubwire.DecodeReceipt(jm.Data())
 	if err != nil {
 		h.log.Warn("malformed hub receipt", slog.String("from_host", fromHost), slog.Any("err", err))
 		h.settleMsg(jm, jm.Term)
@@ -534,7 +535,7 @@ func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUp
 		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
 		return store.SentUpdate{}, "", false
 	}
-	if SubjectToken(row.Host) != fromTok {
+	if hubwire.SubjectToken(row.Host) != fromTok {
 		// Only the recipient's host can say what became of a message.
 		h.log.Warn("receipt from a host the message was not sent to",
 			slog.String("hub_id", r.ID), slog.String("from_host", fromHost), slog.String("host", row.Host))
@@ -543,11 +544,11 @@ func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUp
 	}
 	state, detail := store.SentDelivered, r.Detail
 	switch r.State {
-	case ReceiptRead:
+	case hubwire.ReceiptRead:
 		state = store.SentRead
-	case ReceiptExpired:
+	case hubwire.ReceiptExpired:
 		state = store.SentExpired
-	case ReceiptRefused:
+	case hubwire.ReceiptRefused:
 		state = store.SentFailed
 		if detail == "" {
 			detail = "refused"

@@ -11,11 +11,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-// maxKeysScanned bounds one registry listing: no name is held by more
-// hosts, and no hub has more hosts, than this.
-const maxKeysScanned = 100000
+	"github.com/netsend/messenger/internal/hubreg"
+	"github.com/netsend/messenger/internal/hubwire"
+)
 
 // lookupMemo remembers what the registry said about names, so that a
 // send does not ask again within lookupFresh, and so that a message to a
@@ -56,7 +55,8 @@ func (m *lookupMemo) forget(tok string) {
 
 // Lookup returns the host the registry has for a messenger name and
 // whether that host is online: the host that registered the name first
-// among those still claiming it (nameOwner), else the one seen last.
+// among those still claiming it (hubreg.NameOwner), else the one seen
+// last.
 // ErrUnknownName when no host holds it. While the hub cannot be reached
 // it answers what it last learnt, or ErrNotConnected if it learnt
 // nothing about the name.
@@ -64,7 +64,7 @@ func (h *Hub) Lookup(ctx context.Context, name string) (host string, online bool
 	if err := h.refusedErr(); err != nil {
 		return "", false, err
 	}
-	tok := SubjectToken(name)
+	tok := hubwire.SubjectToken(name)
 	now := h.now()
 	memo, known := h.memo.get(tok)
 	if known && now.Sub(memo.at) < lookupFresh && now.Sub(memo.at) >= 0 {
@@ -105,145 +105,27 @@ func (h *Hub) Lookup(ctx context.Context, name string) (host string, online bool
 // queryName asks the registry which host holds the name whose token is
 // nameTok.
 func (h *Hub) queryName(ctx context.Context, s *session, nameTok string) (string, bool, error) {
-	c, err := nameOwner(ctx, s.namesStream, s.hosts, nameTok, h.now(), h.opts.claimLifetime)
+	c, err := hubreg.NameOwner(ctx, s.namesStream, s.hosts, nameTok, h.now(), h.opts.claimLifetime)
 	if err != nil {
 		return "", false, err
 	}
-	host, err := NameFromToken(c.hostTok)
+	host, err := hubwire.NameFromToken(c.HostTok)
 	if err != nil {
 		return "", false, err
 	}
-	return host, c.online, nil
-}
-
-// claimant is a host holding a name in the registry, as nameOwner
-// judged it.
-type claimant struct {
-	hostTok string
-	online  bool
-}
-
-// nameOwner picks, among the hosts holding the name whose token is
-// nameTok, the one the name belongs to, as WINS would: the first to
-// register it whose claim is still live. Order and liveness are the
-// server's — a key's stream sequence, an entry's stored time — because
-// whatever a host writes into a record (its "seen" time, say) is only
-// its word, and a forged clock must not outrank the owner. A host keeps
-// its key's sequence while its claim lives (putNames does not rewrite
-// it), so a latecomer's key is always the younger. When no claim is
-// live, the host that wrote its presence last gets the name, so that
-// messages to it still queue where it was last. ErrUnknownName when no
-// host holds it. now is the reader's clock: its skew from the server's
-// only moves the lifetime's end a little, and no other host can move it.
-func nameOwner(ctx context.Context, names jetstream.Stream, hosts jetstream.KeyValue, nameTok string, now time.Time, lifetime time.Duration) (claimant, error) {
-	var holders []string // in stream order: the first registrant first
-	err := scanKeys(ctx, names, BucketNames, "*."+nameTok, func(key string, _ *jetstream.RawStreamMsg) {
-		if hostTok, _, ok := strings.Cut(key, "."); ok {
-			if _, err := NameFromToken(hostTok); err == nil {
-				holders = append(holders, hostTok)
-			}
-		}
-	})
-	if err != nil {
-		return claimant{}, err
-	}
-	if len(holders) == 0 {
-		return claimant{}, ErrUnknownName
-	}
-	var last claimant
-	var lastAt time.Time
-	for _, hostTok := range holders {
-		p, err := readPresence(ctx, hosts, hostTok)
-		if err != nil {
-			return claimant{}, err
-		}
-		if p.live(now, lifetime) {
-			return claimant{hostTok: hostTok, online: p.isOnline(now)}, nil
-		}
-		if last.hostTok == "" || p.at.After(lastAt) {
-			last, lastAt = claimant{hostTok: hostTok}, p.at
-		}
-	}
-	return last, nil
-}
-
-// presence is what the registry says of a host: whether it said it is
-// online, and when, by the server's clock, it last said anything.
-type presence struct {
-	known  bool // the host has a record
-	online bool
-	at     time.Time
-}
-
-func (p presence) live(now time.Time, lifetime time.Duration) bool {
-	return p.known && now.Sub(p.at) < lifetime
-}
-
-func (p presence) isOnline(now time.Time) bool {
-	return p.online && now.Sub(p.at) < onlineWindow
-}
-
-// readPresence reads a host's record; a host that never announced itself
-// is unknown. The record's own "seen" time is ignored: the host wrote
-// it, and a time years ahead would keep it online for years.
-func readPresence(ctx context.Context, hosts jetstream.KeyValue, hostTok string) (presence, error) {
-	e, err := hosts.Get(ctx, hostTok)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return presence{}, nil
-	}
-	if err != nil {
-		return presence{}, fmt.Errorf("hub: reading host %s: %w", hostTok, err)
-	}
-	return presenceOf(e.Value(), e.Created()), nil
-}
-
-// presenceOf is a host record's presence stored at serverTime. A record
-// that does not decode still proves the host wrote it then, but not
-// that it is online.
-func presenceOf(value []byte, serverTime time.Time) presence {
-	rec, err := DecodeHostRecord(value)
-	return presence{known: true, online: err == nil && rec.Online, at: serverTime}
-}
-
-// scanKeys calls fn with each live key of bucket matching pattern (a
-// subject pattern relative to the bucket) and its stored message, in
-// stream order. It reads the bucket's stream message by message (a direct get
-// of the next message on the subject): a key watch would need a
-// consumer, which hosts may not create.
-func scanKeys(ctx context.Context, str jetstream.Stream, bucket, pattern string, fn func(key string, m *jetstream.RawStreamMsg)) error {
-	prefix := "$KV." + bucket + "."
-	filter := prefix + pattern
-	seq := uint64(1)
-	for range maxKeysScanned {
-		m, err := str.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("hub: listing %s: %w", bucket, err)
-		}
-		seq = m.Sequence + 1
-		switch m.Header.Get("KV-Operation") {
-		case "DEL", "PURGE":
-			continue
-		}
-		if key, ok := strings.CutPrefix(m.Subject, prefix); ok {
-			fn(key, m)
-		}
-	}
-	return fmt.Errorf("hub: listing %s: more than %d keys", bucket, maxKeysScanned)
+	return host, c.Online, nil
 }
 
 // hostsOnline lists the hosts the registry has online, sorted.
 func (h *Hub) hostsOnline(ctx context.Context, s *session) ([]string, error) {
 	now := h.now()
 	out := []string{}
-	err := scanKeys(ctx, s.hostsStream, BucketHosts, "*", func(key string, m *jetstream.RawStreamMsg) {
-		host, err := NameFromToken(key)
+	err := hubreg.ScanKeys(ctx, s.hostsStream, hubwire.BucketHosts, "*", func(key string, m *jetstream.RawStreamMsg) {
+		host, err := hubwire.NameFromToken(key)
 		if err != nil {
 			return
 		}
-		if presenceOf(m.Data, m.Time).isOnline(now) {
+		if hubreg.PresenceOf(m.Data, m.Time).IsOnline(now) {
 			out = append(out, host)
 		}
 	})
@@ -314,8 +196,8 @@ func (h *Hub) announce(ctx context.Context, s *session) {
 func (h *Hub) ownNames() map[string]string {
 	want := map[string]string{}
 	for _, n := range h.opts.Names() {
-		if nameProblem(n) == "" {
-			want[SubjectToken(n)] = strings.ToUpper(n)
+		if hubwire.NameProblem(n) == "" {
+			want[hubwire.SubjectToken(n)] = strings.ToUpper(n)
 		}
 	}
 	return want
@@ -332,7 +214,7 @@ func (h *Hub) putNames(ctx context.Context, s *session) error {
 	want := h.ownNames()
 	have := map[string]bool{}
 	var stale []string
-	err := scanKeys(ctx, s.namesStream, BucketNames, h.hostTok+".*", func(key string, _ *jetstream.RawStreamMsg) {
+	err := hubreg.ScanKeys(ctx, s.namesStream, hubwire.BucketNames, h.hostTok+".*", func(key string, _ *jetstream.RawStreamMsg) {
 		nameTok := key[len(h.hostTok)+1:]
 		have[nameTok] = true
 		if _, keep := want[nameTok]; !keep {
@@ -343,12 +225,12 @@ func (h *Hub) putNames(ctx context.Context, s *session) error {
 		return err
 	}
 	if len(have) > 0 {
-		p, err := readPresence(ctx, s.hosts, h.hostTok)
+		p, err := hubreg.ReadPresence(ctx, s.hosts, h.hostTok)
 		if err != nil {
 			return err
 		}
-		if !p.live(h.now(), h.opts.claimLifetime) {
-			h.log.Info("this host's claims on the hub lapsed; registering its names again", slog.Time("last_presence", p.at))
+		if !p.Live(h.now(), h.opts.claimLifetime) {
+			h.log.Info("this host's claims on the hub lapsed; registering its names again", slog.Time("last_presence", p.At))
 			clear(have)
 		}
 	}
@@ -356,7 +238,7 @@ func (h *Hub) putNames(ctx context.Context, s *session) error {
 		if have[nameTok] {
 			continue
 		}
-		b, err := EncodeNameRecord(NameRecord{Host: h.opts.HostName, Name: name})
+		b, err := hubwire.EncodeNameRecord(hubwire.NameRecord{Host: h.opts.HostName, Name: name})
 		if err != nil {
 			return err
 		}
@@ -379,15 +261,15 @@ func (h *Hub) checkClaims(ctx context.Context, s *session) error {
 	owners := map[string]string{} // name token to the other host holding it
 	now := h.now()
 	for nameTok := range want {
-		c, err := nameOwner(ctx, s.namesStream, s.hosts, nameTok, now, h.opts.claimLifetime)
+		c, err := hubreg.NameOwner(ctx, s.namesStream, s.hosts, nameTok, now, h.opts.claimLifetime)
 		if errors.Is(err, ErrUnknownName) {
 			continue // not registered yet: putNames will
 		}
 		if err != nil {
 			return err
 		}
-		if c.hostTok != h.hostTok {
-			owner, err := NameFromToken(c.hostTok)
+		if c.HostTok != h.hostTok {
+			owner, err := hubwire.NameFromToken(c.HostTok)
 			if err != nil {
 				return err
 			}
@@ -434,7 +316,7 @@ func (h *Hub) NameConflicts() []string {
 	defer h.conflictMu.Unlock()
 	out := make([]string, 0, len(h.conflicts))
 	for nameTok := range h.conflicts {
-		if n, err := NameFromToken(nameTok); err == nil {
+		if n, err := hubwire.NameFromToken(nameTok); err == nil {
 			out = append(out, n)
 		}
 	}
@@ -443,7 +325,7 @@ func (h *Hub) NameConflicts() []string {
 }
 
 func (h *Hub) putPresence(ctx context.Context, s *session, online bool) error {
-	b, err := EncodeHostRecord(HostRecord{Host: h.opts.HostName, Domain: h.opts.Domain, Online: online, Seen: h.now()})
+	b, err := hubwire.EncodeHostRecord(hubwire.HostRecord{Host: h.opts.HostName, Domain: h.opts.Domain, Online: online, Seen: h.now()})
 	if err != nil {
 		return err
 	}

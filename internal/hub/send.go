@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -70,13 +71,13 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	}
 	now := h.now()
 	row := store.Sent{
-		HubID: NewID(), To: req.To, From: req.From, Text: req.Text,
+		HubID: hubwire.NewID(), To: req.To, From: req.From, Text: req.Text,
 		Created: now, Updated: now, State: store.SentQueued, LocalUser: req.LocalUser,
 	}
 	if req.Expires > 0 {
 		row.Expires = now.Add(req.Expires)
 	}
-	env, err := EncodeEnvelope(Envelope{ID: row.HubID, To: row.To, From: row.From, Text: row.Text, Sent: row.Created, Expires: row.Expires})
+	env, err := hubwire.EncodeEnvelope(hubwire.Envelope{ID: row.HubID, To: row.To, From: row.From, Text: row.Text, Sent: row.Created, Expires: row.Expires})
 	if err != nil {
 		return SendResult{}, fmt.Errorf("hub: sending: %w: %w", message.ErrInvalid, err)
 	}
@@ -279,7 +280,7 @@ func (h *Hub) awaitRecorded(ctx context.Context, hubID string) {
 
 // msgSubject is where a message to host goes.
 func (h *Hub) msgSubject(host string) string {
-	return subjMsg + SubjectToken(host) + "." + h.hostTok
+	return hubwire.PrefixMsg + hubwire.SubjectToken(host) + "." + h.hostTok
 }
 
 // Broadcast sends text to every host of domain through the hub. It is
@@ -303,20 +304,20 @@ func (h *Hub) Broadcast(ctx context.Context, domain, from, text string) error {
 	}
 	ctx, cancel := s.link.bind(ctx)
 	defer cancel()
-	id := NewID()
-	b, err := EncodeEnvelope(Envelope{ID: id, To: "*", From: from, Text: text, Sent: h.now()})
+	id := hubwire.NewID()
+	b, err := hubwire.EncodeEnvelope(hubwire.Envelope{ID: id, To: "*", From: from, Text: text, Sent: h.now()})
 	if err != nil {
 		return fmt.Errorf("hub: broadcasting: %w", err)
 	}
-	subject := subjBcast + SubjectToken(domain) + "." + h.hostTok
-	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamBcast)); err != nil {
+	subject := hubwire.PrefixBcast + hubwire.SubjectToken(domain) + "." + h.hostTok
+	if _, err := s.js.Publish(ctx, subject, b, jetstream.WithMsgID(id), jetstream.WithExpectStream(hubwire.StreamBcast)); err != nil {
 		return fmt.Errorf("hub: broadcasting to %q: %w", domain, err)
 	}
 	return nil
 }
 
 func checkInput(field, v string) error {
-	if why := nameProblem(v); why != "" {
+	if why := hubwire.NameProblem(v); why != "" {
 		return fmt.Errorf("hub: sending: %w: %s: %s", message.ErrInvalid, field, why)
 	}
 	return nil
@@ -407,7 +408,7 @@ func (h *Hub) publishRows(pctx context.Context, s *session, rows []store.Sent) (
 			res.closed = append(res.closed, closedRow{r.HubID, store.SentExpired, "expired in the outbox before the hub took it"})
 			continue
 		}
-		b, err := EncodeEnvelope(Envelope{ID: r.HubID, To: r.To, From: r.From, Text: r.Text, Sent: r.Created, Expires: r.Expires})
+		b, err := hubwire.EncodeEnvelope(hubwire.Envelope{ID: r.HubID, To: r.To, From: r.From, Text: r.Text, Sent: r.Created, Expires: r.Expires})
 		if err != nil {
 			res.closed = append(res.closed, closedRow{r.HubID, store.SentFailed, "cannot be sent: " + err.Error()})
 			continue
@@ -447,7 +448,7 @@ func (h *Hub) publish(pctx context.Context, s *session, msgs []outgoing) (publis
 		h.log.Debug("hub refused a batch; publishing it message by message", slog.Any("err", err))
 	}
 	for _, o := range msgs {
-		_, err := s.js.Publish(pctx, o.subject, o.body, jetstream.WithMsgID(o.hubID), jetstream.WithExpectStream(StreamMsg))
+		_, err := s.js.Publish(pctx, o.subject, o.body, jetstream.WithMsgID(o.hubID), jetstream.WithExpectStream(hubwire.StreamMsg))
 		if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
 			// The hub's limit is lower than ours: retrying cannot help.
 			res.closed = append(res.closed, closedRow{o.hubID, store.SentFailed, "too large for the hub"})
@@ -476,12 +477,12 @@ const (
 // one per message. Only the commit is answered; a message of the batch
 // that went missing makes the hub refuse the commit.
 func (h *Hub) publishAtomic(ctx context.Context, s *session, msgs []outgoing) error {
-	batch := NewID()
+	batch := hubwire.NewID()
 	for i, o := range msgs {
 		m := nats.NewMsg(o.subject)
 		m.Data = o.body
 		m.Header.Set(jetstream.MsgIDHeader, o.hubID)
-		m.Header.Set(jetstream.ExpectedStreamHeader, StreamMsg)
+		m.Header.Set(jetstream.ExpectedStreamHeader, hubwire.StreamMsg)
 		m.Header.Set(batchIDHeader, batch)
 		m.Header.Set(batchSequenceHeader, strconv.Itoa(i+1))
 		if i < len(msgs)-1 {
@@ -671,7 +672,7 @@ func (h *Hub) MarkRead(ctx context.Context, m message.Message) error {
 }
 
 // receiptStates are the receipts that can be owed, as the hub says them.
-var receiptStates = map[store.SentState]ReceiptState{store.SentRead: ReceiptRead}
+var receiptStates = map[store.SentState]hubwire.ReceiptState{store.SentRead: hubwire.ReceiptRead}
 
 // payReceipts publishes owed receipts to their hosts, waits for the hub,
 // and deletes from the Outbox those it took, returning how many. One no
@@ -692,15 +693,15 @@ func (h *Hub) payReceipts(ctx context.Context, owed []store.OwedReceipt) (int, e
 	)
 	futs := make([]jetstream.PubAckFuture, len(owed))
 	for i, o := range owed {
-		r := Receipt{ID: o.HubID, State: receiptStates[o.State], To: o.To, At: o.At}
-		b, err := EncodeReceipt(r)
+		r := hubwire.Receipt{ID: o.HubID, State: receiptStates[o.State], To: o.To, At: o.At}
+		b, err := hubwire.EncodeReceipt(r)
 		if err != nil {
 			h.log.Warn("dropping an owed receipt no hub would take", slog.String("hub_id", o.HubID),
 				slog.String("to_host", o.Host), slog.Any("err", err))
 			done = append(done, o.Key())
 			continue
 		}
-		subject, opts := h.receiptPublish(SubjectToken(o.Host), r)
+		subject, opts := h.receiptPublish(hubwire.SubjectToken(o.Host), r)
 		if futs[i], err = s.js.PublishAsync(subject, b, opts...); err != nil {
 			errs = append(errs, fmt.Errorf("hub: publishing the %s receipt for %s: %w", r.State, r.ID, err))
 		}
@@ -751,7 +752,7 @@ func (h *Hub) payOwed(ctx context.Context) (int, error) {
 }
 
 // receiptPublish is where a receipt to toHost goes and how.
-func (h *Hub) receiptPublish(toHost string, r Receipt) (string, []jetstream.PublishOpt) {
-	return subjRcpt + toHost + "." + h.hostTok,
-		[]jetstream.PublishOpt{jetstream.WithMsgID(r.ID + "." + string(r.State)), jetstream.WithExpectStream(StreamRcpt)}
+func (h *Hub) receiptPublish(toHost string, r hubwire.Receipt) (string, []jetstream.PublishOpt) {
+	return hubwire.PrefixRcpt + toHost + "." + h.hostTok,
+		[]jetstream.PublishOpt{jetstream.WithMsgID(r.ID + "." + string(r.State)), jetstream.WithExpectStream(hubwire.StreamRcpt)}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/store"
 )
 
@@ -72,7 +73,7 @@ func (h *Hub) Status(ctx context.Context) (Status, error) {
 	st.URL = s.nc.ConnectedUrlRedacted()
 	st.ServerName = s.nc.ConnectedServerName()
 	st.ClusterName = s.nc.ConnectedClusterName()
-	for _, name := range hubStreams {
+	for _, name := range hubwire.StreamNames() {
 		str, err := s.js.Stream(ctx, name)
 		if err != nil {
 			st.Errors = append(st.Errors, fmt.Sprintf("stream %s: %v", name, err))
@@ -82,7 +83,7 @@ func (h *Hub) Status(ctx context.Context) (Status, error) {
 		ss := StreamStatus{Name: name, Messages: info.State.Msgs, Bytes: info.State.Bytes}
 		if c := info.Cluster; c != nil {
 			ss.Leader = c.Leader
-			if name == StreamMsg {
+			if name == hubwire.StreamMsg {
 				if c.Leader != "" {
 					st.ClusterPeers = append(st.ClusterPeers, c.Leader)
 				}
@@ -99,7 +100,7 @@ func (h *Hub) Status(ctx context.Context) (Status, error) {
 		st.ClusterPeers = []string{st.ServerName}
 	}
 	if info, err := s.msgs.Info(ctx); err != nil {
-		st.Errors = append(st.Errors, fmt.Sprintf("consumer %s: %v", MsgConsumer(h.opts.HostName), err))
+		st.Errors = append(st.Errors, fmt.Sprintf("consumer %s: %v", hubwire.MsgConsumer(h.opts.HostName), err))
 	} else {
 		st.Pending = info.NumPending + uint64(info.NumAckPending)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/hub"
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sender"
 	"github.com/netsend/messenger/internal/store"
@@ -100,7 +101,7 @@ func (s *hubSite) connect(host string, errs chan<- error) *nats.Conn {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	nc, err := nats.Connect(s.cluster.urls(), opt, nats.Name("interop-"+host), nats.CustomInboxPrefix(hub.InboxPrefix(host)),
+	nc, err := nats.Connect(s.cluster.urls(), opt, nats.Name("interop-"+host), nats.CustomInboxPrefix(hubwire.InboxPrefix(host)),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if errs != nil {
 				select {
@@ -132,18 +133,18 @@ func (s *hubSite) waitRegistered(reader, host, name string, online bool, logs fu
 		if err != nil {
 			return "the messenger_names bucket: " + err.Error() + "\n" + logs()
 		}
-		if _, err := names.Get(ctx, hub.SubjectToken(host)+"."+hub.SubjectToken(name)); err != nil {
+		if _, err := names.Get(ctx, hubwire.SubjectToken(host)+"."+hubwire.SubjectToken(name)); err != nil {
 			return fmt.Sprintf("the registry has no %s on %s: %v\n%s", name, host, err, logs())
 		}
 		hosts, err := js.KeyValue(ctx, "messenger_hosts")
 		if err != nil {
 			return "the messenger_hosts bucket: " + err.Error() + "\n" + logs()
 		}
-		e, err := hosts.Get(ctx, hub.SubjectToken(host))
+		e, err := hosts.Get(ctx, hubwire.SubjectToken(host))
 		if err != nil {
 			return fmt.Sprintf("the registry has no host %s: %v\n%s", host, err, logs())
 		}
-		rec, err := hub.DecodeHostRecord(e.Value())
+		rec, err := hubwire.DecodeHostRecord(e.Value())
 		if err != nil {
 			return fmt.Sprintf("host %s's record %q: %v", host, e.Value(), err)
 		}
@@ -383,7 +384,7 @@ func TestHubThreeDaemons(t *testing.T) {
 		errs := make(chan error, 4)
 		nc := s.connect("HOSTA", errs)
 		forged := "from HOSTA's seed, under HOSTC's subject"
-		env, err := hub.EncodeEnvelope(hub.Envelope{ID: hub.NewID(), To: "BOB", From: "carol", Text: forged, Sent: time.Now()})
+		env, err := hubwire.EncodeEnvelope(hubwire.Envelope{ID: hubwire.NewID(), To: "BOB", From: "carol", Text: forged, Sent: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +406,7 @@ func TestHubThreeDaemons(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, err = js.Publish(ctx, "messenger.msg.HOSTB.HOSTC", env, jetstream.WithMsgID(hub.NewID()))
+		_, err = js.Publish(ctx, "messenger.msg.HOSTB.HOSTC", env, jetstream.WithMsgID(hubwire.NewID()))
 		cancel()
 		if err == nil {
 			t.Fatal("a JetStream publish to messenger.msg.HOSTB.HOSTC as HOSTA was acknowledged")
@@ -427,7 +428,7 @@ func TestHubThreeDaemons(t *testing.T) {
 		// Under its own subject, a body that claims another sender shows
 		// that name as text, but the verified host is the publisher's.
 		claim := "a body that claims to be from HOSTC"
-		env, err = hub.EncodeEnvelope(hub.Envelope{ID: hub.NewID(), To: "BOB", From: "CAROL", Text: claim, Sent: time.Now()})
+		env, err = hubwire.EncodeEnvelope(hubwire.Envelope{ID: hubwire.NewID(), To: "BOB", From: "CAROL", Text: claim, Sent: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +436,7 @@ func TestHubThreeDaemons(t *testing.T) {
 		json.Unmarshal(env, &fields)
 		fields["verified"], fields["host"], fields["from_host"] = "HOSTC", "HOSTC", "HOSTC"
 		env, _ = json.Marshal(fields)
-		if _, err := js.Publish(ctx, "messenger.msg.HOSTB.HOSTA", env, jetstream.WithMsgID(hub.NewID())); err != nil {
+		if _, err := js.Publish(ctx, "messenger.msg.HOSTB.HOSTA", env, jetstream.WithMsgID(hubwire.NewID())); err != nil {
 			t.Fatalf("HOSTA publishing under its own subject: %v", err)
 		}
 		m := waitInbox(t, b, claim, logs)
@@ -654,7 +655,7 @@ func streamThroughNodeKill(t *testing.T, s *hubSite, senders map[string]*daemon,
 		return true
 	})
 
-	// Bounded well past the message consumer's ack wait (hub.MsgAckWait,
+	// Bounded well past the message consumer's ack wait (hubwire.MsgAckWait,
 	// plus the wait for stranded messages): an ack lost with the killed
 	// node holds BOB's messages until the hub redelivers, which delays
 	// but must not lose or repeat anything.

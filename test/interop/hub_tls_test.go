@@ -18,7 +18,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/netsend/messenger/internal/api"
-	"github.com/netsend/messenger/internal/hub"
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -148,9 +149,9 @@ func TestHubEmbeddedTLS(t *testing.T) {
 			// B's lookup of ALICE needs A's registration first; reading
 			// the registry as HOSTB over TLS also proves a raw client
 			// with the CA gets in.
-			tlsOpts, err := hub.TLSOptions(pki.ca, "", "")
+			tlsOpts, err := hubauth.TLSOptions(pki.ca, "", "")
 			if tc.mutual {
-				tlsOpts, err = hub.TLSOptions(pki.ca, pki.clientCert, pki.clientKey)
+				tlsOpts, err = hubauth.TLSOptions(pki.ca, pki.clientCert, pki.clientKey)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -234,11 +235,11 @@ func hubPlaintextRefused(t *testing.T, addr string) {
 // seed, has name on host.
 func waitHubName(t *testing.T, url, reader, seed string, tlsOpts []nats.Option, host, name string, logs func() string) {
 	t.Helper()
-	creds, err := hub.ConnectOptions(seed)
+	creds, err := hubauth.ConnectOptions(seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(append(creds, tlsOpts...), nats.CustomInboxPrefix(hub.InboxPrefix(reader)), nats.Name("interop-tls-reader"))
+	opts := append(append(creds, tlsOpts...), nats.CustomInboxPrefix(hubwire.InboxPrefix(reader)), nats.Name("interop-tls-reader"))
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatalf("connecting to the hub over TLS as %s: %v\n%s", reader, err, logs())
@@ -254,11 +255,11 @@ func waitHubName(t *testing.T, url, reader, seed string, tlsOpts []nats.Option, 
 	waitFor(t, 20*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		kv, err := js.KeyValue(ctx, hub.BucketNames)
+		kv, err := js.KeyValue(ctx, hubwire.BucketNames)
 		if err != nil {
 			return "the names bucket: " + err.Error() + "\n" + logs()
 		}
-		if _, err := kv.Get(ctx, hub.SubjectToken(host)+"."+hub.SubjectToken(name)); err != nil {
+		if _, err := kv.Get(ctx, hubwire.SubjectToken(host)+"."+hubwire.SubjectToken(name)); err != nil {
 			return fmt.Sprintf("the registry has no %s on %s: %v\n%s", name, host, err, logs())
 		}
 		return ""

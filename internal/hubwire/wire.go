@@ -1,4 +1,4 @@
-package hub
+package hubwire
 
 import (
 	"bytes"
@@ -73,10 +73,10 @@ func (e *Envelope) Validate() error {
 	if err := checkID(kind, e.ID); err != nil {
 		return err
 	}
-	if err := checkName(kind, "to", e.To); err != nil {
+	if err := CheckName(kind, "to", e.To); err != nil {
 		return err
 	}
-	if err := checkName(kind, "from", e.From); err != nil {
+	if err := CheckName(kind, "from", e.From); err != nil {
 		return err
 	}
 	if !utf8.ValidString(e.Text) {
@@ -181,7 +181,7 @@ func (r *Receipt) Validate() error {
 	default:
 		return malformed(kind, "state", "%q is not delivered, read, expired or refused", r.State)
 	}
-	if err := checkName(kind, "to", r.To); err != nil {
+	if err := CheckName(kind, "to", r.To); err != nil {
 		return err
 	}
 	if r.At.IsZero() {
@@ -249,10 +249,10 @@ type wireNameRecord struct {
 
 // Validate checks n against the limits DecodeNameRecord enforces.
 func (n *NameRecord) Validate() error {
-	if err := checkName("name record", "host", n.Host); err != nil {
+	if err := CheckName("name record", "host", n.Host); err != nil {
 		return err
 	}
-	return checkName("name record", "name", n.Name)
+	return CheckName("name record", "name", n.Name)
 }
 
 // EncodeNameRecord returns n as the JSON kept in messenger_names.
@@ -297,11 +297,11 @@ type wireHostRecord struct {
 // Validate checks h against the limits DecodeHostRecord enforces.
 func (h *HostRecord) Validate() error {
 	const kind = "host record"
-	if err := checkName(kind, "host", h.Host); err != nil {
+	if err := CheckName(kind, "host", h.Host); err != nil {
 		return err
 	}
 	if h.Domain != "" {
-		if err := checkName(kind, "domain", h.Domain); err != nil {
+		if err := CheckName(kind, "domain", h.Domain); err != nil {
 			return err
 		}
 	}
@@ -375,18 +375,19 @@ func checkID(kind, id string) error {
 	return nil
 }
 
-// checkName accepts what a messenger, host or domain name may be: 1 to
-// MaxNameLen characters of UTF-8 without control characters, which no
-// sink should have to defuse.
-func checkName(kind, field, v string) error {
-	if why := nameProblem(v); why != "" {
+// CheckName accepts what a messenger, host or domain name may be: 1 to
+// message.MaxNameLen characters of UTF-8 without control characters,
+// which no sink should have to defuse. kind and field name what is
+// checked in the error, which wraps ErrMalformed.
+func CheckName(kind, field, v string) error {
+	if why := NameProblem(v); why != "" {
 		return malformed(kind, field, "%s", why)
 	}
 	return nil
 }
 
-// nameProblem says what is wrong with a name, or "" when nothing is.
-func nameProblem(v string) string {
+// NameProblem says what is wrong with a name, or "" when nothing is.
+func NameProblem(v string) string {
 	if v == "" {
 		return "missing"
 	}

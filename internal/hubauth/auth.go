@@ -1,4 +1,10 @@
-package hub
+// Package hubauth holds the hub's credentials and provisioning, what the
+// messenger CLI and the embedded server use: the hosts' and the admin's
+// nkeys and where they are kept, the subject permissions each gets, the
+// nats-server configuration for an external cluster, the connection
+// options for a key or a TLS server, and Provision, which creates the
+// streams, buckets and consumers (package hubwire names them).
+package hubauth
 
 import (
 	"bytes"
@@ -14,6 +20,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/netsend/messenger/internal/hubwire"
 )
 
 // The hub's authorization rests on one rule: whatever a host can make the
@@ -30,27 +38,27 @@ import (
 // HostPermissions is what host may do on the hub: publish messages,
 // receipts and broadcasts as itself, write its own registry keys, read
 // the registry, and pull and ack from its own durable consumers; it
-// receives only on its own inbox prefix (InboxPrefix) and the registry's
-// change feed (RegistryUpdates). It is used by the
-// embedded server and printed into nats-server configuration by
-// NatsConfig.
+// receives only on its own inbox prefix (hubwire.InboxPrefix) and the
+// registry's change feed (hubwire.RegistryUpdates). It is used by the
+// embedded server (package hubserver) and printed into nats-server
+// configuration by NatsConfig.
 func HostPermissions(host string) *server.Permissions {
-	t := SubjectToken(host)
+	t := hubwire.SubjectToken(host)
 	pub := []string{
 		"messenger.msg.*." + t,
 		"messenger.rcpt.*." + t,
 		"messenger.bcast.*." + t,
-		"$KV." + BucketNames + "." + t + ".>",
-		"$KV." + BucketHosts + "." + t,
+		"$KV." + hubwire.BucketNames + "." + t + ".>",
+		"$KV." + hubwire.BucketHosts + "." + t,
 		"$JS.API.INFO",
 	}
-	for _, s := range hubStreams {
+	for _, s := range hubwire.StreamNames() {
 		pub = append(pub, "$JS.API.STREAM.INFO."+s)
 	}
 	for _, c := range []struct{ stream, consumer string }{
-		{StreamMsg, MsgConsumer(host)},
-		{StreamRcpt, RcptConsumer(host)},
-		{StreamBcast, BcastConsumer(host)},
+		{hubwire.StreamMsg, hubwire.MsgConsumer(host)},
+		{hubwire.StreamRcpt, hubwire.RcptConsumer(host)},
+		{hubwire.StreamBcast, hubwire.BcastConsumer(host)},
 	} {
 		pub = append(pub,
 			"$JS.API.CONSUMER.INFO."+c.stream+"."+c.consumer,
@@ -61,8 +69,8 @@ func HostPermissions(host string) *server.Permissions {
 			"$JS.ACK.*.*."+c.stream+"."+c.consumer+".>",
 		)
 	}
-	for _, b := range []string{BucketNames, BucketHosts} {
-		s := kvStream(b)
+	for _, b := range []string{hubwire.BucketNames, hubwire.BucketHosts} {
+		s := hubwire.KVStream(b)
 		pub = append(pub,
 			// kv.Get by key, and GetMsg(seq, next_by_subj) for listing.
 			"$JS.API.DIRECT.GET."+s,
@@ -74,9 +82,9 @@ func HostPermissions(host string) *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: pub},
 		Subscribe: &server.SubjectPermission{Allow: []string{
-			InboxPrefix(host) + ".>",
-			RegistryUpdates(BucketNames) + ".>",
-			RegistryUpdates(BucketHosts) + ".>",
+			hubwire.InboxPrefix(host) + ".>",
+			hubwire.RegistryUpdates(hubwire.BucketNames) + ".>",
+			hubwire.RegistryUpdates(hubwire.BucketHosts) + ".>",
 		}},
 	}
 }
@@ -91,14 +99,6 @@ func AdminPermissions() *server.Permissions {
 	}
 }
 
-// InboxPrefix is the reply-subject prefix host must connect with
-// (nats.CustomInboxPrefix): pulled messages and API replies travel on the
-// requester's inbox, so a shared _INBOX.> would let any host read, and
-// ack away, every other host's messages.
-func InboxPrefix(host string) string {
-	return "_INBOX_" + SubjectToken(host)
-}
-
 // HostKey is one authorized user of the hub: a host, or the admin that
 // provisions streams and consumers.
 type HostKey struct {
@@ -107,17 +107,18 @@ type HostKey struct {
 	Admin     bool
 }
 
-// permissions are k's on the hub: AdminPermissions or its host's
+// Permissions are k's on the hub: AdminPermissions or its host's
 // HostPermissions.
-func (k HostKey) permissions() *server.Permissions {
+func (k HostKey) Permissions() *server.Permissions {
 	if k.Admin {
 		return AdminPermissions()
 	}
 	return HostPermissions(k.Host)
 }
 
-// The admin's key files. Host key files are named by SubjectToken, which
-// is upper case or starts with "x", so "admin" names no host.
+// The admin's key files. Host key files are named by
+// hubwire.SubjectToken, which is upper case or starts with "x", so
+// "admin" names no host.
 const (
 	adminSeedFile   = "admin.nk"
 	adminPublicFile = "admin.pub"
@@ -135,7 +136,7 @@ func AuthorizeHosts(dir string, hosts []string) ([]HostKey, error) {
 		if h == "" {
 			return keys, errors.New("hub: authorize: empty host name")
 		}
-		tok := SubjectToken(h)
+		tok := hubwire.SubjectToken(h)
 		pub, err := writeKeyPair(dir, tok+".nk", tok+".pub")
 		if err != nil {
 			return keys, fmt.Errorf("hub: authorize %s: %w", h, err)
@@ -157,7 +158,7 @@ func AuthorizeAdmin(dir string) (HostKey, error) {
 
 // SeedPath is where AuthorizeHosts puts host's seed in dir.
 func SeedPath(dir, host string) string {
-	return filepath.Join(dir, SubjectToken(strings.ToUpper(host))+".nk")
+	return filepath.Join(dir, hubwire.SubjectToken(strings.ToUpper(host))+".nk")
 }
 
 // AdminSeedPath is where AuthorizeAdmin puts the admin's seed in dir.
@@ -252,10 +253,10 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// LoadAuthorized reads every *.pub in dir: the hosts (named by their file,
-// see SubjectToken) and the admin. A missing dir authorizes no one. A
-// file that is not a user public key is an error naming it, so that a
-// typo cannot silently lock a host out or let a wrong key in.
+// LoadAuthorized reads every *.pub in dir: the hosts (named by their
+// file, see hubwire.SubjectToken) and the admin. A missing dir authorizes
+// no one. A file that is not a user public key is an error naming it, so
+// that a typo cannot silently lock a host out or let a wrong key in.
 func LoadAuthorized(dir string) ([]HostKey, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.pub"))
 	if err != nil {
@@ -277,7 +278,7 @@ func LoadAuthorized(dir string) ([]HostKey, error) {
 			keys = append(keys, HostKey{PublicKey: pub, Admin: true})
 			continue
 		}
-		host, err := NameFromToken(base)
+		host, err := hubwire.NameFromToken(base)
 		if err != nil {
 			return nil, fmt.Errorf("hub: %s: the file name is not a host: %w", p, err)
 		}
@@ -294,12 +295,12 @@ func NatsConfig(keys []HostKey) string {
 	b.WriteString("# Messenger hub users, written by `messenger hub nats-config`.\n")
 	b.WriteString("authorization {\n  users = [\n")
 	for _, k := range keys {
-		perms := k.permissions()
+		perms := k.Permissions()
 		// Only the token goes into the comment: a host name may hold any
 		// byte, a newline too.
 		comment := "admin (provisions streams and consumers)"
 		if !k.Admin {
-			comment = "host " + SubjectToken(k.Host)
+			comment = "host " + hubwire.SubjectToken(k.Host)
 		}
 		fmt.Fprintf(&b, "    # %s\n    {\n      nkey: %s\n      permissions: {\n", comment, confString(k.PublicKey))
 		writeConfPerm(&b, "publish", perms.Publish)

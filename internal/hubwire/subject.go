@@ -1,9 +1,12 @@
-// Package hub links Messenger daemons through NATS: an embedded or
-// external NATS server with JetStream carries messages between hosts,
-// keeps them while a host is offline, returns delivered/read receipts,
-// and holds the name registry; the server's subject permissions prove
-// who sent what.
-package hub
+// Package hubwire is the hub's protocol without its transport: the JSON
+// of envelopes, receipts and registry records (bytes in, checked structs
+// out), the subject tokens hosts and names become, and the topology —
+// the names and configurations of the streams, buckets and consumers.
+// It opens no connection and starts no goroutine; packages hub (the
+// daemon's runtime), hubauth (credentials and provisioning) and
+// hubserver (the embedded server) build on it. docs/protocols/hub.md
+// describes the protocol.
+package hubwire
 
 import (
 	"encoding/hex"

@@ -1,4 +1,4 @@
-package hub
+package hubauth
 
 import (
 	"errors"
@@ -237,14 +237,19 @@ func TestNatsConfigParses(t *testing.T) {
 	}
 }
 
-// TestHubStreamsAreProvisioned: the streams hosts may read the info of,
-// and Status reports, are the ones Provision makes.
-func TestHubStreamsAreProvisioned(t *testing.T) {
-	var made []string
-	for _, cfg := range StreamConfigs(1) {
-		made = append(made, cfg.Name)
+// authorizeWithAdmin gives hosts and the admin their keys in dir, as
+// `messenger hub authorize --admin` does, and returns the keys dir holds.
+func authorizeWithAdmin(t *testing.T, dir string, hosts ...string) []HostKey {
+	t.Helper()
+	if _, err := AuthorizeHosts(dir, hosts); err != nil {
+		t.Fatal(err)
 	}
-	if !slices.Equal(hubStreams, made) {
-		t.Errorf("hubStreams = %q, StreamConfigs makes %q", hubStreams, made)
+	if _, err := AuthorizeAdmin(dir); err != nil {
+		t.Fatal(err)
 	}
+	keys, err := LoadAuthorized(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

@@ -1,15 +1,36 @@
-package hub
+package hubwire
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The stream and bucket names (StreamMsg, BucketNames...) are in hub.go.
+// The hub's streams and key-value buckets (StreamConfigs configures them).
+const (
+	StreamMsg   = "MESSENGER_MSG"   // messenger.msg.TOHOST.FROMHOST
+	StreamRcpt  = "MESSENGER_RCPT"  // messenger.rcpt.SENDERHOST.FROMHOST
+	StreamBcast = "MESSENGER_BCAST" // messenger.bcast.DOMAIN.FROMHOST
+	BucketNames = "messenger_names" // HOSTTOKEN.NAMETOKEN -> the host holding a name
+	BucketHosts = "messenger_hosts" // HOSTTOKEN -> the host's domain and presence
+)
+
+// The subject prefixes of messages, receipts and broadcasts: a full
+// subject adds two tokens (SubjectToken), the addressee's (host or
+// domain) and the publishing host's.
+const (
+	PrefixMsg   = "messenger.msg."
+	PrefixRcpt  = "messenger.rcpt."
+	PrefixBcast = "messenger.bcast."
+)
+
+// InboxPrefix is the reply-subject prefix host must connect with
+// (nats.CustomInboxPrefix): pulled messages and API replies travel on the
+// requester's inbox, so a shared _INBOX.> would let any host read, and
+// ack away, every other host's messages.
+func InboxPrefix(host string) string {
+	return "_INBOX_" + SubjectToken(host)
+}
 
 // RegistryUpdates is the subject prefix where the server republishes every
 // change of a registry bucket: a change of key K of BucketNames arrives
@@ -25,11 +46,13 @@ func MsgConsumer(host string) string   { return "msg_" + SubjectToken(host) }
 func RcptConsumer(host string) string  { return "rcpt_" + SubjectToken(host) }
 func BcastConsumer(host string) string { return "bcast_" + SubjectToken(host) }
 
-// kvStream is the stream behind a key-value bucket, as nats.go names it.
-func kvStream(bucket string) string { return "KV_" + bucket }
+// KVStream is the stream behind a key-value bucket, as nats.go names it.
+func KVStream(bucket string) string { return "KV_" + bucket }
 
-// hubStreams names the streams StreamConfigs makes, in its order.
-var hubStreams = []string{StreamMsg, StreamRcpt, StreamBcast, kvStream(BucketNames), kvStream(BucketHosts)}
+// StreamNames names the streams StreamConfigs makes, in its order.
+func StreamNames() []string {
+	return []string{StreamMsg, StreamRcpt, StreamBcast, KVStream(BucketNames), KVStream(BucketHosts)}
+}
 
 // Limits the hub enforces whatever the clients do: an envelope is at most
 // MaxEnvelopeSize (wire.go: 4,095 characters of up to 6 JSON bytes each),
@@ -71,7 +94,7 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 		// What nats.go's CreateKeyValue makes, less AllowRollup, and
 		// republishing changes to the hosts.
 		return jetstream.StreamConfig{
-			Name:              kvStream(bucket),
+			Name:              KVStream(bucket),
 			Subjects:          []string{"$KV." + bucket + ".>"},
 			Retention:         jetstream.LimitsPolicy,
 			Discard:           jetstream.DiscardNew,
@@ -91,12 +114,12 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			},
 		}
 	}
-	msg := msgs(StreamMsg, "messenger.msg.>", 7*24*time.Hour)
+	msg := msgs(StreamMsg, PrefixMsg+">", 7*24*time.Hour)
 	msg.AllowAtomicPublish = true
 	return []jetstream.StreamConfig{
 		msg,
-		msgs(StreamRcpt, "messenger.rcpt.>", 7*24*time.Hour),
-		msgs(StreamBcast, "messenger.bcast.>", 24*time.Hour),
+		msgs(StreamRcpt, PrefixRcpt+">", 7*24*time.Hour),
+		msgs(StreamBcast, PrefixBcast+">", 24*time.Hour),
 		kv(BucketNames),
 		kv(BucketHosts),
 	}
@@ -111,7 +134,7 @@ type HostConsumer struct {
 // MsgMaxAckPending is how many of a host's messages may be out unacked:
 // the host takes them in batches, stores each batch in stream order with
 // shared commits, and acks none before it is stored and its receipt is in
-// the hub (receive.go keeps the order when one fails).
+// the hub (package hub keeps the order when one fails).
 const MsgMaxAckPending = 64
 
 // MsgAckWait is how long a host's message may stay unacknowledged before
@@ -134,95 +157,17 @@ func HostConsumers(host string) []HostConsumer {
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 		}
 	}
-	msg := pull(MsgConsumer(host), "messenger.msg."+t+".>")
+	msg := pull(MsgConsumer(host), PrefixMsg+t+".>")
 	msg.MaxAckPending = MsgMaxAckPending
 	// A batch is stored and answered in well under a second; an ack lost
 	// with a failed server holds the host's messages until this passes,
 	// and a redelivery of what was stored meanwhile is only a duplicate.
 	msg.AckWait = MsgAckWait
-	bcast := pull(BcastConsumer(host), "messenger.bcast.>")
+	bcast := pull(BcastConsumer(host), PrefixBcast+">")
 	bcast.DeliverPolicy = jetstream.DeliverNewPolicy
 	return []HostConsumer{
 		{StreamMsg, msg},
-		{StreamRcpt, pull(RcptConsumer(host), "messenger.rcpt."+t+".>")},
+		{StreamRcpt, pull(RcptConsumer(host), PrefixRcpt+t+".>")},
 		{StreamBcast, bcast},
 	}
-}
-
-// ProvisionOptions say what Provision creates.
-type ProvisionOptions struct {
-	Replicas int      // of every stream; 1 on a single server, 3 in a 3-node cluster
-	Hosts    []string // hosts whose consumers to create
-}
-
-// Provision creates or updates the hub's streams and buckets and the
-// hosts' consumers. It needs an admin connection (AdminPermissions):
-// hosts may not create any of these (see HostPermissions). Running it
-// again changes nothing but what differs; a revoked host's consumers are
-// kept, so that its queued messages wait for a new key.
-func Provision(ctx context.Context, js jetstream.JetStream, o ProvisionOptions) error {
-	for _, cfg := range StreamConfigs(o.Replicas) {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("hub: provisioning stream %s: %w", cfg.Name, err)
-		}
-	}
-	for _, h := range o.Hosts {
-		for _, c := range HostConsumers(h) {
-			if _, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config); err != nil {
-				return fmt.Errorf("hub: provisioning consumer %s on %s: %w", c.Config.Durable, c.Stream, err)
-			}
-		}
-	}
-	return nil
-}
-
-// ReleaseName drops host's claim on name from the registry, so that the
-// name passes to the next host claiming it: an admin's remedy for the
-// claim of a host that is gone, which would otherwise hold the name for
-// the claim lifetime. host "" releases the claim the name belongs to now.
-// It needs an admin connection: hosts may not purge, and write only their
-// own keys. A host still running registers the name again at its next
-// heartbeat, behind every other claimant. It returns the host released.
-func ReleaseName(ctx context.Context, js jetstream.JetStream, name, host string) (string, error) {
-	if why := nameProblem(name); why != "" {
-		return "", fmt.Errorf("hub: releasing %q: %s", name, why)
-	}
-	nameTok := SubjectToken(name)
-	names, err := js.Stream(ctx, kvStream(BucketNames))
-	if err != nil {
-		return "", notProvisioned("stream "+kvStream(BucketNames), err)
-	}
-	hostTok := SubjectToken(host)
-	if host == "" {
-		hosts, err := js.KeyValue(ctx, BucketHosts)
-		if err != nil {
-			return "", notProvisioned("bucket "+BucketHosts, err)
-		}
-		c, err := nameOwner(ctx, names, hosts, nameTok, time.Now(), claimLifetime)
-		if err != nil {
-			return "", fmt.Errorf("hub: releasing %q: %w", name, err)
-		}
-		hostTok = c.hostTok
-	} else {
-		kv, err := js.KeyValue(ctx, BucketNames)
-		if err != nil {
-			return "", notProvisioned("bucket "+BucketNames, err)
-		}
-		if _, err := kv.Get(ctx, hostTok+"."+nameTok); errors.Is(err, jetstream.ErrKeyNotFound) {
-			return "", fmt.Errorf("hub: releasing %q: %w: %s holds no claim on it", name, ErrUnknownName, host)
-		} else if err != nil {
-			return "", fmt.Errorf("hub: releasing %q: %w", name, err)
-		}
-	}
-	// A purge, not a delete: the admin may not publish into the bucket,
-	// and the key is gone rather than marked, as if never registered.
-	subj := "$KV." + BucketNames + "." + hostTok + "." + nameTok
-	if err := names.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
-		return "", fmt.Errorf("hub: releasing %q from %s: %w", name, hostTok, err)
-	}
-	released, err := NameFromToken(hostTok)
-	if err != nil {
-		return "", err
-	}
-	return released, nil
 }

@@ -1,4 +1,4 @@
-package hub
+package hubserver
 
 import (
 	"bufio"
@@ -24,6 +24,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubwire"
 )
 
 // testCA is a throwaway certificate authority, made afresh by each test
@@ -112,11 +115,11 @@ func writePEM(t *testing.T, dir, name, blockType string, der []byte) string {
 // options, returning the error rather than failing.
 func connectTLS(t *testing.T, h testHub, host string, tlsOpts []nats.Option) (*nats.Conn, error) {
 	t.Helper()
-	creds, err := ConnectOptions(SeedPath(h.dir, host))
+	creds, err := hubauth.ConnectOptions(hubauth.SeedPath(h.dir, host))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(creds, nats.CustomInboxPrefix(InboxPrefix(host)), nats.Timeout(waitTimeout))
+	opts := append(creds, nats.CustomInboxPrefix(hubwire.InboxPrefix(host)), nats.Timeout(waitTimeout))
 	nc, err := nats.Connect(h.url, append(opts, tlsOpts...)...)
 	if err == nil {
 		t.Cleanup(nc.Close)
@@ -126,7 +129,7 @@ func connectTLS(t *testing.T, h testHub, host string, tlsOpts []nats.Option) (*n
 
 func mustTLSOptions(t *testing.T, ca, cert, key string) []nats.Option {
 	t.Helper()
-	opts, err := TLSOptions(ca, cert, key)
+	opts, err := hubauth.TLSOptions(ca, cert, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,7 @@ func exchange(t *testing.T, from *nats.Conn, fromHost string, to *nats.Conn, toH
 	if _, err := fromJS.Publish(ctx, subject, []byte(`{"id":"`+id+`"}`)); err != nil {
 		t.Fatalf("%s publishing to %s: %v", fromHost, toHost, err)
 	}
-	m := fetchOne(t, toJS, StreamMsg, MsgConsumer(toHost))
+	m := fetchOne(t, toJS, hubwire.StreamMsg, hubwire.MsgConsumer(toHost))
 	if m.Subject() != subject || !bytes.Contains(m.Data(), []byte(id)) {
 		t.Fatalf("%s got %q %s, want %q with id %s", toHost, m.Subject(), m.Data(), subject, id)
 	}
@@ -210,7 +213,7 @@ func plaintextRefused(t *testing.T, hubURL string) {
 func TestEmbeddedTLS(t *testing.T) {
 	ca := newTestCA(t, "hub")
 	certFile, keyFile := ca.issue(t, "hub-server", true)
-	e, h := startTestEmbeddedWith(t, func(o *EmbeddedOptions) {
+	e, h := startTestEmbeddedWith(t, func(o *Options) {
 		o.TLSCert, o.TLSKey = certFile, keyFile
 	}, "HA", "HB")
 	if !strings.HasPrefix(h.url, "tls://127.0.0.1:") {
@@ -295,7 +298,7 @@ func TestEmbeddedMutualTLS(t *testing.T) {
 	clientCA := newTestCA(t, "hosts")
 	otherCA := newTestCA(t, "other")
 	certFile, keyFile := serverCA.issue(t, "hub-server", true)
-	e, h := startTestEmbeddedWith(t, func(o *EmbeddedOptions) {
+	e, h := startTestEmbeddedWith(t, func(o *Options) {
 		o.TLSCert, o.TLSKey, o.TLSClientCA = certFile, keyFile, clientCA.file
 	}, "HA", "HB")
 	aCert, aKey := clientCA.issue(t, "ha-client", false)
@@ -376,7 +379,7 @@ func TestEmbeddedTLSBadFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.pem")
-	self, err := LoadOrCreateSelfKey(t.TempDir())
+	self, err := hubauth.LoadOrCreateSelfKey(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +400,7 @@ func TestEmbeddedTLSBadFiles(t *testing.T) {
 		{"no listener", "", certFile, keyFile, "", "no listen address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: tc.listen, Self: self, SelfHost: "SELF",
+			e, err := Start(Options{StoreDir: t.TempDir(), Listen: tc.listen, Self: self, SelfHost: "SELF",
 				TLSCert: tc.cert, TLSKey: tc.key, TLSClientCA: tc.clientCA})
 			if err == nil {
 				e.Shutdown()
@@ -409,7 +412,7 @@ func TestEmbeddedTLSBadFiles(t *testing.T) {
 		})
 	}
 	// The good pair starts, so the cases above failed for their file.
-	e, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Self: self, SelfHost: "SELF",
+	e, err := Start(Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Self: self, SelfHost: "SELF",
 		TLSCert: certFile, TLSKey: keyFile, TLSClientCA: ca.file})
 	if err != nil {
 		t.Fatalf("the good certificate, key and client CA: %v", err)

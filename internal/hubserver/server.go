@@ -1,4 +1,9 @@
-package hub
+// Package hubserver runs the hub's NATS server inside the daemon: a
+// nats-server with JetStream, its users the daemon's own host, an
+// in-process admin and the keys package hubauth authorized, each with
+// hubauth's permissions, its streams and consumers provisioned at the
+// start and on every reload.
+package hubserver
 
 import (
 	"context"
@@ -19,10 +24,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+
+	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubwire"
 )
 
-// EmbeddedOptions configure the daemon's own NATS server.
-type EmbeddedOptions struct {
+// Options configure the daemon's own NATS server.
+type Options struct {
 	StoreDir   string // JetStream file storage
 	Listen     string // HOST:PORT where other hosts reach it ("...:0" picks a port); "" = in-process only
 	ServerName string // "" = the server's generated id; spaces become '_' (nats-server refuses them)
@@ -35,19 +43,19 @@ type EmbeddedOptions struct {
 	TLSKey      string
 	TLSClientCA string
 
-	Self     nkeys.KeyPair // the daemon's own user key (LoadOrCreateSelfKey)
+	Self     nkeys.KeyPair // the daemon's own user key (hubauth.LoadOrCreateSelfKey)
 	SelfHost string        // the daemon's host name, which Self speaks for
 
 	// Authorized are the other hosts (and any external admin) that may
-	// connect: LoadAuthorized(hub.authorized_dir).
-	Authorized []HostKey
+	// connect: hubauth.LoadAuthorized(hub.authorized_dir).
+	Authorized []hubauth.HostKey
 
 	Log *slog.Logger
 }
 
-// Embedded is a running embedded hub server: JetStream, provisioned for
+// Server is a running embedded hub server: JetStream, provisioned for
 // its own host and every authorized one.
-type Embedded struct {
+type Server struct {
 	srv      *server.Server
 	base     *server.Options // as first configured; Reload clones it
 	self     nkeys.KeyPair
@@ -67,10 +75,10 @@ type Embedded struct {
 // file store first).
 const startTimeout = 30 * time.Second
 
-// StartEmbedded starts the embedded hub server, waits until it accepts
+// Start starts the embedded hub server, waits until it accepts
 // connections, and provisions its streams and the consumers of its own
 // host and every authorized one.
-func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
+func Start(opts Options) (*Server, error) {
 	if opts.Self == nil || opts.SelfHost == "" {
 		return nil, errors.New("hub: embedded server: the daemon's own key and host name are required")
 	}
@@ -85,7 +93,7 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: embedded server: admin key: %w", err)
 	}
-	e := &Embedded{self: opts.Self, selfHost: opts.SelfHost, admin: admin, log: log}
+	e := &Server{self: opts.Self, selfHost: opts.SelfHost, admin: admin, log: log}
 	users, err := e.users(opts.Authorized)
 	if err != nil {
 		return nil, err
@@ -213,7 +221,7 @@ func listenerTLS(certFile, keyFile, clientCAFile string, log *slog.Logger) (*tls
 // users are the server's nkey users: the daemon itself as its host, the
 // in-process admin, and the authorized keys. One key with two roles
 // would get whichever the server saw last, so that is refused.
-func (e *Embedded) users(authorized []HostKey) ([]*server.NkeyUser, error) {
+func (e *Server) users(authorized []hubauth.HostKey) ([]*server.NkeyUser, error) {
 	selfPub, err := e.self.PublicKey()
 	if err != nil {
 		return nil, fmt.Errorf("hub: own key: %w", err)
@@ -223,8 +231,8 @@ func (e *Embedded) users(authorized []HostKey) ([]*server.NkeyUser, error) {
 		return nil, fmt.Errorf("hub: admin key: %w", err)
 	}
 	users := []*server.NkeyUser{
-		{Nkey: selfPub, Permissions: HostPermissions(e.selfHost)},
-		{Nkey: adminPub, Permissions: AdminPermissions(),
+		{Nkey: selfPub, Permissions: hubauth.HostPermissions(e.selfHost)},
+		{Nkey: adminPub, Permissions: hubauth.AdminPermissions(),
 			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeInProcess: {}}},
 	}
 	seen := map[string]string{selfPub: "this daemon's own key", adminPub: "the admin key"}
@@ -237,12 +245,12 @@ func (e *Embedded) users(authorized []HostKey) ([]*server.NkeyUser, error) {
 			return nil, fmt.Errorf("hub: %s has the same key as %s", who, other)
 		}
 		seen[k.PublicKey] = who
-		users = append(users, &server.NkeyUser{Nkey: k.PublicKey, Permissions: k.permissions()})
+		users = append(users, &server.NkeyUser{Nkey: k.PublicKey, Permissions: k.Permissions()})
 	}
 	return users, nil
 }
 
-func (e *Embedded) provision(authorized []HostKey) error {
+func (e *Server) provision(authorized []hubauth.HostKey) error {
 	hosts := []string{e.selfHost}
 	for _, k := range authorized {
 		if !k.Admin {
@@ -251,26 +259,26 @@ func (e *Embedded) provision(authorized []HostKey) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	return Provision(ctx, e.js, ProvisionOptions{Replicas: 1, Hosts: hosts})
+	return hubauth.Provision(ctx, e.js, hubauth.ProvisionOptions{Replicas: 1, Hosts: hosts})
 }
 
 // SelfOptions connect the daemon to its own server, in process, as its
 // own host: with the same permissions as any other host, so that its
 // flows are the ones remote hosts use.
-func (e *Embedded) SelfOptions() []nats.Option {
+func (e *Server) SelfOptions() []nats.Option {
 	return []nats.Option{
 		e.InProcessOption(),
 		nkeyOption(e.self),
-		nats.CustomInboxPrefix(InboxPrefix(e.selfHost)),
+		nats.CustomInboxPrefix(hubwire.InboxPrefix(e.selfHost)),
 	}
 }
 
 // InProcessOption makes a connection go to this server without a socket.
-func (e *Embedded) InProcessOption() nats.Option { return nats.InProcessServer(inProcess{e}) }
+func (e *Server) InProcessOption() nats.Option { return nats.InProcessServer(inProcess{e}) }
 
 // inProcess hands out in-process connections while the server runs; a
 // client reconnecting after Shutdown gets an error, not a stopped server.
-type inProcess struct{ e *Embedded }
+type inProcess struct{ e *Server }
 
 func (p inProcess) InProcessConn() (net.Conn, error) {
 	p.e.mu.Lock()
@@ -285,17 +293,17 @@ func (p inProcess) InProcessConn() (net.Conn, error) {
 // ClientURL is where other hosts reach the server: tls://HOST:PORT when
 // the listener takes only TLS, nats://HOST:PORT when not, "" when it
 // listens in process only.
-func (e *Embedded) ClientURL() string { return e.url }
+func (e *Server) ClientURL() string { return e.url }
 
 // ServerName is the server's name, as `hub status` shows it.
-func (e *Embedded) ServerName() string { return e.name }
+func (e *Server) ServerName() string { return e.name }
 
 // Reload replaces the authorized keys without a restart: a host no longer
 // among them is disconnected at once and refused from then on; a new one
 // gets its consumers.
 // Everything else, the listener's TLS too, stays as started: a renewed
 // certificate needs a restart.
-func (e *Embedded) Reload(authorized []HostKey) error {
+func (e *Server) Reload(authorized []hubauth.HostKey) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.srv == nil {
@@ -315,7 +323,7 @@ func (e *Embedded) Reload(authorized []HostKey) error {
 }
 
 // Shutdown stops the server and waits until it has.
-func (e *Embedded) Shutdown() {
+func (e *Server) Shutdown() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.adminNC != nil {
@@ -325,7 +333,7 @@ func (e *Embedded) Shutdown() {
 	e.stopServer()
 }
 
-func (e *Embedded) stopServer() {
+func (e *Server) stopServer() {
 	if e.srv == nil {
 		return
 	}
