@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/message"
@@ -145,6 +144,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /v1/names/{name}", s.deleteName)
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("POST /v1/alerts", s.raiseAlert)
+	s.inboxRoutes(mux)
 	s.spamRoutes(mux)
 	s.tokenRoutes(mux)
 	s.hubRoutes(mux)
@@ -174,6 +174,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if opt.AfterID, opt.Limit, err = pageQuery(q); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := searchQuery(q, &opt); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
@@ -243,20 +247,7 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, id, err)
 		return
 	}
-	if s.Events != nil {
-		s.Events.Publish(Event{Kind: EventRead, ID: id, Message: &m})
-	}
-	if s.HubLink != nil && m.HubID != "" {
-		// The reader need not wait for the sender's host: the receipt
-		// goes out in the background, bounded.
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := s.HubLink.MarkRead(ctx, m); err != nil {
-				s.Log.Warn("read receipt lost: neither kept nor sent", slog.Int64("id", m.ID), slog.String("to_host", m.Verified), slog.Any("err", err))
-			}
-		}()
-	}
+	s.noteRead(m)
 	writeJSON(w, http.StatusOK, m)
 }
 

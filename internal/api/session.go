@@ -229,7 +229,8 @@ func (w *Web) setSession(rw http.ResponseWriter, r *http.Request, id string) {
 
 // Wrap serves the sign-in and sign-out pages and lets through to next
 // (the web page) only requests with a credential; others are sent to the
-// sign-in page. The stylesheet is open: the sign-in page uses it.
+// sign-in page. The stylesheet is open, as the sign-in page uses it, and
+// so are the manifest and icons (openWebPaths).
 func (w *Web) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -239,7 +240,8 @@ func (w *Web) Wrap(next http.Handler) http.Handler {
 		case SignOutPath:
 			w.signOut(rw, r)
 			return
-		case "/style.css":
+		}
+		if openWebPaths[r.URL.Path] {
 			next.ServeHTTP(rw, r)
 			return
 		}

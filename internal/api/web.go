@@ -15,9 +15,11 @@ import (
 var webFiles embed.FS
 
 // contentSecurityPolicy lets the page load only its own script and style
-// and talk only to this daemon.
+// and talk only to this daemon. Images may also be data: URLs, which is
+// how the page draws the unread badge onto its favicon (a canvas has no
+// other way out); the manifest and the service worker come from here.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
-	"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"img-src 'self' data:; manifest-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // WebHandler serves the web inbox: the page and its assets, embedded.
 func WebHandler() http.Handler {
@@ -32,15 +34,37 @@ func WebHandler() http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s is not allowed here", r.Method))
 			return
 		}
-		switch r.URL.Path {
-		case "/", "/index.html", "/app.js", "/style.css":
-		default:
+		if !webPaths[r.URL.Path] {
 			http.NotFound(w, r)
 			return
+		}
+		if r.URL.Path == "/manifest.webmanifest" {
+			// Go's table has no type for it; nosniff would leave the
+			// browser guessing.
+			w.Header().Set("Content-Type", "application/manifest+json")
+		}
+		if r.URL.Path == "/sw.js" {
+			// The worker's scope is the whole origin, though its script
+			// is one file: the browser allows that without this header
+			// only because it sits at the root.
+			w.Header().Set("Service-Worker-Allowed", "/")
 		}
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// webPaths are the files WebHandler serves: the page, and what makes it
+// an installable app (manifest, icons, service worker).
+var webPaths = map[string]bool{
+	"/": true, "/index.html": true, "/app.js": true, "/style.css": true,
+	"/manifest.webmanifest": true, "/sw.js": true, "/icon.svg": true, "/icon-192.png": true, "/icon-512.png": true,
+}
+
+// openWebPaths need no session: the browser fetches a manifest and its
+// icons without cookies, and none of them holds anything of a user's.
+var openWebPaths = map[string]bool{
+	"/style.css": true, "/manifest.webmanifest": true, "/icon.svg": true, "/icon-192.png": true, "/icon-512.png": true,
 }
 
 // RequestHeader must accompany every change made over HTTP: a form or an

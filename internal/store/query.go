@@ -22,6 +22,17 @@ type ListOptions struct {
 	// To, when not nil, keeps only messages to these recipients (names
 	// as stored); an empty, non-nil To selects nothing.
 	To []string
+	// BeforeID, when positive, keeps only ids less than it: the cursor
+	// for paging back from the newest, which a long inbox shows first.
+	BeforeID int64
+	// Newest lists in descending id order, so that a page with a limit
+	// is the newest messages rather than the oldest.
+	Newest bool
+	// Text, when not empty, keeps only messages whose text, sender,
+	// recipient, or alert source or title contain it (ASCII letters in
+	// any case, as SQLite's LIKE compares them); % and _ in it are
+	// literal.
+	Text string
 }
 
 // Get returns the message with id, or an error wrapping ErrNotFound.
@@ -39,7 +50,8 @@ func (s *Store) Get(ctx context.Context, id int64) (message.Message, error) {
 	return m, nil
 }
 
-// List returns the messages opt selects in ascending id order.
+// List returns the messages opt selects in ascending id order, or
+// descending with opt.Newest.
 func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, error) {
 	if s.closed() {
 		return nil, ErrClosed
@@ -68,7 +80,23 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 			args = append(args, n)
 		}
 	}
-	rows, err := s.rdb.QueryContext(ctx, query+` AND id > ? ORDER BY id LIMIT ?`, append(args, opt.AfterID, limit)...)
+	if opt.Text != "" {
+		// Bound, and escaped, so that the searcher's % and _ match
+		// themselves and nothing in it is SQL.
+		pat := "%" + likeEscaper.Replace(opt.Text) + "%"
+		query += ` AND (text LIKE ? ESCAPE '\' OR sender LIKE ? ESCAPE '\' OR recipient LIKE ? ESCAPE '\'` +
+			` OR alert_source LIKE ? ESCAPE '\' OR alert_title LIKE ? ESCAPE '\')`
+		args = append(args, pat, pat, pat, pat, pat)
+	}
+	query, args = query+` AND id > ?`, append(args, opt.AfterID)
+	if opt.BeforeID > 0 {
+		query, args = query+` AND id < ?`, append(args, opt.BeforeID)
+	}
+	order := ` ORDER BY id LIMIT ?`
+	if opt.Newest {
+		order = ` ORDER BY id DESC LIMIT ?`
+	}
+	rows, err := s.rdb.QueryContext(ctx, query+order, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: listing: %w", err)
 	}
@@ -86,6 +114,9 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 	}
 	return out, nil
 }
+
+// likeEscaper escapes LIKE's wildcards and its escape character.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // Recipients returns every recipient name messages are stored under, so
 // that a caller who may read only some names can be given those.

@@ -2,7 +2,17 @@
 // through textContent, never as HTML.
 "use strict";
 
-const state = { messages: new Map(), selected: 0, lastID: 0, source: null };
+// messages holds the pages loaded so far (newest first, PAGE at a time);
+// unread is every unread message's id the caller may read, loaded apart
+// from the pages, so that the count, the title and the favicon badge are
+// right however little of the inbox is on the page.
+const state = { messages: new Map(), selected: 0, lastID: 0, oldest: 0, more: false, source: null,
+  unread: new Set(), unreadCapped: false, admin: false };
+
+// PAGE is how many messages one request lists; UNREAD_MAX bounds the
+// unread ids read for the count ("999+" past it).
+const PAGE = 50;
+const UNREAD_MAX = 999;
 
 function $(id) { return document.getElementById(id); }
 
@@ -164,9 +174,7 @@ function renderList() {
   const items = [...state.messages.values()].sort((a, b) => b.id - a.id);
   for (const id of rows.keys()) if (!state.messages.has(id)) rows.delete(id);
   const shown = [];
-  let unread = 0;
   for (const m of items) {
-    if (m.state === "unread") unread++;
     if (onlyUnread && m.state !== "unread") continue;
     if (q && !matches(m, q)) continue;
     shown.push(rowFor(m));
@@ -178,13 +186,62 @@ function renderList() {
     ul.insertBefore(li, at);
   }
   while (at) { const next = at.nextSibling; at.remove(); at = next; }
-  $("unread-count").textContent = unread ? "(" + unread + ")" : "";
+  $("more").hidden = !state.more;
+  $("list-empty").hidden = shown.length > 0 || state.more;
+  renderCount();
+}
+
+// renderCount shows the unread count in the tab, the title and the
+// favicon, where a glance at the browser's tab strip finds it.
+function renderCount() {
+  const n = state.unread.size;
+  const label = n === 0 ? "" : (state.unreadCapped ? UNREAD_MAX + "+" : String(n));
+  $("unread-count").textContent = label ? "(" + label + ")" : "";
+  document.title = label ? "(" + label + ") Messenger" : "Messenger";
+  drawFavicon(label);
+}
+
+// The favicon's badge is drawn on a canvas over the app icon and set as a
+// data: URL (the CSP allows data: images for this); without a count the
+// plain icon comes back.
+const faviconBase = new Image();
+faviconBase.src = "/icon-192.png";
+let faviconShown = "";
+
+function drawFavicon(label) {
+  if (label === faviconShown) return;
+  const link = $("favicon");
+  if (!link) return;
+  if (!label) { faviconShown = ""; link.href = "/icon-192.png"; return; }
+  if (!faviconBase.complete || !faviconBase.naturalWidth) {
+    faviconBase.addEventListener("load", () => { faviconShown = null; drawFavicon(state.unread.size ? label : ""); }, { once: true });
+    return;
+  }
+  const c = document.createElement("canvas");
+  c.width = c.height = 64;
+  const g = c.getContext("2d");
+  g.drawImage(faviconBase, 0, 0, 64, 64);
+  const text = label.length > 2 ? "99+" : label;
+  g.fillStyle = "#d00000";
+  g.beginPath();
+  g.arc(44, 20, 20, 0, 2 * Math.PI);
+  g.fill();
+  g.fillStyle = "#fff";
+  g.font = "bold " + (text.length > 2 ? 18 : 26) + "px sans-serif";
+  g.textAlign = "center";
+  g.textBaseline = "middle";
+  g.fillText(text, 44, 21);
+  link.href = c.toDataURL("image/png");
+  faviconShown = label;
 }
 
 function renderReader() {
   const m = state.messages.get(state.selected);
   $("reader").hidden = !m;
+  // On a narrow screen the list and the message take turns (style.css).
+  document.body.classList.toggle("reading", !!m);
   if (!m) return;
+  $("reader-unread").hidden = m.state !== "read";
   $("reader-header").textContent = header(m);
   const a = m.alert;
   $("reader-title").hidden = !(a && a.title);
@@ -208,9 +265,51 @@ async function openMessage(id) {
     try {
       const updated = await api("POST", "/v1/messages/" + id + "/read");
       state.messages.set(id, updated);
+      state.unread.delete(id);
     } catch (e) { console.error(e); }
     renderList();
+    if (state.selected === id) renderReader();
   }
+}
+
+// closeMessage goes back to the list: on a phone the message fills the
+// screen until then.
+function closeMessage() {
+  state.selected = 0;
+  renderReader();
+  renderList();
+}
+
+async function markUnread() {
+  const id = state.selected;
+  if (!id) return;
+  const updated = await api("POST", "/v1/messages/" + id + "/unread");
+  state.messages.set(id, updated);
+  state.unread.add(id);
+  closeMessage();
+}
+
+// markAllRead marks what the page knows of, up to the newest id it has:
+// a message arriving meanwhile stays unread.
+async function markAllRead() {
+  const res = await api("POST", "/v1/messages/read-all", { through: state.lastID });
+  for (const id of res.read) {
+    const m = state.messages.get(id);
+    if (m) m.state = "read";
+    state.unread.delete(id);
+  }
+  renderList();
+}
+
+// reply opens the send form addressed to the message's sender.
+function reply() {
+  const m = state.messages.get(state.selected);
+  if (!m) return;
+  showTab("compose");
+  const f = $("compose");
+  f.elements.to.value = m.from;
+  $("compose-result").textContent = "";
+  f.elements.text.focus();
 }
 
 async function deleteSelected() {
@@ -218,6 +317,7 @@ async function deleteSelected() {
   if (!id) return;
   await api("DELETE", "/v1/messages/" + id);
   state.messages.delete(id);
+  state.unread.delete(id);
   state.selected = 0;
   renderReader();
   renderList();
@@ -227,7 +327,61 @@ async function deleteSelected() {
 function receive(m) {
   state.messages.set(m.id, m);
   state.lastID = Math.max(state.lastID, m.id);
+  if (m.state === "unread") {
+    state.unread.add(m.id);
+    notify(m);
+  }
   renderList();
+}
+
+// Notifications are the user's choice, made with the button (a browser
+// asks for permission only on a click) and kept in localStorage; a
+// permission granted elsewhere counts as on until the button turns it off.
+const NOTIFY_KEY = "messenger.notify";
+
+function notifySupported() { return "Notification" in window; }
+
+function notifyOn() {
+  return notifySupported() && Notification.permission === "granted" && localStorage.getItem(NOTIFY_KEY) !== "off";
+}
+
+function renderNotify() {
+  const b = $("notify");
+  if (!notifySupported()) { b.hidden = true; return; }
+  const on = notifyOn();
+  b.setAttribute("aria-pressed", String(on));
+  b.textContent = on ? "Notifications on" : Notification.permission === "denied" ? "Notifications blocked" : "Notifications off";
+}
+
+async function toggleNotify() {
+  if (notifyOn()) {
+    localStorage.setItem(NOTIFY_KEY, "off");
+  } else {
+    if (Notification.permission === "default") await Notification.requestPermission();
+    if (Notification.permission === "granted") localStorage.setItem(NOTIFY_KEY, "on");
+  }
+  renderNotify();
+}
+
+// notify shows a new unread message as a system notification. An alert's
+// severity sets its urgency: a critical one stays until dismissed, an
+// info or resolved one makes no sound.
+function notify(m) {
+  if (!notifyOn()) return;
+  const a = m.alert;
+  const title = a ? oneLine("Alert from " + a.source + (a.severity ? " (" + a.severity + ")" : "") + (a.title ? ": " + a.title : ""))
+    : oneLine("Message from " + senderName(m.from) + " to " + m.to);
+  const opts = { body: visible(m.text).slice(0, 300), tag: "messenger-" + m.id, icon: "/icon-192.png",
+    requireInteraction: !!a && a.severity === "critical" && a.status !== "resolved",
+    silent: !!a && (a.severity === "info" || a.status === "resolved"), data: { id: m.id } };
+  try {
+    const n = new Notification(title, opts);
+    n.addEventListener("click", () => { window.focus(); showTab("inbox"); openMessage(m.id); n.close(); });
+  } catch (e) {
+    // Chrome on Android makes notifications only through a service
+    // worker; it opens the inbox when one is clicked (sw.js).
+    if (navigator.serviceWorker) navigator.serviceWorker.ready.then((r) => r.showNotification(title, opts)).catch(console.error);
+  }
 }
 
 function connect() {
@@ -241,11 +395,23 @@ function connect() {
   src.addEventListener("read", (ev) => {
     const { id } = JSON.parse(ev.data);
     const m = state.messages.get(id);
-    if (m) { m.state = "read"; renderList(); }
+    if (m) m.state = "read";
+    state.unread.delete(id);
+    renderList();
+    if (state.selected === id) renderReader();
+  });
+  src.addEventListener("unread", (ev) => {
+    const { id } = JSON.parse(ev.data);
+    const m = state.messages.get(id);
+    if (m) m.state = "unread";
+    state.unread.add(id);
+    renderList();
+    if (state.selected === id) renderReader();
   });
   src.addEventListener("delete", (ev) => {
     const { id } = JSON.parse(ev.data);
     state.messages.delete(id);
+    state.unread.delete(id);
     if (state.selected === id) { state.selected = 0; renderReader(); }
     renderList();
   });
@@ -254,26 +420,56 @@ function connect() {
   src.addEventListener("lagged", () => reloadInbox().catch(() => {}));
 }
 
-// reloadInbox replaces the inbox with the daemon's, keeping messages the
-// stream delivered after the list was read.
-async function reloadInbox() {
-  const msgs = await api("GET", "/v1/messages");
-  const fresh = new Map();
-  let top = 0;
-  for (const m of msgs) { fresh.set(m.id, m); top = Math.max(top, m.id); }
-  for (const [id, m] of state.messages) if (id > top) fresh.set(id, m);
-  state.messages = fresh;
-  if (state.selected && !fresh.has(state.selected)) { state.selected = 0; renderReader(); }
-  renderList();
+// listPath is the GET /v1/messages request for a page: newest first, the
+// search and the unread filter done by the daemon, and before the oldest
+// message loaded when more is asked for.
+function listPath(before) {
+  const q = new URLSearchParams({ order: "newest", limit: String(PAGE) });
+  const text = $("search").value.trim();
+  if (text) q.set("q", text);
+  if ($("only-unread").checked) q.set("state", "unread");
+  if (before) q.set("before", String(before));
+  return "/v1/messages?" + q;
 }
 
-async function loadInbox() {
-  const msgs = await api("GET", "/v1/messages");
+// loadPage reads the next page, or the first one again (fresh), which
+// replaces the list but keeps messages the stream delivered since.
+let pageSeq = 0;
+async function loadPage(fresh) {
+  const seq = ++pageSeq;
+  const msgs = await api("GET", listPath(fresh ? 0 : state.oldest));
+  // A newer search answered first: this one is stale.
+  if (seq !== pageSeq) return;
+  if (fresh) {
+    const top = msgs.length ? msgs[0].id : 0;
+    const kept = new Map();
+    for (const [id, m] of state.messages) if (id > top && top) kept.set(id, m);
+    state.messages = kept;
+    state.oldest = 0;
+  }
   for (const m of msgs) {
     state.messages.set(m.id, m);
     state.lastID = Math.max(state.lastID, m.id);
+    state.oldest = state.oldest ? Math.min(state.oldest, m.id) : m.id;
   }
+  state.more = msgs.length === PAGE;
+  if (state.selected && !state.messages.has(state.selected)) { state.selected = 0; renderReader(); }
   renderList();
+}
+
+// loadUnread reads the ids of the unread messages, for the count.
+async function loadUnread() {
+  const msgs = await api("GET", "/v1/messages?state=unread&order=newest&limit=" + UNREAD_MAX);
+  state.unread = new Set(msgs.map((m) => m.id));
+  state.unreadCapped = msgs.length === UNREAD_MAX;
+  for (const m of msgs) state.lastID = Math.max(state.lastID, m.id);
+  renderCount();
+}
+
+// reloadInbox reads the first page and the unread count again: the page
+// fell behind the stream and missed reads and deletions.
+async function reloadInbox() {
+  await Promise.all([loadPage(true), loadUnread()]);
 }
 
 async function loadNames() {
@@ -322,7 +518,27 @@ async function loadSpam() {
       catch (e) { $("spam-result").textContent = e.message; }
       loadSpam();
     });
-    td.append(explain, release);
+    // The sender's name goes on the block or trust list: its next
+    // message is dropped, or let through, by the policy.
+    const policy = (list) => {
+      const b = el("button", list === "block" ? "danger" : "", list === "block" ? "Block sender" : "Trust sender");
+      b.type = "button";
+      b.addEventListener("click", async () => {
+        try {
+          const res = await api("POST", "/v1/spam/" + list, { value: m.from });
+          $("spam-result").textContent = (list === "block" ? "blocked " : "trusted ") + oneLine(res.value);
+        } catch (e) { $("spam-result").textContent = e.message; }
+      });
+      return b;
+    };
+    const del = el("button", "danger", "Delete");
+    del.type = "button";
+    del.addEventListener("click", async () => {
+      try { await api("DELETE", "/v1/messages/" + m.id); $("spam-result").textContent = "deleted " + m.id; }
+      catch (e) { $("spam-result").textContent = e.message; }
+      loadSpam();
+    });
+    td.append(explain, release, policy("block"), policy("trust"), del);
     tr.append(td);
     tb.append(tr);
   }
@@ -337,9 +553,23 @@ function showTab(name) {
 
 document.addEventListener("DOMContentLoaded", async () => {
   for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => showTab(b.dataset.tab));
-  $("search").addEventListener("input", renderList);
-  $("only-unread").addEventListener("change", renderList);
+  // The daemon searches: the list shows at once what it has that
+  // matches, then the daemon's answer, a moment after the typing stops.
+  let typing = 0;
+  $("search").addEventListener("input", () => {
+    renderList();
+    clearTimeout(typing);
+    typing = setTimeout(() => loadPage(true).catch(console.error), 250);
+  });
+  $("only-unread").addEventListener("change", () => { renderList(); loadPage(true).catch(console.error); });
+  $("more").addEventListener("click", () => loadPage(false).catch((e) => alert(e.message)));
+  $("read-all").addEventListener("click", () => markAllRead().catch((e) => alert(e.message)));
+  $("reader-back").addEventListener("click", closeMessage);
+  $("reader-reply").addEventListener("click", reply);
+  $("reader-unread").addEventListener("click", () => markUnread().catch((e) => alert(e.message)));
   $("reader-delete").addEventListener("click", () => deleteSelected().catch((e) => alert(e.message)));
+  $("notify").addEventListener("click", () => toggleNotify().catch(console.error));
+  renderNotify();
   $("compose").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = ev.target;
@@ -361,7 +591,18 @@ document.addEventListener("DOMContentLoaded", async () => {
     catch (e) { $("name-result").textContent = e.message; }
     loadNames();
   });
-  try { $("whoami").textContent = (await api("GET", "/v1/whoami")).login; } catch (e) { console.error(e); }
-  try { await loadInbox(); } catch (e) { console.error(e); }
+  try {
+    const me = await api("GET", "/v1/whoami");
+    $("whoami").textContent = me.login;
+    // The quarantine is the admins' alone; the daemon refuses others.
+    state.admin = !!me.admin;
+    document.querySelector('nav button[data-tab="spam"]').hidden = !state.admin;
+  } catch (e) { console.error(e); }
+  try { await Promise.all([loadPage(true), loadUnread()]); } catch (e) { console.error(e); }
   connect();
+  // The service worker keeps the page's shell for the installed app; it
+  // needs a secure context, which loopback http is.
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/sw.js").catch((e) => console.error("service worker:", e));
+  }
 });
