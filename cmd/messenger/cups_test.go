@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/ipp"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 func TestIsCUPSNotifier(t *testing.T) {
@@ -91,9 +91,9 @@ func TestCUPSNotifierLoop(t *testing.T) {
 		raise: func(_ context.Context, req alert.Request) (alert.Result, error) {
 			got = append(got, req)
 			if strings.Contains(req.Text, "undeliverable") {
-				return alert.Result{Deliveries: []sender.Delivery{{To: "alice", Code: "not_found", Error: "no such name"}}}, nil
+				return alert.Result{Deliveries: []apitype.Delivery{{To: "alice", Code: "not_found", Error: "no such name"}}}, nil
 			}
-			return alert.Result{Deliveries: []sender.Delivery{{To: strings.Join(req.To, ","), Via: "local"}}}, nil
+			return alert.Result{Deliveries: []apitype.Delivery{{To: strings.Join(req.To, ","), Via: "local"}}}, nil
 		},
 	}
 	err := n.run(context.Background(), bytes.NewReader(stream))

@@ -14,8 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
-	"github.com/netsend/messenger/internal/sender"
-	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 // Exit statuses of `messenger send`, for scripts.
@@ -32,13 +31,13 @@ const (
 
 func exitCodeFor(code string) int {
 	switch code {
-	case sender.CodeBadRequest, sender.CodeTooLong, sender.CodeUnencodable:
+	case apitype.CodeBadRequest, apitype.CodeTooLong, apitype.CodeUnencodable:
 		return exitUsage
-	case sender.CodeNameNotFound:
+	case apitype.CodeNameNotFound:
 		return exitNameNotFound
-	case sender.CodeNotAccepting:
+	case apitype.CodeNotAccepting:
 		return exitNotAccepting
-	case sender.CodeTimeout, sender.CodeNetwork:
+	case apitype.CodeTimeout, apitype.CodeNetwork:
 		return exitNetwork
 	case api.CodeForbidden:
 		return exitForbidden
@@ -50,11 +49,11 @@ func exitCodeFor(code string) int {
 const defaultWait = time.Minute
 
 // hubOutcome says what became of a message handed to the hub.
-func hubOutcome(d sender.Delivery) string {
+func hubOutcome(d apitype.Delivery) string {
 	switch d.State {
-	case store.SentDelivered, store.SentRead:
+	case apitype.SentDelivered, apitype.SentRead:
 		return fmt.Sprintf("The message was delivered to %s on %s.", d.To, d.Addr)
-	case store.SentQueued:
+	case apitype.SentQueued:
 		if d.Online {
 			return fmt.Sprintf("The message to %s is queued in the outbox: the hub cannot be reached now; it goes when it can.", d.To)
 		}
@@ -67,7 +66,7 @@ func hubOutcome(d sender.Delivery) string {
 }
 
 func newSendCmd(g *globalFlags) *cobra.Command {
-	var req sender.Request
+	var req apitype.SendRequest
 	var asJSON bool
 	var wait, expires time.Duration
 	cmd := &cobra.Command{

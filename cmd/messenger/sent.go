@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/sink/popup"
-	"github.com/netsend/messenger/internal/store"
 )
 
 func newSentCmd(g *globalFlags) *cobra.Command {
@@ -27,9 +27,9 @@ offline), sent (kept by the hub), delivered (stored by the recipient),
 read (opened), expired, failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var rows []store.Sent
+			var rows []apitype.Sent
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
-				rows, err = c.Sent(ctx, store.SentState(state), 0, limit)
+				rows, err = c.Sent(ctx, apitype.SentState(state), 0, limit)
 				return err
 			}); err != nil {
 				return err

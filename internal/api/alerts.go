@@ -8,8 +8,8 @@ import (
 
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // Alerter raises administrative alerts for the API's callers.
@@ -30,7 +30,7 @@ const (
 
 func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 	if s.Alerts == nil {
-		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "this daemon raises no alerts", Code: sender.CodeNotAvailable})
+		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "this daemon raises no alerts", Code: apitype.CodeNotAvailable})
 		return
 	}
 	// Who may alert is decided before the body is read, so a refused
@@ -50,7 +50,7 @@ func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusBadRequest, Error{Error: `body must be JSON like {"alert": {"source": "nut", "severity": "critical"}, "text": "on battery"}: ` + err.Error(),
-			Code: sender.CodeBadRequest})
+			Code: apitype.CodeBadRequest})
 		return
 	}
 	// Whoever reaches this API is on this host (or holds its web token);
@@ -64,7 +64,7 @@ func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		writeJSON(w, http.StatusOK, res)
 	case errors.Is(err, message.ErrInvalid):
-		writeJSON(w, http.StatusBadRequest, Error{Error: err.Error(), Code: sender.CodeBadRequest})
+		writeJSON(w, http.StatusBadRequest, Error{Error: err.Error(), Code: apitype.CodeBadRequest})
 	case errors.Is(err, alert.ErrNoRecipient):
 		writeJSON(w, http.StatusUnprocessableEntity, Error{Error: err.Error(), Code: CodeNoRecipient})
 	case errors.Is(err, alert.ErrRateLimited):

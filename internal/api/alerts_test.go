@@ -17,8 +17,8 @@ import (
 
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // fakeAlerter answers with err, or delivers to every name in To.
@@ -34,7 +34,7 @@ func (f *fakeAlerter) Raise(ctx context.Context, req alert.Request) (alert.Resul
 	}
 	var res alert.Result
 	for _, to := range req.To {
-		res.Deliveries = append(res.Deliveries, sender.Delivery{To: to, Via: "local"})
+		res.Deliveries = append(res.Deliveries, apitype.Delivery{To: to, Via: "local"})
 	}
 	res.Suppressed = []string{"CAROL"}
 	return res, nil
@@ -93,7 +93,7 @@ func TestAlertAPI(t *testing.T) {
 		status int
 		code   string
 	}{
-		{fmt.Errorf("alert: %w: the alert text is empty", message.ErrInvalid), http.StatusBadRequest, sender.CodeBadRequest},
+		{fmt.Errorf("alert: %w: the alert text is empty", message.ErrInvalid), http.StatusBadRequest, apitype.CodeBadRequest},
 		{fmt.Errorf("%w: source %q", alert.ErrNoRecipient, "nut"), http.StatusUnprocessableEntity, CodeNoRecipient},
 		{fmt.Errorf("%w: too many", alert.ErrRateLimited), http.StatusTooManyRequests, CodeRateLimited},
 	} {
@@ -122,9 +122,9 @@ func TestAlertAPIBadBodies(t *testing.T) {
 		status     int
 		code       string
 	}{
-		{"not JSON", "on battery", http.StatusBadRequest, sender.CodeBadRequest},
-		{"unknown field", `{"alert": {"source": "nut", "severity": "info"}, "text": "x", "priority": 5}`, http.StatusBadRequest, sender.CodeBadRequest},
-		{"wrong type", `{"alert": "nut", "text": "x"}`, http.StatusBadRequest, sender.CodeBadRequest},
+		{"not JSON", "on battery", http.StatusBadRequest, apitype.CodeBadRequest},
+		{"unknown field", `{"alert": {"source": "nut", "severity": "info"}, "text": "x", "priority": 5}`, http.StatusBadRequest, apitype.CodeBadRequest},
+		{"wrong type", `{"alert": "nut", "text": "x"}`, http.StatusBadRequest, apitype.CodeBadRequest},
 		{"too large", `{"alert": {"source": "nut", "severity": "info"}, "text": "` + strings.Repeat("x", MaxAlertBody) + `"}`, http.StatusRequestEntityTooLarge, CodeTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
-	"github.com/netsend/messenger/internal/sender"
 	"github.com/netsend/messenger/internal/store"
 )
 
@@ -44,13 +44,13 @@ type Names interface {
 
 // Sender sends messages for the API's callers.
 type Sender interface {
-	Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error)
+	Send(ctx context.Context, req apitype.SendRequest) ([]apitype.Delivery, error)
 }
 
 // SendResponse is the body of a successful POST /v1/send: what happened
 // for each recipient (a delivery with a code failed).
 type SendResponse struct {
-	Deliveries []sender.Delivery `json:"deliveries"`
+	Deliveries []apitype.Delivery `json:"deliveries"`
 }
 
 // Name is one name of the daemon as the API shows it.
@@ -280,11 +280,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
-	var req sender.Request
+	var req apitype.SendRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, Error{Error: "body must be JSON like {\"to\": \"BOB\", \"text\": \"hello\"}: " + err.Error(), Code: sender.CodeBadRequest})
+		writeJSON(w, http.StatusBadRequest, Error{Error: "body must be JSON like {\"to\": \"BOB\", \"text\": \"hello\"}: " + err.Error(), Code: apitype.CodeBadRequest})
 		return
 	}
 	c := caller(r)
@@ -301,7 +301,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	req.LocalUser = c.Login
 	deliveries, err := s.Sender.Send(r.Context(), req)
 	if err != nil {
-		var e *sender.Error
+		var e *apitype.SendError
 		if errors.As(err, &e) {
 			writeJSON(w, http.StatusBadRequest, Error{Error: e.Error(), Code: e.Code})
 			return

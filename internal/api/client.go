@@ -15,8 +15,8 @@ import (
 	"syscall"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // ErrDaemonNotRunning is returned when nothing answers on the socket.
@@ -115,7 +115,7 @@ func (c *Client) AddName(ctx context.Context, name, user string) (Name, error) {
 }
 
 // Send asks the daemon to send a message.
-func (c *Client) Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error) {
+func (c *Client) Send(ctx context.Context, req apitype.SendRequest) ([]apitype.Delivery, error) {
 	var out SendResponse
 	err := c.send(ctx, http.MethodPost, "/v1/send", req, &out)
 	return out.Deliveries, err

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 // Status is what `messenger hub status` shows.
@@ -51,7 +51,7 @@ type StreamStatus struct {
 // Status.Errors.
 func (h *Hub) Status(ctx context.Context) (Status, error) {
 	st := Status{Host: h.opts.HostName, Domain: h.opts.Domain, HostsOnline: []string{}, NameConflicts: h.NameConflicts()}
-	n, err := h.opts.Outbox.CountSent(ctx, store.SentQueued)
+	n, err := h.opts.Outbox.CountSent(ctx, apitype.SentQueued)
 	if err != nil {
 		return Status{}, fmt.Errorf("hub: status: %w", err)
 	}

@@ -27,9 +27,9 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/apitype"
 	shape "github.com/netsend/messenger/internal/ingest"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // Raiser raises one alert: routing, de-duplication, rate limit, delivery.
@@ -244,11 +244,11 @@ func (h *handler) publish(f format) http.Handler {
 }
 
 type deliveryFailure struct {
-	Error      string            `json:"error"`
-	Deliveries []sender.Delivery `json:"deliveries"`
+	Error      string             `json:"error"`
+	Deliveries []apitype.Delivery `json:"deliveries"`
 }
 
-func failureReasons(ds []sender.Delivery) string {
+func failureReasons(ds []apitype.Delivery) string {
 	reasons := make([]string, 0, len(ds))
 	for _, d := range ds {
 		reason := d.Error

@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/apitype"
 	shape "github.com/netsend/messenger/internal/ingest"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // fakeRaiser records what it is asked to raise and answers as told.
@@ -46,10 +46,10 @@ func (f *fakeRaiser) Raise(_ context.Context, req alert.Request) (alert.Result, 
 	}
 	var res alert.Result
 	for _, to := range req.To {
-		res.Deliveries = append(res.Deliveries, sender.Delivery{To: to, Via: "local"})
+		res.Deliveries = append(res.Deliveries, apitype.Delivery{To: to, Via: "local"})
 	}
 	if len(res.Deliveries) == 0 {
-		res.Deliveries = []sender.Delivery{{To: "ROUTED", Via: "local"}}
+		res.Deliveries = []apitype.Delivery{{To: "ROUTED", Via: "local"}}
 	}
 	return res, nil
 }
@@ -465,15 +465,15 @@ func TestRaiseErrors(t *testing.T) {
 }
 
 func TestDeliveryOutcomes(t *testing.T) {
-	failed := sender.Delivery{To: "GHOST", Via: "smb", Code: "not-found", Error: "GHOST: no such name"}
+	failed := apitype.Delivery{To: "GHOST", Via: "smb", Code: "not-found", Error: "GHOST: no such name"}
 	for _, tc := range []struct {
 		name string
 		res  alert.Result
 		code int
 	}{
-		{"all failed", alert.Result{Deliveries: []sender.Delivery{failed, {To: "GONE", Code: "timeout"}}}, http.StatusBadGateway},
-		{"one of two failed", alert.Result{Deliveries: []sender.Delivery{failed, {To: "ALICE", Via: "local"}}}, http.StatusOK},
-		{"all suppressed as repeats", alert.Result{Deliveries: []sender.Delivery{}, Suppressed: []string{"ALICE"}}, http.StatusOK},
+		{"all failed", alert.Result{Deliveries: []apitype.Delivery{failed, {To: "GONE", Code: "timeout"}}}, http.StatusBadGateway},
+		{"one of two failed", alert.Result{Deliveries: []apitype.Delivery{failed, {To: "ALICE", Via: "local"}}}, http.StatusOK},
+		{"all suppressed as repeats", alert.Result{Deliveries: []apitype.Delivery{}, Suppressed: []string{"ALICE"}}, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeRaiser{res: tc.res}
