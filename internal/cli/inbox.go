@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -6,76 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
-	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sink/popup"
 )
-
-// requestTimeout bounds every CLI call to the daemon.
-const requestTimeout = 30 * time.Second
-
-func (g *globalFlags) client() (*api.Client, error) {
-	cfg, err := g.load()
-	if err != nil {
-		return nil, err
-	}
-	return clientFor(cfg), nil
-}
-
-// call runs f against the daemon within requestTimeout; a daemon that is
-// not running is told how to start it.
-func (g *globalFlags) call(cmd *cobra.Command, f func(ctx context.Context, c *api.Client) error) error {
-	c, err := g.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-	defer cancel()
-	return daemonError(f(ctx, c), g.dataDirHint())
-}
-
-// clientFor picks the daemon's socket: the configured data directory's,
-// or — for an account that named none — the system daemon's at
-// config.SystemSocket when it runs, so that the hooks of NUT, clamd and
-// cupsd, which run as their own accounts with their own $HOME, find it.
-// The daemon knows each caller by the socket's peer credentials.
-func clientFor(cfg config.Config) *api.Client {
-	socket := cfg.SocketPath()
-	if cfg.DataDir == config.Default().DataDir && socket != config.SystemSocket {
-		if _, err := os.Stat(config.SystemSocket); err == nil {
-			if _, err := os.Stat(socket); err != nil {
-				socket = config.SystemSocket
-			}
-		}
-	}
-	return api.NewClient(socket)
-}
-
-// daemonError turns what the daemon answered into what the CLI says. A
-// refusal of the caller needs nothing here: main gives every verb's the
-// same exit status, exitForbidden.
-func daemonError(err error, dataDirHint string) error {
-	if errors.Is(err, api.ErrDaemonNotRunning) {
-		return fmt.Errorf("%w; start it with \"messenger serve%s\"", err, dataDirHint)
-	}
-	return err
-}
-
-func (g *globalFlags) dataDirHint() string {
-	if g.dataDir != "" {
-		return " --data-dir " + g.dataDir
-	}
-	return ""
-}
 
 func newInboxCmd(g *globalFlags) *cobra.Command {
 	var asJSON, unread, quarantined bool

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,34 +16,6 @@ import (
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
 )
-
-// Exit statuses of `messenger send`, for scripts.
-const (
-	exitSendFailed   = 1 // other failures
-	exitUsage        = 2 // bad arguments or message
-	exitNameNotFound = 3 // the message alias could not be found
-	exitNotAccepting = 4 // the recipient refused or is not listening
-	exitNetwork      = 5 // network error or timeout
-	// exitForbidden is every verb's: the daemon refused the caller (HTTP
-	// 403), which trying again will not change.
-	exitForbidden = 7
-)
-
-func exitCodeFor(code string) int {
-	switch code {
-	case apitype.CodeBadRequest, apitype.CodeTooLong, apitype.CodeUnencodable:
-		return exitUsage
-	case apitype.CodeNameNotFound:
-		return exitNameNotFound
-	case apitype.CodeNotAccepting:
-		return exitNotAccepting
-	case apitype.CodeTimeout, apitype.CodeNetwork:
-		return exitNetwork
-	case api.CodeForbidden:
-		return exitForbidden
-	}
-	return exitSendFailed
-}
 
 // defaultWait is how long a bare --wait waits for the delivered receipt.
 const defaultWait = time.Minute
@@ -182,8 +154,3 @@ func messageText(cmd *cobra.Command, args []string) (string, error) {
 	}
 	return strings.TrimRight(string(b), "\n"), nil
 }
-
-// silentError ends the command with a status; the messages are printed.
-type silentError struct{}
-
-func (silentError) Error() string { return "" }
