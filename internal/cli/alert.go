@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/api"
-	"github.com/netsend/messenger/internal/ingest"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -200,23 +200,23 @@ func (f *alertFlags) request(cmd *cobra.Command, args []string) (alert.Request, 
 }
 
 // notice runs the adapter the flags name.
-func (f *alertFlags) notice(ctx context.Context, args []string) (ingest.Notice, error) {
+func (f *alertFlags) notice(ctx context.Context, args []string) (notice.Notice, error) {
 	switch {
 	case f.fromNUT:
-		return ingest.FromNUT(os.Getenv, args)
+		return notice.FromNUT(os.Getenv, args)
 	case len(args) > 0:
-		return ingest.Notice{}, errors.New("--from-clamav and --from-systemd take no TEXT: the alert comes from the environment")
+		return notice.Notice{}, errors.New("--from-clamav and --from-systemd take no TEXT: the alert comes from the environment")
 	case f.fromClamAV:
-		return ingest.FromClamAV(os.Getenv)
+		return notice.FromClamAV(os.Getenv)
 	}
-	return ingest.FromSystemd(os.Getenv, f.fromSystemd, journalLines(ctx, f.fromSystemd))
+	return notice.FromSystemd(os.Getenv, f.fromSystemd, journalLines(ctx, f.fromSystemd))
 }
 
 // journalLines returns the unit's last log lines, or none when journalctl
 // cannot give them: the alert then says the log was unavailable, and is
 // raised anyway.
 func journalLines(ctx context.Context, unit string) []string {
-	argv := ingest.SystemdJournalArgs(os.Getenv, unit)
+	argv := notice.SystemdJournalArgs(os.Getenv, unit)
 	if len(argv) == 0 {
 		return nil // not a unit name; FromSystemd says so
 	}

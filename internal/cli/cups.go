@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/alert"
-	"github.com/netsend/messenger/internal/ingest"
+	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/ipp"
 )
 
@@ -39,7 +39,7 @@ const defaultCUPSServer = "/run/cups/cups.sock"
 // exactly a recipient URI with our scheme and the user data. No verb
 // starts with "messenger:", so nothing else is taken for it.
 func isCUPSNotifier(args []string) bool {
-	prefix := ingest.CUPSScheme + ":"
+	prefix := notice.CUPSScheme + ":"
 	return len(args) == 3 && len(args[1]) >= len(prefix) && strings.EqualFold(args[1][:len(prefix)], prefix)
 }
 
@@ -48,7 +48,7 @@ func isCUPSNotifier(args []string) bool {
 // the stream (cupsd then starts it again for the next event).
 func runCUPSNotifier(recipientURI string, stdin io.Reader, stderr io.Writer) int {
 	n := &cupsNotifier{recipientURI: recipientURI, log: stderr}
-	if _, err := ingest.CUPSRecipient(recipientURI); err != nil {
+	if _, err := notice.CUPSRecipient(recipientURI); err != nil {
 		n.logf("ERROR", "%v", err)
 		return 1
 	}
@@ -106,30 +106,30 @@ func (n *cupsNotifier) run(ctx context.Context, stdin io.Reader) error {
 func (n *cupsNotifier) handle(ctx context.Context, ev ipp.Message) {
 	ctx, cancel := context.WithTimeout(ctx, cupsNotifierTimeout)
 	defer cancel()
-	notice, err := ingest.FromCUPSEvent(ev, n.recipientURI)
+	note, err := notice.FromCUPSEvent(ev, n.recipientURI)
 	if err != nil {
 		n.logf("ERROR", "messenger notifier: %v", err)
 		return
 	}
 	seq, _ := ev.Int("notify-sequence-number")
 	event, _ := ev.Text("notify-subscribed-event")
-	if notice.To == "" {
-		if id, ok := ingest.CUPSJobID(ev); ok {
+	if note.To == "" {
+		if id, ok := notice.CUPSJobID(ev); ok {
 			owner, err := n.owner(ctx, id)
 			if err != nil {
 				n.logf("ERROR", "messenger notifier: the owner of job %d: %v; the alert goes where the alert routes send cups alerts", id, err)
 			} else {
-				notice.To = owner
+				note.To = owner
 			}
 		}
 	}
-	req := alert.Request{Alert: notice.Alert, Text: notice.Text}
-	if notice.To != "" {
-		req.To = []string{notice.To}
+	req := alert.Request{Alert: note.Alert, Text: note.Text}
+	if note.To != "" {
+		req.To = []string{note.To}
 	}
 	res, err := n.raise(ctx, req)
 	if err != nil {
-		n.logf("ERROR", "messenger notifier: event %d (%s) for %q: %v", seq, event, notice.To, err)
+		n.logf("ERROR", "messenger notifier: event %d (%s) for %q: %v", seq, event, note.To, err)
 		return
 	}
 	for _, d := range res.Deliveries {

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/alert/httpingest"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/connlimit"
@@ -41,7 +42,6 @@ import (
 	"github.com/netsend/messenger/internal/sink/popup"
 	"github.com/netsend/messenger/internal/sink/terminal"
 	"github.com/netsend/messenger/internal/store"
-	ingestsrv "github.com/netsend/messenger/internal/transport/ingest"
 	"github.com/netsend/messenger/internal/transport/mailslot"
 	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/rpc"
@@ -380,11 +380,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	// Alerter, so that de-duplication and rate limits see every alert.
 	alerter := newAlerter(cfg, cp, nameTable, pl, snd, log.With(slog.String("part", "alert")))
 	if ingestLn != nil {
-		h := ingestsrv.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
+		h := httpingest.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := ingestsrv.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), h); err != nil {
+			if err := httpingest.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), h); err != nil {
 				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
 				cancel()
 			}

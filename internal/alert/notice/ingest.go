@@ -1,9 +1,9 @@
-// Package ingest decodes the shapes in which other tools report events —
+// Package notice decodes the shapes in which other tools report events —
 // Alertmanager's webhook, ntfy's and Gotify's publish requests, the
 // environment NUT's upsmon, clamd and systemd give their hooks — into
 // alerts. It is pure: bytes, headers and environment in, Notices out; no
 // sockets and no delivery.
-package ingest
+package notice
 
 import "github.com/netsend/messenger/internal/message"
 

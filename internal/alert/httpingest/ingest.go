@@ -1,11 +1,11 @@
-// Package ingest is the daemon's alert ingest listener: the HTTP endpoint
+// Package httpingest is the daemon's alert ingest listener: the HTTP endpoint
 // where Prometheus Alertmanager delivers its webhook and where the tools
 // that already notify ntfy or Gotify (Uptime Kuma, Home Assistant,
 // Grafana's webhook, shoutrrr URLs, curl in a script) publish, unchanged,
 // to a Messenger name. It owns only HTTP: authentication, limits, routing
 // of a topic to names and the replies each client expects; the shapes are
-// decoded by internal/ingest and the alert is raised by the Alerter.
-package ingest
+// decoded by internal/alert/notice and the alert is raised by the Alerter.
+package httpingest
 
 import (
 	"context"
@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/apitype"
-	shape "github.com/netsend/messenger/internal/ingest"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -102,17 +102,17 @@ func NewHandler(r Raiser, cfg Config) http.Handler {
 		h.topics[strings.ToLower(topic)] = names
 	}
 
-	ntfy := format{source: shape.SourceNtfy, methods: []string{http.MethodPut, http.MethodPost},
+	ntfy := format{source: notice.SourceNtfy, methods: []string{http.MethodPut, http.MethodPost},
 		decode: h.decodeNtfy, route: h.routeByTopic, reply: replyNtfy, rateLimited: http.StatusTooManyRequests}
 	ntfyByURL := ntfy
 	ntfyByURL.methods = []string{http.MethodGet, http.MethodPut, http.MethodPost}
-	h.mux.Handle("/alertmanager", h.publish(format{source: shape.SourceAlertmanager, methods: []string{http.MethodPost},
+	h.mux.Handle("/alertmanager", h.publish(format{source: notice.SourceAlertmanager, methods: []string{http.MethodPost},
 		decode: h.decodeAlertmanager, route: h.routeByToken, reply: replyAlertmanager,
 		// Alertmanager retries a 5xx answer and drops the notification
 		// on any 4xx, 429 included: a rate-limited alert must be retried,
 		// not lost.
 		rateLimited: http.StatusServiceUnavailable}))
-	h.mux.Handle("/message", h.publish(format{source: shape.SourceGotify, methods: []string{http.MethodPost},
+	h.mux.Handle("/message", h.publish(format{source: notice.SourceGotify, methods: []string{http.MethodPost},
 		decode: h.decodeGotify, route: h.routeByToken, reply: h.replyGotify, rateLimited: http.StatusTooManyRequests}))
 	h.mux.Handle("/{$}", h.publish(ntfy))
 	h.mux.Handle("/{topic}", h.publish(ntfy))
@@ -145,13 +145,13 @@ func answer(v any) http.Handler {
 // decodeFunc turns one request, authenticated by tok, and its body into
 // a notice; the topic is the ntfy topic it was published to ("" for the
 // others).
-type decodeFunc func(r *http.Request, tok *Token, body []byte) (n shape.Notice, topic string, err error)
+type decodeFunc func(r *http.Request, tok *Token, body []byte) (n notice.Notice, topic string, err error)
 
 // routeFunc names the recipients; nil leaves the alert to the routing.
-type routeFunc func(tok *Token, n shape.Notice, topic string) []string
+type routeFunc func(tok *Token, n notice.Notice, topic string) []string
 
 // replyFunc writes the success answer the client of a format expects.
-type replyFunc func(w http.ResponseWriter, n shape.Notice, topic string, res alert.Result)
+type replyFunc func(w http.ResponseWriter, n notice.Notice, topic string, res alert.Result)
 
 // format is one of the shapes the listener takes.
 type format struct {
@@ -204,7 +204,7 @@ func (h *handler) publish(f format) http.Handler {
 			switch {
 			case errors.As(err, &he):
 				code = he.code
-			case errors.Is(err, shape.ErrTooLarge):
+			case errors.Is(err, notice.ErrTooLarge):
 				code = http.StatusRequestEntityTooLarge
 			}
 			log.Info("ingest request refused", slog.Int("status", code), slog.Any("err", err))
@@ -287,14 +287,14 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, methods []string) 
 	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported; use %s", r.Method, r.URL.Path, strings.Join(methods, " or ")))
 }
 
-// readBody reads at most shape.MaxBodyLen bytes; anything longer is
+// readBody reads at most notice.MaxBodyLen bytes; anything longer is
 // refused whole rather than cut, so no alert is raised from half a body.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooLarge := &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", shape.MaxBodyLen)}
-	if r.ContentLength > shape.MaxBodyLen {
+	tooLarge := &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", notice.MaxBodyLen)}
+	if r.ContentLength > notice.MaxBodyLen {
 		return nil, tooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, shape.MaxBodyLen))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, notice.MaxBodyLen))
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
 		return nil, tooLarge
@@ -375,13 +375,13 @@ func fromAuthorization(v string) string {
 	return ""
 }
 
-func (h *handler) decodeAlertmanager(_ *http.Request, _ *Token, body []byte) (shape.Notice, string, error) {
-	n, err := shape.DecodeAlertmanager(body)
+func (h *handler) decodeAlertmanager(_ *http.Request, _ *Token, body []byte) (notice.Notice, string, error) {
+	n, err := notice.DecodeAlertmanager(body)
 	return n, "", err
 }
 
-func (h *handler) decodeGotify(r *http.Request, tok *Token, body []byte) (shape.Notice, string, error) {
-	n, err := shape.DecodeGotify(r.Header.Get("Content-Type"), body)
+func (h *handler) decodeGotify(r *http.Request, tok *Token, body []byte) (notice.Notice, string, error) {
+	n, err := notice.DecodeGotify(r.Header.Get("Content-Type"), body)
 	if err == nil && n.Alert.Title == "" {
 		// Gotify titles an untitled message with its application's name;
 		// the token is the application here.
@@ -390,13 +390,13 @@ func (h *handler) decodeGotify(r *http.Request, tok *Token, body []byte) (shape.
 	return n, "", err
 }
 
-func (h *handler) decodeNtfy(r *http.Request, _ *Token, body []byte) (shape.Notice, string, error) {
+func (h *handler) decodeNtfy(r *http.Request, _ *Token, body []byte) (notice.Notice, string, error) {
 	pathTopic := r.PathValue("topic")
 	// ntfy answers 404, not 400, to a path that is not a topic.
-	if pathTopic != "" && shape.CheckNtfyTopic(pathTopic) != nil {
-		return shape.Notice{}, "", &httpError{http.StatusNotFound, fmt.Sprintf("%q is not an ntfy topic (1 to 64 of A-Z a-z 0-9 _ -)", pathTopic)}
+	if pathTopic != "" && notice.CheckNtfyTopic(pathTopic) != nil {
+		return notice.Notice{}, "", &httpError{http.StatusNotFound, fmt.Sprintf("%q is not an ntfy topic (1 to 64 of A-Z a-z 0-9 _ -)", pathTopic)}
 	}
-	n, err := shape.DecodeNtfy(shape.NtfyRequest{Topic: pathTopic, Header: r.Header, Query: r.URL.Query(), Body: body})
+	n, err := notice.DecodeNtfy(notice.NtfyRequest{Topic: pathTopic, Header: r.Header, Query: r.URL.Query(), Body: body})
 	if err != nil {
 		return n, "", err
 	}
@@ -410,7 +410,7 @@ func (h *handler) decodeNtfy(r *http.Request, _ *Token, body []byte) (shape.Noti
 
 // routeByToken is for formats without a recipient of their own: the
 // token's names, else what the decoder found, else the routing.
-func (h *handler) routeByToken(tok *Token, n shape.Notice, _ string) []string {
+func (h *handler) routeByToken(tok *Token, n notice.Notice, _ string) []string {
 	if len(tok.To) > 0 {
 		return tok.To
 	}
@@ -422,7 +422,7 @@ func (h *handler) routeByToken(tok *Token, n shape.Notice, _ string) []string {
 
 // routeByTopic is ntfy's: the topic's names in the configuration, else
 // the token's, else the topic itself as a Messenger name.
-func (h *handler) routeByTopic(tok *Token, _ shape.Notice, topic string) []string {
+func (h *handler) routeByTopic(tok *Token, _ notice.Notice, topic string) []string {
 	if names, ok := h.topics[strings.ToLower(topic)]; ok {
 		return names
 	}
@@ -432,7 +432,7 @@ func (h *handler) routeByTopic(tok *Token, _ shape.Notice, topic string) []strin
 	return []string{strings.ToUpper(topic)}
 }
 
-func replyAlertmanager(w http.ResponseWriter, _ shape.Notice, _ string, res alert.Result) {
+func replyAlertmanager(w http.ResponseWriter, _ notice.Notice, _ string, res alert.Result) {
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -447,7 +447,7 @@ type ntfyMessage struct {
 	Priority int    `json:"priority,omitempty"`
 }
 
-func replyNtfy(w http.ResponseWriter, n shape.Notice, topic string, _ alert.Result) {
+func replyNtfy(w http.ResponseWriter, n notice.Notice, topic string, _ alert.Result) {
 	writeJSON(w, http.StatusOK, ntfyMessage{ID: ntfyID(), Time: time.Now().Unix(), Event: "message", Topic: topic,
 		Message: n.Text, Title: n.Alert.Title, Priority: ntfyPriority(n.Alert.Severity)})
 }
@@ -486,7 +486,7 @@ type gotifyMessage struct {
 	Date     string `json:"date"`
 }
 
-func (h *handler) replyGotify(w http.ResponseWriter, n shape.Notice, _ string, _ alert.Result) {
+func (h *handler) replyGotify(w http.ResponseWriter, n notice.Notice, _ string, _ alert.Result) {
 	writeJSON(w, http.StatusOK, gotifyMessage{ID: h.gotifyID.Add(1), AppID: 1, Message: n.Text, Title: n.Alert.Title,
 		Priority: gotifyPriority(n.Alert.Severity), Date: time.Now().Format(time.RFC3339Nano)})
 }

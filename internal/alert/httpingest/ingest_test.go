@@ -1,4 +1,4 @@
-package ingest
+package httpingest
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/apitype"
-	shape "github.com/netsend/messenger/internal/ingest"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -372,7 +372,7 @@ func TestHealthAndVersionWithoutToken(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	big := strings.Repeat("x", shape.MaxBodyLen+1)
+	big := strings.Repeat("x", notice.MaxBodyLen+1)
 	for _, tc := range []struct {
 		name  string
 		c     call
@@ -420,7 +420,7 @@ func TestRefusals(t *testing.T) {
 // A body of unknown length (chunked) is cut at the limit, not read whole.
 func TestChunkedBodyTooLarge(t *testing.T) {
 	f := &fakeRaiser{}
-	r := httptest.NewRequest("PUT", "/backups", io.MultiReader(strings.NewReader(strings.Repeat("x", shape.MaxBodyLen)), strings.NewReader("more")))
+	r := httptest.NewRequest("PUT", "/backups", io.MultiReader(strings.NewReader(strings.Repeat("x", notice.MaxBodyLen)), strings.NewReader("more")))
 	r.ContentLength = -1
 	r.Header.Set("Authorization", "Bearer "+opsToken)
 	w := httptest.NewRecorder()

@@ -1,4 +1,4 @@
-package ingest
+package notice
 
 import (
 	"io"
@@ -107,7 +107,7 @@ func TestFromCUPSEvent(t *testing.T) {
 // TestFromCUPSEventGolden maps the events a real cupsd 2.4.2 wrote to a
 // notifier while one job printed.
 func TestFromCUPSEventGolden(t *testing.T) {
-	f, err := os.Open("../ipp/testdata/cupsd-2.4.2-events.bin")
+	f, err := os.Open("../../ipp/testdata/cupsd-2.4.2-events.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func FuzzFromCUPSEvent(f *testing.F) {
 		}
 		f.Add(b, "messenger://ALICE")
 	}
-	if raw, err := os.ReadFile("../ipp/testdata/cupsd-2.4.2-events.bin"); err == nil {
+	if raw, err := os.ReadFile("../../ipp/testdata/cupsd-2.4.2-events.bin"); err == nil {
 		f.Add(raw, "messenger://")
 	}
 	f.Fuzz(func(t *testing.T, b []byte, uri string) {
