@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netsend/messenger/internal/sink/desktop"
+	"github.com/netsend/messenger/internal/agent"
 )
 
 func newAgentCmd(g *globalFlags) *cobra.Command {
@@ -45,7 +45,7 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			if all {
 				names = nil
 			}
-			n, err := desktop.Connect()
+			n, err := agent.Connect()
 			if err != nil {
 				return err
 			}
@@ -62,7 +62,7 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 				})
 			}()
 			log.Info("agent started", slog.Any("names", names))
-			a := &desktop.Agent{Client: c, Names: names, Notifier: n, Log: log, Retry: 10 * time.Second}
+			a := &agent.Agent{Client: c, Names: names, Notifier: n, Log: log, Retry: 10 * time.Second}
 			if err := a.Run(ctx); err != nil && ctx.Err() == nil {
 				return err
 			}
