@@ -31,7 +31,7 @@ func (s *Server) hubRoutes(mux *http.ServeMux) {
 
 func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
 	if s.Sent == nil {
-		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
+		writeJSON(w, http.StatusServiceUnavailable, apitype.Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
 		return
 	}
 	var opt store.SentListOptions
@@ -67,7 +67,7 @@ func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) hubStatus(w http.ResponseWriter, r *http.Request) {
 	if s.HubLink == nil {
-		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
+		writeJSON(w, http.StatusServiceUnavailable, apitype.Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
 		return
 	}
 	st, err := s.HubLink.Status(r.Context())

@@ -17,6 +17,7 @@ import (
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -36,9 +37,9 @@ const maxJournalOutput = 1 << 20
 // status: send's, plus the alert's own.
 func alertExitCode(code string) int {
 	switch code {
-	case api.CodeRateLimited:
+	case apitype.CodeRateLimited:
 		return exitRateLimited
-	case api.CodeNoRecipient, api.CodeTooLarge:
+	case apitype.CodeNoRecipient, apitype.CodeTooLarge:
 		return exitUsage
 	}
 	return exitCodeFor(code)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 // Main runs the messenger command with args (os.Args: the program's
@@ -33,7 +34,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		var ee *exitError
 		var re *api.RequestError
-		if !errors.As(err, &ee) && errors.As(err, &re) && re.Code == api.CodeForbidden {
+		if !errors.As(err, &ee) && errors.As(err, &re) && re.Code == apitype.CodeForbidden {
 			// A refusal, whatever the verb, so that scripts can tell "not
 			// allowed" from "failed"; the daemon's sentence says who may.
 			ee = &exitError{exitForbidden, err}

@@ -45,7 +45,7 @@ func exitCodeFor(code string) int {
 		return exitNotAccepting
 	case apitype.CodeTimeout, apitype.CodeNetwork:
 		return exitNetwork
-	case api.CodeForbidden:
+	case apitype.CodeForbidden:
 		return exitForbidden
 	}
 	return exitSendFailed

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sink/popup"
 )
@@ -211,7 +212,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 		Short: "Show whether the daemon runs, its names and its listeners",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var s api.Status
+			var s apitype.Status
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				s, err = c.Status(ctx)
 				return err

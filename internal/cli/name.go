@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 func newNameCmd(g *globalFlags) *cobra.Command {
@@ -23,7 +24,7 @@ releasing). --all also lists the other NetBIOS names (workstation <00>,
 workgroup group name).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var list []api.Name
+			var list []apitype.Name
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				list, err = c.Names(ctx)
 				return err
@@ -74,7 +75,7 @@ it. Without --user it is a host name, whose messages every local user reads
 (unless [access] host_messages = "admins").`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var n api.Name
+			var n apitype.Name
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				n, err = c.AddName(ctx, args[0], owner)
 				return err

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 func newTokenCmd(g *globalFlags) *cobra.Command {
@@ -29,7 +30,7 @@ account's tokens; users manage only their own.`,
 		Short: "Make a token and print it, alone on a line, this once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var made api.NewTokenResponse
+			var made apitype.NewTokenResponse
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				made, err = c.CreateToken(ctx, args[0], user)
 				return err
@@ -46,7 +47,7 @@ account's tokens; users manage only their own.`,
 		Short: "List tokens: name, user, when made and last used",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var tokens []api.TokenInfo
+			var tokens []apitype.TokenInfo
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				tokens, err = c.Tokens(ctx, user)
 				return err

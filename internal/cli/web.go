@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 func newWebCmd(g *globalFlags) *cobra.Command {
@@ -24,7 +25,7 @@ restarts). It points at http_addr, or at [web] external_url when set.
 --open hands it to xdg-open.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var in api.SignIn
+			var in apitype.SignIn
 			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				in, err = c.WebSignIn(ctx)
 				return err

@@ -27,6 +27,7 @@ import (
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert/httpingest"
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/connlimit"
 	"github.com/netsend/messenger/internal/lograte"
@@ -97,7 +98,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 
 	// Open every socket before anything runs, so a port that cannot be had
 	// stops the start with a clear error and nothing half-started.
-	var listeners []api.Listener
+	var listeners []apitype.Listener
 	var smbLn net.Listener
 	if cfg.SMBPort != 0 {
 		smbLn, err = listenTCP(cfg.Bind, cfg.SMBPort, "smb-port")
@@ -105,7 +106,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		defer smbLn.Close()
-		listeners = append(listeners, api.Listener{Transport: "smb", Network: "tcp", Addr: smbLn.Addr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "smb", Network: "tcp", Addr: smbLn.Addr().String()})
 	}
 	var nbnsConn *net.UDPConn
 	if cfg.NBNSPort != 0 {
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		defer nbnsConn.Close()
-		listeners = append(listeners, api.Listener{Transport: "nbns", Network: "udp", Addr: nbnsConn.LocalAddr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "nbns", Network: "udp", Addr: nbnsConn.LocalAddr().String()})
 	}
 	var dgramConn *net.UDPConn
 	if cfg.DgramPort != 0 {
@@ -123,7 +124,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		defer dgramConn.Close()
-		listeners = append(listeners, api.Listener{Transport: "mailslot", Network: "udp", Addr: dgramConn.LocalAddr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "mailslot", Network: "udp", Addr: dgramConn.LocalAddr().String()})
 	}
 	var rpcConns []*net.UDPConn
 	if cfg.RPCPort != 0 {
@@ -134,7 +135,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			}
 			defer c.Close()
 			rpcConns = append(rpcConns, c)
-			listeners = append(listeners, api.Listener{Transport: "rpc", Network: "udp", Addr: c.LocalAddr().String()})
+			listeners = append(listeners, apitype.Listener{Transport: "rpc", Network: "udp", Addr: c.LocalAddr().String()})
 		}
 	}
 	sockLn, err := listenSocket(cfg.SocketPath())
@@ -143,7 +144,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 	defer os.Remove(cfg.SocketPath())
 	defer sockLn.Close()
-	listeners = append(listeners, api.Listener{Transport: "api", Network: "unix", Addr: cfg.SocketPath()})
+	listeners = append(listeners, apitype.Listener{Transport: "api", Network: "unix", Addr: cfg.SocketPath()})
 	var httpLn net.Listener
 	if cfg.HTTPAddr != "" {
 		httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
@@ -151,7 +152,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return fmt.Errorf("cannot listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 		}
 		defer httpLn.Close()
-		listeners = append(listeners, api.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
 	}
 	var ingestLn net.Listener
 	if cfg.Alert.IngestAddr != "" {
@@ -160,7 +161,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return fmt.Errorf("cannot listen on alert.ingest_addr %s: %w", cfg.Alert.IngestAddr, err)
 		}
 		defer ingestLn.Close()
-		listeners = append(listeners, api.Listener{Transport: "ingest", Network: "tcp", Addr: ingestLn.Addr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "ingest", Network: "tcp", Addr: ingestLn.Addr().String()})
 	}
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit, QuarantineMax: cfg.Policy.QuarantineMax})
@@ -241,7 +242,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			link.run(runCtx, nameTable)
 		}()
 		if cfg.Hub.Listen != "" && len(cfg.Hub.URLs) == 0 {
-			listeners = append(listeners, api.Listener{Transport: "hub", Network: "tcp", Addr: link.embedded.ClientURL()})
+			listeners = append(listeners, apitype.Listener{Transport: "hub", Network: "tcp", Addr: link.embedded.ClientURL()})
 		}
 	}
 
@@ -412,8 +413,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			web.BaseURL = "http://" + signInAddr(httpLn.Addr())
 		}
 	}
-	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Rules: rules, Status: func() api.Status {
-		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
+	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, pl}, Events: events, Rules: rules, Status: func() apitype.Status {
+		s := apitype.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
 			s.Names = append(s.Names, api.NameOf(e))
