@@ -23,8 +23,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubwire"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // The hub benchmark's hosts: two daemons (A sends to BOB on B) and two
@@ -124,8 +124,8 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 	}
 	defer a.stop()
 
-	viaHub := sender.Request{To: hubName, From: "bench", Via: "hub", Wait: hubWaitTime}
-	viaSMB := sender.Request{To: hubName, From: "bench", Via: "smb", Address: "127.0.0.1:" + strconv.Itoa(smbPort)}
+	viaHub := apitype.SendRequest{To: hubName, From: "bench", Via: "hub", Wait: hubWaitTime}
+	viaSMB := apitype.SendRequest{To: hubName, From: "bench", Via: "smb", Address: "127.0.0.1:" + strconv.Itoa(smbPort)}
 	// The first round trip also waits for B's name to reach the registry.
 	if err := waitFor("a first message through the hub", 60*time.Second, func() error {
 		return sendVia(a, viaHub, "warm-up")
@@ -158,7 +158,7 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 // sendVia sends one message through daemon d and succeeds only when the
 // daemon says it was delivered: for the hub, when B's delivered receipt
 // came back; for SMB, when B answered the session after storing it.
-func sendVia(d *ourDaemon, req sender.Request, text string) error {
+func sendVia(d *ourDaemon, req apitype.SendRequest, text string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), hubWaitTime+10*time.Second)
 	defer cancel()
 	req.Text = text

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 // ourDaemon is one messenger serve the benchmarks run.
@@ -55,7 +56,7 @@ func runOurDaemon(bin, dataDir, logPath string, flags ...string) (*ourDaemon, er
 	return d, nil
 }
 
-func (d *ourDaemon) status() (api.Status, error) {
+func (d *ourDaemon) status() (apitype.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return d.client.Status(ctx)

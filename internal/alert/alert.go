@@ -8,8 +8,8 @@ package alert
 import (
 	"errors"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // Request is one alert to raise.
@@ -37,7 +37,7 @@ type Request struct {
 type Result struct {
 	// Deliveries has one entry per recipient the alert went to; a
 	// delivery with a Code failed.
-	Deliveries []sender.Delivery `json:"deliveries"`
+	Deliveries []apitype.Delivery `json:"deliveries"`
 	// Suppressed lists the recipients that were spared a repeat: they
 	// were shown the same alert (same key and status) within the
 	// de-duplication window.

@@ -11,9 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/pipeline"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // Local delivers a message to one of this host's names: the pipeline,
@@ -24,7 +24,7 @@ type Local interface {
 
 // Remote sends a message to a name on another host: the sender.
 type Remote interface {
-	Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error)
+	Send(ctx context.Context, req apitype.SendRequest) ([]apitype.Delivery, error)
 }
 
 // Route is one routing rule: alerts from Sources (empty: every source;
@@ -281,8 +281,8 @@ func dedupKey(req *Request) string {
 
 // deliverAll delivers to every recipient, a few at a time, and returns
 // the outcomes in the recipients' order.
-func (a *Alerter) deliverAll(ctx context.Context, req *Request, recipients []string) []sender.Delivery {
-	out := make([]sender.Delivery, len(recipients))
+func (a *Alerter) deliverAll(ctx context.Context, req *Request, recipients []string) []apitype.Delivery {
+	out := make([]apitype.Delivery, len(recipients))
 	sem := make(chan struct{}, maxParallel)
 	var wg sync.WaitGroup
 	for i, r := range recipients {
@@ -298,7 +298,7 @@ func (a *Alerter) deliverAll(ctx context.Context, req *Request, recipients []str
 	return out
 }
 
-func (a *Alerter) deliver(ctx context.Context, req *Request, to string) sender.Delivery {
+func (a *Alerter) deliver(ctx context.Context, req *Request, to string) apitype.Delivery {
 	from := a.from()
 	if a.IsLocal != nil && a.IsLocal(to) {
 		al := req.Alert
@@ -309,26 +309,26 @@ func (a *Alerter) deliver(ctx context.Context, req *Request, to string) sender.D
 		err := a.Local.Deliver(ctx, m)
 		switch {
 		case err == nil:
-			return sender.Delivery{To: to, Via: "local"}
+			return apitype.Delivery{To: to, Via: "local"}
 		case errors.Is(err, pipeline.ErrDropped):
-			return sender.Delivery{To: to, Via: "local", Code: sender.CodeNotAccepting, Error: "The alert was refused by this host's policy."}
+			return apitype.Delivery{To: to, Via: "local", Code: apitype.CodeNotAccepting, Error: "The alert was refused by this host's policy."}
 		case errors.Is(err, message.ErrInvalid):
-			return sender.Delivery{To: to, Via: "local", Code: sender.CodeBadRequest, Error: err.Error()}
+			return apitype.Delivery{To: to, Via: "local", Code: apitype.CodeBadRequest, Error: err.Error()}
 		}
-		return sender.Delivery{To: to, Via: "local", Code: sender.CodeNetwork, Error: err.Error()}
+		return apitype.Delivery{To: to, Via: "local", Code: apitype.CodeNetwork, Error: err.Error()}
 	}
 	// Other hosts are peers that know nothing of alert fields: the mark
 	// goes into the text.
-	ds, err := a.Remote.Send(ctx, sender.Request{To: to, From: from, Text: RemoteText(req)})
+	ds, err := a.Remote.Send(ctx, apitype.SendRequest{To: to, From: from, Text: RemoteText(req)})
 	if err != nil {
-		var se *sender.Error
+		var se *apitype.SendError
 		if errors.As(err, &se) {
-			return sender.Delivery{To: to, Via: "smb", Code: se.Code, Error: se.Error()}
+			return apitype.Delivery{To: to, Via: "smb", Code: se.Code, Error: se.Error()}
 		}
-		return sender.Delivery{To: to, Via: "smb", Code: sender.CodeNetwork, Error: err.Error()}
+		return apitype.Delivery{To: to, Via: "smb", Code: apitype.CodeNetwork, Error: err.Error()}
 	}
 	if len(ds) != 1 {
-		return sender.Delivery{To: to, Via: "smb", Code: sender.CodeNetwork, Error: fmt.Sprintf("the sender reported %d outcomes for one recipient", len(ds))}
+		return apitype.Delivery{To: to, Via: "smb", Code: apitype.CodeNetwork, Error: fmt.Sprintf("the sender reported %d outcomes for one recipient", len(ds))}
 	}
 	return ds[0]
 }

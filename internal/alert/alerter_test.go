@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/pipeline"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // fakeLocal stands for the pipeline: it records what it delivered and
@@ -57,23 +57,23 @@ func (f *fakeLocal) to() []string {
 // fakeRemote stands for the sender.
 type fakeRemote struct {
 	mu   sync.Mutex
-	got  []sender.Request
+	got  []apitype.SendRequest
 	fail map[string]string // name → code
 	err  error             // a request-level error for every send
 }
 
-func (f *fakeRemote) Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error) {
+func (f *fakeRemote) Send(ctx context.Context, req apitype.SendRequest) ([]apitype.Delivery, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
 	f.got = append(f.got, req)
-	d := sender.Delivery{To: req.To, Via: "smb", Addr: "127.0.0.1:139"}
+	d := apitype.Delivery{To: req.To, Via: "smb", Addr: "127.0.0.1:139"}
 	if code := f.fail[req.To]; code != "" {
 		d.Code, d.Error = code, "failed"
 	}
-	return []sender.Delivery{d}, nil
+	return []apitype.Delivery{d}, nil
 }
 
 type clock struct{ t time.Time }
@@ -325,7 +325,7 @@ func TestPartialFailureRetry(t *testing.T) {
 	a.DedupWindow = time.Hour
 	l.fail["BOB"] = pipeline.ErrDropped
 	l.fail["CAROL"] = errors.New("store: disk I/O error")
-	r.fail["FARHOST"] = sender.CodeNameNotFound
+	r.fail["FARHOST"] = apitype.CodeNameNotFound
 	r0 := req("nut", message.SeverityCritical, "on battery")
 	r0.To = []string{"ALICE", "BOB", "CAROL", "FARHOST"}
 	res, err := a.Raise(context.Background(), r0)
@@ -336,7 +336,7 @@ func TestPartialFailureRetry(t *testing.T) {
 	for _, d := range res.Deliveries {
 		codes[d.To] = d.Code
 	}
-	want := map[string]string{"ALICE": "", "BOB": sender.CodeNotAccepting, "CAROL": sender.CodeNetwork, "FARHOST": sender.CodeNameNotFound}
+	want := map[string]string{"ALICE": "", "BOB": apitype.CodeNotAccepting, "CAROL": apitype.CodeNetwork, "FARHOST": apitype.CodeNameNotFound}
 	if fmt.Sprint(codes) != fmt.Sprint(want) {
 		t.Errorf("codes %v, want %v", codes, want)
 	}
@@ -363,14 +363,14 @@ func TestPartialFailureRetry(t *testing.T) {
 func TestRemoteRequestError(t *testing.T) {
 	a, _, r, _ := newTestAlerter()
 	a.DedupWindow = time.Hour
-	r.err = &sender.Error{Code: sender.CodeUnencodable, Msg: "the sender name cannot be written in CP850"}
+	r.err = &apitype.SendError{Code: apitype.CodeUnencodable, Msg: "the sender name cannot be written in CP850"}
 	r0 := req("nut", message.SeverityCritical, "on battery")
 	r0.To = []string{"FARHOST"}
 	res, err := a.Raise(context.Background(), r0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Deliveries) != 1 || res.Deliveries[0].Code != sender.CodeUnencodable {
+	if len(res.Deliveries) != 1 || res.Deliveries[0].Code != apitype.CodeUnencodable {
 		t.Fatalf("result %+v, want the sender's code", res)
 	}
 	r.err = nil

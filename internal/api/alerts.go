@@ -8,8 +8,8 @@ import (
 
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // Alerter raises administrative alerts for the API's callers.
@@ -21,16 +21,9 @@ type Alerter interface {
 // most 4,095 characters, so anything near this is not an alert.
 const MaxAlertBody = 1 << 20
 
-// Codes of the answers of POST /v1/alerts besides the sender's.
-const (
-	CodeNoRecipient = "no_recipient"
-	CodeRateLimited = "rate_limited"
-	CodeTooLarge    = "too_large"
-)
-
 func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 	if s.Alerts == nil {
-		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "this daemon raises no alerts", Code: sender.CodeNotAvailable})
+		writeJSON(w, http.StatusServiceUnavailable, apitype.Error{Error: "this daemon raises no alerts", Code: apitype.CodeNotAvailable})
 		return
 	}
 	// Who may alert is decided before the body is read, so a refused
@@ -46,11 +39,11 @@ func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 	if err := dec.Decode(&req); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, Error{Error: "the alert is larger than 1 MiB", Code: CodeTooLarge})
+			writeJSON(w, http.StatusRequestEntityTooLarge, apitype.Error{Error: "the alert is larger than 1 MiB", Code: apitype.CodeTooLarge})
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, Error{Error: `body must be JSON like {"alert": {"source": "nut", "severity": "critical"}, "text": "on battery"}: ` + err.Error(),
-			Code: sender.CodeBadRequest})
+		writeJSON(w, http.StatusBadRequest, apitype.Error{Error: `body must be JSON like {"alert": {"source": "nut", "severity": "critical"}, "text": "on battery"}: ` + err.Error(),
+			Code: apitype.CodeBadRequest})
 		return
 	}
 	// Whoever reaches this API is on this host (or holds its web token);
@@ -64,12 +57,12 @@ func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		writeJSON(w, http.StatusOK, res)
 	case errors.Is(err, message.ErrInvalid):
-		writeJSON(w, http.StatusBadRequest, Error{Error: err.Error(), Code: sender.CodeBadRequest})
+		writeJSON(w, http.StatusBadRequest, apitype.Error{Error: err.Error(), Code: apitype.CodeBadRequest})
 	case errors.Is(err, alert.ErrNoRecipient):
-		writeJSON(w, http.StatusUnprocessableEntity, Error{Error: err.Error(), Code: CodeNoRecipient})
+		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error(), Code: apitype.CodeNoRecipient})
 	case errors.Is(err, alert.ErrRateLimited):
 		w.Header().Set("Retry-After", "60")
-		writeJSON(w, http.StatusTooManyRequests, Error{Error: err.Error(), Code: CodeRateLimited})
+		writeJSON(w, http.StatusTooManyRequests, apitype.Error{Error: err.Error(), Code: apitype.CodeRateLimited})
 	default:
 		s.internal(w, err)
 	}

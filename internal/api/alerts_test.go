@@ -17,8 +17,8 @@ import (
 
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // fakeAlerter answers with err, or delivers to every name in To.
@@ -34,7 +34,7 @@ func (f *fakeAlerter) Raise(ctx context.Context, req alert.Request) (alert.Resul
 	}
 	var res alert.Result
 	for _, to := range req.To {
-		res.Deliveries = append(res.Deliveries, sender.Delivery{To: to, Via: "local"})
+		res.Deliveries = append(res.Deliveries, apitype.Delivery{To: to, Via: "local"})
 	}
 	res.Suppressed = []string{"CAROL"}
 	return res, nil
@@ -93,9 +93,9 @@ func TestAlertAPI(t *testing.T) {
 		status int
 		code   string
 	}{
-		{fmt.Errorf("alert: %w: the alert text is empty", message.ErrInvalid), http.StatusBadRequest, sender.CodeBadRequest},
-		{fmt.Errorf("%w: source %q", alert.ErrNoRecipient, "nut"), http.StatusUnprocessableEntity, CodeNoRecipient},
-		{fmt.Errorf("%w: too many", alert.ErrRateLimited), http.StatusTooManyRequests, CodeRateLimited},
+		{fmt.Errorf("alert: %w: the alert text is empty", message.ErrInvalid), http.StatusBadRequest, apitype.CodeBadRequest},
+		{fmt.Errorf("%w: source %q", alert.ErrNoRecipient, "nut"), http.StatusUnprocessableEntity, apitype.CodeNoRecipient},
+		{fmt.Errorf("%w: too many", alert.ErrRateLimited), http.StatusTooManyRequests, apitype.CodeRateLimited},
 	} {
 		f.err = tc.err
 		_, err := c.Alert(ctx, req)
@@ -122,10 +122,10 @@ func TestAlertAPIBadBodies(t *testing.T) {
 		status     int
 		code       string
 	}{
-		{"not JSON", "on battery", http.StatusBadRequest, sender.CodeBadRequest},
-		{"unknown field", `{"alert": {"source": "nut", "severity": "info"}, "text": "x", "priority": 5}`, http.StatusBadRequest, sender.CodeBadRequest},
-		{"wrong type", `{"alert": "nut", "text": "x"}`, http.StatusBadRequest, sender.CodeBadRequest},
-		{"too large", `{"alert": {"source": "nut", "severity": "info"}, "text": "` + strings.Repeat("x", MaxAlertBody) + `"}`, http.StatusRequestEntityTooLarge, CodeTooLarge},
+		{"not JSON", "on battery", http.StatusBadRequest, apitype.CodeBadRequest},
+		{"unknown field", `{"alert": {"source": "nut", "severity": "info"}, "text": "x", "priority": 5}`, http.StatusBadRequest, apitype.CodeBadRequest},
+		{"wrong type", `{"alert": "nut", "text": "x"}`, http.StatusBadRequest, apitype.CodeBadRequest},
+		{"too large", `{"alert": {"source": "nut", "severity": "info"}, "text": "` + strings.Repeat("x", MaxAlertBody) + `"}`, http.StatusRequestEntityTooLarge, apitype.CodeTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := hc.Post("http://messenger/v1/alerts", "application/json", bytes.NewReader([]byte(tc.body)))
@@ -145,7 +145,7 @@ func TestAlertAPIBadBodies(t *testing.T) {
 	// The client keeps the code of a 413.
 	_, err := c.Alert(context.Background(), alert.Request{Alert: message.Alert{Source: "nut", Severity: message.SeverityInfo}, Text: strings.Repeat("x", MaxAlertBody)})
 	var rerr *RequestError
-	if !errors.As(err, &rerr) || rerr.Code != CodeTooLarge || rerr.Status != http.StatusRequestEntityTooLarge {
+	if !errors.As(err, &rerr) || rerr.Code != apitype.CodeTooLarge || rerr.Status != http.StatusRequestEntityTooLarge {
 		t.Errorf("client error %#v, want a RequestError too_large 413", err)
 	}
 }
@@ -208,8 +208,8 @@ func TestAlertAPIRefusesNonSenders(t *testing.T) {
 				return
 			}
 			var rerr *RequestError
-			if !errors.As(err, &rerr) || rerr.Status != http.StatusForbidden || rerr.Code != CodeForbidden {
-				t.Fatalf("error %#v, want a RequestError 403 %q", err, CodeForbidden)
+			if !errors.As(err, &rerr) || rerr.Status != http.StatusForbidden || rerr.Code != apitype.CodeForbidden {
+				t.Fatalf("error %#v, want a RequestError 403 %q", err, apitype.CodeForbidden)
 			}
 			if want := tc.caller.Login + " may not raise alerts"; !strings.HasPrefix(rerr.Msg, want) || strings.Count(rerr.Msg, ". ") != 0 {
 				t.Errorf("refusal %q, want one sentence starting %q", rerr.Msg, want)

@@ -15,10 +15,10 @@ import (
 	"strconv"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
-	"github.com/netsend/messenger/internal/sender"
 	"github.com/netsend/messenger/internal/store"
 )
 
@@ -43,52 +43,12 @@ type Names interface {
 
 // Sender sends messages for the API's callers.
 type Sender interface {
-	Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error)
-}
-
-// SendResponse is the body of a successful POST /v1/send: what happened
-// for each recipient (a delivery with a code failed).
-type SendResponse struct {
-	Deliveries []sender.Delivery `json:"deliveries"`
-}
-
-// Name is one name of the daemon as the API shows it.
-type Name struct {
-	Name   string `json:"name"`
-	Suffix string `json:"suffix"` // hexadecimal name type, e.g. "03"
-	Group  bool   `json:"group"`
-	Source string `json:"source"`
-	State  string `json:"state"`
-	// Owner is the local account an alias belongs to; empty for the
-	// host's names.
-	Owner string `json:"owner,omitempty"`
+	Send(ctx context.Context, req apitype.SendRequest) ([]apitype.Delivery, error)
 }
 
 // NameOf converts a table entry.
-func NameOf(e names.Entry) Name {
-	return Name{Name: e.Text, Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Group: e.Group, Source: string(e.Source), State: string(e.State), Owner: e.Owner}
-}
-
-// Status is what GET /v1/status reports about the running daemon.
-type Status struct {
-	Version   string     `json:"version"`
-	PID       int        `json:"pid"`
-	Stored    int64      `json:"stored"`
-	Names     []Name     `json:"names"`
-	Listeners []Listener `json:"listeners"`
-}
-
-// Listener is one open socket of the daemon.
-type Listener struct {
-	Transport string `json:"transport"`
-	Network   string `json:"network"`
-	Addr      string `json:"addr"`
-}
-
-// Error is the JSON body of every non-2xx answer.
-type Error struct {
-	Error string `json:"error"`
-	Code  string `json:"code,omitempty"`
+func NameOf(e names.Entry) apitype.Name {
+	return apitype.Name{Name: e.Text, Suffix: fmt.Sprintf("%02X", e.Name.Suffix()), Group: e.Group, Source: string(e.Source), State: string(e.State), Owner: e.Owner}
 }
 
 // Server serves the API.
@@ -97,7 +57,7 @@ type Server struct {
 	Names  Names
 	Sender Sender
 	Spam   Spam
-	Status func() Status
+	Status func() apitype.Status
 	// Events, when set, serves GET /v1/events and hears of reads and
 	// deletions.
 	Events *Hub
@@ -271,11 +231,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
-	var req sender.Request
+	var req apitype.SendRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, Error{Error: "body must be JSON like {\"to\": \"BOB\", \"text\": \"hello\"}: " + err.Error(), Code: sender.CodeBadRequest})
+		writeJSON(w, http.StatusBadRequest, apitype.Error{Error: "body must be JSON like {\"to\": \"BOB\", \"text\": \"hello\"}: " + err.Error(), Code: apitype.CodeBadRequest})
 		return
 	}
 	c := caller(r)
@@ -292,35 +252,27 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	req.LocalUser = c.Login
 	deliveries, err := s.Sender.Send(r.Context(), req)
 	if err != nil {
-		var e *sender.Error
+		var e *apitype.SendError
 		if errors.As(err, &e) {
-			writeJSON(w, http.StatusBadRequest, Error{Error: e.Error(), Code: e.Code})
+			writeJSON(w, http.StatusBadRequest, apitype.Error{Error: e.Error(), Code: e.Code})
 			return
 		}
 		s.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, SendResponse{Deliveries: deliveries})
+	writeJSON(w, http.StatusOK, apitype.SendResponse{Deliveries: deliveries})
 }
 
 func (s *Server) listNames(w http.ResponseWriter, r *http.Request) {
-	out := []Name{}
+	out := []apitype.Name{}
 	for _, e := range s.Names.List() {
 		out = append(out, NameOf(e))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// AddNameRequest is the body of POST /v1/names.
-type AddNameRequest struct {
-	Name string `json:"name"`
-	// User gives the alias to a local account (its login): its messages
-	// are that account's. Empty makes a host name.
-	User string `json:"user,omitempty"`
-}
-
 func (s *Server) addName(w http.ResponseWriter, r *http.Request) {
-	var req AddNameRequest
+	var req apitype.AddNameRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("body must be JSON like {\"name\": \"HELPDESK\"}: %w", err))
 		return
@@ -398,7 +350,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, Error{Error: err.Error()})
+	writeJSON(w, code, apitype.Error{Error: err.Error()})
 }
 
 // pageQuery reads the after (an id) and limit parameters every list takes.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -31,7 +32,7 @@ func serve(t *testing.T) (*Client, *store.Store) {
 		t.Fatal(err)
 	}
 	srv := testServer(&Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Status: func() Status { return Status{Version: "test", PID: 1} }})
+		Status: func() apitype.Status { return apitype.Status{Version: "test", PID: 1} }})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return NewClient(sock), st

@@ -9,14 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 )
-
-// CodeForbidden marks an answer refusing what the caller may not do
-// (HTTP 403); the CLI exits with its own status for it.
-const CodeForbidden = "forbidden"
-
-// CodeUnauthenticated marks an HTTP request without a usable credential.
-const CodeUnauthenticated = "unauthenticated"
 
 // Credentials turn what an HTTP request carries (a session cookie, a
 // token) into the local account it is bound to.
@@ -62,7 +56,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		c, err := s.callerOf(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="messenger"`)
-			writeJSON(w, http.StatusUnauthorized, Error{Error: err.Error(), Code: CodeUnauthenticated})
+			writeJSON(w, http.StatusUnauthorized, apitype.Error{Error: err.Error(), Code: apitype.CodeUnauthenticated})
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(access.WithCaller(r.Context(), c)))
@@ -94,7 +88,7 @@ func caller(r *http.Request) access.Caller {
 
 // refuse answers a Refusal with 403 and its sentence.
 func refuse(w http.ResponseWriter, err error) {
-	writeJSON(w, http.StatusForbidden, Error{Error: err.Error(), Code: CodeForbidden})
+	writeJSON(w, http.StatusForbidden, apitype.Error{Error: err.Error(), Code: apitype.CodeForbidden})
 }
 
 // admin refuses, and reports false, unless the caller is an admin.

@@ -15,8 +15,8 @@ import (
 	"syscall"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // ErrDaemonNotRunning is returned when nothing answers on the socket.
@@ -65,8 +65,8 @@ func (c *Client) WhoAmI(ctx context.Context) (access.Caller, error) {
 }
 
 // Status asks the daemon about itself.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var s Status
+func (c *Client) Status(ctx context.Context) (apitype.Status, error) {
+	var s apitype.Status
 	err := c.do(ctx, http.MethodGet, "/v1/status", &s)
 	return s, err
 }
@@ -99,8 +99,8 @@ func (c *Client) Delete(ctx context.Context, id int64) error {
 }
 
 // Names lists the daemon's names.
-func (c *Client) Names(ctx context.Context) ([]Name, error) {
-	var out []Name
+func (c *Client) Names(ctx context.Context) ([]apitype.Name, error) {
+	var out []apitype.Name
 	err := c.do(ctx, http.MethodGet, "/v1/names", &out)
 	return out, err
 }
@@ -108,15 +108,15 @@ func (c *Client) Names(ctx context.Context) ([]Name, error) {
 // AddName adds a message alias, owned by the local account user (empty
 // for a host name); the daemon answers once the network has had its say,
 // with ErrConflict if another node holds the name.
-func (c *Client) AddName(ctx context.Context, name, user string) (Name, error) {
-	var out Name
-	err := c.send(ctx, http.MethodPost, "/v1/names", AddNameRequest{Name: name, User: user}, &out)
+func (c *Client) AddName(ctx context.Context, name, user string) (apitype.Name, error) {
+	var out apitype.Name
+	err := c.send(ctx, http.MethodPost, "/v1/names", apitype.AddNameRequest{Name: name, User: user}, &out)
 	return out, err
 }
 
 // Send asks the daemon to send a message.
-func (c *Client) Send(ctx context.Context, req sender.Request) ([]sender.Delivery, error) {
-	var out SendResponse
+func (c *Client) Send(ctx context.Context, req apitype.SendRequest) ([]apitype.Delivery, error) {
+	var out apitype.SendResponse
 	err := c.send(ctx, http.MethodPost, "/v1/send", req, &out)
 	return out.Deliveries, err
 }
@@ -129,24 +129,24 @@ func IsForbidden(err error) bool {
 }
 
 // WebSignIn asks for a one-time sign-in link for the caller.
-func (c *Client) WebSignIn(ctx context.Context) (SignIn, error) {
-	var out SignIn
+func (c *Client) WebSignIn(ctx context.Context) (apitype.SignIn, error) {
+	var out apitype.SignIn
 	err := c.send(ctx, http.MethodPost, "/v1/web/signin", struct{}{}, &out)
 	return out, err
 }
 
 // CreateToken makes an API token named name for the caller, or for user
 // (admins only); the answer holds the token, shown this once.
-func (c *Client) CreateToken(ctx context.Context, name, user string) (NewTokenResponse, error) {
-	var out NewTokenResponse
-	err := c.send(ctx, http.MethodPost, "/v1/tokens", NewTokenRequest{Name: name, User: user}, &out)
+func (c *Client) CreateToken(ctx context.Context, name, user string) (apitype.NewTokenResponse, error) {
+	var out apitype.NewTokenResponse
+	err := c.send(ctx, http.MethodPost, "/v1/tokens", apitype.NewTokenRequest{Name: name, User: user}, &out)
 	return out, err
 }
 
 // Tokens lists the caller's API tokens, or user's (admins only; "*" for
 // every account's).
-func (c *Client) Tokens(ctx context.Context, user string) ([]TokenInfo, error) {
-	var out []TokenInfo
+func (c *Client) Tokens(ctx context.Context, user string) ([]apitype.TokenInfo, error) {
+	var out []apitype.TokenInfo
 	path := "/v1/tokens"
 	if user != "" {
 		path += "?user=" + url.QueryEscape(user)
@@ -222,13 +222,13 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 		return fmt.Errorf("reading the daemon's answer: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e Error
+		var e apitype.Error
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
 			e.Error = resp.Status
 		}
 		switch {
 		case resp.StatusCode == http.StatusForbidden:
-			return &RequestError{Code: CodeForbidden, Msg: e.Error, Status: resp.StatusCode}
+			return &RequestError{Code: apitype.CodeForbidden, Msg: e.Error, Status: resp.StatusCode}
 		case e.Code != "" && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge ||
 			resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusTooManyRequests):
 			return &RequestError{Code: e.Code, Msg: e.Error, Status: resp.StatusCode}

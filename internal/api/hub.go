@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hub"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
@@ -12,7 +13,7 @@ import (
 
 // SentStore lists what this host sent through the hub, with receipts.
 type SentStore interface {
-	ListSent(ctx context.Context, opt store.SentListOptions) ([]store.Sent, error)
+	ListSent(ctx context.Context, opt store.SentListOptions) ([]apitype.Sent, error)
 }
 
 // HubAPI is the daemon's NATS hub as the API shows it (not Hub, the
@@ -30,14 +31,14 @@ func (s *Server) hubRoutes(mux *http.ServeMux) {
 
 func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
 	if s.Sent == nil {
-		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
+		writeJSON(w, http.StatusServiceUnavailable, apitype.Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
 		return
 	}
 	var opt store.SentListOptions
 	q := r.URL.Query()
 	if v := q.Get("state"); v != "" {
-		switch st := store.SentState(v); st {
-		case store.SentQueued, store.SentSent, store.SentDelivered, store.SentRead, store.SentExpired, store.SentFailed:
+		switch st := apitype.SentState(v); st {
+		case apitype.SentQueued, apitype.SentSent, apitype.SentDelivered, apitype.SentRead, apitype.SentExpired, apitype.SentFailed:
 			opt.State = st
 		default:
 			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q is not queued, sent, delivered, read, expired or failed", v))
@@ -59,14 +60,14 @@ func (s *Server) listSent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rows == nil {
-		rows = []store.Sent{}
+		rows = []apitype.Sent{}
 	}
 	writeJSON(w, http.StatusOK, rows)
 }
 
 func (s *Server) hubStatus(w http.ResponseWriter, r *http.Request) {
 	if s.HubLink == nil {
-		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
+		writeJSON(w, http.StatusServiceUnavailable, apitype.Error{Error: "the hub is switched off in this daemon", Code: "not_available"})
 		return
 	}
 	st, err := s.HubLink.Status(r.Context())
@@ -78,9 +79,9 @@ func (s *Server) hubStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // Sent lists messages sent through the hub; state "" is every state.
-func (c *Client) Sent(ctx context.Context, state store.SentState, after int64, limit int) ([]store.Sent, error) {
+func (c *Client) Sent(ctx context.Context, state apitype.SentState, after int64, limit int) ([]apitype.Sent, error) {
 	q := pageValues(string(state), after, limit)
-	var rows []store.Sent
+	var rows []apitype.Sent
 	err := c.do(ctx, http.MethodGet, "/v1/sent?"+q.Encode(), &rows)
 	return rows, err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 // SignInPath is where a sign-in link (made by `messenger web`) lands and
@@ -32,12 +33,6 @@ const SessionCookie = "messenger_session"
 // a browser, short enough that one found in a terminal's scrollback later
 // is useless. A link works once.
 const CodeTTL = 2 * time.Minute
-
-// SignIn is the answer to POST /v1/web/signin.
-type SignIn struct {
-	URL     string    `json:"url"`
-	Expires time.Time `json:"expires"`
-}
 
 // Web is the HTTP listener's sign-in and its Credentials: one-time
 // sign-in codes, the sessions they open (in memory: a restart of the
@@ -90,13 +85,13 @@ func secret() (string, [sha256.Size]byte, error) {
 }
 
 // NewCode makes a one-time sign-in link for c.
-func (w *Web) NewCode(c access.Caller) (SignIn, error) {
+func (w *Web) NewCode(c access.Caller) (apitype.SignIn, error) {
 	if w.BaseURL == "" {
-		return SignIn{}, fmt.Errorf("the daemon serves no web page: set http_addr (or [web] external_url behind a proxy)")
+		return apitype.SignIn{}, fmt.Errorf("the daemon serves no web page: set http_addr (or [web] external_url behind a proxy)")
 	}
 	code, key, err := secret()
 	if err != nil {
-		return SignIn{}, err
+		return apitype.SignIn{}, err
 	}
 	exp := w.clock().Add(CodeTTL)
 	w.mu.Lock()
@@ -106,7 +101,7 @@ func (w *Web) NewCode(c access.Caller) (SignIn, error) {
 	w.sweep(w.codes)
 	w.codes[key] = grant{uid: c.UID, login: c.Login, expires: exp}
 	w.mu.Unlock()
-	return SignIn{URL: strings.TrimSuffix(w.BaseURL, "/") + SignInPath + "?code=" + url.QueryEscape(code), Expires: exp}, nil
+	return apitype.SignIn{URL: strings.TrimSuffix(w.BaseURL, "/") + SignInPath + "?code=" + url.QueryEscape(code), Expires: exp}, nil
 }
 
 // sweep drops the expired entries of m, so that codes never used and

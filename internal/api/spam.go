@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -26,17 +27,6 @@ type Spam interface {
 	Trust(ctx context.Context, value string) (string, error)
 	// Release delivers a quarantined message now.
 	Release(ctx context.Context, id int64) (message.Message, error)
-}
-
-// PolicyEntryRequest is the body of POST /v1/spam/block and /v1/spam/trust.
-type PolicyEntryRequest struct {
-	Value string `json:"value"`
-}
-
-// PolicyEntryResponse says what was added, as it is matched.
-type PolicyEntryResponse struct {
-	List  string `json:"list"`
-	Value string `json:"value"`
 }
 
 func (s *Server) spamRoutes(mux *http.ServeMux) {
@@ -103,7 +93,7 @@ func (s *Server) releaseSpam(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) addEntry(list string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req PolicyEntryRequest
+		var req apitype.PolicyEntryRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Value == "" {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("body must be JSON like {\"value\": \"SPAMMER\"} or {\"value\": \"192.0.2.0/24\"}"))
 			return
@@ -119,7 +109,7 @@ func (s *Server) addEntry(list string) http.HandlerFunc {
 		case err != nil:
 			s.internal(w, err)
 		default:
-			writeJSON(w, http.StatusOK, PolicyEntryResponse{List: list, Value: v})
+			writeJSON(w, http.StatusOK, apitype.PolicyEntryResponse{List: list, Value: v})
 		}
 	}
 }
@@ -157,9 +147,9 @@ func (c *Client) Release(ctx context.Context, id int64) (message.Message, error)
 }
 
 // AddPolicyEntry blocks or trusts (list) a sender or network.
-func (c *Client) AddPolicyEntry(ctx context.Context, list, value string) (PolicyEntryResponse, error) {
-	var out PolicyEntryResponse
-	err := c.send(ctx, http.MethodPost, "/v1/spam/"+list, PolicyEntryRequest{Value: value}, &out)
+func (c *Client) AddPolicyEntry(ctx context.Context, list, value string) (apitype.PolicyEntryResponse, error) {
+	var out apitype.PolicyEntryResponse
+	err := c.send(ctx, http.MethodPost, "/v1/spam/"+list, apitype.PolicyEntryRequest{Value: value}, &out)
 	return out, err
 }
 

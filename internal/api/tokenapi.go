@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 func (s *Server) tokenRoutes(mux *http.ServeMux) {
@@ -28,12 +29,12 @@ func (s *Server) webSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Web == nil {
-		writeJSON(w, http.StatusConflict, Error{Error: "the daemon serves no web page: set http_addr"})
+		writeJSON(w, http.StatusConflict, apitype.Error{Error: "the daemon serves no web page: set http_addr"})
 		return
 	}
 	in, err := s.Web.NewCode(c)
 	if err != nil {
-		writeJSON(w, http.StatusConflict, Error{Error: err.Error()})
+		writeJSON(w, http.StatusConflict, apitype.Error{Error: err.Error()})
 		return
 	}
 	s.Log.Info("web sign-in link made", slog.String("user", c.Login))
@@ -46,7 +47,7 @@ func (s *Server) webSignIn(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tokenOwner(w http.ResponseWriter, r *http.Request, user, what string) (access.Caller, bool) {
 	c := caller(r)
 	if s.Tokens == nil {
-		writeJSON(w, http.StatusConflict, Error{Error: "this daemon keeps no API tokens"})
+		writeJSON(w, http.StatusConflict, apitype.Error{Error: "this daemon keeps no API tokens"})
 		return c, false
 	}
 	if user == "" || user == c.Login {
@@ -64,7 +65,7 @@ func (s *Server) tokenOwner(w http.ResponseWriter, r *http.Request, user, what s
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	var req NewTokenRequest
+	var req apitype.NewTokenRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("body must be JSON like {\"name\": \"phone\"}: %w", err))
 		return
@@ -94,7 +95,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	if user == "*" {
 		// Every account's: admins only.
 		if s.Tokens == nil {
-			writeJSON(w, http.StatusConflict, Error{Error: "this daemon keeps no API tokens"})
+			writeJSON(w, http.StatusConflict, apitype.Error{Error: "this daemon keeps no API tokens"})
 			return
 		}
 		if !s.admin(w, r, "list every account's tokens") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 // The token routes: a user manages their own tokens only (403 for
@@ -34,7 +35,7 @@ func TestTokenRoutes(t *testing.T) {
 		return rec
 	}
 	rec := as(alice, "POST", "/v1/tokens", `{"name":"x"}`)
-	var made NewTokenResponse
+	var made apitype.NewTokenResponse
 	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &made) != nil || made.Token == "" || made.User != "nobody" {
 		t.Fatalf("alice makes a token: %d %s", rec.Code, rec.Body)
 	}
@@ -47,9 +48,9 @@ func TestTokenRoutes(t *testing.T) {
 		{"DELETE", "/v1/tokens/x?user=nobody", ""},
 	} {
 		rec := as(bob, c.method, c.target, c.body)
-		var e Error
+		var e apitype.Error
 		json.Unmarshal(rec.Body.Bytes(), &e)
-		if rec.Code != http.StatusForbidden || e.Code != CodeForbidden || !strings.Contains(e.Error, "4243 may not") {
+		if rec.Code != http.StatusForbidden || e.Code != apitype.CodeForbidden || !strings.Contains(e.Error, "4243 may not") {
 			t.Errorf("bob: %s %s: %d %s, want 403 forbidden", c.method, c.target, rec.Code, rec.Body)
 		}
 	}

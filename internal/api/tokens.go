@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 // TokensFileName holds, in the data directory, the users' API tokens:
@@ -27,28 +28,6 @@ const TokensFileName = "tokens.json"
 // "last used" is a hint for spotting dead tokens, not an audit log, and a
 // script polling every second must not rewrite the file every second.
 const lastUsedEvery = 10 * time.Minute
-
-// TokenInfo is what is shown of a token: never the token itself.
-type TokenInfo struct {
-	Name     string     `json:"name"`
-	User     string     `json:"user"`
-	Created  time.Time  `json:"created"`
-	LastUsed *time.Time `json:"last_used,omitempty"`
-}
-
-// NewTokenRequest is the body of POST /v1/tokens.
-type NewTokenRequest struct {
-	Name string `json:"name"`
-	// User, for admins only, makes the token for another account.
-	User string `json:"user,omitempty"`
-}
-
-// NewTokenResponse is the answer to POST /v1/tokens; Token is shown this
-// once.
-type NewTokenResponse struct {
-	TokenInfo
-	Token string `json:"token"`
-}
 
 type storedToken struct {
 	Name     string     `json:"name"`
@@ -62,8 +41,8 @@ type storedToken struct {
 	written time.Time // LastUsed as the file has it
 }
 
-func (t *storedToken) info() TokenInfo {
-	return TokenInfo{Name: t.Name, User: t.User, Created: t.Created, LastUsed: t.LastUsed}
+func (t *storedToken) info() apitype.TokenInfo {
+	return apitype.TokenInfo{Name: t.Name, User: t.User, Created: t.Created, LastUsed: t.LastUsed}
 }
 
 type tokensFile struct {
@@ -120,13 +99,13 @@ func OpenTokens(dataDir string) (*Tokens, error) {
 
 // Create makes a token named name for c, stores its hash and returns it
 // with the token, which is not kept.
-func (t *Tokens) Create(c access.Caller, name string) (NewTokenResponse, error) {
+func (t *Tokens) Create(c access.Caller, name string) (apitype.NewTokenResponse, error) {
 	if !tokenNameRE.MatchString(name) {
-		return NewTokenResponse{}, fmt.Errorf("token name %q: use 1 to 64 letters, digits, '-', '_' or '.'", name)
+		return apitype.NewTokenResponse{}, fmt.Errorf("token name %q: use 1 to 64 letters, digits, '-', '_' or '.'", name)
 	}
 	token, hash, err := MakeToken()
 	if err != nil {
-		return NewTokenResponse{}, err
+		return apitype.NewTokenResponse{}, err
 	}
 	st := &storedToken{Name: name, User: c.Login, UID: c.UID, SHA256: hash, Created: t.now().UTC().Truncate(time.Second)}
 	raw, _ := hex.DecodeString(hash)
@@ -134,28 +113,28 @@ func (t *Tokens) Create(c access.Caller, name string) (NewTokenResponse, error) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if slices.ContainsFunc(t.list, func(o *storedToken) bool { return o.UID == c.UID && o.Name == name }) {
-		return NewTokenResponse{}, fmt.Errorf("%w: %s already has a token named %q; revoke it first", ErrTokenExists, c.Login, name)
+		return apitype.NewTokenResponse{}, fmt.Errorf("%w: %s already has a token named %q; revoke it first", ErrTokenExists, c.Login, name)
 	}
 	next := append(slices.Clip(t.list), st)
 	if err := t.write(next); err != nil {
-		return NewTokenResponse{}, err
+		return apitype.NewTokenResponse{}, err
 	}
 	t.list = next
-	return NewTokenResponse{TokenInfo: st.info(), Token: token}, nil
+	return apitype.NewTokenResponse{TokenInfo: st.info(), Token: token}, nil
 }
 
 // List returns the tokens of the account uid, or everyone's when uid is
 // negative, ordered by user and name.
-func (t *Tokens) List(uid int) []TokenInfo {
+func (t *Tokens) List(uid int) []apitype.TokenInfo {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := []TokenInfo{}
+	out := []apitype.TokenInfo{}
 	for _, st := range t.list {
 		if uid < 0 || st.UID == uid {
 			out = append(out, st.info())
 		}
 	}
-	slices.SortFunc(out, func(a, b TokenInfo) int {
+	slices.SortFunc(out, func(a, b apitype.TokenInfo) int {
 		if c := strings.Compare(a.User, b.User); c != 0 {
 			return c
 		}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 //go:embed web
@@ -108,25 +110,25 @@ func GuardFor(next http.Handler, hosts ...string) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		if !loopbackHost(r.Host) && !knownHost(r.Host, names) {
-			writeJSON(w, http.StatusMisdirectedRequest, Error{Error: "this daemon does not answer to the host name " + r.Host})
+			writeJSON(w, http.StatusMisdirectedRequest, apitype.Error{Error: "this daemon does not answer to the host name " + r.Host})
 			return
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			if o := r.Header.Get("Origin"); o != "" && !sameOrigin(r, o) && !slices.Contains(origins, strings.ToLower(o)) {
-				writeJSON(w, http.StatusForbidden, Error{Error: "cross-origin request refused"})
+				writeJSON(w, http.StatusForbidden, apitype.Error{Error: "cross-origin request refused"})
 				return
 			}
 			if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-				writeJSON(w, http.StatusForbidden, Error{Error: "cross-site request refused"})
+				writeJSON(w, http.StatusForbidden, apitype.Error{Error: "cross-site request refused"})
 				return
 			}
 			// The sign-in form and the sign-out button are plain form
 			// posts; the origin checks above keep other sites from posting
 			// them.
 			if r.Header.Get(RequestHeader) == "" && !formPath(r.URL.Path) {
-				writeJSON(w, http.StatusForbidden, Error{Error: "changes over HTTP need the " + RequestHeader + " header"})
+				writeJSON(w, http.StatusForbidden, apitype.Error{Error: "changes over HTTP need the " + RequestHeader + " header"})
 				return
 			}
 		}

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/alert"
+	"github.com/netsend/messenger/internal/alert/httpingest"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
-	ingestsrv "github.com/netsend/messenger/internal/transport/ingest"
 )
 
 // newAlerter builds the Alerter service of the [alert] table: this
@@ -46,10 +46,10 @@ func newAlerter(cfg config.Config, cp message.CodePage, table *names.Table, loca
 // ingestConfig turns the [alert] tokens and topics into what the ingest
 // listener checks requests against. cfg has been validated, so every
 // hash is 64 hexadecimal digits.
-func ingestConfig(cfg config.Config, log *slog.Logger) ingestsrv.Config {
-	ic := ingestsrv.Config{Topics: cfg.Alert.Topics, Log: log}
+func ingestConfig(cfg config.Config, log *slog.Logger) httpingest.Config {
+	ic := httpingest.Config{Topics: cfg.Alert.Topics, Log: log}
 	for _, t := range cfg.Alert.Tokens {
-		tok := ingestsrv.Token{Name: t.Name, To: t.To, Source: t.Source}
+		tok := httpingest.Token{Name: t.Name, To: t.To, Source: t.Source}
 		raw, _ := hex.DecodeString(t.SHA256)
 		copy(tok.Hash[:], raw)
 		ic.Tokens = append(ic.Tokens, tok)

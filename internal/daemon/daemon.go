@@ -25,7 +25,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/alert/httpingest"
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/connlimit"
 	"github.com/netsend/messenger/internal/lograte"
@@ -41,7 +43,6 @@ import (
 	"github.com/netsend/messenger/internal/sink/popup"
 	"github.com/netsend/messenger/internal/sink/terminal"
 	"github.com/netsend/messenger/internal/store"
-	ingestsrv "github.com/netsend/messenger/internal/transport/ingest"
 	"github.com/netsend/messenger/internal/transport/mailslot"
 	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/rpc"
@@ -97,7 +98,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 
 	// Open every socket before anything runs, so a port that cannot be had
 	// stops the start with a clear error and nothing half-started.
-	var listeners []api.Listener
+	var listeners []apitype.Listener
 	var smbLn net.Listener
 	if cfg.SMBPort != 0 {
 		smbLn, err = listenTCP(cfg.Bind, cfg.SMBPort, "smb-port")
@@ -105,7 +106,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		defer smbLn.Close()
-		listeners = append(listeners, api.Listener{Transport: "smb", Network: "tcp", Addr: smbLn.Addr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "smb", Network: "tcp", Addr: smbLn.Addr().String()})
 	}
 	var nbnsConn *net.UDPConn
 	if cfg.NBNSPort != 0 {
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		defer nbnsConn.Close()
-		listeners = append(listeners, api.Listener{Transport: "nbns", Network: "udp", Addr: nbnsConn.LocalAddr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "nbns", Network: "udp", Addr: nbnsConn.LocalAddr().String()})
 	}
 	var dgramConn *net.UDPConn
 	if cfg.DgramPort != 0 {
@@ -123,7 +124,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return err
 		}
 		defer dgramConn.Close()
-		listeners = append(listeners, api.Listener{Transport: "mailslot", Network: "udp", Addr: dgramConn.LocalAddr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "mailslot", Network: "udp", Addr: dgramConn.LocalAddr().String()})
 	}
 	var rpcConns []*net.UDPConn
 	if cfg.RPCPort != 0 {
@@ -134,7 +135,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			}
 			defer c.Close()
 			rpcConns = append(rpcConns, c)
-			listeners = append(listeners, api.Listener{Transport: "rpc", Network: "udp", Addr: c.LocalAddr().String()})
+			listeners = append(listeners, apitype.Listener{Transport: "rpc", Network: "udp", Addr: c.LocalAddr().String()})
 		}
 	}
 	sockLn, err := listenSocket(cfg.SocketPath())
@@ -143,7 +144,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 	defer os.Remove(cfg.SocketPath())
 	defer sockLn.Close()
-	listeners = append(listeners, api.Listener{Transport: "api", Network: "unix", Addr: cfg.SocketPath()})
+	listeners = append(listeners, apitype.Listener{Transport: "api", Network: "unix", Addr: cfg.SocketPath()})
 	var httpLn net.Listener
 	if cfg.HTTPAddr != "" {
 		httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
@@ -151,7 +152,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return fmt.Errorf("cannot listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 		}
 		defer httpLn.Close()
-		listeners = append(listeners, api.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
 	}
 	var ingestLn net.Listener
 	if cfg.Alert.IngestAddr != "" {
@@ -160,7 +161,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			return fmt.Errorf("cannot listen on alert.ingest_addr %s: %w", cfg.Alert.IngestAddr, err)
 		}
 		defer ingestLn.Close()
-		listeners = append(listeners, api.Listener{Transport: "ingest", Network: "tcp", Addr: ingestLn.Addr().String()})
+		listeners = append(listeners, apitype.Listener{Transport: "ingest", Network: "tcp", Addr: ingestLn.Addr().String()})
 	}
 
 	// The event stream (GET /v1/events), which the web page and the
@@ -249,7 +250,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			link.run(runCtx, nameTable)
 		}()
 		if cfg.Hub.Listen != "" && len(cfg.Hub.URLs) == 0 {
-			listeners = append(listeners, api.Listener{Transport: "hub", Network: "tcp", Addr: link.embedded.ClientURL()})
+			listeners = append(listeners, apitype.Listener{Transport: "hub", Network: "tcp", Addr: link.embedded.ClientURL()})
 		}
 	}
 
@@ -388,11 +389,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	// Alerter, so that de-duplication and rate limits see every alert.
 	alerter := newAlerter(cfg, cp, nameTable, pl, snd, log.With(slog.String("part", "alert")))
 	if ingestLn != nil {
-		h := ingestsrv.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
+		h := httpingest.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := ingestsrv.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), h); err != nil {
+			if err := httpingest.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), h); err != nil {
 				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
 				cancel()
 			}
@@ -420,8 +421,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			web.BaseURL = "http://" + signInAddr(httpLn.Addr())
 		}
 	}
-	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, showers{pl, events}}, Events: events, Rules: rules, Status: func() api.Status {
-		s := api.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
+	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, showers{pl, events}}, Events: events, Rules: rules, Status: func() apitype.Status {
+		s := apitype.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
 		s.Stored, _ = st.Count(context.Background())
 		for _, e := range nameTable.List() {
 			s.Names = append(s.Names, api.NameOf(e))

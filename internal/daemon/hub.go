@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/hub"
 	"github.com/netsend/messenger/internal/hubauth"
@@ -184,7 +185,7 @@ func (s hubSender) Send(ctx context.Context, to, from, text string, expires time
 	return sender.HubSent{ID: res.Sent.HubID, Host: res.Sent.Host, State: res.Sent.State, Online: res.Online}, nil
 }
 
-func (s hubSender) WaitDelivered(ctx context.Context, id string) (store.SentState, error) {
+func (s hubSender) WaitDelivered(ctx context.Context, id string) (apitype.SentState, error) {
 	return s.h.WaitDelivered(ctx, id)
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -66,7 +67,7 @@ func TestBatchNotNowKeepsOrder(t *testing.T) {
 	local := &batchLocal{memLocal: b.local, failText: "message 07"}
 	startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, nil, b.outbox, func(o *Options) { o.Local = local })
 	for _, id := range ids {
-		waitState(t, a, id, store.SentDelivered)
+		waitState(t, a, id, apitype.SentDelivered)
 	}
 	msgs := local.messages()
 	if len(msgs) != n {

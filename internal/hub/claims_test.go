@@ -10,12 +10,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubauth"
 	"github.com/netsend/messenger/internal/hubreg"
 	"github.com/netsend/messenger/internal/hubserver"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/store"
 )
 
 // Claim timings for these tests: a live host refreshes its claim thirty
@@ -80,7 +80,7 @@ func sendTo(t *testing.T, from *testHost, name, text string, want *testHost) {
 	if res.Sent.Host != want.opts.HostName {
 		t.Fatalf("%q to %s went to %s, want %s", text, name, res.Sent.Host, want.opts.HostName)
 	}
-	waitState(t, from, res.Sent.HubID, store.SentDelivered)
+	waitState(t, from, res.Sent.HubID, apitype.SentDelivered)
 	if !slices.ContainsFunc(want.local.messages(), func(m message.Message) bool { return m.Text == text }) {
 		t.Fatalf("%s did not store %q", want.opts.HostName, text)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubreg"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
@@ -92,21 +93,21 @@ type BatchLocal interface {
 type Outbox interface {
 	// AddSentBatch records rows, in order, and sets their IDs; an
 	// error for each.
-	AddSentBatch(ctx context.Context, rows []*store.Sent) []error
+	AddSentBatch(ctx context.Context, rows []*apitype.Sent) []error
 	// QueuedSent returns up to limit queued rows, oldest first.
-	QueuedSent(ctx context.Context, limit int) ([]store.Sent, error)
+	QueuedSent(ctx context.Context, limit int) ([]apitype.Sent, error)
 	// UpdateSent moves the row hubID to state; a move backwards changes
 	// nothing and returns nil; an unknown id returns an error wrapping
 	// store.ErrNotFound.
-	UpdateSent(ctx context.Context, hubID string, state store.SentState, at time.Time, detail string) error
+	UpdateSent(ctx context.Context, hubID string, state apitype.SentState, at time.Time, detail string) error
 	// UpdateSentBatch makes several such moves in shared commits, with
 	// an error for each.
 	UpdateSentBatch(ctx context.Context, ups []store.SentUpdate) []error
 	// CountSent counts the rows in state.
-	CountSent(ctx context.Context, state store.SentState) (int, error)
+	CountSent(ctx context.Context, state apitype.SentState) (int, error)
 	// SentByHubID returns the row hubID, or an error wrapping
 	// store.ErrNotFound.
-	SentByHubID(ctx context.Context, hubID string) (store.Sent, error)
+	SentByHubID(ctx context.Context, hubID string) (apitype.Sent, error)
 	// SentHost returns the host of the newest row sent to a name, or an
 	// error wrapping store.ErrNotFound.
 	SentHost(ctx context.Context, recipient string) (string, error)
@@ -242,7 +243,7 @@ type waiter struct {
 	n  int
 	// told is a final state a receipt brought before the row has it:
 	// the waiter need not wait for the commit that records it.
-	told store.SentState
+	told apitype.SentState
 }
 
 // New returns a Hub; Run connects it.

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubauth"
 	"github.com/netsend/messenger/internal/hubserver"
 	"github.com/netsend/messenger/internal/hubwire"
@@ -170,7 +171,7 @@ func (l *memLocal) count() int {
 // store does, and its owed receipts.
 type memOutbox struct {
 	mu   sync.Mutex
-	rows []store.Sent
+	rows []apitype.Sent
 	// holdReceipts, when set, keeps receipts from being recorded until
 	// it is closed, as a slow commit would.
 	holdReceipts chan struct{}
@@ -180,15 +181,15 @@ type memOutbox struct {
 	owed     []store.OwedReceipt // oldest first
 }
 
-var forwardFrom = map[store.SentState][]store.SentState{
-	store.SentSent:      {store.SentQueued},
-	store.SentDelivered: {store.SentQueued, store.SentSent},
-	store.SentRead:      {store.SentQueued, store.SentSent, store.SentDelivered},
-	store.SentExpired:   {store.SentQueued, store.SentSent},
-	store.SentFailed:    {store.SentQueued, store.SentSent},
+var forwardFrom = map[apitype.SentState][]apitype.SentState{
+	apitype.SentSent:      {apitype.SentQueued},
+	apitype.SentDelivered: {apitype.SentQueued, apitype.SentSent},
+	apitype.SentRead:      {apitype.SentQueued, apitype.SentSent, apitype.SentDelivered},
+	apitype.SentExpired:   {apitype.SentQueued, apitype.SentSent},
+	apitype.SentFailed:    {apitype.SentQueued, apitype.SentSent},
 }
 
-func (o *memOutbox) AddSentBatch(ctx context.Context, rows []*store.Sent) []error {
+func (o *memOutbox) AddSentBatch(ctx context.Context, rows []*apitype.Sent) []error {
 	if o.holdAdds != nil {
 		<-o.holdAdds
 	}
@@ -199,7 +200,7 @@ func (o *memOutbox) AddSentBatch(ctx context.Context, rows []*store.Sent) []erro
 	return errs
 }
 
-func (o *memOutbox) addSent(s *store.Sent) error {
+func (o *memOutbox) addSent(s *apitype.Sent) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, r := range o.rows {
@@ -212,19 +213,19 @@ func (o *memOutbox) addSent(s *store.Sent) error {
 	return nil
 }
 
-func (o *memOutbox) QueuedSent(_ context.Context, limit int) ([]store.Sent, error) {
+func (o *memOutbox) QueuedSent(_ context.Context, limit int) ([]apitype.Sent, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []store.Sent
+	var out []apitype.Sent
 	for _, r := range o.rows {
-		if r.State == store.SentQueued && (limit == 0 || len(out) < limit) {
+		if r.State == apitype.SentQueued && (limit == 0 || len(out) < limit) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
 }
 
-func (o *memOutbox) UpdateSent(_ context.Context, hubID string, state store.SentState, at time.Time, detail string) error {
+func (o *memOutbox) UpdateSent(_ context.Context, hubID string, state apitype.SentState, at time.Time, detail string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i := range o.rows {
@@ -241,7 +242,7 @@ func (o *memOutbox) UpdateSent(_ context.Context, hubID string, state store.Sent
 }
 
 func (o *memOutbox) UpdateSentBatch(ctx context.Context, ups []store.SentUpdate) []error {
-	if o.holdReceipts != nil && slices.ContainsFunc(ups, func(up store.SentUpdate) bool { return up.State != store.SentSent }) {
+	if o.holdReceipts != nil && slices.ContainsFunc(ups, func(up store.SentUpdate) bool { return up.State != apitype.SentSent }) {
 		<-o.holdReceipts
 	}
 	errs := make([]error, len(ups))
@@ -262,7 +263,7 @@ func (o *memOutbox) SentHost(_ context.Context, recipient string) (string, error
 	return "", fmt.Errorf("store: nothing sent to %q: %w", recipient, store.ErrNotFound)
 }
 
-func (o *memOutbox) CountSent(_ context.Context, state store.SentState) (int, error) {
+func (o *memOutbox) CountSent(_ context.Context, state apitype.SentState) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
@@ -274,7 +275,7 @@ func (o *memOutbox) CountSent(_ context.Context, state store.SentState) (int, er
 	return n, nil
 }
 
-func (o *memOutbox) SentByHubID(_ context.Context, hubID string) (store.Sent, error) {
+func (o *memOutbox) SentByHubID(_ context.Context, hubID string) (apitype.Sent, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, r := range o.rows {
@@ -282,13 +283,13 @@ func (o *memOutbox) SentByHubID(_ context.Context, hubID string) (store.Sent, er
 			return r, nil
 		}
 	}
-	return store.Sent{}, fmt.Errorf("store: sent message %s: %w", hubID, store.ErrNotFound)
+	return apitype.Sent{}, fmt.Errorf("store: sent message %s: %w", hubID, store.ErrNotFound)
 }
 
 func (o *memOutbox) OweReceipt(_ context.Context, r store.OwedReceipt) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if r.HubID == "" || r.State != store.SentRead || r.Host == "" || r.To == "" {
+	if r.HubID == "" || r.State != apitype.SentRead || r.Host == "" || r.To == "" {
 		return fmt.Errorf("store: owing %+v: %w", r, store.ErrInvalid)
 	}
 	if slices.ContainsFunc(o.owed, func(x store.OwedReceipt) bool { return x.Key() == r.Key() }) {
@@ -320,7 +321,7 @@ func (o *memOutbox) CountOwedReceipts(context.Context) (int, error) {
 	return len(o.owed), nil
 }
 
-func (o *memOutbox) state(t *testing.T, hubID string) store.SentState {
+func (o *memOutbox) state(t *testing.T, hubID string) apitype.SentState {
 	t.Helper()
 	r, err := o.SentByHubID(context.Background(), hubID)
 	if err != nil {
@@ -424,7 +425,7 @@ func send(t *testing.T, h *testHost, to, text string) SendResult {
 	return res
 }
 
-func waitState(t *testing.T, h *testHost, hubID string, want store.SentState) {
+func waitState(t *testing.T, h *testHost, hubID string, want apitype.SentState) {
 	t.Helper()
 	got, err := h.WaitDelivered(ctxT(t), hubID)
 	if err != nil || got != want {
@@ -443,10 +444,10 @@ func TestSendDelivered(t *testing.T) {
 	if res.Sent.Host != "HOSTB" || !res.Online || res.Sent.HubID == "" || res.Sent.ID == 0 {
 		t.Errorf("Send = %+v", res)
 	}
-	if res.Sent.State != store.SentSent {
+	if res.Sent.State != apitype.SentSent {
 		t.Errorf("state after Send with the hub up = %s, want sent", res.Sent.State)
 	}
-	waitState(t, a, res.Sent.HubID, store.SentDelivered)
+	waitState(t, a, res.Sent.HubID, apitype.SentDelivered)
 	msgs := b.local.messages()
 	if len(msgs) != 1 {
 		t.Fatalf("B stored %d messages, want 1", len(msgs))
@@ -482,7 +483,7 @@ func TestSendErrors(t *testing.T) {
 			t.Errorf("Send(%+.40v) = %v, want %v", tc.req, err, tc.want)
 		}
 	}
-	if n, _ := a.outbox.CountSent(ctx, store.SentQueued); n != 0 || len(a.outbox.rows) != 0 {
+	if n, _ := a.outbox.CountSent(ctx, apitype.SentQueued); n != 0 || len(a.outbox.rows) != 0 {
 		t.Errorf("refused sends left %d rows", len(a.outbox.rows))
 	}
 }
@@ -499,7 +500,7 @@ func TestOfflineHostGetsMessagesInOrder(t *testing.T) {
 		if res.Online {
 			t.Errorf("message %d: Online = true with HOSTB stopped", i)
 		}
-		if res.Sent.State != store.SentSent && res.Sent.State != store.SentQueued {
+		if res.Sent.State != apitype.SentSent && res.Sent.State != apitype.SentQueued {
 			t.Errorf("message %d: state %s", i, res.Sent.State)
 		}
 		ids = append(ids, res.Sent.HubID)
@@ -509,7 +510,7 @@ func TestOfflineHostGetsMessagesInOrder(t *testing.T) {
 	}
 	b = startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, b.local, b.outbox)
 	for _, id := range ids {
-		waitState(t, a, id, store.SentDelivered)
+		waitState(t, a, id, apitype.SentDelivered)
 	}
 	msgs := b.local.messages()
 	if len(msgs) != 20 {
@@ -538,8 +539,8 @@ func TestExpiredMessageIsNotDelivered(t *testing.T) {
 	// HOSTB comes back an hour later, by its clock.
 	later := func() time.Time { return time.Now().Add(time.Hour) }
 	b = startHost(t, []string{ts.url()}, "HOSTB", []string{"BOB"}, b.local, b.outbox, withNow(later))
-	waitState(t, a, res.Sent.HubID, store.SentExpired)
-	waitState(t, a, keep.Sent.HubID, store.SentDelivered)
+	waitState(t, a, res.Sent.HubID, apitype.SentExpired)
+	waitState(t, a, keep.Sent.HubID, apitype.SentDelivered)
 	msgs := b.local.messages()
 	if len(msgs) != 1 || msgs[0].Text != "no expiry" {
 		t.Errorf("B stored %+v, want only the message without expiry", msgs)
@@ -550,7 +551,7 @@ func TestReadReceipt(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
 	a, b := startPair(t, ts)
 	res := send(t, a, "BOB", "read me")
-	waitState(t, a, res.Sent.HubID, store.SentDelivered)
+	waitState(t, a, res.Sent.HubID, apitype.SentDelivered)
 
 	// Not a hub message: nothing to do.
 	if err := b.MarkRead(ctxT(t), message.Message{Transport: message.TransportSMB, From: "x", To: "BOB"}); err != nil {
@@ -559,7 +560,7 @@ func TestReadReceipt(t *testing.T) {
 	if err := b.MarkRead(ctxT(t), b.local.messages()[0]); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the read receipt", func() bool { return a.outbox.state(t, res.Sent.HubID) == store.SentRead })
+	eventually(t, "the read receipt", func() bool { return a.outbox.state(t, res.Sent.HubID) == apitype.SentRead })
 }
 
 func TestRefusedMessageFails(t *testing.T) {
@@ -569,7 +570,7 @@ func TestRefusedMessageFails(t *testing.T) {
 	b := startHost(t, urls, "HOSTB", []string{"BOB"}, &memLocal{refuse: true}, nil)
 	waitLookup(t, a, "BOB", "HOSTB", true)
 	res := send(t, a, "BOB", "spam")
-	waitState(t, a, res.Sent.HubID, store.SentFailed)
+	waitState(t, a, res.Sent.HubID, apitype.SentFailed)
 	row, _ := a.outbox.SentByHubID(ctxT(t), res.Sent.HubID)
 	if !strings.Contains(row.Detail, "policy") {
 		t.Errorf("detail = %q, want the refusal's reason", row.Detail)
@@ -586,7 +587,7 @@ func TestOutboxWhileServerDown(t *testing.T) {
 	b := startHost(t, urls, "HOSTB", []string{"BOB"}, nil, nil)
 	waitLookup(t, a, "BOB", "HOSTB", true)
 	first := send(t, a, "BOB", "before")
-	waitState(t, a, first.Sent.HubID, store.SentDelivered)
+	waitState(t, a, first.Sent.HubID, apitype.SentDelivered)
 
 	ts.stop()
 	eventually(t, "A to notice", func() bool {
@@ -596,7 +597,7 @@ func TestOutboxWhileServerDown(t *testing.T) {
 	var queued []string
 	for _, text := range []string{"while down 1", "while down 2"} {
 		res := send(t, a, "BOB", text)
-		if res.Sent.State != store.SentQueued || res.Sent.Host != "HOSTB" {
+		if res.Sent.State != apitype.SentQueued || res.Sent.Host != "HOSTB" {
 			t.Fatalf("Send with the hub down = %+v, want queued for HOSTB", res.Sent)
 		}
 		queued = append(queued, res.Sent.HubID)
@@ -610,7 +611,7 @@ func TestOutboxWhileServerDown(t *testing.T) {
 
 	ts.start()
 	for _, id := range queued {
-		waitState(t, a, id, store.SentDelivered)
+		waitState(t, a, id, apitype.SentDelivered)
 	}
 	var texts []string
 	for _, m := range b.local.messages() {
@@ -700,8 +701,8 @@ func TestReceiptFromAnotherHostIsIgnored(t *testing.T) {
 	publishReceipt("HOSTB", genuine.Sent.HubID)
 	// Receipts are handled in order: once the second counted, the first
 	// was looked at and must have changed nothing.
-	waitState(t, a, genuine.Sent.HubID, store.SentDelivered)
-	if st := a.outbox.state(t, forged.Sent.HubID); st != store.SentSent {
+	waitState(t, a, genuine.Sent.HubID, apitype.SentDelivered)
+	if st := a.outbox.state(t, forged.Sent.HubID); st != apitype.SentSent {
 		t.Errorf("a receipt from HOSTC moved a message to HOSTB to %s", st)
 	}
 }
@@ -891,16 +892,16 @@ func TestFlowsUnderHostPermissions(t *testing.T) {
 	waitLookup(t, b, "ALICE", "HOSTA", true)
 
 	toB := send(t, a, "BOB", "from A")
-	waitState(t, a, toB.Sent.HubID, store.SentDelivered)
+	waitState(t, a, toB.Sent.HubID, apitype.SentDelivered)
 	if m := b.local.messages(); len(m) != 1 || m[0].Verified != "HOSTA" {
 		t.Fatalf("B stored %+v", m)
 	}
 	if err := b.MarkRead(ctxT(t), b.local.messages()[0]); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the read receipt", func() bool { return a.outbox.state(t, toB.Sent.HubID) == store.SentRead })
+	eventually(t, "the read receipt", func() bool { return a.outbox.state(t, toB.Sent.HubID) == apitype.SentRead })
 	toA := send(t, b, "ALICE", "from B")
-	waitState(t, b, toA.Sent.HubID, store.SentDelivered)
+	waitState(t, b, toA.Sent.HubID, apitype.SentDelivered)
 	if m := a.local.messages(); len(m) != 1 || m[0].Verified != "HOSTB" {
 		t.Fatalf("A stored %+v", m)
 	}
@@ -960,7 +961,7 @@ func TestWithStoreAndPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := a.WaitDelivered(ctx, res.Sent.HubID); err != nil || st != store.SentDelivered {
+	if st, err := a.WaitDelivered(ctx, res.Sent.HubID); err != nil || st != apitype.SentDelivered {
 		t.Fatalf("WaitDelivered = %s, %v", st, err)
 	}
 	// The same message again, past the hub's duplicate window.
@@ -992,7 +993,7 @@ func TestWithStoreAndPipeline(t *testing.T) {
 	}
 	eventually(t, "the read receipt in A's store", func() bool {
 		row, err := storeA.SentByHubID(ctx, res.Sent.HubID)
-		return err == nil && row.State == store.SentRead && !row.Read.IsZero() && !row.Delivered.IsZero()
+		return err == nil && row.State == apitype.SentRead && !row.Read.IsZero() && !row.Delivered.IsZero()
 	})
 }
 
@@ -1019,7 +1020,7 @@ func TestSendRefusesWhatTheHubWouldNotTake(t *testing.T) {
 		t.Errorf("a refused message was queued")
 	}
 	res := send(t, a, "BOB", strings.Repeat("é", 800))
-	waitState(t, a, res.Sent.HubID, store.SentDelivered)
+	waitState(t, a, res.Sent.HubID, apitype.SentDelivered)
 	if b.local.count() != 1 {
 		t.Errorf("B stored %d messages, want 1", b.local.count())
 	}

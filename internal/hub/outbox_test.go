@@ -8,8 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubwire"
-	"github.com/netsend/messenger/internal/store"
 )
 
 // queueWhileDown stops ts, sends texts from a to BOB (each queued in the
@@ -24,7 +24,7 @@ func queueWhileDown(t *testing.T, ts *testServer, a *testHost, texts []string) [
 	var ids []string
 	for _, text := range texts {
 		res := send(t, a, "BOB", text)
-		if res.Sent.State != store.SentQueued {
+		if res.Sent.State != apitype.SentQueued {
 			t.Fatalf("Send with the hub down = %+v, want queued", res.Sent)
 		}
 		ids = append(ids, res.Sent.HubID)
@@ -41,7 +41,7 @@ func queueAndDeliver(t *testing.T, ts *testServer, a, b *testHost, n int) []stri
 	texts := numbered(n)
 	ids := queueWhileDown(t, ts, a, texts)
 	for _, id := range ids {
-		waitState(t, a, id, store.SentDelivered)
+		waitState(t, a, id, apitype.SentDelivered)
 	}
 	if got := storedTexts(b); !slices.Equal(got, texts) {
 		t.Errorf("B stored %q, want %q", got, texts)
@@ -118,10 +118,10 @@ func TestOutboxBatchPublishedAgain(t *testing.T) {
 	a, b := startPair(t, ts)
 	ids := queueWhileDown(t, ts, a, numbered(5))
 	for _, id := range ids {
-		waitState(t, a, id, store.SentDelivered)
+		waitState(t, a, id, apitype.SentDelivered)
 		// WaitDelivered answers on the receipt, before its commit: a
 		// commit after the rewind below would undo it.
-		eventually(t, id+" recorded delivered", func() bool { return a.outbox.state(t, id) == store.SentDelivered })
+		eventually(t, id+" recorded delivered", func() bool { return a.outbox.state(t, id) == apitype.SentDelivered })
 	}
 
 	// As if the answer to the batch had been lost: queued again. Under
@@ -130,7 +130,7 @@ func TestOutboxBatchPublishedAgain(t *testing.T) {
 	a.pubMu.Lock()
 	a.outbox.mu.Lock()
 	for i := range a.outbox.rows {
-		a.outbox.rows[i].State = store.SentQueued
+		a.outbox.rows[i].State = apitype.SentQueued
 	}
 	a.outbox.mu.Unlock()
 	a.pubMu.Unlock()
@@ -140,7 +140,7 @@ func TestOutboxBatchPublishedAgain(t *testing.T) {
 	// The outbox loop may have flushed them first; whichever did, only
 	// a publish the hub took makes a queued row sent.
 	for _, id := range ids {
-		if st := a.outbox.state(t, id); st != store.SentSent {
+		if st := a.outbox.state(t, id); st != apitype.SentSent {
 			t.Errorf("%s is %s after the second flush, want sent", id, st)
 		}
 	}
@@ -183,20 +183,20 @@ func TestOutboxWithoutAtomicBatches(t *testing.T) {
 func TestOutboxAfterRestartDuringOutage(t *testing.T) {
 	ts := startTestServer(t, "HOSTA", "HOSTB")
 	a, b := startPair(t, ts)
-	waitState(t, a, send(t, a, "BOB", "before").Sent.HubID, store.SentDelivered)
+	waitState(t, a, send(t, a, "BOB", "before").Sent.HubID, apitype.SentDelivered)
 
 	ts.stop()
 	a.stop()
 	a = startHost(t, []string{ts.url()}, "HOSTA", []string{"ALICE"}, nil, a.outbox)
 	res := send(t, a, "bob", "during the outage")
-	if res.Sent.State != store.SentQueued || res.Sent.Host != "HOSTB" || res.Online {
+	if res.Sent.State != apitype.SentQueued || res.Sent.Host != "HOSTB" || res.Online {
 		t.Fatalf("Send after a restart during the outage = %+v, want queued for HOSTB", res)
 	}
 	if _, err := a.Send(ctxT(t), SendRequest{To: "NOBODY", Text: "x"}); err == nil {
 		t.Error("a name never written to was accepted while the hub is away")
 	}
 	ts.start()
-	waitState(t, a, res.Sent.HubID, store.SentDelivered)
+	waitState(t, a, res.Sent.HubID, apitype.SentDelivered)
 	if got := storedTexts(b); !slices.Equal(got, []string{"before", "during the outage"}) {
 		t.Errorf("B stored %q", got)
 	}
@@ -214,12 +214,12 @@ func TestWaitDeliveredBeforeTheCommit(t *testing.T) {
 	waitLookup(t, a, "BOB", "HOSTB", true)
 
 	id := send(t, a, "BOB", "quick").Sent.HubID
-	waitState(t, a, id, store.SentDelivered)
-	if st := a.outbox.state(t, id); st != store.SentSent {
+	waitState(t, a, id, apitype.SentDelivered)
+	if st := a.outbox.state(t, id); st != apitype.SentSent {
 		t.Errorf("the row is %s while its receipt's commit is held, want sent", st)
 	}
 	close(held)
-	eventually(t, "the receipt to be recorded", func() bool { return a.outbox.state(t, id) == store.SentDelivered })
+	eventually(t, "the receipt to be recorded", func() bool { return a.outbox.state(t, id) == apitype.SentDelivered })
 }
 
 // TestReceiptBeforeTheRowIsRecorded: a message is published before its
@@ -258,5 +258,5 @@ func TestReceiptBeforeTheRowIsRecorded(t *testing.T) {
 	if out.err != nil {
 		t.Fatalf("Send: %v", out.err)
 	}
-	waitState(t, a, out.res.Sent.HubID, store.SentDelivered)
+	waitState(t, a, out.res.Sent.HubID, apitype.SentDelivered)
 }

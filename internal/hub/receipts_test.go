@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
@@ -39,8 +40,8 @@ func TestReadReceiptWhileServerDown(t *testing.T) {
 	a, b := startPair(t, ts)
 	first := send(t, a, "BOB", "read while the hub is up")
 	second := send(t, a, "BOB", "read while the hub is down")
-	waitState(t, a, first.Sent.HubID, store.SentDelivered)
-	waitState(t, a, second.Sent.HubID, store.SentDelivered)
+	waitState(t, a, first.Sent.HubID, apitype.SentDelivered)
+	waitState(t, a, second.Sent.HubID, apitype.SentDelivered)
 	msgs := b.local.messages()
 	if len(msgs) != 2 || msgs[1].HubID != second.Sent.HubID {
 		t.Fatalf("B stored %+v, want both messages", msgs)
@@ -53,7 +54,7 @@ func TestReadReceiptWhileServerDown(t *testing.T) {
 	if n := owedCount(t, b.outbox); n != 0 {
 		t.Errorf("%d receipts owed after a read with the hub up, want 0", n)
 	}
-	eventually(t, "the first read receipt", func() bool { return a.outbox.state(t, first.Sent.HubID) == store.SentRead })
+	eventually(t, "the first read receipt", func() bool { return a.outbox.state(t, first.Sent.HubID) == apitype.SentRead })
 
 	ts.stop()
 	waitDown(t, b.Hub, "B")
@@ -64,7 +65,7 @@ func TestReadReceiptWhileServerDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.OwedReceipt{HubID: second.Sent.HubID, State: store.SentRead, Host: "HOSTA", To: "BOB"}
+	want := store.OwedReceipt{HubID: second.Sent.HubID, State: apitype.SentRead, Host: "HOSTA", To: "BOB"}
 	if len(owed) != 1 || owed[0].At.IsZero() {
 		t.Fatalf("owed with the hub down: %+v, want %+v", owed, want)
 	}
@@ -77,12 +78,12 @@ func TestReadReceiptWhileServerDown(t *testing.T) {
 	if st, err := b.Status(ctxT(t)); err != nil || st.ReceiptsOwed != 1 {
 		t.Errorf("B's status with the hub down: %+v, %v; want 1 receipt owed", st, err)
 	}
-	if st := a.outbox.state(t, second.Sent.HubID); st != store.SentDelivered {
+	if st := a.outbox.state(t, second.Sent.HubID); st != apitype.SentDelivered {
 		t.Errorf("A's message is %s before the hub is back, want delivered", st)
 	}
 
 	ts.start()
-	eventually(t, "the kept read receipt", func() bool { return a.outbox.state(t, second.Sent.HubID) == store.SentRead })
+	eventually(t, "the kept read receipt", func() bool { return a.outbox.state(t, second.Sent.HubID) == apitype.SentRead })
 	row, err := a.outbox.SentByHubID(ctxT(t), second.Sent.HubID)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestOwedReceiptSurvivesRestart(t *testing.T) {
 		Names: func() []string { return []string{"BOB"} }, Log: testLog(t)})
 	waitLookup(t, a, "BOB", "HOSTB", true)
 	res := send(t, a, "BOB", "read, then restarted")
-	waitState(t, a, res.Sent.HubID, store.SentDelivered)
+	waitState(t, a, res.Sent.HubID, apitype.SentDelivered)
 
 	ts.stop()
 	waitDown(t, b, "B")
@@ -137,7 +138,7 @@ func TestOwedReceiptSurvivesRestart(t *testing.T) {
 		Names: func() []string { return []string{"BOB"} }, Log: testLog(t)})
 	ts.start()
 	eventually(t, "the read receipt kept across the restart", func() bool {
-		return a.outbox.state(t, res.Sent.HubID) == store.SentRead
+		return a.outbox.state(t, res.Sent.HubID) == apitype.SentRead
 	})
 	eventually(t, "B to owe nothing", func() bool { return owedCount(t, storeB) == 0 })
 }
@@ -176,8 +177,8 @@ func TestOwedReceiptNoHubTakesIsDropped(t *testing.T) {
 	waitLookup(t, b, "BOB", "HOSTB", true)
 	good := hubwire.NewID()
 	for _, r := range []store.OwedReceipt{
-		{HubID: hubwire.NewID(), State: store.SentRead, Host: "HOSTA", To: "BO\x01B", At: b.now()},
-		{HubID: good, State: store.SentRead, Host: "HOSTA", To: "BOB", At: b.now()},
+		{HubID: hubwire.NewID(), State: apitype.SentRead, Host: "HOSTA", To: "BO\x01B", At: b.now()},
+		{HubID: good, State: apitype.SentRead, Host: "HOSTA", To: "BOB", At: b.now()},
 	} {
 		if err := b.outbox.OweReceipt(context.Background(), r); err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/pipeline"
@@ -506,7 +507,7 @@ func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.M
 // receiptUpdate reads one receipt: the move it makes of a sent message,
 // and the state that message had, if the receipt comes from the host it
 // was sent to. Otherwise it settles the receipt itself and returns false.
-func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUpdate, store.SentState, bool) {
+func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUpdate, apitype.SentState, bool) {
 	fromTok, fromHost, err := subjectHost(jm.Subject())
 	if err != nil {
 		h.settleMsg(jm, jm.Term)
@@ -542,14 +543,14 @@ func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUp
 		h.settleMsg(jm, jm.Ack)
 		return store.SentUpdate{}, "", false
 	}
-	state, detail := store.SentDelivered, r.Detail
+	state, detail := apitype.SentDelivered, r.Detail
 	switch r.State {
 	case hubwire.ReceiptRead:
-		state = store.SentRead
+		state = apitype.SentRead
 	case hubwire.ReceiptExpired:
-		state = store.SentExpired
+		state = apitype.SentExpired
 	case hubwire.ReceiptRefused:
-		state = store.SentFailed
+		state = apitype.SentFailed
 		if detail == "" {
 			detail = "refused"
 		}

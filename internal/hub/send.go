@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
@@ -41,7 +42,7 @@ type SendRequest struct {
 type SendResult struct {
 	// Sent is the row kept for it: State is queued (the hub has not
 	// taken it yet) or sent; Host is the recipient's host.
-	Sent store.Sent `json:"sent"`
+	Sent apitype.Sent `json:"sent"`
 	// Online says whether the registry had the recipient's host online.
 	Online bool `json:"online"`
 }
@@ -70,9 +71,9 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		return SendResult{}, fmt.Errorf("hub: sending: %w: negative expiry %s", message.ErrInvalid, req.Expires)
 	}
 	now := h.now()
-	row := store.Sent{
+	row := apitype.Sent{
 		HubID: hubwire.NewID(), To: req.To, From: req.From, Text: req.Text,
-		Created: now, Updated: now, State: store.SentQueued, LocalUser: req.LocalUser,
+		Created: now, Updated: now, State: apitype.SentQueued, LocalUser: req.LocalUser,
 	}
 	if req.Expires > 0 {
 		row.Expires = now.Add(req.Expires)
@@ -110,7 +111,7 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 
 // pendingSend is a Send waiting for the publisher.
 type pendingSend struct {
-	row  store.Sent // set by the publisher once recorded
+	row  apitype.Sent // set by the publisher once recorded
 	out  outgoing
 	done chan error // buffered: the publisher never waits for a Send
 }
@@ -168,7 +169,7 @@ func (h *Hub) publishBatch(batch []*pendingSend) {
 	ctx := context.Background()
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
-	waiting, err := h.opts.Outbox.CountSent(ctx, store.SentQueued)
+	waiting, err := h.opts.Outbox.CountSent(ctx, apitype.SentQueued)
 	if err != nil {
 		for _, p := range batch {
 			p.done <- fmt.Errorf("reading the outbox: %w", err)
@@ -184,7 +185,7 @@ func (h *Hub) publishBatch(batch []*pendingSend) {
 	room := h.opts.OutboxMax - waiting
 	keep := make([]*pendingSend, 0, len(batch))
 	for _, p := range batch {
-		if p.row.State == store.SentQueued {
+		if p.row.State == apitype.SentQueued {
 			if room <= 0 {
 				p.done <- fmt.Errorf("%w: %d messages wait for the hub", ErrOutboxFull, h.opts.OutboxMax)
 				continue
@@ -193,15 +194,15 @@ func (h *Hub) publishBatch(batch []*pendingSend) {
 		}
 		keep = append(keep, p)
 	}
-	rows := make([]*store.Sent, len(keep))
+	rows := make([]*apitype.Sent, len(keep))
 	queued := false
 	for i, p := range keep {
 		rows[i] = &p.row
-		queued = queued || p.row.State == store.SentQueued
+		queued = queued || p.row.State == apitype.SentQueued
 	}
 	for i, err := range h.opts.Outbox.AddSentBatch(ctx, rows) {
 		p := keep[i]
-		if err != nil && p.row.State != store.SentQueued {
+		if err != nil && p.row.State != apitype.SentQueued {
 			// The hub has it and will deliver it: that is the answer;
 			// only its receipts find no row.
 			h.log.Error("a message the hub took was not recorded", slog.String("hub_id", p.row.HubID), slog.Any("err", err))
@@ -231,7 +232,7 @@ func (h *Hub) publishFirst(ctx context.Context, s *session, batch []*pendingSend
 	res, err := h.publish(pctx, s, outs)
 	now := h.now()
 	for _, id := range res.took {
-		byID[id].row.State, byID[id].row.Updated = store.SentSent, now
+		byID[id].row.State, byID[id].row.Updated = apitype.SentSent, now
 	}
 	for _, c := range res.closed {
 		p := byID[c.hubID]
@@ -351,7 +352,7 @@ func (h *Hub) flush(ctx context.Context) (map[string]bool, error) {
 		if err != nil {
 			return published, fmt.Errorf("hub: reading the outbox: %w", err)
 		}
-		fresh := slices.DeleteFunc(rows, func(r store.Sent) bool { return r.ID <= after && r.ID != 0 })
+		fresh := slices.DeleteFunc(rows, func(r apitype.Sent) bool { return r.ID <= after && r.ID != 0 })
 		if len(fresh) == 0 {
 			return published, nil
 		}
@@ -393,24 +394,24 @@ type publishOutcome struct {
 
 type closedRow struct {
 	hubID  string
-	state  store.SentState
+	state  apitype.SentState
 	detail string
 }
 
 // publishRows hands queued rows to the hub, in their order, as publish
 // does. pctx is bound to the connection.
-func (h *Hub) publishRows(pctx context.Context, s *session, rows []store.Sent) (publishOutcome, error) {
+func (h *Hub) publishRows(pctx context.Context, s *session, rows []apitype.Sent) (publishOutcome, error) {
 	var res publishOutcome
 	now := h.now()
 	ready := make([]outgoing, 0, len(rows))
 	for _, r := range rows {
 		if !r.Expires.IsZero() && !now.Before(r.Expires) {
-			res.closed = append(res.closed, closedRow{r.HubID, store.SentExpired, "expired in the outbox before the hub took it"})
+			res.closed = append(res.closed, closedRow{r.HubID, apitype.SentExpired, "expired in the outbox before the hub took it"})
 			continue
 		}
 		b, err := hubwire.EncodeEnvelope(hubwire.Envelope{ID: r.HubID, To: r.To, From: r.From, Text: r.Text, Sent: r.Created, Expires: r.Expires})
 		if err != nil {
-			res.closed = append(res.closed, closedRow{r.HubID, store.SentFailed, "cannot be sent: " + err.Error()})
+			res.closed = append(res.closed, closedRow{r.HubID, apitype.SentFailed, "cannot be sent: " + err.Error()})
 			continue
 		}
 		ready = append(ready, outgoing{hubID: r.HubID, subject: h.msgSubject(r.Host), body: b})
@@ -451,7 +452,7 @@ func (h *Hub) publish(pctx context.Context, s *session, msgs []outgoing) (publis
 		_, err := s.js.Publish(pctx, o.subject, o.body, jetstream.WithMsgID(o.hubID), jetstream.WithExpectStream(hubwire.StreamMsg))
 		if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
 			// The hub's limit is lower than ours: retrying cannot help.
-			res.closed = append(res.closed, closedRow{o.hubID, store.SentFailed, "too large for the hub"})
+			res.closed = append(res.closed, closedRow{o.hubID, apitype.SentFailed, "too large for the hub"})
 			continue
 		}
 		if err != nil {
@@ -509,7 +510,7 @@ func (h *Hub) markSent(ctx context.Context, ids []string) {
 	now := h.now()
 	ups := make([]store.SentUpdate, len(ids))
 	for i, id := range ids {
-		ups[i] = store.SentUpdate{HubID: id, State: store.SentSent, At: now}
+		ups[i] = store.SentUpdate{HubID: id, State: apitype.SentSent, At: now}
 	}
 	for i, err := range h.opts.Outbox.UpdateSentBatch(ctx, ups) {
 		if err != nil {
@@ -519,7 +520,7 @@ func (h *Hub) markSent(ctx context.Context, ids []string) {
 }
 
 // settle moves a row to a final state and wakes whoever waits for it.
-func (h *Hub) settle(ctx context.Context, hubID string, state store.SentState, at time.Time, detail string) {
+func (h *Hub) settle(ctx context.Context, hubID string, state apitype.SentState, at time.Time, detail string) {
 	if err := h.opts.Outbox.UpdateSent(ctx, hubID, state, at, detail); err != nil {
 		h.log.Warn("cannot update a sent message", slog.String("hub_id", hubID), slog.String("state", string(state)), slog.Any("err", err))
 		return
@@ -557,9 +558,9 @@ func (h *Hub) outboxLoop(ctx context.Context, s *session) {
 
 // finished reports whether a message has got as far as WaitDelivered
 // waits for.
-func finished(st store.SentState) bool {
+func finished(st apitype.SentState) bool {
 	switch st {
-	case store.SentDelivered, store.SentRead, store.SentExpired, store.SentFailed:
+	case apitype.SentDelivered, apitype.SentRead, apitype.SentExpired, apitype.SentFailed:
 		return true
 	}
 	return false
@@ -568,7 +569,7 @@ func finished(st store.SentState) bool {
 // WaitDelivered waits until the message hubID is delivered (or read,
 // expired or failed) and returns that state. When ctx ends first it
 // returns the state then (queued or sent) with ctx's error.
-func (h *Hub) WaitDelivered(ctx context.Context, hubID string) (store.SentState, error) {
+func (h *Hub) WaitDelivered(ctx context.Context, hubID string) (apitype.SentState, error) {
 	for {
 		// Listen before looking, so that a receipt between the two is
 		// not missed.
@@ -624,7 +625,7 @@ func (h *Hub) notify(hubID string) { h.tell(hubID, "") }
 // tell wakes the waiters of hubID with the final state a receipt just
 // brought, which they take without looking at the row ("" makes them
 // look).
-func (h *Hub) tell(hubID string, state store.SentState) {
+func (h *Hub) tell(hubID string, state apitype.SentState) {
 	h.waitMu.Lock()
 	defer h.waitMu.Unlock()
 	if w := h.waiters[hubID]; w != nil {
@@ -653,7 +654,7 @@ func (h *Hub) MarkRead(ctx context.Context, m message.Message) error {
 	if m.Transport != message.TransportHub || m.HubID == "" || m.Verified == "" || m.To == "*" {
 		return nil
 	}
-	r := store.OwedReceipt{HubID: m.HubID, State: store.SentRead, Host: m.Verified, To: m.To, At: h.now()}
+	r := store.OwedReceipt{HubID: m.HubID, State: apitype.SentRead, Host: m.Verified, To: m.To, At: h.now()}
 	owed := h.opts.Outbox.OweReceipt(ctx, r)
 	if errors.Is(owed, store.ErrInvalid) {
 		return fmt.Errorf("hub: read receipt for %s: %w", m.HubID, owed)
@@ -672,7 +673,7 @@ func (h *Hub) MarkRead(ctx context.Context, m message.Message) error {
 }
 
 // receiptStates are the receipts that can be owed, as the hub says them.
-var receiptStates = map[store.SentState]hubwire.ReceiptState{store.SentRead: hubwire.ReceiptRead}
+var receiptStates = map[apitype.SentState]hubwire.ReceiptState{apitype.SentRead: hubwire.ReceiptRead}
 
 // payReceipts publishes owed receipts to their hosts, waits for the hub,
 // and deletes from the Outbox those it took, returning how many. One no

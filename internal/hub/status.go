@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hubwire"
-	"github.com/netsend/messenger/internal/store"
 )
 
 // Status is what `messenger hub status` shows.
@@ -52,7 +52,7 @@ type StreamStatus struct {
 // Status.Errors.
 func (h *Hub) Status(ctx context.Context) (Status, error) {
 	st := Status{Host: h.opts.HostName, Domain: h.opts.Domain, HostsOnline: []string{}, NameConflicts: h.NameConflicts()}
-	n, err := h.opts.Outbox.CountSent(ctx, store.SentQueued)
+	n, err := h.opts.Outbox.CountSent(ctx, apitype.SentQueued)
 	if err != nil {
 		return Status{}, fmt.Errorf("hub: status: %w", err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/store"
 )
 
 type localFunc func(context.Context, *message.Message) error
@@ -21,7 +21,7 @@ type fakeHub struct {
 	online    map[string]bool
 	sent      []string
 	sendErr   error
-	waitState store.SentState // "" blocks until ctx ends
+	waitState apitype.SentState // "" blocks until ctx ends
 	bcast     []string
 }
 
@@ -41,14 +41,14 @@ func (h *fakeHub) Send(_ context.Context, to, from, text string, _ time.Duration
 	h.mu.Lock()
 	h.sent = append(h.sent, to+":"+from+":"+text)
 	h.mu.Unlock()
-	state := store.SentSent
+	state := apitype.SentSent
 	if !h.online[host] {
-		state = store.SentQueued
+		state = apitype.SentQueued
 	}
 	return HubSent{ID: "00ff", Host: host, State: state, Online: h.online[host]}, nil
 }
 
-func (h *fakeHub) WaitDelivered(ctx context.Context, _ string) (store.SentState, error) {
+func (h *fakeHub) WaitDelivered(ctx context.Context, _ string) (apitype.SentState, error) {
 	if h.waitState == "" {
 		<-ctx.Done()
 		return "", ctx.Err()
@@ -66,25 +66,25 @@ func TestHubCarriesNamesItsRegistryKnows(t *testing.T) {
 	s := newSender(t)
 	s.Hub = hub
 
-	d := send(t, s, Request{To: "bob", Text: "hi"})
-	if !d.OK() || d.Via != "hub" || d.Addr != "HOSTB" || d.State != store.SentSent || !d.Online || d.ID == "" {
+	d := send(t, s, apitype.SendRequest{To: "bob", Text: "hi"})
+	if !d.OK() || d.Via != "hub" || d.Addr != "HOSTB" || d.State != apitype.SentSent || !d.Online || d.ID == "" {
 		t.Errorf("to an online host: %+v", d)
 	}
-	d = send(t, s, Request{To: "CAROL", Text: "later"})
-	if !d.OK() || d.State != store.SentQueued || d.Online {
+	d = send(t, s, apitype.SendRequest{To: "CAROL", Text: "later"})
+	if !d.OK() || d.State != apitype.SentQueued || d.Online {
 		t.Errorf("to an offline host: %+v; want queued, not an error", d)
 	}
 	// A name the registry does not know takes the NetBIOS path (here: no
 	// resolver answers), unless the hub was asked for.
-	if d := send(t, s, Request{To: "DAVE", Text: "x"}); d.Via != "smb" || d.Code != CodeNameNotFound {
+	if d := send(t, s, apitype.SendRequest{To: "DAVE", Text: "x"}); d.Via != "smb" || d.Code != apitype.CodeNameNotFound {
 		t.Errorf("unknown to the registry: %+v; want the session path's name-not-found", d)
 	}
-	if d := send(t, s, Request{To: "DAVE", Text: "x", Via: "hub"}); d.Via != "hub" || d.Code != CodeNameNotFound {
+	if d := send(t, s, apitype.SendRequest{To: "DAVE", Text: "x", Via: "hub"}); d.Via != "hub" || d.Code != apitype.CodeNameNotFound {
 		t.Errorf("--via hub, unknown: %+v", d)
 	}
 	// Our own names stay local.
 	s.Local = localFunc(func(context.Context, *message.Message) error { return nil })
-	if d := send(t, s, Request{To: "SENDER", Text: "me"}); d.Via != "local" {
+	if d := send(t, s, apitype.SendRequest{To: "SENDER", Text: "me"}); d.Via != "local" {
 		t.Errorf("our own name: %+v", d)
 	}
 	if len(hub.sent) != 2 || hub.sent[0] != "BOB:SENDER:hi" {
@@ -97,17 +97,17 @@ func TestHubWait(t *testing.T) {
 	s := newSender(t)
 	s.Hub = hub
 	for _, c := range []struct {
-		state store.SentState
+		state apitype.SentState
 		code  string
 	}{
-		{store.SentDelivered, ""},
-		{store.SentRead, ""},
-		{store.SentExpired, CodeTimeout},
-		{store.SentFailed, CodeNotAccepting},
-		{"", CodeTimeout}, // no receipt within the wait
+		{apitype.SentDelivered, ""},
+		{apitype.SentRead, ""},
+		{apitype.SentExpired, apitype.CodeTimeout},
+		{apitype.SentFailed, apitype.CodeNotAccepting},
+		{"", apitype.CodeTimeout}, // no receipt within the wait
 	} {
 		hub.waitState = c.state
-		d := send(t, s, Request{To: "BOB", Text: "w", Wait: 50 * time.Millisecond})
+		d := send(t, s, apitype.SendRequest{To: "BOB", Text: "w", Wait: 50 * time.Millisecond})
 		if d.Code != c.code || (c.state != "" && d.State != c.state) {
 			t.Errorf("receipt %q: %+v; want code %q", c.state, d, c.code)
 		}
@@ -116,18 +116,18 @@ func TestHubWait(t *testing.T) {
 
 func TestHubRefusals(t *testing.T) {
 	s := newSender(t)
-	if _, err := s.Send(context.Background(), Request{To: "BOB", Text: "x", Via: "hub"}); err == nil {
+	if _, err := s.Send(context.Background(), apitype.SendRequest{To: "BOB", Text: "x", Via: "hub"}); err == nil {
 		t.Error("--via hub without a hub was accepted")
 	}
 	s.Hub = &fakeHub{hosts: map[string]string{"BOB": "HOSTB"}, sendErr: ErrHubOutboxFull}
-	if _, err := s.Send(context.Background(), Request{To: "*", Text: "x", Via: "hub"}); err == nil {
+	if _, err := s.Send(context.Background(), apitype.SendRequest{To: "*", Text: "x", Via: "hub"}); err == nil {
 		t.Error("--via hub to '*' was accepted")
 	}
-	if d := send(t, s, Request{To: "BOB", Text: "x"}); d.Code != CodeNetwork {
+	if d := send(t, s, apitype.SendRequest{To: "BOB", Text: "x"}); d.Code != apitype.CodeNetwork {
 		t.Errorf("outbox full: %+v", d)
 	}
 	s.Hub = &fakeHub{hosts: map[string]string{"BOB": "HOSTB"}, sendErr: errors.New("boom")}
-	if d := send(t, s, Request{To: "BOB", Text: "x"}); d.Code != CodeNetwork {
+	if d := send(t, s, apitype.SendRequest{To: "BOB", Text: "x"}); d.Code != apitype.CodeNetwork {
 		t.Errorf("hub error: %+v", d)
 	}
 }
@@ -136,7 +136,7 @@ func TestHubBroadcastBesideTheMailslot(t *testing.T) {
 	hub := &fakeHub{}
 	s := newSender(t)
 	s.Hub = hub
-	ds, err := s.Send(context.Background(), Request{Domain: "sales", Text: "all"})
+	ds, err := s.Send(context.Background(), apitype.SendRequest{Domain: "sales", Text: "all"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,13 +21,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/dcerpc"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/resolve"
 	"github.com/netsend/messenger/internal/smb"
-	"github.com/netsend/messenger/internal/store"
 	"github.com/netsend/messenger/internal/transport/rpc"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
 )
@@ -45,35 +45,9 @@ const (
 	maxNameLen = 15
 )
 
-// Codes name what went wrong, for scripts and for exit statuses.
-const (
-	CodeBadRequest   = "bad_request"
-	CodeTooLong      = "too_long"
-	CodeUnencodable  = "unencodable"
-	CodeNameNotFound = "name_not_found"
-	CodeNotAccepting = "not_accepting"
-	CodeTimeout      = "timeout"
-	CodeNetwork      = "network_error"
-	CodeNotAvailable = "not_available"
-)
-
-// Error is a failure with a code and the sentence net send would print.
-type Error struct {
-	Code string
-	Msg  string
-	Err  error
+func fail(code, msg string, err error) *apitype.SendError {
+	return &apitype.SendError{Code: code, Msg: msg, Err: err}
 }
-
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Msg + " (" + e.Err.Error() + ")"
-	}
-	return e.Msg
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-func fail(code, msg string, err error) *Error { return &Error{Code: code, Msg: msg, Err: err} }
 
 // Resolver finds the addresses of a NetBIOS name.
 type Resolver interface {
@@ -137,48 +111,9 @@ type Sender struct {
 	samba map[netip.AddrPort]bool // receivers that drop a bare 0xD0
 }
 
-// Request is one net send.
-type Request struct {
-	To      string `json:"to,omitempty"`      // a name, or "*" for everyone in our workgroup
-	Domain  string `json:"domain,omitempty"`  // every messenger name of this workgroup or domain
-	Users   bool   `json:"users,omitempty"`   // every user with a session on this host
-	Text    string `json:"text"`              // UTF-8, "\n" line breaks
-	From    string `json:"from,omitempty"`    // sender name shown; default our host name
-	Address string `json:"address,omitempty"` // HOST[:PORT]: skip name resolution
-	Source  string `json:"source,omitempty"`  // local IP address to send from
-	Via     string `json:"via,omitempty"`     // "" (hub if it knows the name, else session, then the fallback), "hub", "smb" or "rpc"
-	// Wait, for a hub delivery, blocks until the recipient stored the
-	// message or this long has passed (msg /W).
-	Wait time.Duration `json:"wait,omitempty"`
-	// Expires drops a hub message its recipient's host has not taken
-	// within this long (msg /TIME); zero keeps it until the hub's limit.
-	Expires time.Duration `json:"expires,omitempty"`
-	// LocalUser is the local account asking, set by the API from the
-	// caller and never taken from a request body.
-	LocalUser string `json:"-"`
-}
-
-// Delivery is the outcome for one recipient.
-type Delivery struct {
-	To    string `json:"to"`
-	Via   string `json:"via"`            // smb, rpc, mailslot, local, hub
-	Addr  string `json:"addr,omitempty"` // for the hub: the recipient's host
-	Code  string `json:"code,omitempty"` // empty on success
-	Error string `json:"error,omitempty"`
-	// ID, State and Online are the hub's: the id receipts name, queued,
-	// sent, delivered or read, and whether the recipient's host is online.
-	ID     string          `json:"id,omitempty"`
-	State  store.SentState `json:"state,omitempty"`
-	Online bool            `json:"online,omitempty"`
-}
-
-// OK reports whether the recipient got the message (or, for a broadcast,
-// whether it went out).
-func (d Delivery) OK() bool { return d.Code == "" }
-
 // Send validates req and sends it. A request-level problem (bad text,
 // bad name) is an *Error; per-recipient outcomes are in the deliveries.
-func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
+func (s *Sender) Send(ctx context.Context, req apitype.SendRequest) ([]apitype.Delivery, error) {
 	targets := 0
 	for _, set := range []bool{req.To != "" && req.To != "*", req.To == "*" || req.Domain != "", req.Users} {
 		if set {
@@ -186,39 +121,39 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 		}
 	}
 	if targets != 1 || (req.To == "*" && req.Domain != "") {
-		return nil, fail(CodeBadRequest, "say exactly one of: a name, '*', a domain, or all users", nil)
+		return nil, fail(apitype.CodeBadRequest, "say exactly one of: a name, '*', a domain, or all users", nil)
 	}
 	switch req.Via {
 	case "hub":
 		if s.Hub == nil {
-			return nil, fail(CodeNotAvailable, "the hub is switched off in this daemon", nil)
+			return nil, fail(apitype.CodeNotAvailable, "the hub is switched off in this daemon", nil)
 		}
 		if req.To == "*" || req.Domain != "" || req.Users || req.Address != "" {
-			return nil, fail(CodeBadRequest, "--via hub sends to one name, found in the hub's registry", nil)
+			return nil, fail(apitype.CodeBadRequest, "--via hub sends to one name, found in the hub's registry", nil)
 		}
 	case "", "smb":
 	case "rpc":
 		if s.RPC == nil {
-			return nil, fail(CodeNotAvailable, "sending by RPC is not available in this daemon", nil)
+			return nil, fail(apitype.CodeNotAvailable, "sending by RPC is not available in this daemon", nil)
 		}
 		if req.To == "*" || req.Domain != "" || req.Users {
-			return nil, fail(CodeBadRequest, "--via rpc sends to one name only", nil)
+			return nil, fail(apitype.CodeBadRequest, "--via rpc sends to one name only", nil)
 		}
 	default:
-		return nil, fail(CodeBadRequest, fmt.Sprintf("via %q is not hub, smb or rpc", req.Via), nil)
+		return nil, fail(apitype.CodeBadRequest, fmt.Sprintf("via %q is not hub, smb or rpc", req.Via), nil)
 	}
 	var source netip.Addr
 	if req.Source != "" {
 		var err error
 		if source, err = netip.ParseAddr(req.Source); err != nil {
-			return nil, fail(CodeBadRequest, fmt.Sprintf("source %q is not an IP address", req.Source), err)
+			return nil, fail(apitype.CodeBadRequest, fmt.Sprintf("source %q is not an IP address", req.Source), err)
 		}
 	}
 	if req.Text == "" {
-		return nil, fail(CodeBadRequest, "the message text is empty", nil)
+		return nil, fail(apitype.CodeBadRequest, "the message text is empty", nil)
 	}
 	if !utf8.ValidString(req.Text) {
-		return nil, fail(CodeBadRequest, "the message text is not valid UTF-8", nil)
+		return nil, fail(apitype.CodeBadRequest, "the message text is not valid UTF-8", nil)
 	}
 	from := req.From
 	if from == "" {
@@ -226,10 +161,10 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 	}
 	fromOEM, err := s.CodePage.EncodeStrict(from)
 	if err != nil {
-		return nil, fail(CodeUnencodable, "the sender name cannot be written in "+s.CodePage.Name(), err)
+		return nil, fail(apitype.CodeUnencodable, "the sender name cannot be written in "+s.CodePage.Name(), err)
 	}
 	if len(fromOEM) > maxNameLen || bytes.ContainsAny(fromOEM, "\x00") {
-		return nil, fail(CodeBadRequest, fmt.Sprintf("the sender name %q is longer than %d characters", from, maxNameLen), nil)
+		return nil, fail(apitype.CodeBadRequest, fmt.Sprintf("the sender name %q is longer than %d characters", from, maxNameLen), nil)
 	}
 	switch {
 	case req.Users:
@@ -239,69 +174,69 @@ func (s *Sender) Send(ctx context.Context, req Request) ([]Delivery, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := []Delivery{d}
+		out := []apitype.Delivery{d}
 		if s.Hub != nil {
 			out = append(out, s.hubBroadcast(ctx, req, from))
 		}
 		return out, nil
 	default:
-		return []Delivery{s.direct(ctx, req, source, from, fromOEM)}, nil
+		return []apitype.Delivery{s.direct(ctx, req, source, from, fromOEM)}, nil
 	}
 }
 
 // toUsers delivers to every user logged in here, as net send /users did
 // to the sessions of a server.
-func (s *Sender) toUsers(ctx context.Context, from, text, localUser string) []Delivery {
-	var out []Delivery
+func (s *Sender) toUsers(ctx context.Context, from, text, localUser string) []apitype.Delivery {
+	var out []apitype.Delivery
 	for _, e := range s.Names.List() {
 		if e.Source == names.SourceUser {
 			out = append(out, s.local(ctx, e.Text, from, text, localUser))
 		}
 	}
 	if out == nil {
-		out = []Delivery{{To: "(users)", Via: "local", Code: CodeNameNotFound, Error: "No user is logged on to this host."}}
+		out = []apitype.Delivery{{To: "(users)", Via: "local", Code: apitype.CodeNameNotFound, Error: "No user is logged on to this host."}}
 	}
 	return out
 }
 
-func (s *Sender) local(ctx context.Context, to, from, text, localUser string) Delivery {
+func (s *Sender) local(ctx context.Context, to, from, text, localUser string) apitype.Delivery {
 	if n := utf8.RuneCountInString(text); n > message.MaxTextLen {
-		return Delivery{To: to, Via: "local", Code: CodeTooLong, Error: fmt.Sprintf("The message is %d characters long; the limit is %d.", n, message.MaxTextLen)}
+		return apitype.Delivery{To: to, Via: "local", Code: apitype.CodeTooLong, Error: fmt.Sprintf("The message is %d characters long; the limit is %d.", n, message.MaxTextLen)}
 	}
 	m := &message.Message{From: from, To: to, Text: text, Time: time.Now(), Transport: message.TransportAPI, Source: "local", LocalUser: localUser}
 	if err := s.Local.Deliver(ctx, m); err != nil {
-		return Delivery{To: to, Via: "local", Code: CodeNetwork, Error: err.Error()}
+		return apitype.Delivery{To: to, Via: "local", Code: apitype.CodeNetwork, Error: err.Error()}
 	}
-	return Delivery{To: to, Via: "local"}
+	return apitype.Delivery{To: to, Via: "local"}
 }
 
 // broadcast sends to every messenger of a workgroup or domain: one
 // DIRECT_GROUP datagram to DOMAIN<00> per interface. Nobody answers, so
 // "sent" is all a sender can know.
-func (s *Sender) broadcast(req Request, fromOEM []byte) (Delivery, error) {
+func (s *Sender) broadcast(req apitype.SendRequest, fromOEM []byte) (apitype.Delivery, error) {
 	group := req.Domain
 	if group == "" {
 		group = s.Workgroup
 	}
 	if n := utf8.RuneCountInString(req.Text); n > MaxBroadcastChars {
-		return Delivery{}, fail(CodeTooLong, fmt.Sprintf("A broadcast message may be at most %d characters; this one has %d.", MaxBroadcastChars, n), nil)
+		return apitype.Delivery{}, fail(apitype.CodeTooLong, fmt.Sprintf("A broadcast message may be at most %d characters; this one has %d.", MaxBroadcastChars, n), nil)
 	}
 	text, err := s.CodePage.EncodeStrict(req.Text)
 	if err != nil {
-		return Delivery{}, fail(CodeUnencodable, "The message cannot be written in "+s.CodePage.Name()+".", err)
+		return apitype.Delivery{}, fail(apitype.CodeUnencodable, "The message cannot be written in "+s.CodePage.Name()+".", err)
 	}
 	gname, err := netbios.NewName(string(s.CodePage.Encode(strings.ToUpper(group))), 0x00)
 	if err != nil {
-		return Delivery{}, fail(CodeBadRequest, fmt.Sprintf("%q is not a workgroup or domain name", group), err)
+		return apitype.Delivery{}, fail(apitype.CodeBadRequest, fmt.Sprintf("%q is not a workgroup or domain name", group), err)
 	}
-	d := Delivery{To: gname.Base(), Via: "mailslot"}
+	d := apitype.Delivery{To: gname.Base(), Via: "mailslot"}
 	if s.Datagrams == nil {
-		d.Code, d.Error = CodeNotAvailable, "The datagram service is switched off (dgram_port = 0); broadcasts cannot be sent."
+		d.Code, d.Error = apitype.CodeNotAvailable, "The datagram service is switched off (dgram_port = 0); broadcasts cannot be sent."
 		return d, nil
 	}
 	source, err := netbios.NewName(string(s.CodePage.Encode(strings.ToUpper(s.HostName))), 0x00)
 	if err != nil {
-		return d, fail(CodeBadRequest, "our host name is not a NetBIOS name", err)
+		return d, fail(apitype.CodeBadRequest, "our host name is not a NetBIOS name", err)
 	}
 	targets := s.Interfaces()
 	var addrs []string
@@ -310,20 +245,20 @@ func (s *Sender) broadcast(req Request, fromOEM []byte) (Delivery, error) {
 	}
 	d.Addr = strings.Join(addrs, ",")
 	if err := s.Datagrams.Broadcast(targets, s.DgramPort, source, gname, fromOEM, bytes.ReplaceAll(text, []byte("\n"), []byte{message.LineBreak})); err != nil {
-		d.Code, d.Error = CodeNetwork, "A general network error occurred. ("+err.Error()+")"
+		d.Code, d.Error = apitype.CodeNetwork, "A general network error occurred. ("+err.Error()+")"
 	}
 	return d, nil
 }
 
 // direct sends to one name over a NetBIOS session, or stores it here if
 // the name is ours.
-func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, from string, fromOEM []byte) Delivery {
+func (s *Sender) direct(ctx context.Context, req apitype.SendRequest, source netip.Addr, from string, fromOEM []byte) apitype.Delivery {
 	to := req.To
 	name, err := names.Messenger(to, s.CodePage)
 	if err != nil {
-		return Delivery{To: to, Via: "smb", Code: CodeBadRequest, Error: fmt.Sprintf("%q is not a messenger name: %v", to, err)}
+		return apitype.Delivery{To: to, Via: "smb", Code: apitype.CodeBadRequest, Error: fmt.Sprintf("%q is not a messenger name: %v", to, err)}
 	}
-	d := Delivery{To: name.Base(), Via: "smb"}
+	d := apitype.Delivery{To: name.Base(), Via: "smb"}
 	if req.Address == "" && s.Names.Has(name) {
 		return s.local(ctx, strings.ToUpper(to), from, req.Text, req.LocalUser)
 	}
@@ -339,11 +274,11 @@ func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, fro
 	}
 	oem, err := s.CodePage.EncodeStrict(req.Text)
 	if err != nil {
-		d.Code, d.Error = CodeUnencodable, "The message cannot be written in "+s.CodePage.Name()+": "+err.Error()
+		d.Code, d.Error = apitype.CodeUnencodable, "The message cannot be written in "+s.CodePage.Name()+": "+err.Error()
 		return d
 	}
 	if n := len(bytes.ReplaceAll(oem, []byte("\n"), []byte("\r\n"))); n > MaxText {
-		d.Code, d.Error = CodeTooLong, fmt.Sprintf("The message is %d bytes long in %s; the limit is %d.", n, s.CodePage.Name(), MaxText)
+		d.Code, d.Error = apitype.CodeTooLong, fmt.Sprintf("The message is %d bytes long in %s; the limit is %d.", n, s.CodePage.Name(), MaxText)
 		return d
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
@@ -351,12 +286,12 @@ func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, fro
 
 	addrs, err := s.addresses(ctx, req.Address, name)
 	if err != nil {
-		var e *Error
+		var e *apitype.SendError
 		errors.As(err, &e)
 		d.Code, d.Error = e.Code, e.Error()
 		return d
 	}
-	var last *Error
+	var last *apitype.SendError
 	for _, a := range addrs {
 		d.Addr, d.Via = a.String(), "smb"
 		var err error
@@ -378,11 +313,11 @@ func (s *Sender) direct(ctx context.Context, req Request, source netip.Addr, fro
 		}
 		last = classify(err)
 		d.Code, d.Error = last.Code, last.Error()
-		if last.Code == CodeNameNotFound && req.Address == "" {
+		if last.Code == apitype.CodeNameNotFound && req.Address == "" {
 			// A stale answer: ask afresh next time.
 			s.Resolver.Forget(name)
 		}
-		if last.Code != CodeNetwork && last.Code != CodeTimeout {
+		if last.Code != apitype.CodeNetwork && last.Code != apitype.CodeTimeout {
 			break
 		}
 	}
@@ -396,7 +331,7 @@ func (s *Sender) addresses(ctx context.Context, address string, name netbios.Nam
 		if h, p, err := net.SplitHostPort(address); err == nil {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 1 || n > 65535 {
-				return nil, fail(CodeBadRequest, fmt.Sprintf("%q: bad port", address), nil)
+				return nil, fail(apitype.CodeBadRequest, fmt.Sprintf("%q: bad port", address), nil)
 			}
 			host, port = h, n
 		}
@@ -405,7 +340,7 @@ func (s *Sender) addresses(ctx context.Context, address string, name netbios.Nam
 		}
 		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		if err != nil || len(ips) == 0 {
-			return nil, fail(CodeNameNotFound, fmt.Sprintf("The host %s could not be found.", host), err)
+			return nil, fail(apitype.CodeNameNotFound, fmt.Sprintf("The host %s could not be found.", host), err)
 		}
 		out := make([]netip.AddrPort, len(ips))
 		for i, ip := range ips {
@@ -416,9 +351,9 @@ func (s *Sender) addresses(ctx context.Context, address string, name netbios.Nam
 	res, err := s.Resolver.Resolve(ctx, name)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fail(CodeTimeout, "The name could not be resolved in time.", err)
+			return nil, fail(apitype.CodeTimeout, "The name could not be resolved in time.", err)
 		}
-		return nil, fail(CodeNameNotFound, "The message alias could not be found on the network.", err)
+		return nil, fail(apitype.CodeNameNotFound, "The message alias could not be found on the network.", err)
 	}
 	out := make([]netip.AddrPort, len(res.Addrs))
 	for i, ip := range res.Addrs {
@@ -488,8 +423,8 @@ func (s *Sender) deliver(ctx context.Context, source netip.Addr, addr netip.Addr
 // fallsBack reports whether a failed session delivery to addr is retried
 // by RPC: not for a name the receiver told us it lacks, only when the
 // receiver might listen on RPC instead (refused, silent, broken).
-func (s *Sender) fallsBack(addr netip.Addr, e *Error) bool {
-	if s.RPC == nil || e.Code == CodeNameNotFound || e.Code == CodeBadRequest {
+func (s *Sender) fallsBack(addr netip.Addr, e *apitype.SendError) bool {
+	if s.RPC == nil || e.Code == apitype.CodeNameNotFound || e.Code == apitype.CodeBadRequest {
 		return false
 	}
 	switch s.Fallback {
@@ -526,40 +461,40 @@ func (s *Sender) callingName() netbios.Name {
 }
 
 // classify turns a transport error into what net send would have said.
-func classify(err error) *Error {
+func classify(err error) *apitype.SendError {
 	var refused *smbmsg.SessionRefusedError
 	var rpcStatus *rpc.StatusError
 	if errors.As(err, &rpcStatus) {
 		switch {
 		case rpcStatus.Status == dcerpc.StatusNameNotFound:
-			return fail(CodeNameNotFound, "The message alias could not be found on the network.", err)
+			return fail(apitype.CodeNameNotFound, "The message alias could not be found on the network.", err)
 		case rpcStatus.Type == dcerpc.TypeResponse && rpcStatus.Status == dcerpc.StatusNetworkError:
-			return fail(CodeNetwork, "A general network error occurred.", err)
+			return fail(apitype.CodeNetwork, "A general network error occurred.", err)
 		default:
-			return fail(CodeNotAccepting, "The recipient is not accepting messages.", err)
+			return fail(apitype.CodeNotAccepting, "The recipient is not accepting messages.", err)
 		}
 	}
 	switch {
 	case errors.Is(err, rpc.ErrNoAnswer):
-		return fail(CodeTimeout, "The recipient did not answer in time.", err)
+		return fail(apitype.CodeTimeout, "The recipient did not answer in time.", err)
 	case errors.Is(err, smbmsg.ErrNameNotPresent):
-		return fail(CodeNameNotFound, "The message alias could not be found on the network.", err)
+		return fail(apitype.CodeNameNotFound, "The message alias could not be found on the network.", err)
 	case errors.As(err, &refused):
-		return fail(CodeNotAccepting, "The recipient is not accepting messages.", err)
+		return fail(apitype.CodeNotAccepting, "The recipient is not accepting messages.", err)
 	case errors.Is(err, smb.ErrCodeMessagesOff), errors.Is(err, smb.ErrCodePaused):
-		return fail(CodeNotAccepting, "The recipient is not accepting messages.", err)
+		return fail(apitype.CodeNotAccepting, "The recipient is not accepting messages.", err)
 	case errors.Is(err, smb.ErrCodeNoRoom):
-		return fail(CodeNotAccepting, "The recipient has no room for the message.", err)
+		return fail(apitype.CodeNotAccepting, "The recipient has no room for the message.", err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return fail(CodeTimeout, "The recipient did not answer in time.", err)
+		return fail(apitype.CodeTimeout, "The recipient did not answer in time.", err)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fail(CodeBadRequest, "The source address is not an address of this host.", err)
+		return fail(apitype.CodeBadRequest, "The source address is not an address of this host.", err)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fail(CodeNotAccepting, "The recipient is not accepting messages: nothing listens on its message port.", err)
+		return fail(apitype.CodeNotAccepting, "The recipient is not accepting messages: nothing listens on its message port.", err)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return fail(CodeTimeout, "The recipient did not answer in time.", err)
+		return fail(apitype.CodeTimeout, "The recipient did not answer in time.", err)
 	}
-	return fail(CodeNetwork, "A general network error occurred.", err)
+	return fail(apitype.CodeNetwork, "A general network error occurred.", err)
 }

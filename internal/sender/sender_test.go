@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
@@ -155,7 +156,7 @@ func newSender(t *testing.T) *Sender {
 		Timeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
-func send(t *testing.T, s *Sender, req Request) Delivery {
+func send(t *testing.T, s *Sender, req apitype.SendRequest) apitype.Delivery {
 	t.Helper()
 	d, err := s.Send(context.Background(), req)
 	if err != nil {
@@ -170,7 +171,7 @@ func TestShapeForWindows(t *testing.T) {
 	addr := f.ln.Addr().String()
 	long := strings.Repeat("long line\n", 20)
 	for _, text := range []string{"short\nmessage", long} {
-		if d := send(t, s, Request{To: "BOB", Text: text, From: "ME", Address: addr}); !d.OK() {
+		if d := send(t, s, apitype.SendRequest{To: "BOB", Text: text, From: "ME", Address: addr}); !d.OK() {
 			t.Fatalf("delivery %+v", d)
 		}
 	}
@@ -188,7 +189,7 @@ func TestShapeForSamba(t *testing.T) {
 	s := newSender(t)
 	addr := f.ln.Addr().String()
 	for _, text := range []string{"first\nshort", "second short"} {
-		if d := send(t, s, Request{To: "SMBPEER", Text: text, From: "ME", Address: addr}); !d.OK() {
+		if d := send(t, s, apitype.SendRequest{To: "SMBPEER", Text: text, From: "ME", Address: addr}); !d.OK() {
 			t.Fatalf("delivery %+v", d)
 		}
 	}
@@ -223,7 +224,7 @@ func TestFallbackToRPC(t *testing.T) {
 			r := &fakeRPC{}
 			s.RPC, s.Fallback = r, tc.fallback
 			s.TrustedForRPC = func(netip.Addr) bool { return tc.trusted }
-			d := send(t, s, Request{To: "BOB", Text: "a\nb", Address: addr})
+			d := send(t, s, apitype.SendRequest{To: "BOB", Text: "a\nb", Address: addr})
 			if d.Via != tc.wantVia || d.OK() != tc.wantOK {
 				t.Fatalf("delivery %+v, want via %s ok %v", d, tc.wantVia, tc.wantOK)
 			}
@@ -237,36 +238,36 @@ func TestFallbackToRPC(t *testing.T) {
 func TestRequestErrors(t *testing.T) {
 	s := newSender(t)
 	for _, tc := range []struct {
-		req  Request
+		req  apitype.SendRequest
 		code string
 	}{
-		{Request{To: "BOB"}, CodeBadRequest},
-		{Request{Text: "x"}, CodeBadRequest},
-		{Request{To: "*", Domain: "WG", Text: "x"}, CodeBadRequest},
-		{Request{To: "BOB", Text: "x", From: "a-sender-name-too-long"}, CodeBadRequest},
-		{Request{To: "BOB", Text: "x", Via: "carrier-pigeon"}, CodeBadRequest},
-		{Request{To: "BOB", Text: "x", Via: "rpc"}, CodeNotAvailable},
-		{Request{To: "BOB", Text: "x", Source: "not-an-ip"}, CodeBadRequest},
-		{Request{To: "*", Text: strings.Repeat("y", MaxBroadcastChars+1)}, CodeTooLong},
-		{Request{To: "*", Text: "☺"}, CodeUnencodable},
+		{apitype.SendRequest{To: "BOB"}, apitype.CodeBadRequest},
+		{apitype.SendRequest{Text: "x"}, apitype.CodeBadRequest},
+		{apitype.SendRequest{To: "*", Domain: "WG", Text: "x"}, apitype.CodeBadRequest},
+		{apitype.SendRequest{To: "BOB", Text: "x", From: "a-sender-name-too-long"}, apitype.CodeBadRequest},
+		{apitype.SendRequest{To: "BOB", Text: "x", Via: "carrier-pigeon"}, apitype.CodeBadRequest},
+		{apitype.SendRequest{To: "BOB", Text: "x", Via: "rpc"}, apitype.CodeNotAvailable},
+		{apitype.SendRequest{To: "BOB", Text: "x", Source: "not-an-ip"}, apitype.CodeBadRequest},
+		{apitype.SendRequest{To: "*", Text: strings.Repeat("y", MaxBroadcastChars+1)}, apitype.CodeTooLong},
+		{apitype.SendRequest{To: "*", Text: "☺"}, apitype.CodeUnencodable},
 	} {
 		_, err := s.Send(context.Background(), tc.req)
-		var e *Error
+		var e *apitype.SendError
 		if !errors.As(err, &e) || e.Code != tc.code {
 			t.Errorf("Send(%+v) = %v, want code %s", tc.req, err, tc.code)
 		}
 	}
 	// Per-recipient failures are deliveries, not request errors.
-	if d := send(t, s, Request{To: "BOB", Text: "x"}); d.Code != CodeNameNotFound {
+	if d := send(t, s, apitype.SendRequest{To: "BOB", Text: "x"}); d.Code != apitype.CodeNameNotFound {
 		t.Errorf("unresolvable name: %+v", d)
 	}
-	if d := send(t, s, Request{To: "BOB", Text: "smile ☺"}); d.Code != CodeUnencodable {
+	if d := send(t, s, apitype.SendRequest{To: "BOB", Text: "smile ☺"}); d.Code != apitype.CodeUnencodable {
 		t.Errorf("unencodable text: %+v", d)
 	}
-	if d := send(t, s, Request{To: "BOB", Text: strings.Repeat("z", MaxText+1)}); d.Code != CodeTooLong {
+	if d := send(t, s, apitype.SendRequest{To: "BOB", Text: strings.Repeat("z", MaxText+1)}); d.Code != apitype.CodeTooLong {
 		t.Errorf("too long: %+v", d)
 	}
-	if d := send(t, s, Request{To: "*", Text: "hi"}); d.Code != CodeNotAvailable {
+	if d := send(t, s, apitype.SendRequest{To: "*", Text: "hi"}); d.Code != apitype.CodeNotAvailable {
 		t.Errorf("broadcast without a datagram service: %+v", d)
 	}
 }

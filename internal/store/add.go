@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -41,7 +42,7 @@ var (
 type addRequest struct {
 	ctx     context.Context
 	msg     message.Message
-	sent    *Sent          // AddSent's row
+	sent    *apitype.Sent  // AddSent's row
 	update  *SentUpdate    // UpdateSent's move
 	receipt *receiptWrite  // OweReceipt's row or PaidReceipts' keys
 	group   *addGroup      // the AddBatch it belongs to, or nil

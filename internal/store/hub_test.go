@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -160,8 +161,8 @@ func TestHubDuplicateDoesNotEvict(t *testing.T) {
 	}
 }
 
-func sentSample(id string) *Sent {
-	return &Sent{HubID: id, To: "ALICE", Host: "HOSTA", From: "bob", Text: "lunch?",
+func sentSample(id string) *apitype.Sent {
+	return &apitype.Sent{HubID: id, To: "ALICE", Host: "HOSTA", From: "bob", Text: "lunch?",
 		Created: time.Date(2026, 11, 29, 12, 0, 0, 123, time.UTC)}
 }
 
@@ -175,7 +176,7 @@ func TestSentRoundTrip(t *testing.T) {
 	if err := s.AddSent(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if a.ID == 0 || a.State != SentQueued || a.Updated.Before(before) || !a.Created.Equal(time.Date(2026, 11, 29, 12, 0, 0, 123, time.UTC)) {
+	if a.ID == 0 || a.State != apitype.SentQueued || a.Updated.Before(before) || !a.Created.Equal(time.Date(2026, 11, 29, 12, 0, 0, 123, time.UTC)) {
 		t.Errorf("AddSent set %+v; want an id, queued, Updated now and Created kept", a)
 	}
 	b := sentSample("b2")
@@ -224,14 +225,14 @@ func TestAddSentRefuses(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		mod  func(*Sent)
+		mod  func(*apitype.Sent)
 	}{
-		{"no hub id", func(v *Sent) { v.HubID = "" }},
-		{"hub id not hex", func(v *Sent) { v.HubID = "zz" }},
-		{"text too long", func(v *Sent) { v.Text = string(make([]byte, message.MaxTextLen+1)) }},
-		{"unknown state", func(v *Sent) { v.State = "lost" }},
-		{"host not UTF-8", func(v *Sent) { v.Host = "\xff" }},
-		{"time out of range", func(v *Sent) { v.Expires = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"no hub id", func(v *apitype.Sent) { v.HubID = "" }},
+		{"hub id not hex", func(v *apitype.Sent) { v.HubID = "zz" }},
+		{"text too long", func(v *apitype.Sent) { v.Text = string(make([]byte, message.MaxTextLen+1)) }},
+		{"unknown state", func(v *apitype.Sent) { v.State = "lost" }},
+		{"host not UTF-8", func(v *apitype.Sent) { v.Host = "\xff" }},
+		{"time out of range", func(v *apitype.Sent) { v.Expires = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }},
 	} {
 		v := sentSample("b2")
 		tc.mod(v)
@@ -255,10 +256,10 @@ func TestUpdateSentForwardOnly(t *testing.T) {
 	ctx := context.Background()
 	at := func(sec int) time.Time { return time.Date(2026, 11, 29, 12, 0, sec, 0, time.UTC) }
 	type step struct {
-		to     SentState
+		to     apitype.SentState
 		at     int
 		detail string
-		state  SentState // the state after the step
+		state  apitype.SentState // the state after the step
 	}
 	for _, tc := range []struct {
 		name           string
@@ -266,15 +267,15 @@ func TestUpdateSentForwardOnly(t *testing.T) {
 		delivered, red int // seconds of the Delivered and Read times, -1 for none
 		detail         string
 	}{
-		{"the whole way", []step{{SentSent, 1, "", SentSent}, {SentDelivered, 2, "", SentDelivered}, {SentRead, 3, "", SentRead}}, 2, 3, ""},
-		{"equal is a no-op", []step{{SentSent, 1, "", SentSent}, {SentSent, 5, "again", SentSent}}, -1, -1, ""},
-		{"backward is a no-op", []step{{SentDelivered, 2, "", SentDelivered}, {SentSent, 5, "late publish ack", SentDelivered}}, 2, -1, ""},
-		{"a late delivered after read", []step{{SentRead, 3, "", SentRead}, {SentDelivered, 4, "", SentRead}}, 3, 3, ""},
-		{"never back to queued", []step{{SentSent, 1, "", SentSent}, {SentQueued, 2, "", SentSent}}, -1, -1, ""},
-		{"expired from queued", []step{{SentExpired, 4, "expired before sending", SentExpired}, {SentSent, 5, "", SentExpired}}, -1, -1, "expired before sending"},
-		{"failed from sent", []step{{SentSent, 1, "", SentSent}, {SentFailed, 2, "refused by policy", SentFailed}, {SentDelivered, 3, "", SentFailed}}, -1, -1, "refused by policy"},
-		{"no failing once delivered", []step{{SentDelivered, 2, "", SentDelivered}, {SentFailed, 3, "too late", SentDelivered}, {SentExpired, 4, "", SentDelivered}}, 2, -1, ""},
-		{"no expiring once read", []step{{SentRead, 3, "", SentRead}, {SentExpired, 4, "", SentRead}}, 3, 3, ""},
+		{"the whole way", []step{{apitype.SentSent, 1, "", apitype.SentSent}, {apitype.SentDelivered, 2, "", apitype.SentDelivered}, {apitype.SentRead, 3, "", apitype.SentRead}}, 2, 3, ""},
+		{"equal is a no-op", []step{{apitype.SentSent, 1, "", apitype.SentSent}, {apitype.SentSent, 5, "again", apitype.SentSent}}, -1, -1, ""},
+		{"backward is a no-op", []step{{apitype.SentDelivered, 2, "", apitype.SentDelivered}, {apitype.SentSent, 5, "late publish ack", apitype.SentDelivered}}, 2, -1, ""},
+		{"a late delivered after read", []step{{apitype.SentRead, 3, "", apitype.SentRead}, {apitype.SentDelivered, 4, "", apitype.SentRead}}, 3, 3, ""},
+		{"never back to queued", []step{{apitype.SentSent, 1, "", apitype.SentSent}, {apitype.SentQueued, 2, "", apitype.SentSent}}, -1, -1, ""},
+		{"expired from queued", []step{{apitype.SentExpired, 4, "expired before sending", apitype.SentExpired}, {apitype.SentSent, 5, "", apitype.SentExpired}}, -1, -1, "expired before sending"},
+		{"failed from sent", []step{{apitype.SentSent, 1, "", apitype.SentSent}, {apitype.SentFailed, 2, "refused by policy", apitype.SentFailed}, {apitype.SentDelivered, 3, "", apitype.SentFailed}}, -1, -1, "refused by policy"},
+		{"no failing once delivered", []step{{apitype.SentDelivered, 2, "", apitype.SentDelivered}, {apitype.SentFailed, 3, "too late", apitype.SentDelivered}, {apitype.SentExpired, 4, "", apitype.SentDelivered}}, 2, -1, ""},
+		{"no expiring once read", []step{{apitype.SentRead, 3, "", apitype.SentRead}, {apitype.SentExpired, 4, "", apitype.SentRead}}, 3, 3, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := fmt.Sprintf("%x", []byte(tc.name))
@@ -307,10 +308,10 @@ func TestUpdateSentForwardOnly(t *testing.T) {
 		})
 	}
 
-	if err := s.UpdateSent(ctx, "feed", SentDelivered, time.Time{}, ""); !errors.Is(err, ErrNotFound) {
+	if err := s.UpdateSent(ctx, "feed", apitype.SentDelivered, time.Time{}, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("UpdateSent of an unknown id: %v, want ErrNotFound", err)
 	}
-	if err := s.UpdateSent(ctx, "feed", SentQueued, time.Time{}, ""); !errors.Is(err, ErrNotFound) {
+	if err := s.UpdateSent(ctx, "feed", apitype.SentQueued, time.Time{}, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("UpdateSent of an unknown id to queued: %v, want ErrNotFound", err)
 	}
 	if err := s.AddSent(ctx, sentSample("abc")); err != nil {
@@ -320,7 +321,7 @@ func TestUpdateSentForwardOnly(t *testing.T) {
 		t.Errorf("UpdateSent to an unknown state: %v, want ErrInvalid", err)
 	}
 	before := time.Now()
-	if err := s.UpdateSent(ctx, "abc", SentSent, time.Time{}, ""); err != nil {
+	if err := s.UpdateSent(ctx, "abc", apitype.SentSent, time.Time{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.SentByHubID(ctx, "abc"); got.Updated.Before(before) {
@@ -340,12 +341,12 @@ func TestSentListsAndCounts(t *testing.T) {
 		}
 	}
 	// 00 and 03 published, 04 delivered; 01, 02, 05 still queued.
-	for id, st := range map[string]SentState{"00": SentSent, "03": SentSent, "04": SentDelivered} {
+	for id, st := range map[string]apitype.SentState{"00": apitype.SentSent, "03": apitype.SentSent, "04": apitype.SentDelivered} {
 		if err := s.UpdateSent(ctx, id, st, time.Time{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	hubIDs := func(list []Sent) string {
+	hubIDs := func(list []apitype.Sent) string {
 		var out []string
 		for _, v := range list {
 			out = append(out, v.HubID)
@@ -369,11 +370,11 @@ func TestSentListsAndCounts(t *testing.T) {
 		want string
 	}{
 		{SentListOptions{Limit: 2}, "[04 05]"},
-		{SentListOptions{State: SentSent}, "[00 03]"},
-		{SentListOptions{State: SentQueued, Limit: 1}, "[05]"},
+		{SentListOptions{State: apitype.SentSent}, "[00 03]"},
+		{SentListOptions{State: apitype.SentQueued, Limit: 1}, "[05]"},
 		{SentListOptions{AfterID: all[3].ID}, "[04 05]"},
 		{SentListOptions{AfterID: all[5].ID}, "[]"},
-		{SentListOptions{State: SentRead}, "[]"},
+		{SentListOptions{State: apitype.SentRead}, "[]"},
 	} {
 		got, err := s.ListSent(ctx, tc.opt)
 		if err != nil || hubIDs(got) != tc.want {
@@ -386,7 +387,7 @@ func TestSentListsAndCounts(t *testing.T) {
 	if _, err := s.ListSent(ctx, SentListOptions{State: "lost"}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("ListSent of an unknown state: %v", err)
 	}
-	for st, want := range map[SentState]int{"": 6, SentQueued: 3, SentSent: 2, SentDelivered: 1, SentRead: 0} {
+	for st, want := range map[apitype.SentState]int{"": 6, apitype.SentQueued: 3, apitype.SentSent: 2, apitype.SentDelivered: 1, apitype.SentRead: 0} {
 		if n, err := s.CountSent(ctx, st); err != nil || n != want {
 			t.Errorf("CountSent(%q) = %d, %v; want %d", st, n, err, want)
 		}
@@ -438,12 +439,12 @@ func TestUpdateSentBatch(t *testing.T) {
 	}
 	at := time.Now()
 	errs := s.UpdateSentBatch(ctx, []SentUpdate{
-		{HubID: "a", State: SentDelivered, At: at},
-		{HubID: "nope", State: SentDelivered, At: at},
+		{HubID: "a", State: apitype.SentDelivered, At: at},
+		{HubID: "nope", State: apitype.SentDelivered, At: at},
 		{HubID: "b", State: "lost", At: at},
-		{HubID: "c", State: SentRead, At: at},
-		{HubID: "c", State: SentSent, At: at}, // stale: c was read
-		{HubID: "b", State: SentFailed, At: at, Detail: "refused"},
+		{HubID: "c", State: apitype.SentRead, At: at},
+		{HubID: "c", State: apitype.SentSent, At: at}, // stale: c was read
+		{HubID: "b", State: apitype.SentFailed, At: at, Detail: "refused"},
 	})
 	want := []error{nil, ErrNotFound, ErrInvalid, nil, nil, nil}
 	for i, w := range want {
@@ -451,7 +452,7 @@ func TestUpdateSentBatch(t *testing.T) {
 			t.Errorf("move %d: error %v, want %v", i, errs[i], w)
 		}
 	}
-	for id, st := range map[string]SentState{"a": SentDelivered, "b": SentFailed, "c": SentRead} {
+	for id, st := range map[string]apitype.SentState{"a": apitype.SentDelivered, "b": apitype.SentFailed, "c": apitype.SentRead} {
 		row, err := s.SentByHubID(ctx, id)
 		if err != nil {
 			t.Fatal(err)
@@ -513,7 +514,7 @@ func TestAddSentConcurrent(t *testing.T) {
 func TestSentHost(t *testing.T) {
 	s := openStore(t, t.TempDir(), Options{})
 	ctx := context.Background()
-	for _, r := range []*Sent{
+	for _, r := range []*apitype.Sent{
 		{HubID: "01", To: "ALICE", Host: "HOSTA", From: "bob", Text: "1"},
 		{HubID: "02", To: "CAROL", Host: "HOSTC", From: "bob", Text: "2"},
 		{HubID: "03", To: "Alice", Host: "HOSTB", From: "bob", Text: "3"}, // ALICE moved to HOSTB

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -17,8 +18,8 @@ const DefaultReceiptsOwedMax = 10000
 // OwedReceipt is a receipt this host owes the host a hub message came
 // from, kept until the hub takes it.
 type OwedReceipt struct {
-	HubID string    `json:"hub_id"` // the message's id on the hub
-	State SentState `json:"state"`  // what happened to it: SentRead
+	HubID string            `json:"hub_id"` // the message's id on the hub
+	State apitype.SentState `json:"state"`  // what happened to it: SentRead
 	// Host is where the receipt goes: the host the hub proved sent the
 	// message (its Verified).
 	Host string `json:"host"`
@@ -33,7 +34,7 @@ type OwedReceipt struct {
 // message and state, and so does the store.
 type ReceiptKey struct {
 	HubID string
-	State SentState
+	State apitype.SentState
 }
 
 // Key returns r's key.
@@ -113,7 +114,7 @@ func (s *Store) OwedReceipts(ctx context.Context, limit int) ([]OwedReceipt, err
 		if err := rows.Scan(&r.HubID, &state, &r.Host, &r.To, &at); err != nil {
 			return nil, fmt.Errorf("store: listing owed receipts: %w", err)
 		}
-		r.State, r.At = SentState(state), time.Unix(0, at).UTC()
+		r.State, r.At = apitype.SentState(state), time.Unix(0, at).UTC()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -139,8 +140,8 @@ func (s *Store) CountOwedReceipts(ctx context.Context) (int, error) {
 // acknowledge the message, so that when they cannot be sent the hub
 // redelivers the message and they are sent again. A read comes from the
 // user, long after the hub forgot the message.
-func owedState(st SentState) error {
-	if st != SentRead {
+func owedState(st apitype.SentState) error {
+	if st != apitype.SentRead {
 		return fmt.Errorf("%w: state %q: only read receipts are owed", ErrInvalid, st)
 	}
 	return nil

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netsend/messenger/internal/apitype"
 )
 
 func owedSample(hubID string) OwedReceipt {
-	return OwedReceipt{HubID: hubID, State: SentRead, Host: "HOSTA", To: "BOB",
+	return OwedReceipt{HubID: hubID, State: apitype.SentRead, Host: "HOSTA", To: "BOB",
 		At: time.Date(2026, 11, 29, 12, 30, 0, 456, time.UTC)}
 }
 
@@ -110,19 +112,19 @@ func TestPaidReceipts(t *testing.T) {
 	for _, id := range []string{"01", "02", "03", "04"} {
 		owe(t, s, owedSample(id))
 	}
-	if err := s.PaidReceipts(ctx, []ReceiptKey{{"03", SentRead}, {"01", SentRead}, {"ff", SentRead}}); err != nil {
+	if err := s.PaidReceipts(ctx, []ReceiptKey{{"03", apitype.SentRead}, {"01", apitype.SentRead}, {"ff", apitype.SentRead}}); err != nil {
 		t.Fatal(err)
 	}
 	if ids := owedIDs(t, s); !slices.Equal(ids, []string{"02", "04"}) {
 		t.Errorf("owed after paying 01 and 03: %q, want 02, 04", ids)
 	}
-	if err := s.PaidReceipts(ctx, []ReceiptKey{{"01", SentRead}}); err != nil {
+	if err := s.PaidReceipts(ctx, []ReceiptKey{{"01", apitype.SentRead}}); err != nil {
 		t.Errorf("paying 01 a second time: %v", err)
 	}
 	if err := s.PaidReceipts(ctx, nil); err != nil {
 		t.Errorf("paying nothing: %v", err)
 	}
-	if err := s.PaidReceipts(ctx, []ReceiptKey{{"02", SentRead}, {"04", SentRead}}); err != nil {
+	if err := s.PaidReceipts(ctx, []ReceiptKey{{"02", apitype.SentRead}, {"04", apitype.SentRead}}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.CountOwedReceipts(ctx); err != nil || n != 0 {
@@ -190,7 +192,7 @@ func TestOwedReceiptsRefuse(t *testing.T) {
 		"no hub id":       func(r *OwedReceipt) { r.HubID = "" },
 		"hub id not hex":  func(r *OwedReceipt) { r.HubID = "01' OR 1=1" },
 		"hub id too long": func(r *OwedReceipt) { r.HubID = strings.Repeat("a", 65) },
-		"delivered":       func(r *OwedReceipt) { r.State = SentDelivered },
+		"delivered":       func(r *OwedReceipt) { r.State = apitype.SentDelivered },
 		"no state":        func(r *OwedReceipt) { r.State = "" },
 		"no host":         func(r *OwedReceipt) { r.Host = "" },
 		"host too long":   func(r *OwedReceipt) { r.Host = strings.Repeat("H", 256) },
@@ -206,9 +208,9 @@ func TestOwedReceiptsRefuse(t *testing.T) {
 		}
 	}
 	for name, keys := range map[string][]ReceiptKey{
-		"no hub id":   {{"01", SentRead}, {"", SentRead}},
-		"not hex":     {{"01", SentRead}, {"zz", SentRead}},
-		"other state": {{"01", SentRead}, {"01", SentDelivered}},
+		"no hub id":   {{"01", apitype.SentRead}, {"", apitype.SentRead}},
+		"not hex":     {{"01", apitype.SentRead}, {"zz", apitype.SentRead}},
+		"other state": {{"01", apitype.SentRead}, {"01", apitype.SentDelivered}},
 	} {
 		if err := s.PaidReceipts(ctx, keys); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: PaidReceipts = %v, want ErrInvalid", name, err)
@@ -263,7 +265,7 @@ func TestOwedReceiptsAfterClose(t *testing.T) {
 	if err := s.OweReceipt(ctx, owedSample("01")); !errors.Is(err, ErrClosed) {
 		t.Errorf("OweReceipt after Close = %v", err)
 	}
-	if err := s.PaidReceipts(ctx, []ReceiptKey{{"01", SentRead}}); !errors.Is(err, ErrClosed) {
+	if err := s.PaidReceipts(ctx, []ReceiptKey{{"01", apitype.SentRead}}); !errors.Is(err, ErrClosed) {
 		t.Errorf("PaidReceipts after Close = %v", err)
 	}
 	if _, err := s.OwedReceipts(ctx, 0); !errors.Is(err, ErrClosed) {
@@ -293,13 +295,13 @@ func TestOwedReceiptsMigrationFromVersion6(t *testing.T) {
 	if err != nil || old.Text != "from version 6" || old.HubID != "0abc" || old.Verified != "HOSTB" {
 		t.Errorf("old message read back as %+v, %v", old, err)
 	}
-	if row, err := s.SentByHubID(ctx, "0def"); err != nil || row.State != SentSent {
+	if row, err := s.SentByHubID(ctx, "0def"); err != nil || row.State != apitype.SentSent {
 		t.Errorf("old sent row read back as %+v, %v", row, err)
 	}
 	if n, err := s.CountOwedReceipts(ctx); err != nil || n != 0 {
 		t.Errorf("CountOwedReceipts after the migration = %d, %v; want 0", n, err)
 	}
-	r := OwedReceipt{HubID: old.HubID, State: SentRead, Host: old.Verified, To: old.To, At: time.Now()}
+	r := OwedReceipt{HubID: old.HubID, State: apitype.SentRead, Host: old.Verified, To: old.To, At: time.Now()}
 	owe(t, s, r)
 	owe(t, s, r)
 	if ids := owedIDs(t, s); !slices.Equal(ids, []string{"0abc"}) {

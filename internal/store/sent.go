@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -17,76 +18,34 @@ import (
 // stored: the hub redelivered what this host had kept. Nothing changed.
 var ErrDuplicate = errors.New("message already stored")
 
-// SentState is where a message sent through the hub stands.
-type SentState string
-
-// Sent states. A message only moves forward: queued → sent → delivered →
-// read; expired and failed end it.
-const (
-	// SentQueued waits in the local outbox: the hub has not taken it yet.
-	SentQueued SentState = "queued"
-	// SentSent is stored in the hub, waiting for the recipient's host.
-	SentSent SentState = "sent"
-	// SentDelivered: the recipient's daemon stored it (delivered receipt).
-	SentDelivered SentState = "delivered"
-	// SentRead: the recipient opened it (read receipt).
-	SentRead SentState = "read"
-	// SentExpired: its expiry passed before the recipient's host took it.
-	SentExpired SentState = "expired"
-	// SentFailed: refused (by the recipient's policy, or the hub).
-	SentFailed SentState = "failed"
-)
-
-// Sent is one message this host sent through the hub, with its receipts.
-type Sent struct {
-	ID      int64     `json:"id"`
-	HubID   string    `json:"hub_id"`
-	To      string    `json:"to"`   // recipient messenger name
-	Host    string    `json:"host"` // the recipient's host, as the registry said
-	From    string    `json:"from"` // sender name shown
-	Text    string    `json:"text"`
-	Created time.Time `json:"created"`
-	// Expires is when an undelivered message is dropped; zero is never.
-	Expires time.Time `json:"expires,omitzero"`
-	State   SentState `json:"state"`
-	// Updated is when State last changed.
-	Updated time.Time `json:"updated"`
-	// Delivered and Read are when those receipts arrived; zero until then.
-	Delivered time.Time `json:"delivered,omitzero"`
-	Read      time.Time `json:"read,omitzero"`
-	Detail    string    `json:"detail,omitempty"`
-	// LocalUser is the local account that sent it.
-	LocalUser string `json:"local_user,omitempty"`
-}
-
 // SentListOptions select sent messages for ListSent.
 type SentListOptions struct {
-	State   SentState // "" lists every state
-	Limit   int       // only the newest this many; 0 means no limit
-	AfterID int64     // only ids greater than this: the cursor for following
+	State   apitype.SentState // "" lists every state
+	Limit   int               // only the newest this many; 0 means no limit
+	AfterID int64             // only ids greater than this: the cursor for following
 	// LocalUser, when set, keeps only what that local account sent.
 	LocalUser string
 }
 
 // sentRank orders the states a message moves through on its way; the
 // ends (expired, failed) are not on it.
-var sentRank = map[SentState]int{SentQueued: 0, SentSent: 1, SentDelivered: 2, SentRead: 3}
+var sentRank = map[apitype.SentState]int{apitype.SentQueued: 0, apitype.SentSent: 1, apitype.SentDelivered: 2, apitype.SentRead: 3}
 
 // sentFrom lists, for each state, the states a message may move to it
 // from: only forward along queued → sent → delivered → read, and to
 // expired or failed only while the hub has not yet handed it over.
 // Receipts arrive late, twice or out of order; whatever is not listed
 // here is one of those and changes nothing.
-var sentFrom = map[SentState][]SentState{
-	SentSent:      {SentQueued},
-	SentDelivered: {SentQueued, SentSent},
-	SentRead:      {SentQueued, SentSent, SentDelivered},
-	SentExpired:   {SentQueued, SentSent},
-	SentFailed:    {SentQueued, SentSent},
+var sentFrom = map[apitype.SentState][]apitype.SentState{
+	apitype.SentSent:      {apitype.SentQueued},
+	apitype.SentDelivered: {apitype.SentQueued, apitype.SentSent},
+	apitype.SentRead:      {apitype.SentQueued, apitype.SentSent, apitype.SentDelivered},
+	apitype.SentExpired:   {apitype.SentQueued, apitype.SentSent},
+	apitype.SentFailed:    {apitype.SentQueued, apitype.SentSent},
 }
 
-func validSentState(st SentState) error {
-	if _, ok := sentRank[st]; ok || st == SentExpired || st == SentFailed {
+func validSentState(st apitype.SentState) error {
+	if _, ok := sentRank[st]; ok || st == apitype.SentExpired || st == apitype.SentFailed {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown sent state %q", ErrInvalid, st)
@@ -101,20 +60,20 @@ const sentColumns = `SELECT id, hub_id, recipient, host, sender, text, created, 
 // wrapping ErrInvalid; either way nothing changes. It returns once the
 // row is committed with a full sync, a commit shared with whatever else
 // was waiting for the writer.
-func (s *Store) AddSent(ctx context.Context, snt *Sent) error {
-	return s.AddSentBatch(ctx, []*Sent{snt})[0]
+func (s *Store) AddSent(ctx context.Context, snt *apitype.Sent) error {
+	return s.AddSentBatch(ctx, []*apitype.Sent{snt})[0]
 }
 
 // AddSentBatch records rows as AddSent would each, in shared commits and
 // ascending ids in the order given, and returns one error per row. An
 // invalid row or a duplicate fails alone; once one cannot be handed to
 // the writer (ctx, Close), it and the rest fail with that error.
-func (s *Store) AddSentBatch(ctx context.Context, rows []*Sent) []error {
+func (s *Store) AddSentBatch(ctx context.Context, rows []*apitype.Sent) []error {
 	now := time.Now()
 	reqs, errs := s.handOver(ctx, len(rows), func(i int) (*addRequest, error) {
 		v := *rows[i]
 		if v.State == "" {
-			v.State = SentQueued
+			v.State = apitype.SentQueued
 		}
 		if v.Created.IsZero() {
 			v.Created = now
@@ -156,7 +115,7 @@ func insertSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
 
 // validateSent checks a sent message against the limits every message
 // keeps, so that the outbox never holds what no hub would take.
-func validateSent(v *Sent) error {
+func validateSent(v *apitype.Sent) error {
 	if v.HubID == "" {
 		return fmt.Errorf("%w: sent message has no hub id", ErrInvalid)
 	}
@@ -195,15 +154,15 @@ func checkDetail(d string) error {
 
 // QueuedSent returns the outbox: up to limit queued messages (0: all),
 // oldest first, the order they must be published in.
-func (s *Store) QueuedSent(ctx context.Context, limit int) ([]Sent, error) {
-	return s.listSent(ctx, SentListOptions{State: SentQueued, Limit: limit}, false)
+func (s *Store) QueuedSent(ctx context.Context, limit int) ([]apitype.Sent, error) {
+	return s.listSent(ctx, SentListOptions{State: apitype.SentQueued, Limit: limit}, false)
 }
 
 // SentUpdate is one move of a sent message: to State at At (zero: now),
 // with Detail saying why (a refusal's reason; "" for none).
 type SentUpdate struct {
 	HubID  string
-	State  SentState
+	State  apitype.SentState
 	At     time.Time
 	Detail string
 }
@@ -216,7 +175,7 @@ type SentUpdate struct {
 // delivered receipt, or by the read one if that came first (what was
 // read was delivered); Read by the read receipt. An unknown hubID
 // returns an error wrapping ErrNotFound.
-func (s *Store) UpdateSent(ctx context.Context, hubID string, state SentState, at time.Time, detail string) error {
+func (s *Store) UpdateSent(ctx context.Context, hubID string, state apitype.SentState, at time.Time, detail string) error {
 	return s.UpdateSentBatch(ctx, []SentUpdate{{HubID: hubID, State: state, At: at, Detail: detail}})[0]
 }
 
@@ -291,16 +250,16 @@ func updateSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
 
 // SentByHubID returns the sent message hubID, or an error wrapping
 // ErrNotFound.
-func (s *Store) SentByHubID(ctx context.Context, hubID string) (Sent, error) {
+func (s *Store) SentByHubID(ctx context.Context, hubID string) (apitype.Sent, error) {
 	if s.closed() {
-		return Sent{}, ErrClosed
+		return apitype.Sent{}, ErrClosed
 	}
 	v, err := scanSent(s.rdb.QueryRowContext(ctx, sentColumns+` WHERE hub_id = ?`, hubID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Sent{}, fmt.Errorf("store: sent message %s: %w", hubID, ErrNotFound)
+		return apitype.Sent{}, fmt.Errorf("store: sent message %s: %w", hubID, ErrNotFound)
 	}
 	if err != nil {
-		return Sent{}, fmt.Errorf("store: getting sent message %s: %w", hubID, err)
+		return apitype.Sent{}, fmt.Errorf("store: getting sent message %s: %w", hubID, err)
 	}
 	return v, nil
 }
@@ -309,13 +268,13 @@ func (s *Store) SentByHubID(ctx context.Context, hubID string) (Sent, error) {
 // (newest last). With a Limit, it is the newest Limit of them, as
 // `messenger sent` shows; to follow everything, pass the last id seen as
 // AfterID and no Limit.
-func (s *Store) ListSent(ctx context.Context, opt SentListOptions) ([]Sent, error) {
+func (s *Store) ListSent(ctx context.Context, opt SentListOptions) ([]apitype.Sent, error) {
 	return s.listSent(ctx, opt, true)
 }
 
 // listSent lists in ascending id order; a Limit keeps the newest of the
 // selection when newest is set, the oldest otherwise.
-func (s *Store) listSent(ctx context.Context, opt SentListOptions, newest bool) ([]Sent, error) {
+func (s *Store) listSent(ctx context.Context, opt SentListOptions, newest bool) ([]apitype.Sent, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
@@ -347,7 +306,7 @@ func (s *Store) listSent(ctx context.Context, opt SentListOptions, newest bool) 
 		return nil, fmt.Errorf("store: listing sent messages: %w", err)
 	}
 	defer rows.Close()
-	var out []Sent
+	var out []apitype.Sent
 	for rows.Next() {
 		v, err := scanSent(rows)
 		if err != nil {
@@ -386,7 +345,7 @@ func (s *Store) SentHost(ctx context.Context, recipient string) (string, error) 
 
 // CountSent returns how many sent messages are in state ("" counts all):
 // CountSent(ctx, SentQueued) is the outbox's size.
-func (s *Store) CountSent(ctx context.Context, state SentState) (int, error) {
+func (s *Store) CountSent(ctx context.Context, state apitype.SentState) (int, error) {
 	if s.closed() {
 		return 0, ErrClosed
 	}
@@ -406,17 +365,17 @@ func (s *Store) CountSent(ctx context.Context, state SentState) (int, error) {
 	return n, nil
 }
 
-func scanSent(sc scanner) (Sent, error) {
+func scanSent(sc scanner) (apitype.Sent, error) {
 	var (
-		v                                            Sent
+		v                                            apitype.Sent
 		state                                        string
 		created, expires, updated, delivered, readAt int64
 	)
 	if err := sc.Scan(&v.ID, &v.HubID, &v.To, &v.Host, &v.From, &v.Text, &created, &expires, &state, &updated,
 		&delivered, &readAt, &v.Detail, &v.LocalUser); err != nil {
-		return Sent{}, err
+		return apitype.Sent{}, err
 	}
-	v.State = SentState(state)
+	v.State = apitype.SentState(state)
 	v.Created, v.Expires, v.Updated = fromNanos(created), fromNanos(expires), fromNanos(updated)
 	v.Delivered, v.Read = fromNanos(delivered), fromNanos(readAt)
 	return v, nil

@@ -14,8 +14,8 @@ import (
 
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
 )
 
 // The web inbox in a real headless Chromium: a message smbclient sends
@@ -159,7 +159,7 @@ func TestBrowserShowsHiddenCharacters(t *testing.T) {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	// MSGHOST is the daemon's own name, so the message is stored here as
 	// sent, in UTF-8, with no code page in the way.
-	res, err := client.Send(sctx, sender.Request{To: "MSGHOST", From: "eve\nADMIN",
+	res, err := client.Send(sctx, apitype.SendRequest{To: "MSGHOST", From: "eve\nADMIN",
 		Text: "invoice\u202Efdp.exe \u009b31mred \u2066x\u2069\u200B\uFEFF\u061C\nline two"})
 	cancel()
 	if err != nil || len(res) != 1 || res[0].Code != "" {

@@ -14,10 +14,10 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/netsend/messenger/internal/agent"
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sink/desktop"
 )
 
 // sessionBus starts a private D-Bus session bus and returns its address.
@@ -207,7 +207,7 @@ func TestDesktopAlertUrgency(t *testing.T) {
 		return has
 	})
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
-	n, err := desktop.Connect()
+	n, err := agent.Connect()
 	if err != nil {
 		t.Fatal(err)
 	}

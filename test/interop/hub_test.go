@@ -21,11 +21,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/hub"
 	"github.com/netsend/messenger/internal/hubwire"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/sender"
-	"github.com/netsend/messenger/internal/store"
 )
 
 // hubSite is a site as issue 10 describes it: hosts with their own NATS
@@ -169,17 +168,17 @@ func hubStatus(d *daemon) (hub.Status, error) {
 }
 
 // sentRows is `messenger sent --json` of d.
-func sentRows(d *daemon) ([]store.Sent, error) {
+func sentRows(d *daemon) ([]apitype.Sent, error) {
 	out, err := d.cli("sent", "--json")
 	if err != nil {
 		return nil, err
 	}
-	var rows []store.Sent
+	var rows []apitype.Sent
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
 			continue
 		}
-		var r store.Sent
+		var r apitype.Sent
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			return nil, fmt.Errorf("sent --json line %q: %w", line, err)
 		}
@@ -189,9 +188,9 @@ func sentRows(d *daemon) ([]store.Sent, error) {
 }
 
 // waitSentState waits until d's sent row with text reaches state.
-func waitSentState(t *testing.T, d *daemon, text string, state store.SentState, logs func() string) store.Sent {
+func waitSentState(t *testing.T, d *daemon, text string, state apitype.SentState, logs func() string) apitype.Sent {
 	t.Helper()
-	var row store.Sent
+	var row apitype.Sent
 	waitFor(t, 20*time.Second, func() string {
 		rows, err := sentRows(d)
 		if err != nil {
@@ -280,8 +279,8 @@ func TestHubThreeDaemons(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := slices.IndexFunc(rows, func(r store.Sent) bool { return r.Text == offline2 })
-		if i < 0 || rows[i].State != store.SentSent && rows[i].State != store.SentQueued {
+		i := slices.IndexFunc(rows, func(r apitype.Sent) bool { return r.Text == offline2 })
+		if i < 0 || rows[i].State != apitype.SentSent && rows[i].State != apitype.SentQueued {
 			t.Errorf("after the wait ran out, A's sent rows are %+v; want %q there, sent or queued", rows, offline2)
 		}
 	})
@@ -298,7 +297,7 @@ func TestHubThreeDaemons(t *testing.T) {
 			if !strings.EqualFold(m.To, "BOB") {
 				t.Errorf("BOB's copy of %q is addressed to %q", text, m.To)
 			}
-			row := waitSentState(t, a, text, store.SentDelivered, logs)
+			row := waitSentState(t, a, text, apitype.SentDelivered, logs)
 			if row.HubID != m.HubID || row.Host != "HOSTB" || row.Delivered.IsZero() {
 				t.Errorf("A's sent row %+v does not match B's copy (hub id %q) or lacks its delivered time", row, m.HubID)
 			}
@@ -354,7 +353,7 @@ func TestHubThreeDaemons(t *testing.T) {
 		if _, err := b.cli("read", strconv.FormatInt(m.ID, 10)); err != nil {
 			t.Fatal(err)
 		}
-		row := waitSentState(t, a, waited, store.SentRead, logs)
+		row := waitSentState(t, a, waited, apitype.SentRead, logs)
 		if row.Read.IsZero() || row.Read.Before(row.Delivered) {
 			t.Errorf("A's sent row after the read receipt: read %v, delivered %v", row.Read, row.Delivered)
 		}
@@ -499,7 +498,7 @@ func TestHubThreeDaemons(t *testing.T) {
 			}
 		}
 		for _, text := range texts {
-			waitSentState(t, a, text, store.SentQueued, logs)
+			waitSentState(t, a, text, apitype.SentQueued, logs)
 		}
 		if st, err := hubStatus(a); err != nil || st.Outbox != len(texts) {
 			t.Errorf("hub status with the hub down: %+v, %v; want %d in the outbox", st, err, len(texts))
@@ -543,9 +542,9 @@ func TestHubThreeDaemons(t *testing.T) {
 			t.Errorf("BOB got the outbox as %q, want %q once each, in order", got, texts)
 		}
 		for _, text := range texts {
-			waitSentState(t, a, text, store.SentDelivered, logs)
+			waitSentState(t, a, text, apitype.SentDelivered, logs)
 		}
-		waitSentState(t, a, offline1, store.SentRead, logs)
+		waitSentState(t, a, offline1, apitype.SentRead, logs)
 		waitFor(t, 20*time.Second, func() string {
 			if st, err := hubStatus(b); err != nil || st.ReceiptsOwed != 0 {
 				return fmt.Sprintf("B's hub status once the hub is back: %+v, %v; want no receipt owed\n%s", st, err, logs())
@@ -621,7 +620,7 @@ func streamThroughNodeKill(t *testing.T, s *hubSite, senders map[string]*daemon,
 			for n := 1; n <= perSender; n++ {
 				text := fmt.Sprintf("stream %s %03d", host, n)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				out, err := client.Send(ctx, sender.Request{To: "BOB", From: "stream", Text: text})
+				out, err := client.Send(ctx, apitype.SendRequest{To: "BOB", From: "stream", Text: text})
 				cancel()
 				if err == nil && (len(out) != 1 || !out[0].OK() || out[0].Via != "hub") {
 					err = fmt.Errorf("outcome %+v", out)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netsend/messenger/internal/ingest"
+	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -231,7 +231,7 @@ func TestIngestCurl(t *testing.T) {
 		t.Errorf("malformed Gotify JSON: %d %s; want 400 with a reason", code, body)
 	}
 	big := filepath.Join(t.TempDir(), "big")
-	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), ingest.MaxBodyLen+1), 0o600); err != nil {
+	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), notice.MaxBodyLen+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := curl(t, "-H", "Authorization: Bearer "+d.scriptToken, "--data-binary", "@"+big, d.base+"/backups"); code != http.StatusRequestEntityTooLarge {

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -195,7 +196,7 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 		t.Errorf("bob's token list: %d %q", code, out)
 	}
 	out, stderr, code = d.cliAs(alice, "token", "list", "--json")
-	var info api.TokenInfo
+	var info apitype.TokenInfo
 	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info.Name != "x" || info.User != alice.login || info.LastUsed == nil || strings.Contains(out, token) {
 		t.Errorf("alice's token list: %d %q %s", code, out, stderr)
 	}
