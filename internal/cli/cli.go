@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/netsend/messenger/internal/alert/cupsnotify"
+
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
@@ -19,7 +21,7 @@ import (
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// cupsd runs this binary as its "messenger" notifier (see cups.go)
 	// with argv that no verb has, before any flag is parsed.
-	if isCUPSNotifier(args) {
+	if cupsnotify.IsNotifier(args) {
 		return runCUPSNotifier(args[1], stdin, stderr)
 	}
 	root := newRootCmd()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/netsend/messenger/internal/alert/cupsnotify"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/config"
@@ -111,4 +113,15 @@ func (g *globalFlags) dataDirHint() string {
 		return " --data-dir " + g.dataDir
 	}
 	return ""
+}
+
+// runCUPSNotifier runs the CUPS notifier (cupsd's notifier/messenger)
+// against the daemon found as every verb finds it.
+func runCUPSNotifier(recipientURI string, stdin io.Reader, stderr io.Writer) int {
+	cfg, err := (&globalFlags{}).load()
+	if err != nil {
+		return cupsnotify.Run(recipientURI, stdin, stderr, nil, "", err)
+	}
+	client := clientFor(cfg)
+	return cupsnotify.Run(recipientURI, stdin, stderr, client.Alert, client.Addr(), nil)
 }

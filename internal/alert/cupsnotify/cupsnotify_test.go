@@ -1,4 +1,4 @@
-package cli
+package cupsnotify
 
 import (
 	"bytes"
@@ -28,8 +28,8 @@ func TestIsCUPSNotifier(t *testing.T) {
 		{[]string{"messenger", "mailto:x", ""}, false},
 		{[]string{"messenger", "messenger:", ""}, true}, // refused later, with a reason
 	} {
-		if got := isCUPSNotifier(tt.args); got != tt.want {
-			t.Errorf("isCUPSNotifier(%q) = %v, want %v", tt.args, got, tt.want)
+		if got := IsNotifier(tt.args); got != tt.want {
+			t.Errorf("IsNotifier(%q) = %v, want %v", tt.args, got, tt.want)
 		}
 	}
 }

@@ -1,4 +1,8 @@
-package cli
+// Package cupsnotify is the CUPS notifier: cupsd runs the messenger
+// binary as ServerBin/notifier/messenger for every subscription whose
+// recipient is messenger://NAME, and the notifier turns the job and
+// printer events on its standard input into alerts.
+package cupsnotify
 
 import (
 	"bytes"
@@ -35,31 +39,33 @@ const cupsNotifierTimeout = 30 * time.Second
 // (cupsd sets it for its children to its first domain socket).
 const defaultCUPSServer = "/run/cups/cups.sock"
 
-// isCUPSNotifier tells cupsd's way of running us from a command line:
+// IsNotifier tells cupsd's way of running us from a command line:
 // exactly a recipient URI with our scheme and the user data. No verb
 // starts with "messenger:", so nothing else is taken for it.
-func isCUPSNotifier(args []string) bool {
+func IsNotifier(args []string) bool {
 	prefix := notice.CUPSScheme + ":"
 	return len(args) == 3 && len(args[1]) >= len(prefix) && strings.EqualFold(args[1][:len(prefix)], prefix)
 }
 
-// runCUPSNotifier is the notifier's main: the exit status is 0 when cupsd
-// closed the pipe, 1 when the notifier could not start or lost track of
-// the stream (cupsd then starts it again for the next event).
-func runCUPSNotifier(recipientURI string, stdin io.Reader, stderr io.Writer) int {
+// Raise raises an alert with the daemon: api.Client.Alert.
+type Raise func(ctx context.Context, req alert.Request) (alert.Result, error)
+
+// Run is the notifier's main, with the daemon reached through raise (nil
+// when it could not be found, which err says): the exit status is 0 when
+// cupsd closed the pipe, 1 when the notifier could not start or lost
+// track of the stream (cupsd then starts it again for the next event).
+func Run(recipientURI string, stdin io.Reader, stderr io.Writer, raise Raise, daemonAddr string, err error) int {
 	n := &cupsNotifier{recipientURI: recipientURI, log: stderr}
 	if _, err := notice.CUPSRecipient(recipientURI); err != nil {
 		n.logf("ERROR", "%v", err)
 		return 1
 	}
-	cfg, err := (&globalFlags{}).load()
 	if err != nil {
 		n.logf("ERROR", "messenger notifier: configuration: %v", err)
 		return 1
 	}
-	client := clientFor(cfg)
-	n.logf("DEBUG", "messenger notifier: reaching the daemon at %s", client.Addr())
-	n.raise = client.Alert
+	n.logf("DEBUG", "messenger notifier: reaching the daemon at %s", daemonAddr)
+	n.raise = raise
 	n.owner = cupsJobOwner(os.Getenv("CUPS_SERVER"), os.Getenv("IPP_PORT"))
 	if err := n.run(context.Background(), stdin); err != nil {
 		return 1
