@@ -334,7 +334,3 @@ func (w *Web) signOut(rw http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: w.secure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(rw, r, SignInPath, http.StatusSeeOther)
 }
-
-func base64RawURLDecode(s string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-}

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -233,9 +234,7 @@ func requestToken(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if v := r.URL.Query().Get("auth"); v != "" {
-			if b, err := base64RawURLDecode(v); err == nil {
-				h = string(b)
-			}
+			h = authParam(v)
 		}
 	}
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
@@ -248,4 +247,20 @@ func requestToken(r *http.Request) string {
 		}
 	}
 	return ""
+}
+
+// authParam reads ntfy's ?auth=: the Authorization value in base64,
+// which clients write URL-safe or standard, padded or not. A value that
+// decodes to no Authorization value is taken as the bare token, which
+// people paste into a subscription URL by hand.
+func authParam(v string) string {
+	v = strings.TrimRight(strings.TrimSpace(v), "=")
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			if s := string(b); strings.HasPrefix(s, "Bearer ") || strings.HasPrefix(s, "Basic ") {
+				return s
+			}
+		}
+	}
+	return "Bearer " + v
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
+	"github.com/netsend/messenger/internal/ntfysub"
 	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/policy"
 	"github.com/netsend/messenger/internal/resolve"
@@ -388,18 +389,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	// The ingest listener (alert.ingest_addr) raises through the same
 	// Alerter, so that de-duplication and rate limits see every alert.
 	alerter := newAlerter(cfg, cp, nameTable, pl, snd, log.With(slog.String("part", "alert")))
-	if ingestLn != nil {
-		h := httpingest.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := httpingest.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), h); err != nil {
-				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
-				cancel()
-			}
-		}()
-	}
-
 	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: nameTable}
 	// The users' API tokens are managed on the socket whether or not
 	// the HTTP listener, where they are used, is on.
@@ -420,6 +409,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		if web.BaseURL == "" {
 			web.BaseURL = "http://" + signInAddr(httpLn.Addr())
 		}
+	}
+	if ingestLn != nil {
+		h := httpingest.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
+		// ntfy clients subscribe where they publish, with a user's API
+		// token; every other request goes to the ingest handler.
+		sub := &ntfysub.Handler{Next: h, Store: st, Events: events, Rules: rules, Credentials: web,
+			Log: log.With(slog.String("transport", "ntfy-subscribe")), Done: runCtx.Done()}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := httpingest.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), sub); err != nil {
+				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
+				cancel()
+			}
+		}()
 	}
 	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, showers{pl, events}}, Events: events, Rules: rules, Status: func() apitype.Status {
 		s := apitype.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
