@@ -180,12 +180,12 @@ func machine() string {
 
 // target is one receiver under test.
 type target struct {
-	name    string
-	addr    string
-	called  string
-	pid     func() []int        // processes whose CPU and RSS count
-	stored  func() (int, error) // messages the receiver has kept so far
-	stop    func()
+	name   string
+	addr   string
+	called string
+	pid    func() []int        // processes whose CPU and RSS count
+	stored func() (int, error) // messages the receiver has kept so far
+	stop   func()
 }
 
 var errNotReady = errors.New("not ready")

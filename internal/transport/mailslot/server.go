@@ -43,8 +43,10 @@ const (
 	queueLen = 4096
 )
 
-// Config is what the server needs besides its socket.
+// Config is what the server needs.
 type Config struct {
+	// Conn is the bound UDP socket (the datagram port).
+	Conn     *net.UDPConn
 	Table    *names.Table
 	Pipeline Deliverer
 	CodePage message.CodePage
@@ -71,7 +73,11 @@ type Server struct {
 }
 
 // New wraps a bound UDP socket and enables broadcast on it.
-func New(conn *net.UDPConn, cfg Config) (*Server, error) {
+func New(cfg Config) (*Server, error) {
+	conn := cfg.Conn
+	if conn == nil {
+		return nil, errors.New("mailslot: no socket")
+	}
 	if err := udpsock.EnableBroadcast(conn); err != nil {
 		return nil, fmt.Errorf("mailslot: %w", err)
 	}

@@ -32,8 +32,10 @@ import (
 // them under 576 bytes, but node status responses of large tables grow.
 const maxPacket = 1500
 
-// Config is what the server needs besides its socket.
+// Config is what the server needs.
 type Config struct {
+	// Conn is the bound UDP socket (the name service port).
+	Conn     *net.UDPConn
 	Table    *names.Table
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
@@ -77,7 +79,11 @@ type ifInfo struct {
 }
 
 // New wraps a bound UDP socket. It enables broadcast on it.
-func New(conn *net.UDPConn, cfg Config) (*Server, error) {
+func New(cfg Config) (*Server, error) {
+	conn := cfg.Conn
+	if conn == nil {
+		return nil, errors.New("nbns: no socket")
+	}
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}

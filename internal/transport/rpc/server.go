@@ -36,8 +36,10 @@ const (
 	queueLen    = 4096
 )
 
-// Config is what the server needs besides its sockets.
+// Config is what the server needs.
 type Config struct {
+	// Conns are the bound UDP sockets served.
+	Conns    []*net.UDPConn
 	Table    *names.Table
 	Pipeline Deliverer
 	CodePage message.CodePage
@@ -75,8 +77,12 @@ type job struct {
 	size  int // bytes the caller sent, which bounds the answer
 }
 
-// New serves on conns.
-func New(conns []*net.UDPConn, cfg Config) *Server {
+// New makes a server of cfg.
+func New(cfg Config) (*Server, error) {
+	conns := cfg.Conns
+	if len(conns) == 0 {
+		return nil, errors.New("rpc: no socket to serve")
+	}
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}
@@ -86,7 +92,7 @@ func New(conns []*net.UDPConn, cfg Config) *Server {
 	return &Server{
 		cfg: cfg, conns: conns, boot: uint32(time.Now().Unix()), queue: make(chan job, queueLen),
 		reasm: dcerpc.NewReassembler(dcerpc.DefaultMaxFragments, dcerpc.DefaultMaxCallBytes, dcerpc.DefaultMaxCalls),
-	}
+	}, nil
 }
 
 // Serve reads every socket until ctx ends; calls already decoded are
