@@ -73,50 +73,11 @@ func runNBNS(duration time.Duration, levelList string, keep bool, rep *Report) e
 	}
 	down()
 	defer down()
-	for _, args := range [][]string{
-		{"netns", "add", nsServers}, {"netns", "add", nsLoad},
-		{"link", "add", ifServers, "type", "veth", "peer", "name", ifLoad},
-		{"link", "set", ifServers, "netns", nsServers}, {"link", "set", ifLoad, "netns", nsLoad},
-		{"-n", nsServers, "addr", "add", addrSrv + "/24", "dev", ifServers},
-		{"-n", nsLoad, "addr", "add", addrGen + "/24", "dev", ifLoad},
-		{"-n", nsServers, "link", "set", ifServers, "up"}, {"-n", nsLoad, "link", "set", ifLoad, "up"},
-		{"-n", nsServers, "link", "set", "lo", "up"}, {"-n", nsLoad, "link", "set", "lo", "up"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("ip %v: %v: %s", args, err, out)
-		}
-	}
-
-	// nmbd with a private configuration, on the servers' veth.
-	dir := filepath.Join(work, "nmbd")
-	for _, sub := range []string{"lock", "state", "cache", "pid", "private", "ncalrpc"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return err
-		}
-	}
-	conf := fmt.Sprintf(`[global]
-   workgroup = BENCH
-   netbios name = NMBDPEER
-   interfaces = %s
-   bind interfaces only = yes
-   disable netbios = no
-   local master = no
-   domain master = no
-   preferred master = no
-   os level = 0
-   log level = 0
-   lock directory = %[2]s/lock
-   state directory = %[2]s/state
-   cache directory = %[2]s/cache
-   pid directory = %[2]s/pid
-   private dir = %[2]s/private
-   ncalrpc dir = %[2]s/ncalrpc
-`, ifServers, dir)
-	if err := writeFile(filepath.Join(dir, "smb.conf"), conf, 0o644); err != nil {
+	if err := nbnsNetns(); err != nil {
 		return err
 	}
-	nm := exec.Command("ip", "netns", "exec", nsServers, nmbd, "--foreground", "-s", filepath.Join(dir, "smb.conf"))
-	if err := nm.Start(); err != nil {
+	nm, err := startNmbd(work, nmbd)
+	if err != nil {
 		return err
 	}
 	defer func() { nm.Process.Signal(syscall.SIGTERM); nm.Wait() }()
@@ -205,6 +166,61 @@ func runNBNS(duration time.Duration, levelList string, keep bool, rep *Report) e
 		}
 	}
 	return tw.Flush()
+}
+
+// nbnsNetns makes the two namespaces and the veth pair between them.
+func nbnsNetns() error {
+	for _, args := range [][]string{
+		{"netns", "add", nsServers}, {"netns", "add", nsLoad},
+		{"link", "add", ifServers, "type", "veth", "peer", "name", ifLoad},
+		{"link", "set", ifServers, "netns", nsServers}, {"link", "set", ifLoad, "netns", nsLoad},
+		{"-n", nsServers, "addr", "add", addrSrv + "/24", "dev", ifServers},
+		{"-n", nsLoad, "addr", "add", addrGen + "/24", "dev", ifLoad},
+		{"-n", nsServers, "link", "set", ifServers, "up"}, {"-n", nsLoad, "link", "set", ifLoad, "up"},
+		{"-n", nsServers, "link", "set", "lo", "up"}, {"-n", nsLoad, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	return nil
+}
+
+// startNmbd starts nmbd with a private configuration under work, on the
+// servers' veth.
+func startNmbd(work, nmbd string) (*exec.Cmd, error) {
+	dir := filepath.Join(work, "nmbd")
+	for _, sub := range []string{"lock", "state", "cache", "pid", "private", "ncalrpc"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	conf := fmt.Sprintf(`[global]
+   workgroup = BENCH
+   netbios name = NMBDPEER
+   interfaces = %s
+   bind interfaces only = yes
+   disable netbios = no
+   local master = no
+   domain master = no
+   preferred master = no
+   os level = 0
+   log level = 0
+   lock directory = %[2]s/lock
+   state directory = %[2]s/state
+   cache directory = %[2]s/cache
+   pid directory = %[2]s/pid
+   private dir = %[2]s/private
+   ncalrpc dir = %[2]s/ncalrpc
+`, ifServers, dir)
+	if err := writeFile(filepath.Join(dir, "smb.conf"), conf, 0o644); err != nil {
+		return nil, err
+	}
+	nm := exec.Command("ip", "netns", "exec", nsServers, nmbd, "--foreground", "-s", filepath.Join(dir, "smb.conf"))
+	if err := nm.Start(); err != nil {
+		return nil, err
+	}
+	return nm, nil
 }
 
 // nbnsLoad runs inside the generator namespace: clients goroutines, each

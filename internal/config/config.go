@@ -8,9 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,8 +18,6 @@ import (
 
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/message"
-	"github.com/netsend/messenger/internal/names"
-	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/policy"
 )
 
@@ -415,196 +411,39 @@ func (c *Config) CompilePolicyWith(spec policy.Spec, prev *policy.Policy) (*poli
 
 // Validate checks every setting and reports all problems at once.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	_, err := c.Resolve()
+	return err
+}
 
-	if c.DataDir == "" {
-		bad("data_dir: must not be empty")
+// Resolve checks every setting, reporting all problems at once, and
+// returns the settings the daemon uses in their parsed, typed form, so
+// that nothing is parsed again once it runs.
+func (c *Config) Resolve() (*Runtime, error) {
+	v := &validation{c: c, rt: &Runtime{}}
+	v.general()
+	v.listeners()
+	v.smb()
+	v.nbns()
+	v.send()
+	v.rpc()
+	v.sinkNames()
+	if err := c.Alert.check(v.cp); err != nil {
+		v.errs = append(v.errs, err)
 	}
-	if c.Utmp == "" && (c.UserNames || c.Sinks.Terminal.Enabled) {
-		bad("utmp: must name the login records file when user_names or the terminal sink is on")
-	}
-	cp, err := message.LookupCodePage(c.CodePage)
-	if err != nil {
-		bad("code_page: %v", err)
-	}
-	if err == nil {
-		if _, err := names.Messenger(c.HostName, cp); err != nil {
-			bad("host_name %q: %v", c.HostName, err)
-		}
-		if _, err := netbios.NewName(string(cp.Encode(strings.ToUpper(c.Workgroup))), 0x00); err != nil {
-			bad("workgroup %q: %v", c.Workgroup, err)
-		}
-		for _, n := range c.Names {
-			if _, err := names.Messenger(n, cp); err != nil {
-				bad("names: %q: %v", n, err)
-			}
-		}
-	}
-	if c.Bind != "" {
-		if _, err := netip.ParseAddr(c.Bind); err != nil {
-			bad("bind: %q is not an IP address", c.Bind)
-		}
-	}
-	ports := map[string]int{"smb_port": c.SMBPort, "nbns_port": c.NBNSPort, "dgram_port": c.DgramPort, "rpc_port": c.RPCPort}
-	for _, k := range []string{"smb_port", "nbns_port", "dgram_port", "rpc_port"} {
-		if p := ports[k]; p < 0 || p > 65535 {
-			bad("%s: %d is not a port (0-65535, 0 = off)", k, p)
-		}
-	}
-	if c.NBNSPort != 0 && c.NBNSPort == c.DgramPort {
-		bad("nbns_port and dgram_port: both are %d", c.NBNSPort)
-	}
-	if c.RPCPort != 0 && (c.RPCPort == c.NBNSPort || c.RPCPort == c.DgramPort) {
-		bad("rpc_port: %d is already the name or datagram port", c.RPCPort)
-	}
-	if c.HTTPAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-			bad("http_addr: %q: %v", c.HTTPAddr, err)
-		}
-	}
-	if c.HTTPMaxConns < 1 || c.HTTPMaxConnsPerSource < 1 || c.HTTPMaxConnsPerSource > c.HTTPMaxConns {
-		bad("http_max_conns (%d) and http_max_conns_per_source (%d): both at least 1, per source at most the total", c.HTTPMaxConns, c.HTTPMaxConnsPerSource)
-	}
-	if c.SMB.IdleTimeout.Duration <= 0 {
-		bad("smb.idle_timeout: must be positive")
-	}
-	if c.SMB.MaxSessionAge.Duration <= 0 {
-		bad("smb.max_session_age: must be positive")
-	}
-	if c.SMB.MaxSessions < 1 {
-		bad("smb.max_sessions: must be at least 1")
-	}
-	if c.SMB.MaxSessionsPerSource < 1 {
-		bad("smb.max_sessions_per_source: must be at least 1")
-	}
-	switch c.NBNS.NodeType {
-	case "b":
-	case "p", "h":
-		if c.NBNS.WINS == "" {
-			bad("nbns.wins: node type %q needs a WINS server", c.NBNS.NodeType)
-		}
-	default:
-		bad("nbns.node_type: %q is not b, p or h", c.NBNS.NodeType)
-	}
-	if c.NBNS.WINS != "" {
-		if _, err := ParseWINS(c.NBNS.WINS); err != nil {
-			bad("nbns.wins: %v", err)
-		}
-	}
-	for _, sfx := range c.NBNS.HostSuffixes {
-		if sfx < 0 || sfx > 0xFF {
-			bad("nbns.host_suffixes: %d is not a name type (0-255)", sfx)
-		}
-	}
-	for _, a := range c.NBNS.NodeStatusAllow {
-		if a != "local" {
-			if _, err := netip.ParsePrefix(a); err != nil {
-				bad("nbns.node_status_allow: %q is neither \"local\" nor a CIDR like 192.168.1.0/24", a)
-			}
-		}
-	}
-	if c.NBNS.TTL.Duration < time.Minute {
-		bad("nbns.ttl: %v is shorter than a minute", c.NBNS.TTL)
-	}
-	if c.NBNS.Scope != "" {
-		if _, err := netbios.AppendEncodedName(nil, netbios.WildcardName(), c.NBNS.Scope); err != nil {
-			bad("nbns.scope: %q: %v", c.NBNS.Scope, err)
-		}
-	}
-	seen := map[string]bool{}
-	for _, m := range c.Send.ResolveOrder {
-		switch {
-		case m != "lmhosts" && m != "wins" && m != "bcast" && m != "hosts":
-			bad("send.resolve_order: %q is not one of lmhosts, wins, bcast, hosts", m)
-		case seen[m]:
-			bad("send.resolve_order: %q listed twice", m)
-		}
-		seen[m] = true
-	}
-	if c.Send.Timeout.Duration <= 0 {
-		bad("send.timeout: must be positive")
-	}
-	for k, p := range map[string]int{"send.smb_port": c.Send.SMBPort, "send.dgram_port": c.Send.DgramPort} {
-		if p < 1 || p > 65535 {
-			bad("%s: %d is not a port", k, p)
-		}
-	}
-	for _, p := range c.RPC.ExtraPorts {
-		if p < 1 || p > 65535 || p == c.RPCPort {
-			bad("rpc.extra_ports: %d is not a port, or repeats rpc_port", p)
-		}
-	}
-	for _, a := range c.RPC.Allow {
-		if a != "local" {
-			if _, err := netip.ParsePrefix(a); err != nil {
-				bad("rpc.allow: %q is neither \"local\" nor a CIDR", a)
-			}
-		}
-	}
-	switch c.RPC.Fallback {
-	case "never", "local", "always":
-	default:
-		bad("rpc.fallback: %q is not never, local or always", c.RPC.Fallback)
-	}
-	if c.RPC.SendPort < 1 || c.RPC.SendPort > 65535 {
-		bad("rpc.send_port: %d is not a port", c.RPC.SendPort)
-	}
-	if err := c.RPC.allowError(); err == nil {
-		if _, err := c.CompilePolicy(nil); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err == nil {
-		for key, list := range map[string][]string{"sinks.terminal.names": c.Sinks.Terminal.Names, "sinks.hook.names": c.Sinks.Hook.Names} {
-			for _, n := range list {
-				if _, err := names.Messenger(n, cp); err != nil {
-					bad("%s: %q: %v", key, n, err)
-				}
-			}
-		}
-	}
-	var alertCP *message.CodePage
-	if err == nil {
-		alertCP = &cp
-	}
-	if err := c.Alert.check(alertCP); err != nil {
-		errs = append(errs, err)
+	if v.cp != nil {
+		v.alertRuntime()
 	}
 	if err := c.Hub.check(); err != nil {
-		errs = append(errs, err)
+		v.errs = append(v.errs, err)
 	}
-	if h := c.Sinks.Hook; h.Enabled {
-		switch {
-		case len(h.Command) == 0:
-			bad("sinks.hook.command: the hook is enabled but has no command")
-		case !filepath.IsAbs(h.Command[0]):
-			bad("sinks.hook.command: %q is not an absolute path (hooks run without a shell or PATH search)", h.Command[0])
-		}
-		if h.Timeout.Duration <= 0 {
-			bad("sinks.hook.timeout: must be positive")
-		}
+	v.hook()
+	v.errs = append(v.errs, c.Access.Validate()...)
+	v.web()
+	v.log()
+	if err := errors.Join(v.errs...); err != nil {
+		return nil, err
 	}
-	errs = append(errs, c.Access.Validate()...)
-	if u := c.Web.ExternalURL; u != "" {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
-			bad("web.external_url: %q is not a base URL like https://messenger.example", u)
-		}
-	}
-	if c.Web.SessionTTL.Duration < time.Minute {
-		bad("web.session_ttl: %v is shorter than a minute", c.Web.SessionTTL)
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		bad("log.format: %q is not text or json", c.Log.Format)
-	}
-	return errors.Join(errs...)
+	return v.rt, nil
 }
 
 func (r *RPC) allowError() error {

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/hex"
 	"log/slog"
 	"strings"
 	"time"
@@ -9,20 +8,19 @@ import (
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/alert/httpingest"
 	"github.com/netsend/messenger/internal/config"
-	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
 )
 
 // newAlerter builds the Alerter service of the [alert] table: this
 // host's names through the pipeline, other hosts' through the sender.
 // cfg has been validated.
-func newAlerter(cfg config.Config, cp message.CodePage, table *names.Table, local alert.Local, remote alert.Remote, log *slog.Logger) *alert.Alerter {
+func newAlerter(cfg config.Config, rt *config.Runtime, table *names.Table, local alert.Local, remote alert.Remote, log *slog.Logger) *alert.Alerter {
 	a := &alert.Alerter{
 		Local:   local,
 		Remote:  remote,
 		IsLocal: table.HasString,
 		CheckName: func(n string) error {
-			_, err := names.Messenger(n, cp)
+			_, err := names.Messenger(n, rt.CodePage)
 			return err
 		},
 		HostName:    strings.ToUpper(cfg.HostName),
@@ -32,27 +30,18 @@ func newAlerter(cfg config.Config, cp message.CodePage, table *names.Table, loca
 		RateLimit:   cfg.Alert.RateLimit,
 		Log:         log,
 	}
-	for _, r := range cfg.Alert.Routes {
-		route := alert.Route{Sources: r.Sources, To: r.To}
-		if r.Severity != "" {
-			// Validated with the configuration.
-			route.MinSeverity, _ = message.ParseSeverity(r.Severity)
-		}
-		a.Routes = append(a.Routes, route)
+	for i, r := range cfg.Alert.Routes {
+		a.Routes = append(a.Routes, alert.Route{Sources: r.Sources, To: r.To, MinSeverity: rt.AlertSeverities[i]})
 	}
 	return a
 }
 
 // ingestConfig turns the [alert] tokens and topics into what the ingest
-// listener checks requests against. cfg has been validated, so every
-// hash is 64 hexadecimal digits.
-func ingestConfig(cfg config.Config, log *slog.Logger) httpingest.Config {
+// listener checks requests against, with the hashes rt parsed.
+func ingestConfig(cfg config.Config, rt *config.Runtime, log *slog.Logger) httpingest.Config {
 	ic := httpingest.Config{Topics: cfg.Alert.Topics, Log: log}
-	for _, t := range cfg.Alert.Tokens {
-		tok := httpingest.Token{Name: t.Name, To: t.To, Source: t.Source}
-		raw, _ := hex.DecodeString(t.SHA256)
-		copy(tok.Hash[:], raw)
-		ic.Tokens = append(ic.Tokens, tok)
+	for i, t := range cfg.Alert.Tokens {
+		ic.Tokens = append(ic.Tokens, httpingest.Token{Name: t.Name, To: t.To, Source: t.Source, Hash: rt.AlertTokenHashes[i]})
 	}
 	if cfg.Alert.RateLimit > 0 {
 		// A refused tool should come back when the bucket has a token again.

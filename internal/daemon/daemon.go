@@ -18,13 +18,13 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/alert/httpingest"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
@@ -61,138 +61,153 @@ func Version() string {
 	return "dev"
 }
 
+// daemon is one run of the daemon: its parts, made by the phases of Run
+// in turn.
+type daemon struct {
+	cfg    config.Config
+	rt     *config.Runtime
+	log    *slog.Logger
+	stdout io.Writer
+	met    *metrics.Metrics
+	table  *names.Table
+	ln     *listeners
+	st     *store.Store
+	spam   *spamPolicy
+	events *api.Hub
+	pl     *pipeline.Pipeline
+	g      *group
+
+	link      *hubLink // nil when [hub] is off
+	nameSvc   *names.Service
+	datagrams *mailslot.Server // nil when the datagram port is off
+	smb       *task            // nil when the SMB port is off
+	snd       *sender.Sender
+	alerter   *alert.Alerter
+	servers   []*http.Server
+}
+
 // Run runs the daemon until ctx ends. Pop-up blocks go to stdout. load
 // reads the configuration again, as it was read for cfg; the policy in it
 // is put in force on SIGHUP and POST /v1/policy/reload (nil: no reload).
+//
+// It goes in phases: the configuration resolved, the data directory
+// locked, every listener opened, the store and the pipeline built, then
+// the goroutines started (hub, reload, names, transports, HTTP), then the
+// wait and the stop, in the reverse order through the deferred calls.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, load func() (config.Config, error)) (err error) {
-	if err := cfg.Validate(); err != nil {
+	rt, err := cfg.Resolve()
+	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	cp, err := message.LookupCodePage(cfg.CodePage)
-	if err != nil {
-		return err
-	}
-	// Every file the daemon makes is its own: the database, its -wal and
-	// -shm, tokens, keys. The socket alone is opened up, below.
-	syscall.Umask(0o077)
-	if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
-		return fmt.Errorf("creating data directory: %w", err)
-	}
-	if err := tightenDataDir(cfg.DataDir, log); err != nil {
-		return err
-	}
-	unlock, err := lockDataDir(cfg.DataDir)
+	unlock, err := prepareDataDir(cfg.DataDir, log)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-
-	suffixes := make([]byte, len(cfg.NBNS.HostSuffixes))
-	for i, sfx := range cfg.NBNS.HostSuffixes {
-		suffixes[i] = byte(sfx)
-	}
-	nameTable, err := names.New(names.Config{CodePage: cp, Host: cfg.HostName, HostSuffixes: suffixes, Workgroup: cfg.Workgroup, Aliases: cfg.Names})
+	d := &daemon{cfg: cfg, rt: rt, log: log, stdout: stdout, met: metrics.New()}
+	d.table, err = names.New(names.Config{CodePage: rt.CodePage, Host: cfg.HostName, HostSuffixes: rt.HostSuffixes,
+		Workgroup: cfg.Workgroup, Aliases: cfg.Names})
 	if err != nil {
 		return err
 	}
-	met := metrics.New()
-
 	// Open every socket before anything runs, so a port that cannot be had
 	// stops the start with a clear error and nothing half-started.
-	var listeners []apitype.Listener
-	var smbLn net.Listener
-	if cfg.SMBPort != 0 {
-		smbLn, err = listenTCP(cfg.Bind, cfg.SMBPort, "smb-port")
-		if err != nil {
-			return err
-		}
-		defer smbLn.Close()
-		listeners = append(listeners, apitype.Listener{Transport: "smb", Network: "tcp", Addr: smbLn.Addr().String()})
-	}
-	var nbnsConn *net.UDPConn
-	if cfg.NBNSPort != 0 {
-		nbnsConn, err = listenUDP(cfg.Bind, cfg.NBNSPort, "nbns-port")
-		if err != nil {
-			return err
-		}
-		defer nbnsConn.Close()
-		listeners = append(listeners, apitype.Listener{Transport: "nbns", Network: "udp", Addr: nbnsConn.LocalAddr().String()})
-	}
-	var dgramConn *net.UDPConn
-	if cfg.DgramPort != 0 {
-		dgramConn, err = listenUDP(cfg.Bind, cfg.DgramPort, "dgram-port")
-		if err != nil {
-			return err
-		}
-		defer dgramConn.Close()
-		listeners = append(listeners, apitype.Listener{Transport: "mailslot", Network: "udp", Addr: dgramConn.LocalAddr().String()})
-	}
-	var rpcConns []*net.UDPConn
-	if cfg.RPCPort != 0 {
-		for _, port := range append([]int{cfg.RPCPort}, cfg.RPC.ExtraPorts...) {
-			c, err := listenUDP(cfg.Bind, port, "rpc-port")
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			rpcConns = append(rpcConns, c)
-			listeners = append(listeners, apitype.Listener{Transport: "rpc", Network: "udp", Addr: c.LocalAddr().String()})
-		}
-	}
-	sockLn, err := listenSocket(cfg.SocketPath())
-	if err != nil {
+	if d.ln, err = openListeners(cfg); err != nil {
 		return err
 	}
-	defer os.Remove(cfg.SocketPath())
-	defer sockLn.Close()
-	listeners = append(listeners, apitype.Listener{Transport: "api", Network: "unix", Addr: cfg.SocketPath()})
-	var httpLn net.Listener
-	if cfg.HTTPAddr != "" {
-		httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("cannot listen on --http-addr %s: %w", cfg.HTTPAddr, err)
-		}
-		defer httpLn.Close()
-		listeners = append(listeners, apitype.Listener{Transport: "http", Network: "tcp", Addr: httpLn.Addr().String()})
-	}
-	var ingestLn net.Listener
-	if cfg.Alert.IngestAddr != "" {
-		ingestLn, err = net.Listen("tcp", cfg.Alert.IngestAddr)
-		if err != nil {
-			return fmt.Errorf("cannot listen on alert.ingest_addr %s: %w", cfg.Alert.IngestAddr, err)
-		}
-		defer ingestLn.Close()
-		listeners = append(listeners, apitype.Listener{Transport: "ingest", Network: "tcp", Addr: ingestLn.Addr().String()})
-	}
-
+	defer d.ln.close()
 	// The event stream (GET /v1/events), which the web page and the
 	// desktop agents follow, hears of messages from the store's writer
 	// rather than as a pipeline sink: the writer sees them in commit
 	// order, the pipeline's callers return in any order.
-	events := api.NewHub()
-	events.Dropped = func(n int) { met.SinkDropped.WithLabelValues(events.Name()).Add(float64(n)) }
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: met.ObserveCommit, OnStored: events.Committed,
+	d.events = api.NewHub()
+	d.events.Dropped = func(n int) { d.met.SinkDropped.WithLabelValues(d.events.Name()).Add(float64(n)) }
+	d.st, err = store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: d.met.ObserveCommit, OnStored: d.events.Committed,
 		QuarantineMax: cfg.Policy.QuarantineMax})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := st.Close(); cerr != nil && err == nil {
+		if cerr := d.st.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
-	lastID, err := st.LastID(ctx)
+	lastID, err := d.st.LastID(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the last message id: %w", err)
 	}
-	events.StartAt(lastID)
+	d.events.StartAt(lastID)
+	if err := d.buildPipeline(ctx, load); err != nil {
+		return err
+	}
+	defer d.pl.Close()
 
+	d.g = newGroup(ctx, log)
+	defer d.g.Wait()
+	defer d.g.cancel()
+	// However Run ends — a panic included — the HTTP servers' listeners are
+	// closed before the group's Wait, so their goroutines return and Run
+	// does too.
+	defer d.ln.closeHTTP()
+
+	// The hub's client delivers into the pipeline, so it stops (with the
+	// embedded server after it) in the group's Wait, before the pipeline
+	// closes.
+	if err := d.startHub(); err != nil {
+		return err
+	}
+	stopReload := d.watchReload()
+	defer stopReload()
+	stopNames, err := d.startNames(ctx)
+	// Release our names on a clean stop, while the name service still
+	// runs; then stop it.
+	defer stopNames()
+	if err != nil {
+		return err
+	}
+	if err := d.startTransports(); err != nil {
+		return err
+	}
+	if err := d.startOutbound(); err != nil {
+		return err
+	}
+	if err := d.serveHTTP(); err != nil {
+		return err
+	}
+	d.startSMB()
+
+	hostName, _ := names.Messenger(cfg.HostName, rt.CodePage)
+	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
+		slog.String("host_name", hostName.String()), slog.String("code_page", rt.CodePage.Name()), slog.Any("listeners", d.ln.list))
+	log.Debug("goroutines started", slog.Any("names", d.g.Names()))
+	return d.wait()
+}
+
+// prepareDataDir makes the data directory, private to the daemon but for
+// its socket, and locks it for this daemon.
+func prepareDataDir(dir string, log *slog.Logger) (unlock func(), err error) {
+	// Every file the daemon makes is its own: the database, its -wal and
+	// -shm, tokens, keys. The socket alone is opened up, in listenSocket.
+	syscall.Umask(0o077)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := tightenDataDir(dir, log); err != nil {
+		return nil, err
+	}
+	return lockDataDir(dir)
+}
+
+// buildPipeline makes the sinks, the policy in force and the pipeline
+// that stores and shows each message.
+func (d *daemon) buildPipeline(ctx context.Context, load func() (config.Config, error)) error {
+	cfg, log := d.cfg, d.log
 	var sinks []pipeline.Sink
 	if cfg.Popup.Enabled {
-		sinks = append(sinks, popup.New(stdout))
+		sinks = append(sinks, popup.New(d.stdout))
 	}
 	skipped := func(name string) func(string) {
-		return func(reason string) { met.SinkSkipped.WithLabelValues(name, reason).Inc() }
+		return func(reason string) { d.met.SinkSkipped.WithLabelValues(name, reason).Inc() }
 	}
 	if t := cfg.Sinks.Terminal; t.Enabled {
 		sinks = append(sinks, sink.ForNames(&terminal.Sink{UtmpPath: cfg.Utmp, DevDir: "/dev",
@@ -210,186 +225,151 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		sinks = append(sinks, sink.ForNames(&hook.Sink{Command: h.Command, Timeout: h.Timeout.Duration, Ctx: ctx,
 			Skipped: skipped("hook"), Log: hlog}, h.Names))
 	}
-	rpcAllow, err := policy.ParseNetworks(cfg.RPC.Allow)
+	var err error
+	d.spam, err = newSpamPolicy(ctx, cfg, d.st, load, log.With(slog.String("part", "policy")))
 	if err != nil {
 		return err
 	}
-	spam, err := newSpamPolicy(ctx, cfg, st, load, log.With(slog.String("part", "policy")))
-	if err != nil {
+	d.pl = pipeline.New(d.spam.holder, d.st, d.met, log, sinks...)
+	return nil
+}
+
+// startHub starts the NATS hub's goroutine, when [hub] is on.
+func (d *daemon) startHub() error {
+	link, err := startHub(d.cfg, d.st, d.pl, d.table, d.log)
+	if err != nil || link == nil {
 		return err
 	}
-	pl := pipeline.New(spam.holder, st, met, log, sinks...)
-	defer pl.Close()
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// However Run ends — a panic included — the HTTP servers' listeners are
-	// closed before wg.Wait, so their goroutines return and Run does too.
-	defer func() {
-		sockLn.Close()
-		if httpLn != nil {
-			httpLn.Close()
-		}
-		if ingestLn != nil {
-			ingestLn.Close()
-		}
-	}()
-
-	// The hub's client delivers into the pipeline, so it stops (with the
-	// embedded server after it) before the pipeline closes.
-	link, err := startHub(cfg, st, pl, nameTable, log)
-	if err != nil {
-		return err
+	d.link = link
+	d.g.Go("hub", func() error {
+		defer link.shutdown()
+		link.run(d.g.ctx, d.table)
+		return nil
+	})
+	if d.cfg.Hub.Listen != "" && len(d.cfg.Hub.URLs) == 0 {
+		d.ln.add("hub", "tcp", link.embedded.ClientURL())
 	}
-	if link != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer link.shutdown()
-			link.run(runCtx, nameTable)
-		}()
-		if cfg.Hub.Listen != "" && len(cfg.Hub.URLs) == 0 {
-			listeners = append(listeners, apitype.Listener{Transport: "hub", Network: "tcp", Addr: link.embedded.ClientURL()})
-		}
-	}
+	return nil
+}
 
+// watchReload puts the policy (and the hub's authorized hosts) in force
+// again on SIGHUP.
+func (d *daemon) watchReload() (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	d.g.Go("reload", func() error {
 		for {
 			select {
 			case <-hup:
 				// Errors are logged by Reload; the old policy stays.
-				spam.Reload(runCtx)
-				if link != nil {
-					link.reload()
+				d.spam.Reload(d.g.ctx)
+				if d.link != nil {
+					d.link.reload()
 				}
-			case <-runCtx.Done():
-				return
+			case <-d.g.ctx.Done():
+				return nil
 			}
 		}
-	}()
+	})
+	return func() { signal.Stop(hup) }
+}
 
+// startNames starts the name service (NBNS) and registers our names. The
+// name service outlives the group's context: releasing our names at the
+// end needs it (WINS answers releases). stop releases the names, then
+// stops the name service; it is to be called even when err is not nil.
+func (d *daemon) startNames(ctx context.Context) (stop func(), err error) {
+	cfg, rt, log := d.cfg, d.rt, d.log
 	nbnsCtx, nbnsStop := context.WithCancel(context.WithoutCancel(ctx))
-	defer nbnsStop()
-	nameSvc := &names.Service{Table: nameTable, Store: st, Log: log.With(slog.String("part", "names"))}
-	if nbnsConn != nil {
-		allow, err := policy.ParseNetworks(cfg.NBNS.NodeStatusAllow)
-		if err != nil {
-			return err
-		}
-		nodeType := names.NodeType(cfg.NBNS.NodeType[0])
+	d.nameSvc = &names.Service{Table: d.table, Store: d.st, Log: log.With(slog.String("part", "names"))}
+	if d.ln.nbns != nil {
 		nbnsLog := log.With(slog.String("transport", "nbns"))
-		nbnsSrv, err := nbns.New(nbnsConn, nbns.Config{
-			Table: nameTable, Metrics: met, Log: nbnsLog, PacketLog: packetLog(nbnsLog), Scope: cfg.NBNS.Scope,
-			NodeType: nodeType.NBFlags(), TTL: cfg.NBNS.TTL.Duration, NodeStatusAllow: allow, Interfaces: cfg.NBNS.Interfaces,
+		nbnsSrv, err := nbns.New(nbns.Config{Conn: d.ln.nbns,
+			Table: d.table, Metrics: d.met, Log: nbnsLog, PacketLog: packetLog(nbnsLog), Scope: cfg.NBNS.Scope,
+			NodeType: rt.NodeType.NBFlags(), TTL: cfg.NBNS.TTL.Duration, NodeStatusAllow: rt.NodeStatusAllow, Interfaces: cfg.NBNS.Interfaces,
 		})
 		if err != nil {
-			return err
+			return nbnsStop, err
 		}
-		reg := &names.Registrar{Table: nameTable, Wire: nbnsSrv, NodeType: nodeType, Scope: cfg.NBNS.Scope,
-			TTL: cfg.NBNS.TTL.Duration, Log: log.With(slog.String("part", "registrar"))}
-		if cfg.NBNS.WINS != "" {
-			reg.WINS, _ = config.ParseWINS(cfg.NBNS.WINS)
-		}
-		nameSvc.Registrar = reg
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// The name service outlives runCtx: releasing our names at
-			// the end needs it (WINS answers releases).
-			if err := nbnsSrv.Serve(nbnsCtx); err != nil {
-				log.Error("name service stopped", slog.Any("err", err))
-				cancel()
-			}
-		}()
+		d.nameSvc.Registrar = &names.Registrar{Table: d.table, Wire: nbnsSrv, NodeType: rt.NodeType, Scope: cfg.NBNS.Scope,
+			TTL: cfg.NBNS.TTL.Duration, WINS: rt.WINS, Log: log.With(slog.String("part", "registrar"))}
+		d.g.Go("name service", func() error { return nbnsSrv.Serve(nbnsCtx) })
 	}
 	// Registration answers come through the name service, which runs now.
-	if err := nameSvc.Start(runCtx); err != nil {
-		return err
+	if err := d.nameSvc.Start(d.g.ctx); err != nil {
+		return nbnsStop, err
 	}
-	defer func() {
-		// Release our names on a clean stop, while the name service still
-		// runs; then stop it.
+	if cfg.UserNames {
+		d.g.Go("user names", func() error {
+			d.nameSvc.WatchUsers(d.g.ctx, cfg.Utmp, userPollInterval)
+			return nil
+		})
+	}
+	return func() {
 		stopCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 		defer done()
-		nameSvc.Stop(stopCtx)
+		d.nameSvc.Stop(stopCtx)
 		nbnsStop()
-	}()
-	if cfg.UserNames {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nameSvc.WatchUsers(runCtx, cfg.Utmp, userPollInterval)
-		}()
-	}
+	}, nil
+}
 
-	var datagrams *mailslot.Server
-	if dgramConn != nil {
+// startTransports starts the datagram (mailslot) and RPC services.
+func (d *daemon) startTransports() error {
+	cp, log := d.rt.CodePage, d.log
+	if d.ln.dgram != nil {
 		dgramLog := log.With(slog.String("transport", "mailslot"))
-		datagrams, err = mailslot.New(dgramConn, mailslot.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: dgramLog, PacketLog: packetLog(dgramLog), Admit: admit(spam.holder, message.TransportMailslot), Scope: cfg.NBNS.Scope})
+		srv, err := mailslot.New(mailslot.Config{Conn: d.ln.dgram, Table: d.table, Pipeline: d.pl, CodePage: cp, Metrics: d.met,
+			Log: dgramLog, PacketLog: packetLog(dgramLog), Admit: admit(d.spam.holder, message.TransportMailslot), Scope: d.cfg.NBNS.Scope})
 		if err != nil {
 			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := datagrams.Serve(runCtx); err != nil {
-				log.Error("datagram service stopped", slog.Any("err", err))
-				cancel()
-			}
-		}()
+		d.datagrams = srv
+		d.g.Go("datagram service", func() error { return srv.Serve(d.g.ctx) })
 	}
-	if len(rpcConns) > 0 {
+	if len(d.ln.rpc) > 0 {
 		rpcLog := log.With(slog.String("transport", "rpc"))
-		rpcSrv := rpc.New(rpcConns, rpc.Config{Table: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log: rpcLog, PacketLog: packetLog(rpcLog), Admit: admit(spam.holder, message.TransportRPC)})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := rpcSrv.Serve(runCtx); err != nil {
-				log.Error("RPC service stopped", slog.Any("err", err))
-				cancel()
-			}
-		}()
+		srv, err := rpc.New(rpc.Config{Conns: d.ln.rpc, Table: d.table, Pipeline: d.pl, CodePage: cp, Metrics: d.met,
+			Log: rpcLog, PacketLog: packetLog(rpcLog), Admit: admit(d.spam.holder, message.TransportRPC)})
+		if err != nil {
+			return err
+		}
+		d.g.Go("RPC service", func() error { return srv.Serve(d.g.ctx) })
 	}
+	return nil
+}
+
+// startOutbound builds the sender and the Alerter, and starts the alert
+// ingest listener (alert.ingest_addr), which raises through the same
+// Alerter, so that de-duplication and rate limits see every alert.
+func (d *daemon) startOutbound() error {
+	cfg, rt, log := d.cfg, d.rt, d.log
 	interfaces := func() []names.Interface { return names.BroadcastInterfaces(cfg.NBNS.Interfaces) }
-	order, err := resolve.ParseOrder(strings.Join(cfg.Send.ResolveOrder, ","))
+	resolver, err := resolve.New(resolve.Config{Order: rt.ResolveOrder, LMHostsPath: cfg.Send.LMHosts, Interfaces: interfaces,
+		Scope: cfg.NBNS.Scope, WINS: rt.WINS, Log: log.With(slog.String("part", "resolve"))})
 	if err != nil {
 		return err
 	}
-	rcfg := resolve.Config{Order: order, LMHostsPath: cfg.Send.LMHosts, Interfaces: interfaces, Scope: cfg.NBNS.Scope,
-		Log: log.With(slog.String("part", "resolve"))}
-	if cfg.NBNS.WINS != "" {
-		rcfg.WINS, _ = config.ParseWINS(cfg.NBNS.WINS)
-	}
-	resolver, err := resolve.New(rcfg)
-	if err != nil {
-		return err
-	}
-	snd := &sender.Sender{
-		Resolver: resolver, Local: pl, Names: nameTable, CodePage: cp, HostName: cfg.HostName, Workgroup: cfg.Workgroup,
+	d.snd = &sender.Sender{
+		Resolver: resolver, Local: d.pl, Names: d.table, CodePage: rt.CodePage, HostName: cfg.HostName, Workgroup: cfg.Workgroup,
 		SMBPort: cfg.Send.SMBPort, DgramPort: cfg.Send.DgramPort, Interfaces: interfaces, Timeout: cfg.Send.Timeout.Duration,
 		Log: log.With(slog.String("part", "sender")),
-		RPC: &rpc.Client{}, RPCPort: cfg.RPC.SendPort, Fallback: sender.Fallback(cfg.RPC.Fallback), TrustedForRPC: rpcAllow.Allows,
+		RPC: &rpc.Client{}, RPCPort: cfg.RPC.SendPort, Fallback: sender.Fallback(cfg.RPC.Fallback), TrustedForRPC: rt.RPCAllow.Allows,
 	}
-	if datagrams != nil {
-		snd.Datagrams = datagrams
+	if d.datagrams != nil {
+		d.snd.Datagrams = d.datagrams
 	}
-	if link != nil {
-		snd.Hub = hubSender{link.client}
+	if d.link != nil {
+		d.snd.Hub = hubSender{d.link.client}
 	}
+	d.alerter = newAlerter(cfg, rt, d.table, d.pl, d.snd, log.With(slog.String("part", "alert")))
+	return nil
+}
 
-	// The ingest listener (alert.ingest_addr) raises through the same
-	// Alerter, so that de-duplication and rate limits see every alert.
-	alerter := newAlerter(cfg, cp, nameTable, pl, snd, log.With(slog.String("part", "alert")))
-	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: nameTable}
+// serveHTTP serves the API on the socket and, when it is on, the HTTP
+// listener; the routes and their guards are api's.
+func (d *daemon) serveHTTP() error {
+	cfg, log := d.cfg, d.log
+	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: d.table}
 	// The users' API tokens are managed on the socket whether or not
 	// the HTTP listener, where they are used, is on.
 	tokens, err := api.OpenTokens(cfg.DataDir)
@@ -397,7 +377,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		return err
 	}
 	web := &api.Web{Accounts: rules.Accounts, Tokens: tokens, SessionTTL: cfg.Web.SessionTTL.Duration, Log: log}
-	if httpLn != nil {
+	if d.ln.http != nil {
 		// Over HTTP every request but the health answer needs a credential
 		// bound to an account: a web session, a user's API token or the
 		// admin web token, all known to web. Sign-in links point at the
@@ -407,131 +387,111 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		}
 		web.BaseURL = cfg.Web.ExternalURL
 		if web.BaseURL == "" {
-			web.BaseURL = "http://" + signInAddr(httpLn.Addr())
+			web.BaseURL = "http://" + signInAddr(d.ln.http.Addr())
 		}
 	}
-	if ingestLn != nil {
-		h := httpingest.NewHandler(alerter, ingestConfig(cfg, log.With(slog.String("transport", "ingest"))))
-		// ntfy clients subscribe where they publish, with a user's API
-		// token; every other request goes to the ingest handler.
-		sub := &ntfysub.Handler{Next: h, Store: st, Events: events, Rules: rules, Credentials: web,
-			Log: log.With(slog.String("transport", "ntfy-subscribe")), Done: runCtx.Done()}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := httpingest.Serve(runCtx, limitConns(ingestLn, cfg, met, "ingest"), sub); err != nil {
-				log.Error("ingest listener", slog.String("addr", ingestLn.Addr().String()), slog.Any("err", err))
-				cancel()
+	st, table, listeners := d.st, d.table, d.ln.list
+	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: d.nameSvc, Sender: d.snd, Alerts: d.alerter,
+		Log: log, Spam: &spamAPI{d.spam, st, showers{d.pl, d.events}}, Events: d.events, Rules: rules, Status: func() apitype.Status {
+			s := apitype.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
+			s.Stored, _ = st.Count(context.Background())
+			for _, e := range table.List() {
+				s.Names = append(s.Names, api.NameOf(e))
 			}
-		}()
+			return s
+		}}
+	if d.link != nil {
+		apiSrv.Sent, apiSrv.HubLink = st, hubAPI{d.link.client}
 	}
-	apiSrv := &api.Server{Tokens: tokens, Web: web, Credentials: web, Store: st, Names: nameSvc, Sender: snd, Alerts: alerter, Log: log, Spam: &spamAPI{spam, st, showers{pl, events}}, Events: events, Rules: rules, Status: func() apitype.Status {
-		s := apitype.Status{Version: Version(), PID: os.Getpid(), Listeners: listeners}
-		s.Stored, _ = st.Count(context.Background())
-		for _, e := range nameTable.List() {
-			s.Names = append(s.Names, api.NameOf(e))
-		}
-		return s
-	}}
-	if link != nil {
-		apiSrv.Sent, apiSrv.HubLink = st, hubAPI{link.client}
+	metricsHandler := promhttp.HandlerFor(d.met.Registry, promhttp.HandlerOpts{})
+	d.serve("socket API", apiSrv.SocketServer(metricsHandler), d.ln.sock)
+	if ln := d.ln.http; ln != nil {
+		srv := apiSrv.HTTPServer(api.HTTPOptions{Addr: ln.Addr(), Hosts: cfg.HTTPHosts, ExternalURL: cfg.Web.ExternalURL,
+			WebPage: cfg.Sinks.Web.Enabled, Metrics: metricsHandler})
+		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", ln.Addr().String()), slog.Bool("loopback", api.IsLoopback(ln.Addr())))
+		d.serve("HTTP API", srv, limitConns(ln, cfg, d.met, "http"))
 	}
-	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{})
-	sockMux := http.NewServeMux()
-	apiHandler := apiSrv.Handler()
-	sockMux.Handle("/v1/", apiHandler)
-	sockMux.Handle("GET /metrics", metricsHandler)
-	sockSrv := api.NewHTTPServer(sockMux)
-	sockSrv.ConnContext = api.PeerConnContext
-	// A local caller may wait as long as it asks (send --wait=1h).
-	sockSrv.WriteTimeout = 0
-	servers := []*http.Server{sockSrv}
-	serveHTTP := func(srv *http.Server, ln net.Listener) {
-		defer wg.Done()
+	// The ingest listener (alert.ingest_addr) raises through the same
+	// Alerter, so that de-duplication and rate limits see every alert;
+	// ntfy clients subscribe where they publish, with a user's API token,
+	// and every other request goes to the ingest handler.
+	if ln := d.ln.ingest; ln != nil {
+		h := httpingest.NewHandler(d.alerter, ingestConfig(cfg, d.rt, log.With(slog.String("transport", "ingest"))))
+		sub := &ntfysub.Handler{Next: h, Store: st, Events: d.events, Rules: rules, Credentials: web,
+			Log: log.With(slog.String("transport", "ntfy-subscribe")), Done: d.g.ctx.Done()}
+		d.g.Go("ingest listener", func() error { return httpingest.Serve(d.g.ctx, limitConns(ln, cfg, d.met, "ingest"), sub) })
+	}
+	return nil
+}
+
+// serve runs srv on ln in the group, and keeps it for the stop.
+func (d *daemon) serve(name string, srv *http.Server, ln net.Listener) {
+	d.servers = append(d.servers, srv)
+	d.g.Go(name, func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", slog.String("addr", ln.Addr().String()), slog.Any("err", err))
-			cancel()
+			return fmt.Errorf("http server %s: %w", ln.Addr(), err)
 		}
-	}
-	wg.Add(1)
-	go serveHTTP(servers[0], sockLn)
-	if httpLn != nil {
-		httpMux := http.NewServeMux()
-		loopback := isLoopback(httpLn.Addr())
-		if loopback {
-			httpMux.Handle("GET /metrics", metricsHandler)
-		} else {
-			// Off loopback the network would read the host's counters:
-			// an admin's credential is needed.
-			httpMux.Handle("GET /metrics", apiSrv.AdminHandler(metricsHandler, "read the metrics over the network"))
-		}
-		var hosts []string
-		if !loopback {
-			host, _, _ := net.SplitHostPort(httpLn.Addr().String())
-			hosts = append([]string{host}, cfg.HTTPHosts...)
-		}
-		if cfg.Web.ExternalURL != "" {
-			hosts = append(hosts, cfg.Web.ExternalURL)
-		}
-		guard := func(h http.Handler) http.Handler { return api.GuardFor(h, hosts...) }
-		httpMux.Handle("/v1/", guard(apiHandler))
-		page := http.NotFoundHandler()
-		if cfg.Sinks.Web.Enabled {
-			page = api.WebHandler()
-		}
-		// The sign-in and sign-out pages are served even without the web
-		// inbox: a session also opens the API to a browser's scripts.
-		httpMux.Handle("/", guard(web.Wrap(page)))
-		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", httpLn.Addr().String()), slog.Bool("loopback", loopback))
-		srv := api.NewHTTPServer(httpMux)
-		servers = append(servers, srv)
-		wg.Add(1)
-		go serveHTTP(srv, limitConns(httpLn, cfg, met, "http"))
-	}
+		return nil
+	})
+}
 
+// startSMB starts the SMB session service, whose end ends the daemon.
+func (d *daemon) startSMB() {
+	if d.ln.smb == nil {
+		return
+	}
+	srv, err := smbmsg.New(smbmsg.Config{
+		Listener: d.ln.smb, Names: d.table, Pipeline: d.pl, CodePage: d.rt.CodePage, Metrics: d.met,
+		Log:         d.log.With(slog.String("transport", "smb")),
+		IdleTimeout: d.cfg.SMB.IdleTimeout.Duration, MaxSessionAge: d.cfg.SMB.MaxSessionAge.Duration,
+		MaxSessions: d.cfg.SMB.MaxSessions, MaxSessionsPerSource: d.cfg.SMB.MaxSessionsPerSource,
+		// Asked at every accept, so a reload (SIGHUP) takes effect for
+		// the next connection.
+		AdmitSource: func(a netip.Addr) (string, bool) {
+			return d.spam.holder.AdmitSource(message.TransportSMB, a)
+		},
+		// Peers choose the framing by port, as smbclient does: a session
+		// request first on 139, direct-hosted SMB elsewhere.
+		SessionService: d.cfg.SMBPort == 139,
+	})
+	if err != nil {
+		// The configuration has been validated; New checks nothing more.
+		panic(err)
+	}
+	// Its end, clean or not, ends the daemon (see wait).
+	d.smb = d.g.Go("smb", func() error { return srv.Serve(d.g.ctx) })
+}
+
+// wait runs until the daemon is told to stop, or the SMB service ends,
+// and stops the transports and the HTTP servers; the deferred calls of
+// Run do the rest.
+func (d *daemon) wait() error {
 	// smbDone stays nil, and blocks forever, when the listener is off.
-	var smbDone chan error
-	if smbLn != nil {
-		smbDone = make(chan error, 1)
-		srv := &smbmsg.Server{
-			Names: nameTable, Pipeline: pl, CodePage: cp, Metrics: met,
-			Log:         log.With(slog.String("transport", "smb")),
-			IdleTimeout: cfg.SMB.IdleTimeout.Duration, MaxSessionAge: cfg.SMB.MaxSessionAge.Duration,
-			MaxSessions: cfg.SMB.MaxSessions, MaxSessionsPerSource: cfg.SMB.MaxSessionsPerSource,
-			// Asked at every accept, so a reload (SIGHUP) takes effect for
-			// the next connection.
-			AdmitSource: func(a netip.Addr) (string, bool) {
-				return spam.holder.AdmitSource(message.TransportSMB, a)
-			},
-			// Peers choose the framing by port, as smbclient does: a session
-			// request first on 139, direct-hosted SMB elsewhere.
-			SessionService: cfg.SMBPort == 139,
-		}
-		go func() { smbDone <- srv.Serve(runCtx, smbLn) }()
+	var smbDone chan struct{}
+	if d.smb != nil {
+		smbDone = d.smb.done
 	}
-
-	hostName, _ := names.Messenger(cfg.HostName, cp)
-	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
-		slog.String("host_name", hostName.String()), slog.String("code_page", cp.Name()), slog.Any("listeners", listeners))
-
-	var runErr error
 	select {
-	case <-runCtx.Done():
-		log.Info("messenger stopping")
-		cancel()
+	case <-d.g.ctx.Done():
+		d.log.Info("messenger stopping")
 		// Transports first, so every message in flight is stored and
-		// answered before the pipeline and the store close (deferred above).
+		// answered before the pipeline and the store close (deferred in
+		// Run).
 		if smbDone != nil {
-			runErr = <-smbDone
+			<-smbDone
 		}
-	case runErr = <-smbDone:
-		cancel()
+	case <-smbDone:
+	}
+	d.g.cancel()
+	var runErr error
+	if d.smb != nil {
+		runErr = d.smb.err
 	}
 	// End the event streams first: Shutdown waits for every open request.
-	events.Close()
+	d.events.Close()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
-	for _, srv := range servers {
+	for _, srv := range d.servers {
 		srv.Shutdown(shutdownCtx)
 	}
 	return runErr
@@ -581,11 +541,6 @@ func limitConns(ln net.Listener, cfg config.Config, met *metrics.Metrics, name s
 	return connlimit.New(ln, cfg.HTTPMaxConnsPerSource, cfg.HTTPMaxConns, func(reason string) {
 		met.HTTPRefused.WithLabelValues(name, reason).Inc()
 	})
-}
-
-func isLoopback(a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	return ok && ta.IP.IsLoopback()
 }
 
 // listenTCP opens a listener and turns the two errors operators meet into

@@ -12,9 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -43,8 +41,10 @@ const (
 	queueLen = 4096
 )
 
-// Config is what the server needs besides its socket.
+// Config is what the server needs.
 type Config struct {
+	// Conn is the bound UDP socket (the datagram port).
+	Conn     *net.UDPConn
 	Table    *names.Table
 	Pipeline Deliverer
 	CodePage message.CodePage
@@ -63,15 +63,18 @@ type Config struct {
 
 // Server receives MESSNGR datagrams and sends our broadcasts.
 type Server struct {
-	cfg   Config
-	conn  *net.UDPConn
-	pc    *ipv4.PacketConn
-	queue chan *message.Message
-	wg    sync.WaitGroup
+	cfg  Config
+	conn *net.UDPConn
+	pc   *ipv4.PacketConn
+	pool *udpsock.Pool[*message.Message] // while Serve runs
 }
 
 // New wraps a bound UDP socket and enables broadcast on it.
-func New(conn *net.UDPConn, cfg Config) (*Server, error) {
+func New(cfg Config) (*Server, error) {
+	conn := cfg.Conn
+	if conn == nil {
+		return nil, errors.New("mailslot: no socket")
+	}
 	if err := udpsock.EnableBroadcast(conn); err != nil {
 		return nil, fmt.Errorf("mailslot: %w", err)
 	}
@@ -79,32 +82,22 @@ func New(conn *net.UDPConn, cfg Config) (*Server, error) {
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}
-	return &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn), queue: make(chan *message.Message, queueLen)}, nil
+	return &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn)}, nil
 }
 
 // Serve reads datagrams until ctx ends; messages already queued are
 // delivered before it returns.
 func (s *Server) Serve(ctx context.Context) error {
-	for range workers {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for m := range s.queue {
-				// A datagram has no answer, so a message the policy dropped
-				// needs nothing more: the pipeline counted it, and logging
-				// each one would let a flood fill the log.
-				if err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil && !errors.Is(err, pipeline.ErrDropped) {
-					s.cfg.Log.Error("mailslot: message not stored", slog.Any("err", err))
-				}
-			}
-		}()
-	}
-	defer func() {
-		close(s.queue)
-		s.wg.Wait()
-	}()
-	stop := context.AfterFunc(ctx, func() { s.conn.SetReadDeadline(time.Now()) })
-	defer stop()
+	s.pool = udpsock.NewPool(workers, queueLen, func(m *message.Message) {
+		// A datagram has no answer, so a message the policy dropped
+		// needs nothing more: the pipeline counted it, and logging
+		// each one would let a flood fill the log.
+		if err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil && !errors.Is(err, pipeline.ErrDropped) {
+			s.cfg.Log.Error("mailslot: message not stored", slog.Any("err", err))
+		}
+	})
+	defer s.pool.Close()
+	defer udpsock.WakeOnDone(ctx, s.conn)()
 	in := make([]ipv4.Message, batchSize)
 	for i := range in {
 		in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
@@ -112,14 +105,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	for {
 		n, err := s.pc.ReadBatch(in, 0)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if done, err := udpsock.ReadError(ctx, err, "mailslot"); done {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("mailslot: reading: %w", err)
+			continue
 		}
 		for i := 0; i < n; i++ {
 			src, ok := in[i].Addr.(*net.UDPAddr)
@@ -127,9 +116,7 @@ func (s *Server) Serve(ctx context.Context) error {
 				continue
 			}
 			if m := s.handle(in[i].Buffers[0][:in[i].N], src.AddrPort()); m != nil {
-				select {
-				case s.queue <- m:
-				default:
+				if !s.pool.Offer(m) {
 					s.reject("overload", src.AddrPort(), errors.New("delivery queue full"))
 				}
 			}
@@ -147,12 +134,7 @@ func (s *Server) reject(reason string, from netip.AddrPort, err error) {
 // handle decodes one datagram; it returns the message it carries, or nil
 // when the datagram is not a messenger message for us.
 func (s *Server) handle(b []byte, from netip.AddrPort) (m *message.Message) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.cfg.Log.Error("mailslot: datagram handler panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			m = nil
-		}
-	}()
+	defer udpsock.Recover(s.cfg.Log, "mailslot: datagram handler panicked", func() { m = nil })
 	if s.cfg.Admit != nil && !s.cfg.Admit(from.Addr().Unmap()) {
 		s.cfg.Metrics.Rejected.WithLabelValues(string(message.TransportMailslot), "not_allowed").Inc()
 		return nil

@@ -59,7 +59,8 @@ func startServer(t testing.TB, opts ...func(*Config)) (*Server, *memPipeline, ne
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s, err := New(conn, cfg)
+	cfg.Conn = conn
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,8 +31,10 @@ import (
 // them under 576 bytes, but node status responses of large tables grow.
 const maxPacket = 1500
 
-// Config is what the server needs besides its socket.
+// Config is what the server needs.
 type Config struct {
+	// Conn is the bound UDP socket (the name service port).
+	Conn     *net.UDPConn
 	Table    *names.Table
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
@@ -77,7 +78,11 @@ type ifInfo struct {
 }
 
 // New wraps a bound UDP socket. It enables broadcast on it.
-func New(conn *net.UDPConn, cfg Config) (*Server, error) {
+func New(cfg Config) (*Server, error) {
+	conn := cfg.Conn
+	if conn == nil {
+		return nil, errors.New("nbns: no socket")
+	}
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}
@@ -112,8 +117,7 @@ var readers = runtime.GOMAXPROCS(0)
 // Serve reads and answers packets until ctx ends. Datagrams are read and
 // answered in batches, one system call each way.
 func (s *Server) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { s.conn.SetReadDeadline(time.Now()) })
-	defer stop()
+	defer udpsock.WakeOnDone(ctx, s.conn)()
 	errs := make(chan error, readers)
 	for range readers {
 		go func() { errs <- s.serveLoop(ctx) }()
@@ -141,14 +145,10 @@ func (s *Server) serveLoop(ctx context.Context) error {
 	for {
 		n, err := s.pc.ReadBatch(in, 0)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if done, err := udpsock.ReadError(ctx, err, "nbns"); done {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("nbns: reading: %w", err)
+			continue
 		}
 		out = out[:0]
 		for i := 0; i < n; i++ {
@@ -206,12 +206,7 @@ func (s *Server) reject(reason string, from netip.AddrPort, err error) {
 // handle answers one datagram from from; the answer, if any, is appended
 // to out and goes back to from.
 func (s *Server) handle(b []byte, cm *ipv4.ControlMessage, from netip.AddrPort, out []byte) (reply []byte) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.cfg.Log.Error("nbns: packet handler panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			reply = nil
-		}
-	}()
+	defer udpsock.Recover(s.cfg.Log, "nbns: packet handler panicked", func() { reply = nil })
 	p, err := netbios.ParseNameServicePacket(b)
 	if err != nil {
 		s.reject("bad_packet", from, err)

@@ -42,7 +42,7 @@ func startServer(t testing.TB, allow ...string) (*Server, netip.AddrPort, *names
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(conn, Config{Table: tab, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	s, err := New(Config{Conn: conn, Table: tab, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		TTL: time.Hour, NodeStatusAllow: al, Interfaces: []string{"lo"}})
 	if err != nil {
 		t.Fatal(err)

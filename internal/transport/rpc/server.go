@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -36,8 +35,10 @@ const (
 	queueLen    = 4096
 )
 
-// Config is what the server needs besides its sockets.
+// Config is what the server needs.
 type Config struct {
+	// Conns are the bound UDP sockets served.
+	Conns    []*net.UDPConn
 	Table    *names.Table
 	Pipeline Deliverer
 	CodePage message.CodePage
@@ -58,8 +59,8 @@ type Config struct {
 type Server struct {
 	cfg   Config
 	conns []*net.UDPConn
-	boot  uint32 // our boot time, which replies carry (C706)
-	queue chan job
+	boot  uint32             // our boot time, which replies carry (C706)
+	pool  *udpsock.Pool[job] // while Serve runs
 
 	reasmMu sync.Mutex
 	reasm   *dcerpc.Reassembler
@@ -75,8 +76,12 @@ type job struct {
 	size  int // bytes the caller sent, which bounds the answer
 }
 
-// New serves on conns.
-func New(conns []*net.UDPConn, cfg Config) *Server {
+// New makes a server of cfg.
+func New(cfg Config) (*Server, error) {
+	conns := cfg.Conns
+	if len(conns) == 0 {
+		return nil, errors.New("rpc: no socket to serve")
+	}
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}
@@ -84,24 +89,15 @@ func New(conns []*net.UDPConn, cfg Config) *Server {
 		udpsock.SetReceiveBuffer(c, 8<<20)
 	}
 	return &Server{
-		cfg: cfg, conns: conns, boot: uint32(time.Now().Unix()), queue: make(chan job, queueLen),
+		cfg: cfg, conns: conns, boot: uint32(time.Now().Unix()),
 		reasm: dcerpc.NewReassembler(dcerpc.DefaultMaxFragments, dcerpc.DefaultMaxCallBytes, dcerpc.DefaultMaxCalls),
-	}
+	}, nil
 }
 
 // Serve reads every socket until ctx ends; calls already decoded are
 // stored and answered before it returns.
 func (s *Server) Serve(ctx context.Context) error {
-	var workersWG sync.WaitGroup
-	for range workers {
-		workersWG.Add(1)
-		go func() {
-			defer workersWG.Done()
-			for j := range s.queue {
-				s.finish(ctx, j)
-			}
-		}()
-	}
+	s.pool = udpsock.NewPool(workers, queueLen, func(j job) { s.finish(ctx, j) })
 	errs := make(chan error, len(s.conns))
 	for _, c := range s.conns {
 		go func() { errs <- s.read(ctx, c) }()
@@ -112,32 +108,24 @@ func (s *Server) Serve(ctx context.Context) error {
 			first = err
 		}
 	}
-	close(s.queue)
-	workersWG.Wait()
+	s.pool.Close()
 	return first
 }
 
 func (s *Server) read(ctx context.Context, c *net.UDPConn) error {
-	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
-	defer stop()
+	defer udpsock.WakeOnDone(ctx, c)()
 	buf := make([]byte, maxDatagram)
 	for {
 		n, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if done, err := udpsock.ReadError(ctx, err, "rpc"); done {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("rpc: reading: %w", err)
+			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		if j, ok := s.handle(c, buf[:n], from); ok {
-			select {
-			case s.queue <- j:
-			default:
+			if !s.pool.Offer(j) {
 				s.reject("overload", from, errors.New("delivery queue full"))
 			}
 		}
@@ -154,12 +142,7 @@ func (s *Server) reject(reason string, from netip.AddrPort, err error) {
 // handle decodes one datagram. It answers errors itself; a complete call
 // for us comes back as a job for the store.
 func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, ok bool) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.cfg.Log.Error("rpc: packet handler panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			ok = false
-		}
-	}()
+	defer udpsock.Recover(s.cfg.Log, "rpc: packet handler panicked", func() { ok = false })
 	if s.cfg.Admit != nil && !s.cfg.Admit(from.Addr()) {
 		// Counted, not logged: the source may be forged, and the log is
 		// no place for what a firewall would have dropped.

@@ -60,7 +60,11 @@ func startServer(t testing.TB, opts ...func(*Config)) (*memPipeline, netip.AddrP
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := New([]*net.UDPConn{conn}, cfg)
+	cfg.Conns = []*net.UDPConn{conn}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Serve(ctx); close(done) }()

@@ -62,7 +62,7 @@ func rejected(ts *testServer, reason string) float64 {
 // One source holding every session it may leaves the others room: the
 // 1,030-session keep-alive hog of issue 16.
 func TestPerSourceCap(t *testing.T) {
-	ts := startServerWith(t, func(s *Server) { s.MaxSessions, s.MaxSessionsPerSource = 8, 4 })
+	ts := startServerWith(t, func(s *Config) { s.MaxSessions, s.MaxSessionsPerSource = 8, 4 })
 	var held []net.Conn
 	for i := 0; i < 4; i++ {
 		held = append(held, rawSessionFrom(t, ts, hog))
@@ -104,7 +104,7 @@ func TestOutsiderClosedAtAccept(t *testing.T) {
 	var outsider atomic.Value // netip.Addr the "policy" refuses
 	outsider.Store(hog)
 	var asked atomic.Int32
-	ts := startServerWith(t, func(s *Server) {
+	ts := startServerWith(t, func(s *Config) {
 		s.AdmitSource = func(a netip.Addr) (string, bool) {
 			asked.Add(1)
 			if a == outsider.Load().(netip.Addr) {
@@ -148,7 +148,7 @@ func TestOutsiderClosedAtAccept(t *testing.T) {
 // Keep-alives prove the peer is there, not that it has anything to say: a
 // session that sends only keep-alives ends after the idle timeout.
 func TestKeepAliveDoesNotExtendIdle(t *testing.T) {
-	ts := startServerWith(t, func(s *Server) { s.IdleTimeout = 300 * time.Millisecond })
+	ts := startServerWith(t, func(s *Config) { s.IdleTimeout = 300 * time.Millisecond })
 	c := rawSessionFrom(t, ts, hog)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -185,7 +185,7 @@ func TestKeepAliveDoesNotExtendIdle(t *testing.T) {
 // Sending messages keeps a session from idling, but not past its maximum
 // age.
 func TestMaxSessionAge(t *testing.T) {
-	ts := startServerWith(t, func(s *Server) { s.IdleTimeout, s.MaxSessionAge = waitLimit, 300*time.Millisecond })
+	ts := startServerWith(t, func(s *Config) { s.IdleTimeout, s.MaxSessionAge = waitLimit, 300*time.Millisecond })
 	c := dial(t, ts)
 	c.SetDeadline(time.Now().Add(2 * waitLimit))
 	deadline := time.Now().Add(waitLimit)
@@ -292,7 +292,7 @@ func TestBrokenMultiBlockStoresNothing(t *testing.T) {
 // On the NetBIOS session service (TCP 139) the session request comes
 // first, as smbd requires there; an SMB before it is refused.
 func TestSMBBeforeSessionRequest(t *testing.T) {
-	ts := startServerWith(t, func(s *Server) { s.SessionService = true })
+	ts := startServerWith(t, func(s *Config) { s.SessionService = true })
 	hello, err := smb.AppendSendMessage(nil, smb.Header{Command: smb.CommandSendMessage}, smb.SendMessage{Originator: []byte("A"), Destination: []byte("BOB"), Text: []byte("no session")})
 	if err != nil {
 		t.Fatal(err)

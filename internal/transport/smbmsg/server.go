@@ -50,15 +50,16 @@ const (
 	writeTimeout  = 10 * time.Second
 )
 
-// Server accepts NetBIOS sessions for our messenger names and turns their
-// SMB message commands into Messages.
+// Config is what a Server needs: its listener and its bounds.
 //
 // A session slot is the one thing a peer can hold without sending a
 // message, so it is bounded four ways: outsiders never get one (AdmitSource
 // at accept), one source gets at most MaxSessionsPerSource of the
 // MaxSessions, a session that sends no SMB for IdleTimeout ends (keep-alives
 // do not count), and none lives past MaxSessionAge.
-type Server struct {
+type Config struct {
+	// Listener is where sessions are accepted; Serve closes it.
+	Listener net.Listener
 	Names    Names
 	Pipeline Deliverer
 	CodePage message.CodePage
@@ -90,6 +91,12 @@ type Server struct {
 	// session response. Otherwise an SMB first means direct-hosted framing,
 	// which smbclient uses on every other port.
 	SessionService bool
+}
+
+// Server accepts NetBIOS sessions for our messenger names and turns their
+// SMB message commands into Messages.
+type Server struct {
+	Config
 
 	mu        sync.Mutex
 	sessions  map[net.Conn]netip.Addr
@@ -97,16 +104,19 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// Serve accepts sessions on ln until ctx ends, then closes ln, wakes idle
-// sessions, lets sessions finish the message they are delivering, and
-// returns.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.mu.Lock()
-	if s.sessions == nil {
-		s.sessions = make(map[net.Conn]netip.Addr)
-		s.perSource = make(map[netip.Addr]int)
+// New makes a server of cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Listener == nil {
+		return nil, errors.New("smbmsg: no listener")
 	}
-	s.mu.Unlock()
+	return &Server{Config: cfg, sessions: make(map[net.Conn]netip.Addr), perSource: make(map[netip.Addr]int)}, nil
+}
+
+// Serve accepts sessions on the listener until ctx ends, then closes it,
+// wakes idle sessions, lets sessions finish the message they are
+// delivering, and returns.
+func (s *Server) Serve(ctx context.Context) error {
+	ln := s.Listener
 
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()

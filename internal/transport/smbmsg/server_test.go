@@ -61,8 +61,8 @@ func startServer(t *testing.T) *testServer {
 	return startServerWith(t, nil)
 }
 
-// startServerWith starts a server that set may change before it serves.
-func startServerWith(t *testing.T, set func(*Server)) *testServer {
+// startServerWith starts a server whose configuration set may change.
+func startServerWith(t *testing.T, set func(*Config)) *testServer {
 	t.Helper()
 	cp, err := message.LookupCodePage("CP850")
 	if err != nil {
@@ -74,17 +74,21 @@ func startServerWith(t *testing.T, set func(*Server)) *testServer {
 	}
 	ts := &testServer{addr: ln.Addr().String(), pl: &memPipeline{}, log: &bytes.Buffer{}, met: metrics.New()}
 	var logMu sync.Mutex
-	srv := &Server{
-		Names: nameSet{"BOB": true}, Pipeline: ts.pl, CodePage: cp, Metrics: ts.met,
+	cfg := Config{
+		Listener: ln, Names: nameSet{"BOB": true}, Pipeline: ts.pl, CodePage: cp, Metrics: ts.met,
 		Log:         slog.New(slog.NewTextHandler(&lockedWriter{mu: &logMu, w: ts.log}, nil)),
 		IdleTimeout: 5 * time.Second, MaxSessions: 16,
 	}
 	if set != nil {
-		set(srv)
+		set(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	go func() { done <- srv.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
