@@ -19,6 +19,7 @@ import (
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // fakeAlerter answers with err, or delivers to every name in To.
@@ -168,7 +169,7 @@ func serveAlertsAs(t *testing.T, a Alerter, c access.Caller, senders []string) *
 	}
 	cfg := access.DefaultConfig()
 	cfg.AlertSenders = senders
-	srv := &http.Server{Handler: Guard((&Server{Alerts: a, Credentials: fixedCaller{c},
+	srv := &http.Server{Handler: webauth.Guard((&Server{Alerts: a, Credentials: fixedCaller{c},
 		Rules: &access.Rules{Accounts: access.NewAccounts(cfg)}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

@@ -20,6 +20,7 @@ import (
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // Store is what the API reads and changes.
@@ -75,8 +76,8 @@ type Server struct {
 	Credentials Credentials
 	// Web makes sign-in links (POST /v1/web/signin); Tokens are the
 	// users' API tokens (/v1/tokens).
-	Web    *Web
-	Tokens *Tokens
+	Web    *webauth.Web
+	Tokens *webauth.Tokens
 }
 
 // HealthPath answers without a credential: whether the daemon runs.

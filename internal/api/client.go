@@ -17,6 +17,7 @@ import (
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // ErrDaemonNotRunning is returned when nothing answers on the socket.
@@ -201,7 +202,7 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 		return err
 	}
 	if method != http.MethodGet {
-		req.Header.Set(RequestHeader, "1") // the HTTP listener's guard wants it; the socket ignores it
+		req.Header.Set(webauth.RequestHeader, "1") // the HTTP listener's guard wants it; the socket ignores it
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 func serveEvents(t *testing.T) (*Client, *store.Store, *Hub) {
@@ -103,7 +104,7 @@ func TestEventStreamEndsWhenHubCloses(t *testing.T) {
 }
 
 func TestGuard(t *testing.T) {
-	h := Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	h := webauth.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	for _, tc := range []struct {
 		name, method, host string
 		hdr                map[string]string
@@ -113,9 +114,9 @@ func TestGuard(t *testing.T) {
 		{"localhost", "GET", "localhost:8139", nil, 204},
 		{"rebinding", "GET", "evil.example:8139", nil, 421},
 		{"post without header", "POST", "127.0.0.1:8139", nil, 403},
-		{"post", "POST", "127.0.0.1:8139", map[string]string{RequestHeader: "1", "Origin": "http://127.0.0.1:8139"}, 204},
-		{"cross origin", "POST", "127.0.0.1:8139", map[string]string{RequestHeader: "1", "Origin": "http://evil.example"}, 403},
-		{"cross site", "DELETE", "127.0.0.1:8139", map[string]string{RequestHeader: "1", "Sec-Fetch-Site": "cross-site"}, 403},
+		{"post", "POST", "127.0.0.1:8139", map[string]string{webauth.RequestHeader: "1", "Origin": "http://127.0.0.1:8139"}, 204},
+		{"cross origin", "POST", "127.0.0.1:8139", map[string]string{webauth.RequestHeader: "1", "Origin": "http://evil.example"}, 403},
+		{"cross site", "DELETE", "127.0.0.1:8139", map[string]string{webauth.RequestHeader: "1", "Sec-Fetch-Site": "cross-site"}, 403},
 	} {
 		r := httptest.NewRequest(tc.method, "/v1/messages/1", nil)
 		r.Host = tc.host

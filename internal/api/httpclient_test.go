@@ -11,6 +11,7 @@ import (
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // TestHTTPClientThroughGuard raises an alert through the loopback HTTP
@@ -22,7 +23,7 @@ func TestHTTPClientThroughGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &fakeAlerter{}
-	srv := &http.Server{Handler: Guard((&Server{Alerts: f, Credentials: fixedCaller{root}, Rules: &access.Rules{Accounts: access.NewAccounts(access.DefaultConfig())}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
+	srv := &http.Server{Handler: webauth.Guard((&Server{Alerts: f, Credentials: fixedCaller{root}, Rules: &access.Rules{Accounts: access.NewAccounts(access.DefaultConfig())}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 

@@ -3,6 +3,8 @@ package api
 import (
 	"net"
 	"net/http"
+
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // SocketServer is the local socket's server: the API, each caller known
@@ -55,7 +57,7 @@ func (s *Server) HTTPServer(o HTTPOptions) *http.Server {
 	if o.ExternalURL != "" {
 		hosts = append(hosts, o.ExternalURL)
 	}
-	guard := func(h http.Handler) http.Handler { return GuardFor(h, hosts...) }
+	guard := func(h http.Handler) http.Handler { return webauth.GuardFor(h, hosts...) }
 	mux.Handle("/v1/", guard(s.Handler()))
 	page := http.NotFoundHandler()
 	if o.WebPage {
@@ -63,7 +65,7 @@ func (s *Server) HTTPServer(o HTTPOptions) *http.Server {
 	}
 	// The sign-in and sign-out pages are served even without the web
 	// inbox: a session also opens the API to a browser's scripts.
-	mux.Handle("/", guard(s.Web.Wrap(page)))
+	mux.Handle("/", guard(s.Web.Wrap(page, OpenWebPath)))
 	return NewHTTPServer(mux)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 func (s *Server) tokenRoutes(mux *http.ServeMux) {
@@ -76,10 +77,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.Tokens.Create(owner, req.Name)
 	switch {
-	case errors.Is(err, ErrTokenExists):
+	case errors.Is(err, webauth.ErrTokenExists):
 		writeError(w, http.StatusConflict, err)
 		return
-	case err != nil && !tokenNameRE.MatchString(req.Name):
+	case errors.Is(err, webauth.ErrBadTokenName):
 		writeError(w, http.StatusBadRequest, err)
 		return
 	case err != nil:
@@ -119,7 +120,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	err := s.Tokens.Revoke(owner.UID, name)
 	switch {
-	case errors.Is(err, ErrNoSuchToken):
+	case errors.Is(err, webauth.ErrNoSuchToken):
 		writeError(w, http.StatusNotFound, fmt.Errorf("%s has no token named %q", owner.Login, name))
 		return
 	case err != nil:

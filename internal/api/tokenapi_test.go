@@ -16,7 +16,7 @@ import (
 // The token routes: a user manages their own tokens only (403 for
 // another's), an admin anyone's; sign-in links only for socket callers.
 func TestTokenRoutes(t *testing.T) {
-	w, _, _ := testWeb(t, "http://127.0.0.1:8139")
+	w := testWeb(t)
 	s := &Server{Tokens: w.Tokens, Web: w, Rules: &access.Rules{Accounts: w.Accounts}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h := s.Handler()
 	// alice must be a real account: an admin names her by login.

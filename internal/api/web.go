@@ -4,24 +4,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
-
-	"github.com/netsend/messenger/internal/apitype"
 )
 
 //go:embed web
 var webFiles embed.FS
-
-// contentSecurityPolicy lets the page load only its own script and style
-// and talk only to this daemon. Images may also be data: URLs, which is
-// how the page draws the unread badge onto its favicon (a canvas has no
-// other way out); the manifest and the service worker come from here.
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
-	"img-src 'self' data:; manifest-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // WebHandler serves the web inbox: the page and its assets, embedded.
 func WebHandler() http.Handler {
@@ -69,113 +56,5 @@ var openWebPaths = map[string]bool{
 	"/style.css": true, "/manifest.webmanifest": true, "/icon.svg": true, "/icon-192.png": true, "/icon-512.png": true,
 }
 
-// RequestHeader must accompany every change made over HTTP: a form or an
-// image on another site cannot send it without a CORS preflight, which
-// the daemon never answers.
-const RequestHeader = "X-Messenger-Request"
-
-// Guard wraps the handlers served on the HTTP listener: it refuses
-// requests for a host name that is not loopback (DNS rebinding), changes
-// from another origin or without RequestHeader (cross-site request
-// forgery), and sets the security headers on every answer.
-func Guard(next http.Handler) http.Handler { return GuardFor(next) }
-
-// GuardFor is Guard for a listener off loopback or behind a proxy:
-// besides the loopback names it answers to the hosts given, which a
-// rebinding attacker's page cannot send. A host is a name (the
-// listener's own address, a configured name) or a base URL ([web]
-// external_url): a URL's host is answered to and its origin is accepted
-// for changes, since a page served through a TLS proxy sends
-// "Origin: https://messenger.example" while the proxy may pass on its own
-// Host.
-func GuardFor(next http.Handler, hosts ...string) http.Handler {
-	var names, origins []string
-	for _, h := range hosts {
-		if u, err := url.Parse(h); err == nil && strings.Contains(h, "://") && u.Host != "" {
-			names = append(names, u.Hostname())
-			origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
-			continue
-		}
-		names = append(names, h)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		// same-origin rather than no-referrer: the page's own form posts
-		// (sign-in, sign-out) then carry their real Origin, where
-		// no-referrer makes the browser send "Origin: null"; other sites
-		// still learn nothing, not even a sign-in link's code.
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if !loopbackHost(r.Host) && !knownHost(r.Host, names) {
-			writeJSON(w, http.StatusMisdirectedRequest, apitype.Error{Error: "this daemon does not answer to the host name " + r.Host})
-			return
-		}
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-		default:
-			if o := r.Header.Get("Origin"); o != "" && !sameOrigin(r, o) && !slices.Contains(origins, strings.ToLower(o)) {
-				writeJSON(w, http.StatusForbidden, apitype.Error{Error: "cross-origin request refused"})
-				return
-			}
-			if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-				writeJSON(w, http.StatusForbidden, apitype.Error{Error: "cross-site request refused"})
-				return
-			}
-			// The sign-in form and the sign-out button are plain form
-			// posts; the origin checks above keep other sites from posting
-			// them.
-			if r.Header.Get(RequestHeader) == "" && !formPath(r.URL.Path) {
-				writeJSON(w, http.StatusForbidden, apitype.Error{Error: "changes over HTTP need the " + RequestHeader + " header"})
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// sameOrigin reports whether origin is the one the request was made to.
-func sameOrigin(r *http.Request, origin string) bool {
-	scheme := "http://"
-	if r.TLS != nil {
-		scheme = "https://"
-	}
-	return strings.EqualFold(origin, scheme+r.Host)
-}
-
-// formPath reports whether path takes plain form posts, without
-// RequestHeader.
-func formPath(path string) bool {
-	return path == SignInPath || path == SignOutPath || path == LoginPath
-}
-
-// knownHost reports whether a Host header names one of hosts, with or
-// without a port.
-func knownHost(host string, hosts []string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	for _, k := range hosts {
-		if strings.EqualFold(host, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// loopbackHost reports whether a Host header names this machine's
-// loopback: localhost or a loopback address, with or without a port.
-func loopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// OpenWebPath reports whether the page serves path without a session.
+func OpenWebPath(path string) bool { return openWebPaths[path] }

@@ -19,6 +19,7 @@ import (
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // exitRateLimited is the exit status of `messenger alert` when the caller
@@ -304,7 +305,7 @@ Gotify's X-Gotify-Key). Restart the daemon after changing the file.`,
 			if !tokenName.MatchString(name) {
 				return &exitError{exitUsage, fmt.Errorf("token name %q: use 1 to 64 letters, digits, '-', '_' or '.'", name)}
 			}
-			token, hash, err := api.MakeToken()
+			token, hash, err := webauth.MakeToken()
 			if err != nil {
 				return err
 			}

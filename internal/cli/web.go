@@ -10,6 +10,7 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 func newWebCmd(g *globalFlags) *cobra.Command {
@@ -66,7 +67,7 @@ daemon to use it.`,
 			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 				return err
 			}
-			token, err := api.NewToken(cfg.DataDir)
+			token, err := webauth.NewToken(cfg.DataDir)
 			if err != nil {
 				return err
 			}

@@ -48,6 +48,7 @@ import (
 	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/rpc"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // userPollInterval is how often the logged-in users are re-read.
@@ -372,17 +373,17 @@ func (d *daemon) serveHTTP() error {
 	rules := &access.Rules{Accounts: access.NewAccounts(cfg.Access), Names: d.table}
 	// The users' API tokens are managed on the socket whether or not
 	// the HTTP listener, where they are used, is on.
-	tokens, err := api.OpenTokens(cfg.DataDir)
+	tokens, err := webauth.OpenTokens(cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	web := &api.Web{Accounts: rules.Accounts, Tokens: tokens, SessionTTL: cfg.Web.SessionTTL.Duration, Log: log}
+	web := &webauth.Web{Accounts: rules.Accounts, Tokens: tokens, SessionTTL: cfg.Web.SessionTTL.Duration, Log: log}
 	if d.ln.http != nil {
 		// Over HTTP every request but the health answer needs a credential
 		// bound to an account: a web session, a user's API token or the
 		// admin web token, all known to web. Sign-in links point at the
 		// listener, or at the proxy in front of it.
-		if web.Admin, err = api.LoadAuth(cfg.DataDir); err != nil && !errors.Is(err, api.ErrNoToken) {
+		if web.Admin, err = webauth.LoadAuth(cfg.DataDir); err != nil && !errors.Is(err, webauth.ErrNoToken) {
 			return err
 		}
 		web.BaseURL = cfg.Web.ExternalURL

@@ -20,6 +20,7 @@ import (
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // memStore is the store as subscriptions read it: the inbox (unread and
@@ -90,7 +91,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	tokens, err := api.OpenTokens(t.TempDir())
+	tokens, err := webauth.OpenTokens(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func newFixture(t *testing.T) *fixture {
 			io.WriteString(w, "next "+r.Method+" "+r.URL.Path)
 		}),
 		Store: f.st, Events: f.hub, Rules: rules, Done: done,
-		Credentials: &api.Web{Accounts: accounts, Tokens: tokens},
+		Credentials: &webauth.Web{Accounts: accounts, Tokens: tokens},
 		Now:         func() time.Time { return t0.Add(time.Hour) },
 	}
 	f.srv = httptest.NewServer(f.h)

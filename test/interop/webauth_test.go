@@ -21,6 +21,7 @@ import (
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/webauth"
 )
 
 // testLogin is a login for the test's own account, unique to this
@@ -122,7 +123,7 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 	resp, page := do("GET", strings.TrimPrefix(link, base), nil)
 	var session *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == api.SessionCookie {
+		if c.Name == webauth.SessionCookie {
 			session = c
 		}
 	}
@@ -147,7 +148,7 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 		t.Errorf("alice's link a second time: %d %v", resp.StatusCode, resp.Cookies())
 	}
 	// Sign-out ends the session.
-	if resp, _ := do("POST", api.SignOutPath, map[string]string{"Origin": base}, session); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := do("POST", webauth.SignOutPath, map[string]string{"Origin": base}, session); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("sign-out: %d", resp.StatusCode)
 	}
 	if resp, _ := do("GET", "/v1/messages", nil, session); resp.StatusCode != http.StatusUnauthorized {
@@ -200,11 +201,11 @@ func TestWebSessionsAndTokensAsLocalUsers(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info.Name != "x" || info.User != alice.login || info.LastUsed == nil || strings.Contains(out, token) {
 		t.Errorf("alice's token list: %d %q %s", code, out, stderr)
 	}
-	b, err := os.ReadFile(filepath.Join(d.dataDir, api.TokensFileName))
+	b, err := os.ReadFile(filepath.Join(d.dataDir, webauth.TokensFileName))
 	if err != nil || strings.Contains(string(b), token) {
 		t.Errorf("token file: %v, or it holds the token", err)
 	}
-	if fi, err := os.Stat(filepath.Join(d.dataDir, api.TokensFileName)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(d.dataDir, webauth.TokensFileName)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file mode: %v %v", fi.Mode(), err)
 	}
 	if _, stderr, code := d.cliAs(alice, "token", "revoke", "x"); code != 0 {

@@ -1,4 +1,4 @@
-package api
+package webauth
 
 import (
 	"crypto/sha256"
@@ -57,6 +57,10 @@ var (
 	ErrNoSuchToken = errors.New("no such token")
 )
 
+// ErrBadTokenName is a token name that is not 1 to 64 letters, digits,
+// '-', '_' or '.'.
+var ErrBadTokenName = errors.New("use 1 to 64 letters, digits, '-', '_' or '.'")
+
 var tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Tokens are the users' API tokens, kept in a file of the data
@@ -102,7 +106,7 @@ func OpenTokens(dataDir string) (*Tokens, error) {
 // with the token, which is not kept.
 func (t *Tokens) Create(c access.Caller, name string) (apitype.NewTokenResponse, error) {
 	if !tokenNameRE.MatchString(name) {
-		return apitype.NewTokenResponse{}, fmt.Errorf("token name %q: use 1 to 64 letters, digits, '-', '_' or '.'", name)
+		return apitype.NewTokenResponse{}, fmt.Errorf("token name %q: %w", name, ErrBadTokenName)
 	}
 	token, hash, err := MakeToken()
 	if err != nil {

@@ -1,4 +1,4 @@
-package api
+package webauth
 
 import (
 	"net/http"

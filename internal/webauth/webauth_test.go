@@ -1,4 +1,4 @@
-package api
+package webauth
 
 import (
 	"encoding/base64"
@@ -56,7 +56,7 @@ func webHandler(w *Web, hosts ...string) http.Handler {
 		rw.WriteHeader(http.StatusTeapot)
 		io.WriteString(rw, c.Login+" "+c.Via)
 	})
-	return GuardFor(w.Wrap(inner), hosts...)
+	return GuardFor(w.Wrap(inner, nil), hosts...)
 }
 
 func hit(h http.Handler, method, target string, hdr map[string]string, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {

@@ -1,9 +1,10 @@
-package api
+package webauth
 
 import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html"
 	"log/slog"
@@ -226,7 +227,9 @@ func (w *Web) setSession(rw http.ResponseWriter, r *http.Request, id string) {
 // (the web page) only requests with a credential; others are sent to the
 // sign-in page. The stylesheet is open, as the sign-in page uses it, and
 // so are the manifest and icons (openWebPaths).
-func (w *Web) Wrap(next http.Handler) http.Handler {
+//
+// open says which paths the page may serve without a session.
+func (w *Web) Wrap(next http.Handler, open func(path string) bool) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SignInPath, LoginPath:
@@ -236,7 +239,7 @@ func (w *Web) Wrap(next http.Handler) http.Handler {
 			w.signOut(rw, r)
 			return
 		}
-		if openWebPaths[r.URL.Path] {
+		if open != nil && open(r.URL.Path) {
 			next.ServeHTTP(rw, r)
 			return
 		}
@@ -333,4 +336,11 @@ func (w *Web) signOut(rw http.ResponseWriter, r *http.Request) {
 	http.SetCookie(rw, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: w.secure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(rw, r, SignInPath, http.StatusSeeOther)
+}
+
+// writeError answers with the API's JSON error body.
+func writeError(rw http.ResponseWriter, code int, err error) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(code)
+	json.NewEncoder(rw).Encode(apitype.Error{Error: err.Error()})
 }
