@@ -61,7 +61,7 @@ type Server struct {
 	Status func() apitype.Status
 	// Events, when set, serves GET /v1/events and hears of reads and
 	// deletions.
-	Events *Hub
+	Events *EventBus
 	// Alerts, when set, serves POST /v1/alerts.
 	Alerts Alerter
 	// Sent and HubLink, when the NATS hub is on, serve GET /v1/sent and

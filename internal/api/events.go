@@ -39,12 +39,12 @@ type Event struct {
 	released bool
 }
 
-// hubRing is how many recent events the hub keeps. A client of the stream
+// busRing is how many recent events the hub keeps. A client of the stream
 // that falls further behind is told (EventLagged) and reads the messages
 // it missed from the store, so a flood costs it latency, never messages.
-const hubRing = 4096
+const busRing = 4096
 
-// Hub fans changes out to the clients of the event stream. Messages come
+// EventBus fans changes out to the clients of the event stream. Messages come
 // from the store's writer (Committed), in commit order, so that every
 // stream sends each message once and in id order; the per-request paths
 // of the pipeline finish in any order and would skip some.
@@ -52,9 +52,9 @@ const hubRing = 4096
 // The hub is a ring every stream reads at its own pace, not a queue per
 // stream: publishing never waits for a stream, and a slow stream only
 // loses its place in the ring, which it finds again in the store.
-type Hub struct {
+type EventBus struct {
 	mu     sync.Mutex
-	ring   []Event       // event seq s is ring[s%hubRing], for s in [next-hubRing, next)
+	ring   []Event       // event seq s is ring[s%busRing], for s in [next-busRing, next)
 	next   uint64        // seq of the next event
 	head   int64         // highest message id committed
 	wake   chan struct{} // closed, and replaced, when an event arrives or the hub closes
@@ -66,15 +66,15 @@ type Hub struct {
 	Dropped func(n int)
 }
 
-// NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{ring: make([]Event, hubRing), wake: make(chan struct{})} }
+// NewEventBus returns an empty bus.
+func NewEventBus() *EventBus { return &EventBus{ring: make([]Event, busRing), wake: make(chan struct{})} }
 
 // Name is the hub's label in the sink metrics.
-func (h *Hub) Name() string { return "events" }
+func (h *EventBus) Name() string { return "events" }
 
 // StartAt tells the hub the highest message id stored before it started,
 // where a stream that asks for no replay begins.
-func (h *Hub) StartAt(id int64) {
+func (h *EventBus) StartAt(id int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.head = max(h.head, id)
@@ -83,7 +83,7 @@ func (h *Hub) StartAt(id int64) {
 // Committed publishes the messages of one store commit, in id order; it is
 // the store's OnStored. Quarantined messages are stored but not shown, so
 // they are not published.
-func (h *Hub) Committed(ms []message.Message) {
+func (h *EventBus) Committed(ms []message.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range ms {
@@ -98,12 +98,12 @@ func (h *Hub) Committed(ms []message.Message) {
 
 // Show publishes a message shown again under its old id, one released
 // from the quarantine; new messages come through Committed.
-func (h *Hub) Show(m message.Message) {
+func (h *EventBus) Show(m message.Message) {
 	h.Publish(Event{Kind: EventMessage, ID: m.ID, Message: &m, released: true})
 }
 
 // Publish hands e to every stream without waiting for any.
-func (h *Hub) Publish(e Event) {
+func (h *EventBus) Publish(e Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.append(e)
@@ -111,23 +111,23 @@ func (h *Hub) Publish(e Event) {
 }
 
 // append adds e to the ring; h.mu is held.
-func (h *Hub) append(e Event) {
+func (h *EventBus) append(e Event) {
 	if h.closed {
 		return
 	}
-	h.ring[h.next%hubRing] = e
+	h.ring[h.next%busRing] = e
 	h.next++
 }
 
 // wakeUp tells every waiting stream that something changed; h.mu is held.
-func (h *Hub) wakeUp() {
+func (h *EventBus) wakeUp() {
 	close(h.wake)
 	h.wake = make(chan struct{})
 }
 
 // Close ends every stream once it has sent what was published, so that
 // the HTTP servers can shut down.
-func (h *Hub) Close() {
+func (h *EventBus) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.closed {
@@ -137,7 +137,7 @@ func (h *Hub) Close() {
 }
 
 // subscribers tells how many streams follow the hub.
-func (h *Hub) subscribers() int {
+func (h *EventBus) subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.subs
@@ -145,13 +145,13 @@ func (h *Hub) subscribers() int {
 
 // subscription is one stream's place in the hub.
 type subscription struct {
-	h    *Hub
+	h    *EventBus
 	next uint64 // seq of the next event to read
 }
 
 // subscribe starts a stream at the next event; head is the highest
 // message id committed before it.
-func (h *Hub) subscribe() (sub *subscription, head int64) {
+func (h *EventBus) subscribe() (sub *subscription, head int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.subs++
@@ -174,13 +174,13 @@ func (s *subscription) take(buf []Event) (evs []Event, missed uint64, wake <-cha
 	h := s.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.next-s.next > hubRing {
-		missed = h.next - hubRing - s.next
+	if h.next-s.next > busRing {
+		missed = h.next - busRing - s.next
 		s.next = h.next
 		return buf, missed, nil, false
 	}
 	for s.next < h.next && len(buf) < cap(buf) {
-		buf = append(buf, h.ring[s.next%hubRing])
+		buf = append(buf, h.ring[s.next%busRing])
 		s.next++
 	}
 	return buf, 0, h.wake, h.closed

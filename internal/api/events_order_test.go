@@ -146,10 +146,10 @@ func (quarantineSome) Decide(m *message.Message) policy.Verdict {
 
 // serveOrdered serves the event stream over a store whose writer feeds
 // the hub, as the daemon does.
-func serveOrdered(t *testing.T) (*Client, *store.Store, *Hub) {
+func serveOrdered(t *testing.T) (*Client, *store.Store, *EventBus) {
 	t.Helper()
 	dir := t.TempDir()
-	hub := NewHub()
+	hub := NewEventBus()
 	st, err := store.Open(context.Background(), dir, store.Options{OnStored: hub.Committed})
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +290,7 @@ func TestEventStreamLaggingCatchesUpFromStore(t *testing.T) {
 	// Enough text that the socket's buffers fill long before the ring
 	// wraps: the stream cannot have kept up.
 	pad := strings.Repeat("z", 300)
-	n := 3 * hubRing
+	n := 3 * busRing
 	ms := make([]message.Message, n)
 	ptrs := make([]*message.Message, n)
 	for i := range ms {

@@ -18,10 +18,10 @@ import (
 	"github.com/netsend/messenger/internal/webauth"
 )
 
-func serveEvents(t *testing.T) (*Client, *store.Store, *Hub) {
+func serveEvents(t *testing.T) (*Client, *store.Store, *EventBus) {
 	t.Helper()
 	dir := t.TempDir()
-	hub := NewHub()
+	hub := NewEventBus()
 	st, err := store.Open(context.Background(), dir, store.Options{OnStored: hub.Committed})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ type Follower struct{ sub *subscription }
 
 // Follow starts a stream at the next event; head is the highest message
 // id committed before it, where a stream that replays nothing begins.
-func (h *Hub) Follow() (f *Follower, head int64) {
+func (h *EventBus) Follow() (f *Follower, head int64) {
 	sub, head := h.subscribe()
 	return &Follower{sub: sub}, head
 }

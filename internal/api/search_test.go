@@ -43,7 +43,7 @@ func inboxServer(t *testing.T) (*Server, func(c access.Caller, method, target, b
 		}
 	}
 	rules := &access.Rules{Accounts: access.NewAccounts(access.DefaultConfig()), Names: owners{"ALICEPC": "alice", "BOBPC": "bob"}}
-	s := &Server{Store: st, Rules: rules, Events: NewHub(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s := &Server{Store: st, Rules: rules, Events: NewEventBus(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h := s.Handler()
 	return s, func(c access.Caller, method, target, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, target, strings.NewReader(body))

@@ -74,7 +74,7 @@ type daemon struct {
 	ln     *listeners
 	st     *store.Store
 	spam   *spamPolicy
-	events *api.Hub
+	events *api.EventBus
 	pl     *pipeline.Pipeline
 	g      *group
 
@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	// desktop agents follow, hears of messages from the store's writer
 	// rather than as a pipeline sink: the writer sees them in commit
 	// order, the pipeline's callers return in any order.
-	d.events = api.NewHub()
+	d.events = api.NewEventBus()
 	d.events.Dropped = func(n int) { d.met.SinkDropped.WithLabelValues(d.events.Name()).Add(float64(n)) }
 	d.st, err = store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: d.met.ObserveCommit, OnStored: d.events.Committed,
 		QuarantineMax: cfg.Policy.QuarantineMax})

@@ -35,7 +35,7 @@ type Store interface {
 type Handler struct {
 	Next        http.Handler
 	Store       Store
-	Events      *api.Hub
+	Events      *api.EventBus
 	Rules       *access.Rules
 	Credentials api.Credentials
 	Log         *slog.Logger

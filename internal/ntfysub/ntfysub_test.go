@@ -83,7 +83,7 @@ type fixture struct {
 	h     *Handler
 	srv   *httptest.Server
 	st    *memStore
-	hub   *api.Hub
+	hub   *api.EventBus
 	token string // alice's
 	bobTk string
 	next  int64
@@ -97,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	accounts := access.NewAccounts(access.DefaultConfig())
 	rules := &access.Rules{Accounts: accounts, Names: owners{"ALICE": alice.Login, "OPS": alice.Login, "BOB": bob.Login}}
-	f := &fixture{st: &memStore{}, hub: api.NewHub()}
+	f := &fixture{st: &memStore{}, hub: api.NewEventBus()}
 	a, err := tokens.Create(alice, "phone")
 	if err != nil {
 		t.Fatal(err)
