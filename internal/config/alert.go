@@ -13,9 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/netsend/messenger/internal/config/setting"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/names"
-	"github.com/netsend/messenger/internal/policy"
 )
 
 // Alert configures the Alerter service: who is told of which
@@ -88,12 +88,12 @@ var ntfyTopic = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
 const maxSenderName = 15
 
 // check reports every problem of the [alert] table, each as a
-// *policy.FieldError so that the file's line can be found for it. cp
+// *setting.Error so that the file's line can be found for it. cp
 // checks recipient names; nil skips them (the code page is wrong itself).
 func (a *Alert) check(cp *message.CodePage) error {
 	var errs []error
 	bad := func(table string, index int, name, key, format string, args ...any) {
-		errs = append(errs, &policy.FieldError{Table: table, Index: index, Name: name, Key: key, Err: fmt.Errorf(format, args...)})
+		errs = append(errs, &setting.Error{Table: table, Index: index, Name: name, Key: key, Err: fmt.Errorf(format, args...)})
 	}
 	if a.DedupWindow.Duration < 0 {
 		bad("alert", -1, "", "dedup_window", "%v is negative (0 switches de-duplication off)", a.DedupWindow)

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/netsend/messenger/internal/policy"
+	"github.com/netsend/messenger/internal/config/setting"
 )
 
 // Hub configures the NATS hub that links Messenger daemons: the embedded
@@ -76,11 +76,11 @@ func (c *Config) HubStoreDir() string { return filepath.Join(c.DataDir, "hub", "
 var hubSchemes = map[string]bool{"nats": true, "tls": true, "ws": true, "wss": true}
 
 // check reports every problem of the [hub] table, each as a
-// *policy.FieldError so that the file's line can be found for it.
+// *setting.Error so that the file's line can be found for it.
 func (h *Hub) check() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, &policy.FieldError{Table: "hub", Index: -1, Key: key, Err: fmt.Errorf(format, args...)})
+		errs = append(errs, &setting.Error{Table: "hub", Index: -1, Key: key, Err: fmt.Errorf(format, args...)})
 	}
 	for _, u := range h.URLs {
 		if err := checkHubURL(u); err != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/netsend/messenger/internal/policy"
+	"github.com/netsend/messenger/internal/config/setting"
 )
 
 // withLines names the file and line of every policy problem in err. The
@@ -15,7 +15,7 @@ import (
 func withLines(err error, data []byte, path string) error {
 	var errs []error
 	for _, e := range flatten(err) {
-		var fe *policy.FieldError
+		var fe *setting.Error
 		if errors.As(e, &fe) {
 			if line := lineOf(string(data), fe.Table, fe.Index, fe.Key); line > 0 {
 				errs = append(errs, fmt.Errorf("%s:%d: %w", path, line, e))

@@ -3,8 +3,9 @@ package policy
 import (
 	"strconv"
 
-	"github.com/BurntSushi/toml"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 
 	"github.com/netsend/messenger/internal/message"
 )

@@ -8,37 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netsend/messenger/internal/config/setting"
 	"github.com/netsend/messenger/internal/message"
 )
-
-// FieldError is a problem with one setting of the spec: Table is the
-// TOML table ("policy", "policy.rule", "policy.transports.smb"), Index
-// the position in an array of tables (-1 otherwise), Key the setting.
-// The configuration turns it into a file and line.
-type FieldError struct {
-	Table string
-	Index int
-	Name  string // the rule's name, when there is one
-	Key   string
-	Err   error
-}
-
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Table)
-	if e.Index >= 0 {
-		fmt.Fprintf(&b, "[%d]", e.Index)
-		if e.Name != "" {
-			fmt.Fprintf(&b, " (%q)", e.Name)
-		}
-	}
-	if e.Key != "" {
-		b.WriteString("." + e.Key)
-	}
-	return b.String() + ": " + e.Err.Error()
-}
-
-func (e *FieldError) Unwrap() error { return e.Err }
 
 // Options are what the policy takes from outside its own table.
 type Options struct {
@@ -65,11 +37,11 @@ var transportNames = []message.Transport{message.TransportSMB, message.Transport
 const transportList = "smb, mailslot, rpc, api, alert, hub"
 
 // Compile checks spec as a whole and builds the policy. Every problem
-// is reported, each as a *FieldError.
+// is reported, each as a *setting.Error.
 func Compile(spec Spec, o Options) (*Policy, error) {
 	var errs []error
 	bad := func(table string, index int, name, key, format string, args ...any) {
-		errs = append(errs, &FieldError{Table: table, Index: index, Name: name, Key: key, Err: fmt.Errorf(format, args...)})
+		errs = append(errs, &setting.Error{Table: table, Index: index, Name: name, Key: key, Err: fmt.Errorf(format, args...)})
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -131,7 +103,7 @@ func Compile(spec Spec, o Options) (*Policy, error) {
 	for i, rs := range spec.Rules {
 		r, err := compileRule(rs)
 		if err != nil {
-			errs = append(errs, &FieldError{Table: "policy.rule", Index: i, Name: rs.Name, Key: err.key, Err: err.err})
+			errs = append(errs, &setting.Error{Table: "policy.rule", Index: i, Name: rs.Name, Key: err.key, Err: err.err})
 			continue
 		}
 		if j, dup := seen[rs.Name]; dup {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/netsend/messenger/internal/config/setting"
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -304,7 +305,7 @@ func TestCompileErrors(t *testing.T) {
 			t.Fatalf("%q: %v", tc.spec, err)
 		}
 		_, err := Compile(spec, Options{})
-		var fe *FieldError
+		var fe *setting.Error
 		if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want one containing %q", tc.spec, err, tc.want)
 		}
