@@ -67,7 +67,9 @@ type EventBus struct {
 }
 
 // NewEventBus returns an empty bus.
-func NewEventBus() *EventBus { return &EventBus{ring: make([]Event, busRing), wake: make(chan struct{})} }
+func NewEventBus() *EventBus {
+	return &EventBus{ring: make([]Event, busRing), wake: make(chan struct{})}
+}
 
 // Name is the hub's label in the sink metrics.
 func (h *EventBus) Name() string { return "events" }
