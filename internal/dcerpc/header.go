@@ -40,31 +40,26 @@ const (
 	maxPacketType = TypeCancelAck
 )
 
+// packetTypeNames holds the name Wireshark gives each type, indexed by
+// the type.
+var packetTypeNames = [...]string{
+	TypeRequest:   "Request",
+	TypePing:      "Ping",
+	TypeResponse:  "Response",
+	TypeFault:     "Fault",
+	TypeWorking:   "Working",
+	TypeNocall:    "Nocall",
+	TypeReject:    "Reject",
+	TypeAck:       "Ack",
+	TypeClCancel:  "Cl_cancel",
+	TypeFack:      "Fack",
+	TypeCancelAck: "Cancel_ack",
+}
+
 // String returns the name Wireshark gives the type.
 func (t PacketType) String() string {
-	switch t {
-	case TypeRequest:
-		return "Request"
-	case TypePing:
-		return "Ping"
-	case TypeResponse:
-		return "Response"
-	case TypeFault:
-		return "Fault"
-	case TypeWorking:
-		return "Working"
-	case TypeNocall:
-		return "Nocall"
-	case TypeReject:
-		return "Reject"
-	case TypeAck:
-		return "Ack"
-	case TypeClCancel:
-		return "Cl_cancel"
-	case TypeFack:
-		return "Fack"
-	case TypeCancelAck:
-		return "Cancel_ack"
+	if int(t) < len(packetTypeNames) && packetTypeNames[t] != "" {
+		return packetTypeNames[t]
 	}
 	return fmt.Sprintf("PacketType(%d)", uint8(t))
 }

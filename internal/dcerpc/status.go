@@ -52,74 +52,45 @@ const (
 	NCAUnsupportedAuthnLevel Status = 0x1C00001D // nca_s_unsupported_authn_level
 )
 
-// name returns the symbol C706, lmerr.h or winerror.h gives the status.
-func (s Status) name() string {
-	switch s {
-	case StatusSuccess:
-		return "NERR_Success"
-	case StatusAccessDenied:
-		return "ERROR_ACCESS_DENIED"
-	case StatusNotSupported:
-		return "ERROR_NOT_SUPPORTED"
-	case StatusInvalidParameter:
-		return "ERROR_INVALID_PARAMETER"
-	case StatusNetworkError:
-		return "NERR_NetworkError"
-	case StatusNameNotFound:
-		return "NERR_NameNotFound"
-	case StatusGrpMsgProcessor:
-		return "NERR_GrpMsgProcessor"
-	case StatusPausedRemote:
-		return "NERR_PausedRemote"
-	case StatusBadReceive:
-		return "NERR_BadReceive"
-	case StatusNameInUse:
-		return "NERR_NameInUse"
-	case StatusNotLocalName:
-		return "NERR_NotLocalName"
-	case StatusTruncatedBroadcast:
-		return "NERR_TruncatedBroadcast"
-	case StatusDuplicateName:
-		return "NERR_DuplicateName"
-	case StatusBadStubData:
-		return "RPC_X_BAD_STUB_DATA"
-	case NCACommFailure:
-		return "nca_s_comm_failure"
-	case NCAOpRangeError:
-		return "nca_s_op_rng_error"
-	case NCAUnknownInterface:
-		return "nca_s_unk_if"
-	case NCAWrongBootTime:
-		return "nca_s_wrong_boot_time"
-	case NCAYouCrashed:
-		return "nca_s_you_crashed"
-	case NCAProtoError:
-		return "nca_s_proto_error"
-	case NCAOutArgsTooBig:
-		return "nca_s_out_args_too_big"
-	case NCAServerTooBusy:
-		return "nca_s_server_too_busy"
-	case NCAStringTooLong:
-		return "nca_s_fault_string_too_long"
-	case NCAUnsupportedType:
-		return "nca_s_unsupported_type"
-	case NCAInvalidBound:
-		return "nca_s_fault_invalid_bound"
-	case NCAVersionMismatch:
-		return "nca_s_rpc_version_mismatch"
-	case NCAUnspecReject:
-		return "nca_s_unspec_reject"
-	case NCAWhoAreYouFailed:
-		return "nca_s_who_are_you_failed"
-	case NCAManagerNotEntered:
-		return "nca_s_manager_not_entered"
-	case NCAFaultUnspec:
-		return "nca_s_fault_unspec"
-	case NCAUnsupportedAuthnLevel:
-		return "nca_s_unsupported_authn_level"
-	}
-	return ""
+// statusNames holds the symbol C706, lmerr.h or winerror.h gives each
+// status.
+var statusNames = map[Status]string{
+	StatusSuccess:            "NERR_Success",
+	StatusAccessDenied:       "ERROR_ACCESS_DENIED",
+	StatusNotSupported:       "ERROR_NOT_SUPPORTED",
+	StatusInvalidParameter:   "ERROR_INVALID_PARAMETER",
+	StatusNetworkError:       "NERR_NetworkError",
+	StatusNameNotFound:       "NERR_NameNotFound",
+	StatusGrpMsgProcessor:    "NERR_GrpMsgProcessor",
+	StatusPausedRemote:       "NERR_PausedRemote",
+	StatusBadReceive:         "NERR_BadReceive",
+	StatusNameInUse:          "NERR_NameInUse",
+	StatusNotLocalName:       "NERR_NotLocalName",
+	StatusTruncatedBroadcast: "NERR_TruncatedBroadcast",
+	StatusDuplicateName:      "NERR_DuplicateName",
+	StatusBadStubData:        "RPC_X_BAD_STUB_DATA",
+	NCACommFailure:           "nca_s_comm_failure",
+	NCAOpRangeError:          "nca_s_op_rng_error",
+	NCAUnknownInterface:      "nca_s_unk_if",
+	NCAWrongBootTime:         "nca_s_wrong_boot_time",
+	NCAYouCrashed:            "nca_s_you_crashed",
+	NCAProtoError:            "nca_s_proto_error",
+	NCAOutArgsTooBig:         "nca_s_out_args_too_big",
+	NCAServerTooBusy:         "nca_s_server_too_busy",
+	NCAStringTooLong:         "nca_s_fault_string_too_long",
+	NCAUnsupportedType:       "nca_s_unsupported_type",
+	NCAInvalidBound:          "nca_s_fault_invalid_bound",
+	NCAVersionMismatch:       "nca_s_rpc_version_mismatch",
+	NCAUnspecReject:          "nca_s_unspec_reject",
+	NCAWhoAreYouFailed:       "nca_s_who_are_you_failed",
+	NCAManagerNotEntered:     "nca_s_manager_not_entered",
+	NCAFaultUnspec:           "nca_s_fault_unspec",
+	NCAUnsupportedAuthnLevel: "nca_s_unsupported_authn_level",
 }
+
+// name returns the symbol C706, lmerr.h or winerror.h gives the status,
+// or "" for a status without one.
+func (s Status) name() string { return statusNames[s] }
 
 // String returns the symbolic name and the value, e.g. "nca_s_unk_if
 // (0x1c010003)", or the value alone.

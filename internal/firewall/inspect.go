@@ -104,20 +104,19 @@ func (f *Firewall) portSets(t *nftables.Table) (map[string][]portRange, error) {
 	return out, nil
 }
 
+// familyNames holds the name nft gives each table family.
+var familyNames = map[nftables.TableFamily]string{
+	nftables.TableFamilyINet:   "inet",
+	nftables.TableFamilyIPv4:   "ip",
+	nftables.TableFamilyIPv6:   "ip6",
+	nftables.TableFamilyARP:    "arp",
+	nftables.TableFamilyBridge: "bridge",
+	nftables.TableFamilyNetdev: "netdev",
+}
+
 func familyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyINet:
-		return "inet"
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	case nftables.TableFamilyARP:
-		return "arp"
-	case nftables.TableFamilyBridge:
-		return "bridge"
-	case nftables.TableFamilyNetdev:
-		return "netdev"
+	if name, ok := familyNames[f]; ok {
+		return name
 	}
 	return fmt.Sprintf("family%d", f)
 }

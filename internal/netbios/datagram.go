@@ -34,23 +34,22 @@ const (
 	DatagramNegativeQueryResponse DatagramType = 0x16
 )
 
+// datagramTypeNames holds the name RFC 1002 gives each type, indexed by
+// the type less DirectUniqueDatagram, the first.
+var datagramTypeNames = [...]string{
+	DirectUniqueDatagram - DirectUniqueDatagram:          "DIRECT_UNIQUE DATAGRAM",
+	DirectGroupDatagram - DirectUniqueDatagram:           "DIRECT_GROUP DATAGRAM",
+	BroadcastDatagram - DirectUniqueDatagram:             "BROADCAST DATAGRAM",
+	DatagramError - DirectUniqueDatagram:                 "DATAGRAM ERROR",
+	DatagramQueryRequest - DirectUniqueDatagram:          "DATAGRAM QUERY REQUEST",
+	DatagramPositiveQueryResponse - DirectUniqueDatagram: "DATAGRAM POSITIVE QUERY RESPONSE",
+	DatagramNegativeQueryResponse - DirectUniqueDatagram: "DATAGRAM NEGATIVE QUERY RESPONSE",
+}
+
 // String returns the name RFC 1002 gives the type.
 func (t DatagramType) String() string {
-	switch t {
-	case DirectUniqueDatagram:
-		return "DIRECT_UNIQUE DATAGRAM"
-	case DirectGroupDatagram:
-		return "DIRECT_GROUP DATAGRAM"
-	case BroadcastDatagram:
-		return "BROADCAST DATAGRAM"
-	case DatagramError:
-		return "DATAGRAM ERROR"
-	case DatagramQueryRequest:
-		return "DATAGRAM QUERY REQUEST"
-	case DatagramPositiveQueryResponse:
-		return "DATAGRAM POSITIVE QUERY RESPONSE"
-	case DatagramNegativeQueryResponse:
-		return "DATAGRAM NEGATIVE QUERY RESPONSE"
+	if i := int(t) - int(DirectUniqueDatagram); i >= 0 && i < len(datagramTypeNames) && datagramTypeNames[i] != "" {
+		return datagramTypeNames[i]
 	}
 	return fmt.Sprintf("DatagramType(0x%02X)", uint8(t))
 }

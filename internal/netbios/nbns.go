@@ -65,23 +65,22 @@ const (
 	OpcodeMultihomedRegistration Opcode = 15
 )
 
+// opcodeNames holds the name Wireshark gives each opcode, indexed by the
+// opcode; "" marks an unassigned one.
+var opcodeNames = [opcodeMax + 1]string{
+	OpcodeQuery:                  "Name query",
+	OpcodeRegistration:           "Registration",
+	OpcodeRelease:                "Release",
+	OpcodeWACK:                   "Wait for acknowledgment",
+	OpcodeRefresh:                "Refresh",
+	OpcodeRefreshAlt:             "Refresh (alternate opcode)",
+	OpcodeMultihomedRegistration: "Multi-homed registration",
+}
+
 // String returns the name Wireshark gives the opcode.
 func (o Opcode) String() string {
-	switch o {
-	case OpcodeQuery:
-		return "Name query"
-	case OpcodeRegistration:
-		return "Registration"
-	case OpcodeRelease:
-		return "Release"
-	case OpcodeWACK:
-		return "Wait for acknowledgment"
-	case OpcodeRefresh:
-		return "Refresh"
-	case OpcodeRefreshAlt:
-		return "Refresh (alternate opcode)"
-	case OpcodeMultihomedRegistration:
-		return "Multi-homed registration"
+	if int(o) < len(opcodeNames) && opcodeNames[o] != "" {
+		return opcodeNames[o]
 	}
 	return fmt.Sprintf("Opcode(%d)", uint8(o))
 }
@@ -101,25 +100,22 @@ const (
 	RCodeConflict RCode = 7 // CFT_ERR: a unique name is owned by more than one node
 )
 
+// rcodeNames holds RFC 1002's symbol for each code, indexed by the code.
+var rcodeNames = [...]string{
+	RCodeOK:       "OK",
+	RCodeFormErr:  "FMT_ERR",
+	RCodeServFail: "SRV_ERR",
+	RCodeNameErr:  "NAM_ERR",
+	RCodeNotImp:   "IMP_ERR",
+	RCodeRefused:  "RFS_ERR",
+	RCodeActive:   "ACT_ERR",
+	RCodeConflict: "CFT_ERR",
+}
+
 // String returns RFC 1002's symbol for the code.
 func (r RCode) String() string {
-	switch r {
-	case RCodeOK:
-		return "OK"
-	case RCodeFormErr:
-		return "FMT_ERR"
-	case RCodeServFail:
-		return "SRV_ERR"
-	case RCodeNameErr:
-		return "NAM_ERR"
-	case RCodeNotImp:
-		return "IMP_ERR"
-	case RCodeRefused:
-		return "RFS_ERR"
-	case RCodeActive:
-		return "ACT_ERR"
-	case RCodeConflict:
-		return "CFT_ERR"
+	if int(r) < len(rcodeNames) && rcodeNames[r] != "" {
+		return rcodeNames[r]
 	}
 	return fmt.Sprintf("RCode(%d)", uint8(r))
 }

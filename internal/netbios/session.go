@@ -30,21 +30,20 @@ const (
 	SessionKeepAlive        PacketType = 0x85
 )
 
+// packetTypeNames holds the name RFC 1002 gives each type.
+var packetTypeNames = map[PacketType]string{
+	SessionMessage:          "SESSION MESSAGE",
+	SessionRequest:          "SESSION REQUEST",
+	PositiveSessionResponse: "POSITIVE SESSION RESPONSE",
+	NegativeSessionResponse: "NEGATIVE SESSION RESPONSE",
+	RetargetSessionResponse: "RETARGET SESSION RESPONSE",
+	SessionKeepAlive:        "SESSION KEEP ALIVE",
+}
+
 // String returns the name RFC 1002 gives the type.
 func (t PacketType) String() string {
-	switch t {
-	case SessionMessage:
-		return "SESSION MESSAGE"
-	case SessionRequest:
-		return "SESSION REQUEST"
-	case PositiveSessionResponse:
-		return "POSITIVE SESSION RESPONSE"
-	case NegativeSessionResponse:
-		return "NEGATIVE SESSION RESPONSE"
-	case RetargetSessionResponse:
-		return "RETARGET SESSION RESPONSE"
-	case SessionKeepAlive:
-		return "SESSION KEEP ALIVE"
+	if name, ok := packetTypeNames[t]; ok {
+		return name
 	}
 	return fmt.Sprintf("PacketType(0x%02X)", uint8(t))
 }

@@ -39,29 +39,24 @@ const (
 	CommandSendTextMBMessage    Command = 0xD7
 )
 
+// commandNames holds the [MS-CIFS] name of each command.
+var commandNames = map[Command]string{
+	CommandTransaction:          "SMB_COM_TRANSACTION",
+	CommandNegotiate:            "SMB_COM_NEGOTIATE",
+	CommandSendMessage:          "SMB_COM_SEND_MESSAGE",
+	CommandSendBroadcastMessage: "SMB_COM_SEND_BROADCAST_MESSAGE",
+	CommandForwardUserName:      "SMB_COM_FORWARD_USER_NAME",
+	CommandCancelForward:        "SMB_COM_CANCEL_FORWARD",
+	CommandGetMachineName:       "SMB_COM_GET_MACHINE_NAME",
+	CommandSendStartMBMessage:   "SMB_COM_SEND_START_MB_MESSAGE",
+	CommandSendEndMBMessage:     "SMB_COM_SEND_END_MB_MESSAGE",
+	CommandSendTextMBMessage:    "SMB_COM_SEND_TEXT_MB_MESSAGE",
+}
+
 // String returns the [MS-CIFS] name of the command.
 func (c Command) String() string {
-	switch c {
-	case CommandTransaction:
-		return "SMB_COM_TRANSACTION"
-	case CommandNegotiate:
-		return "SMB_COM_NEGOTIATE"
-	case CommandSendMessage:
-		return "SMB_COM_SEND_MESSAGE"
-	case CommandSendBroadcastMessage:
-		return "SMB_COM_SEND_BROADCAST_MESSAGE"
-	case CommandForwardUserName:
-		return "SMB_COM_FORWARD_USER_NAME"
-	case CommandCancelForward:
-		return "SMB_COM_CANCEL_FORWARD"
-	case CommandGetMachineName:
-		return "SMB_COM_GET_MACHINE_NAME"
-	case CommandSendStartMBMessage:
-		return "SMB_COM_SEND_START_MB_MESSAGE"
-	case CommandSendEndMBMessage:
-		return "SMB_COM_SEND_END_MB_MESSAGE"
-	case CommandSendTextMBMessage:
-		return "SMB_COM_SEND_TEXT_MB_MESSAGE"
+	if name, ok := commandNames[c]; ok {
+		return name
 	}
 	return fmt.Sprintf("Command(0x%02X)", uint8(c))
 }

@@ -27,29 +27,24 @@ const (
 	StatusSMBBadCommand Status = 0x00160002 // ERRSRV/22
 )
 
+// statusNames holds the [MS-ERREF] name of each status.
+var statusNames = map[Status]string{
+	StatusSuccess:               "STATUS_SUCCESS",
+	StatusNotImplemented:        "STATUS_NOT_IMPLEMENTED",
+	StatusInvalidParameter:      "STATUS_INVALID_PARAMETER",
+	StatusInsufficientResources: "STATUS_INSUFFICIENT_RESOURCES",
+	StatusNotSupported:          "STATUS_NOT_SUPPORTED",
+	StatusTooManyNames:          "STATUS_TOO_MANY_NAMES",
+	StatusSharingPaused:         "STATUS_SHARING_PAUSED",
+	StatusRequestNotAccepted:    "STATUS_REQUEST_NOT_ACCEPTED",
+	StatusInvalidSMB:            "STATUS_INVALID_SMB",
+	StatusSMBBadCommand:         "STATUS_SMB_BAD_COMMAND",
+}
+
 // String returns the [MS-ERREF] name of the status, or its hex value.
 func (s Status) String() string {
-	switch s {
-	case StatusSuccess:
-		return "STATUS_SUCCESS"
-	case StatusNotImplemented:
-		return "STATUS_NOT_IMPLEMENTED"
-	case StatusInvalidParameter:
-		return "STATUS_INVALID_PARAMETER"
-	case StatusInsufficientResources:
-		return "STATUS_INSUFFICIENT_RESOURCES"
-	case StatusNotSupported:
-		return "STATUS_NOT_SUPPORTED"
-	case StatusTooManyNames:
-		return "STATUS_TOO_MANY_NAMES"
-	case StatusSharingPaused:
-		return "STATUS_SHARING_PAUSED"
-	case StatusRequestNotAccepted:
-		return "STATUS_REQUEST_NOT_ACCEPTED"
-	case StatusInvalidSMB:
-		return "STATUS_INVALID_SMB"
-	case StatusSMBBadCommand:
-		return "STATUS_SMB_BAD_COMMAND"
+	if name, ok := statusNames[s]; ok {
+		return name
 	}
 	return fmt.Sprintf("0x%08X", uint32(s))
 }
