@@ -136,13 +136,28 @@ func TestAlertCallers(t *testing.T) {
 			t.Fatalf("flood alert %d: exit %d, stderr %q; want 0 or 6", i, r.code, r.stderr)
 		}
 	}
-	// The first ONBATT took one token; the runs take a few seconds, in
-	// which the bucket gains little back.
-	if codes[6] < 70-rateLimit-5 || codes[0] < rateLimit-1 {
+	// The first ONBATT took one token; the bucket gains one back every
+	// 60/rateLimit seconds, which a loaded machine's slow runs may see,
+	// so only the shape is asserted: the burst delivered, most refused.
+	if codes[6] < 30 || codes[0] < rateLimit-1 {
 		t.Errorf("flood exit statuses %v; want about %d delivered and the rest rate limited", codes, rateLimit-1)
 	}
-	if r := upsmon(&nut); r.code != 6 || !strings.Contains(r.stderr, "rate limit") {
-		t.Errorf("NOTIFYCMD as %s after its flood: exit %d, stderr %q; want 6", nut.login, r.code, r.stderr)
+	// Its own next ONBATT is rate limited too; a token regained since is
+	// spent by one more flood alert first.
+	limited := false
+	for try := 0; try < 10 && !limited; try++ {
+		r := upsmon(&nut)
+		if r.code == 6 && strings.Contains(r.stderr, "rate limit") {
+			limited = true
+			break
+		}
+		if r.code != 0 {
+			t.Fatalf("NOTIFYCMD as %s after its flood: exit %d, stderr %q; want 6 (or 0 with a regained token)", nut.login, r.code, r.stderr)
+		}
+		runAs(t, &nut, []string{dataEnv}, nil, bin, "alert", "--source", "nut", "--severity", "warning", "one more")
+	}
+	if !limited {
+		t.Errorf("NOTIFYCMD as %s after its flood was never rate limited", nut.login)
 	}
 
 	// Root's ONBATT from NUT, the same alert the flooding account raised
