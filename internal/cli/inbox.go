@@ -196,8 +196,9 @@ func newDeleteCmd(g *globalFlags) *cobra.Command {
 			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
 				for _, id := range ids {
 					if err := c.Delete(ctx, id); err != nil {
-						return err
+						return plainError(err)
 					}
+					fmt.Fprintf(cmd.OutOrStdout(), "Message %d deleted.\n", id)
 				}
 				return nil
 			})
