@@ -40,45 +40,42 @@ unblock", "spam untrust"). "spam reload" puts the configuration file's
 }
 
 func newSpamListCmd(g *globalFlags) *cobra.Command {
-	var asJSON bool
-	var limit int
+	var lf listFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the quarantine, oldest first",
 		Long: `List the messages the policy held back, oldest first, with the rule that
 fired. With --json, one JSON object per line: id, from, to, text, time,
-transport, source, state, rule and explanation.`,
+transport, source, state, rule and explanation. --limit N lists the newest
+N; --grep, --from, --to and --since filter as in "messenger inbox".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
-				msgs, err := c.Spam(ctx, limit)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSONLines(cmd.OutOrStdout(), msgs)
-				}
-				return writeSpamTable(cmd.OutOrStdout(), msgs)
-			})
+			q, err := lf.query(message.StateQuarantined, time.Now())
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			lw := newListWriter(w, lf.asJSON, "ID\tRULE\tTIME\tTRANSPORT\tSOURCE\tFROM\tTO\tTEXT", writeSpamRow)
+			if _, err := listMessages(cmd.Context(), c, q, lf.limit, lw, nil); err != nil {
+				return daemonError(err, g.dataDirHint())
+			}
+			if lw.n == 0 && !lf.asJSON {
+				_, err = fmt.Fprintln(w, "The quarantine is empty.")
+			}
+			return err
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message per line, every field")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many messages (0 = all)")
+	lf.add(cmd)
 	return cmd
 }
 
-func writeSpamTable(w io.Writer, msgs []message.Message) error {
-	if len(msgs) == 0 {
-		_, err := fmt.Fprintln(w, "The quarantine is empty.")
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRULE\tTIME\tTRANSPORT\tSOURCE\tFROM\tTO\tTEXT")
-	for _, m := range msgs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Rule, m.Time.Local().Format("2006-01-02 15:04:05"),
-			m.Transport, popup.OneLine(m.Source), popup.OneLine(m.From), popup.OneLine(m.To), summary(m.Text, 40))
-	}
-	return tw.Flush()
+func writeSpamRow(tw io.Writer, m message.Message) {
+	fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Rule, m.Time.Local().Format("2006-01-02 15:04:05"),
+		m.Transport, popup.OneLine(m.Source), popup.OneLine(m.From), popup.OneLine(m.To), summary(m.Text, 40))
 }
 
 func newSpamExplainCmd(g *globalFlags) *cobra.Command {

@@ -33,6 +33,12 @@ type ListOptions struct {
 	// any case, as SQLite's LIKE compares them); % and _ in it are
 	// literal.
 	Text string
+	// Sender and Recipient, when not empty, keep only messages from or
+	// to that name, compared without regard to ASCII case (names are
+	// typed by people; NetBIOS names are upper case on the wire).
+	Sender, Recipient string
+	// Since, when not zero, keeps only messages received at or after it.
+	Since time.Time
 }
 
 // Get returns the message with id, or an error wrapping ErrNotFound.
@@ -87,6 +93,15 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 		query += ` AND (text LIKE ? ESCAPE '\' OR sender LIKE ? ESCAPE '\' OR recipient LIKE ? ESCAPE '\'` +
 			` OR alert_source LIKE ? ESCAPE '\' OR alert_title LIKE ? ESCAPE '\')`
 		args = append(args, pat, pat, pat, pat, pat)
+	}
+	if opt.Sender != "" {
+		query, args = query+` AND sender = ? COLLATE NOCASE`, append(args, opt.Sender)
+	}
+	if opt.Recipient != "" {
+		query, args = query+` AND recipient = ? COLLATE NOCASE`, append(args, opt.Recipient)
+	}
+	if !opt.Since.IsZero() {
+		query, args = query+` AND received >= ?`, append(args, opt.Since.UnixNano())
 	}
 	query, args = query+` AND id > ?`, append(args, opt.AfterID)
 	if opt.BeforeID > 0 {
