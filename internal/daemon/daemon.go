@@ -181,6 +181,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 			err = cerr
 		}
 	}()
+	keep, err := store.ParseKeep(cfg.Store.Keep)
+	if err != nil {
+		return fmt.Errorf("config: [store] %w", err)
+	}
+	go st.RunRetention(ctx, store.Retention{Keep: keep, MaxMessages: cfg.Store.MaxMessages})
 	lastID, err := st.LastID(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the last message id: %w", err)

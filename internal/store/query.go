@@ -12,7 +12,7 @@ import (
 )
 
 const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule, explanation,
-	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified, local_user FROM messages`
+	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified, local_user, sent_at FROM messages`
 
 // ListOptions select messages for List.
 type ListOptions struct {
@@ -239,9 +239,10 @@ func scanMessage(sc scanner) (message.Message, error) {
 		a         message.Alert
 		severity  string
 		status    string
+		sent      int64
 	)
 	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule, &m.Explanation,
-		&a.Source, &severity, &status, &a.Title, &a.Key, &m.HubID, &m.Verified, &m.LocalUser); err != nil {
+		&a.Source, &severity, &status, &a.Title, &a.Key, &m.HubID, &m.Verified, &m.LocalUser, &sent); err != nil {
 		return message.Message{}, err
 	}
 	// Every alert has a source (ValidateAlert insists), so an empty one
@@ -251,6 +252,10 @@ func scanMessage(sc scanner) (message.Message, error) {
 		m.Alert = &a
 	}
 	m.Time = time.Unix(0, received).UTC()
+	if sent != 0 {
+		t := time.Unix(0, sent).UTC()
+		m.SentAt = &t
+	}
 	m.Transport = message.Transport(transport)
 	m.State = message.State(state)
 	return m, nil

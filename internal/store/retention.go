@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Retention prunes old READ messages: unread and quarantined ones are
+// never pruned (nobody has seen them yet, or an admin must decide).
+type Retention struct {
+	// Keep deletes read messages received longer ago than this; 0 keeps
+	// them.
+	Keep time.Duration
+	// MaxMessages deletes the oldest read messages while the inbox
+	// (unread and read) holds more than this; 0 means no cap.
+	MaxMessages int
+}
+
+// PruneEvery is how often the store applies its Retention: often enough
+// that an inbox never runs far past its cap, rarely enough to cost
+// nothing.
+const PruneEvery = time.Hour
+
+// ParseKeep reads a retention age: a Go duration ("36h") or whole days
+// or weeks ("90d", "2w"), as the configuration's [store] keep says it.
+func ParseKeep(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	unit := time.Duration(0)
+	switch {
+	case strings.HasSuffix(s, "d"):
+		unit = 24 * time.Hour
+	case strings.HasSuffix(s, "w"):
+		unit = 7 * 24 * time.Hour
+	}
+	if unit != 0 {
+		n, err := strconv.Atoi(s[:len(s)-1])
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("keep %q is not a duration like 90d, 2w or 36h", s)
+		}
+		return time.Duration(n) * unit, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("keep %q is not a duration like 90d, 2w or 36h", s)
+	}
+	return d, nil
+}
+
+// Prune applies r now and returns how many messages it deleted.
+func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, error) {
+	if s.closed() {
+		return 0, ErrClosed
+	}
+	var n int64
+	if r.Keep > 0 {
+		res, err := s.wdb.ExecContext(ctx, `DELETE FROM messages WHERE state = 'read' AND received < ?`, now.Add(-r.Keep).UnixNano())
+		if err != nil {
+			return n, fmt.Errorf("store: pruning read messages older than %s: %w", r.Keep, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	if r.MaxMessages > 0 {
+		// The oldest read ones go first (ids ascend with arrival), by the
+		// (state, id) index.
+		res, err := s.wdb.ExecContext(ctx, `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE state = 'read' ORDER BY id
+			LIMIT max(0, (SELECT count(*) FROM messages WHERE state IN ('unread', 'read')) - ?))`, r.MaxMessages)
+		if err != nil {
+			return n, fmt.Errorf("store: pruning read messages beyond %d: %w", r.MaxMessages, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+// RunRetention applies r at once and then every PruneEvery until ctx
+// ends or the store closes; a failure is logged and tried again later.
+func (s *Store) RunRetention(ctx context.Context, r Retention) {
+	if r.Keep <= 0 && r.MaxMessages <= 0 {
+		return
+	}
+	t := time.NewTicker(PruneEvery)
+	defer t.Stop()
+	for {
+		n, err := s.Prune(ctx, r, time.Now())
+		switch {
+		case err != nil && !s.closed():
+			s.log.Warn("pruning old read messages", slog.Any("err", err))
+		case n > 0:
+			s.log.Info("pruned old read messages", slog.Int64("deleted", n), slog.Duration("keep", r.Keep), slog.Int("max_messages", r.MaxMessages))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+	}
+}
