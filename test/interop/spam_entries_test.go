@@ -121,6 +121,11 @@ func TestSpamReloadSaysWhat(t *testing.T) {
 		t.Errorf("delete: %v %q", err, out)
 	}
 
+	// --via to a name of this host: an error, not a silent local delivery.
+	if out, errOut, code := d.send("", "MSGHOST", "--via", "smb", "hi"); code != 2 || !strings.Contains(errOut, "name of this host") {
+		t.Errorf("send --via smb to our own name: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+
 	// A daemon on its embedded defaults: nothing to reload, and it says so.
 	bare := startDaemon(t, "")
 	cmd := exec.Command(binary, "--data-dir", bare.dataDir, "spam", "reload")
