@@ -320,7 +320,8 @@ message through the hub names the host the hub verified ("Message from bob
 }
 
 func newDeleteCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "delete ID...",
 		Short: "Delete messages from the inbox",
 		Args:  cobra.MinimumNArgs(1),
@@ -338,12 +339,20 @@ func newDeleteCmd(g *globalFlags) *cobra.Command {
 					if err := c.Delete(ctx, id); err != nil {
 						return plainError(err)
 					}
+					if asJSON {
+						if err := writeJSON(cmd.OutOrStdout(), map[string]any{"id": id, "deleted": true}); err != nil {
+							return err
+						}
+						continue
+					}
 					fmt.Fprintf(cmd.OutOrStdout(), "Message %d deleted.\n", id)
 				}
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id", "deleted": true} per message, one JSON object per line`)
+	return cmd
 }
 
 func newStatusCmd(g *globalFlags) *cobra.Command {

@@ -114,7 +114,8 @@ func newSpamExplainCmd(g *globalFlags) *cobra.Command {
 }
 
 func newSpamReleaseCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "release ID...",
 		Short: "Deliver quarantined messages now, as if the policy had let them through",
 		Args:  cobra.MinimumNArgs(1),
@@ -133,16 +134,25 @@ func newSpamReleaseCmd(g *globalFlags) *cobra.Command {
 					if err != nil {
 						return plainError(err)
 					}
+					if asJSON {
+						if err := writeJSON(cmd.OutOrStdout(), m); err != nil {
+							return err
+						}
+						continue
+					}
 					fmt.Fprintf(cmd.OutOrStdout(), "Message %d released: delivered to %s.\n", m.ID, popup.OneLine(m.To))
 				}
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print each released message as one JSON object per line")
+	return cmd
 }
 
 func newSpamEntryCmd(g *globalFlags, list, short string) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   list + " SENDER|CIDR",
 		Short: short,
 		Long: short + `. A CIDR (192.0.2.0/24), an address or "local" names a network;
@@ -156,11 +166,24 @@ and kept across restarts; refused if it contradicts the configuration
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), e)
+				}
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", e.List, e.Value)
 				return err
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"list", "value"} as one JSON object`)
+	return cmd
+}
+
+// writeJSON prints v as one JSON object on one line: every single answer
+// of every verb's --json.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func newSpamEntriesCmd(g *globalFlags) *cobra.Command {
@@ -214,7 +237,8 @@ origin and, for runtime entries, added.`,
 }
 
 func newSpamRemoveCmd(g *globalFlags, verb, list, short string) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   verb + " SENDER|CIDR",
 		Short: short,
 		Long: short + `. Applied at once and kept across restarts. An entry of the
@@ -227,11 +251,16 @@ and run "messenger spam reload".`,
 				if err != nil {
 					return plainError(err)
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), e)
+				}
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s is no longer on the %s list.\n", e.Value, e.List)
 				return err
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"list", "value"} removed as one JSON object`)
+	return cmd
 }
 
 // plainError drops the client's "not found: " and "conflict: " from the
@@ -246,7 +275,8 @@ func plainError(err error) error {
 }
 
 func newSpamReloadCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "reload",
 		Short: "Put the configuration file's policy in force (as SIGHUP); a bad one changes nothing",
 		Long: `Put the daemon's configuration file's [policy] in force, as SIGHUP does; a
@@ -274,9 +304,14 @@ nothing to reload and says so (exit 1).`,
 				if err != nil {
 					return plainError(err)
 				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), out)
+				}
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "Policy reloaded from %s: %d rules in force.\n", out.Config, out.Rules)
 				return err
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"status", "config", "rules"} as one JSON object`)
+	return cmd
 }

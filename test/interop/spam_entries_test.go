@@ -72,8 +72,8 @@ func TestSpamEntriesUnblock(t *testing.T) {
 	if _, err := d.cli("spam", "unblock", "spammer"); err == nil || !strings.Contains(err.Error(), "configuration file "+conf) {
 		t.Errorf("unblock of a configuration entry: %v", err)
 	}
-	if _, err := d.cli("spam", "trust", "friend"); err != nil {
-		t.Fatal(err)
+	if out, err := d.cli("spam", "trust", "friend", "--json"); err != nil || out != `{"list":"trust","value":"FRIEND"}`+"\n" {
+		t.Fatalf("spam trust --json: %v %q", err, out)
 	}
 	if out, err := d.cli("spam", "untrust", "friend"); err != nil || !strings.Contains(out, "FRIEND is no longer on the trust list") {
 		t.Errorf("untrust: %v %q", err, out)
@@ -119,6 +119,9 @@ func TestSpamReloadSaysWhat(t *testing.T) {
 	}
 	if out, err := d.cli("delete", id); err != nil || out != "Message "+id+" deleted.\n" {
 		t.Errorf("delete: %v %q", err, out)
+	}
+	if out, err := d.cli("spam", "reload", "--json"); err != nil || out != `{"status":"reloaded","config":"`+conf+`","rules":1}`+"\n" {
+		t.Errorf("spam reload --json: %v %q", err, out)
 	}
 
 	// --via to a name of this host: an error, not a silent local delivery.
