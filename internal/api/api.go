@@ -80,6 +80,10 @@ type Server struct {
 	Tokens *webauth.Tokens
 }
 
+// MaxPage is the most messages GET /v1/messages answers at once: a limit
+// of 0 or above it gets this many, and the client pages on.
+const MaxPage = 1000
+
 // HealthPath answers without a credential: whether the daemon runs.
 const HealthPath = "/v1/health"
 
@@ -141,6 +145,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if err := searchQuery(q, &opt); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
+	}
+	// A page is bounded whatever was asked, so that neither side holds an
+	// inbox of any size at once; a client pages on with after (or before,
+	// newest first) from the last id it got.
+	if opt.Limit == 0 || opt.Limit > MaxPage {
+		opt.Limit = MaxPage
 	}
 	c := caller(r)
 	if opt.State == message.StateQuarantined && !s.admin(w, r, "list the quarantine") {

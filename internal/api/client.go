@@ -72,11 +72,15 @@ func (c *Client) Status(ctx context.Context) (apitype.Status, error) {
 	return s, err
 }
 
-// List returns stored messages in ascending id order.
+// List returns stored messages in ascending id order: all of them above
+// after when limit is 0, paging through the daemon's MaxPage. Lists of
+// any size should use ListEach, which holds a page at a time.
 func (c *Client) List(ctx context.Context, state message.State, after int64, limit int) ([]message.Message, error) {
-	q := pageValues(string(state), after, limit)
 	var msgs []message.Message
-	err := c.do(ctx, http.MethodGet, "/v1/messages?"+q.Encode(), &msgs)
+	err := c.ListEach(ctx, ListQuery{State: state, After: after, Limit: limit}, func(m message.Message) error {
+		msgs = append(msgs, m)
+		return nil
+	})
 	return msgs, err
 }
 

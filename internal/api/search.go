@@ -42,6 +42,26 @@ func searchQuery(q url.Values, opt *store.ListOptions) error {
 		}
 		opt.Text = v
 	}
+	// from and to are names, compared without regard to case; since a
+	// time (RFC 3339). Short, as the names they compare with.
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"from", &opt.Sender}, {"to", &opt.Recipient}} {
+		if v := q.Get(f.key); v != "" {
+			if len(v) > maxSearch {
+				return fmt.Errorf("%s is %d bytes long; at most %d", f.key, len(v), maxSearch)
+			}
+			*f.dst = v
+		}
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("since %q is not an RFC 3339 time", v)
+		}
+		opt.Since = t
+	}
 	switch v := q.Get("order"); v {
 	case "", "oldest":
 	case "newest":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
@@ -18,9 +19,26 @@ import (
 // old policy stays in force.
 var ErrPolicyRefused = errors.New("policy not changed")
 
+// ErrNoConfigFile answers a reload of a daemon that runs on its embedded
+// defaults: there is nothing to read again, and saying "reloaded" would
+// hide that the file the operator edited is not the daemon's.
+var ErrNoConfigFile = errors.New("the daemon runs on its embedded defaults and has no configuration file to reload")
+
+// ErrPolicyInConfig wraps the removal of an entry that the configuration
+// file holds: only the file changes it.
+var ErrPolicyInConfig = errors.New("policy entry from the configuration file")
+
 // Spam is the spam defence as the API changes it.
 type Spam interface {
-	Reload(ctx context.Context) error
+	// Reload puts the configuration file's policy in force; file, when
+	// set, must be the file the daemon reads.
+	Reload(ctx context.Context, file string) (apitype.PolicyReload, error)
+	// Entries lists the block and trust lists: the configuration file's
+	// and those added at run time.
+	Entries(ctx context.Context) ([]apitype.PolicyEntry, error)
+	// Remove takes a run-time entry off list ("block" or "trust") and
+	// returns it as it was matched.
+	Remove(ctx context.Context, list, value string) (string, error)
 	// Block and Trust add a sender name or a network (CIDR, address or
 	// "local") and return it as it will be matched.
 	Block(ctx context.Context, value string) (string, error)
@@ -35,6 +53,10 @@ func (s *Server) spamRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/spam/{id}/release", s.adminOnly("release quarantined messages", s.releaseSpam))
 	mux.HandleFunc("POST /v1/spam/block", s.adminOnly("block senders", s.addEntry("block")))
 	mux.HandleFunc("POST /v1/spam/trust", s.adminOnly("trust senders", s.addEntry("trust")))
+	mux.HandleFunc("GET /v1/spam/entries", s.adminOnly("list the block and trust lists", s.listEntries))
+	// {value...}: a CIDR has a slash in it.
+	mux.HandleFunc("DELETE /v1/spam/block/{value...}", s.adminOnly("unblock senders", s.removeEntry("block")))
+	mux.HandleFunc("DELETE /v1/spam/trust/{value...}", s.adminOnly("untrust senders", s.removeEntry("trust")))
 	mux.HandleFunc("POST /v1/policy/reload", s.adminOnly("reload the policy", s.reloadPolicy))
 }
 
@@ -114,15 +136,52 @@ func (s *Server) addEntry(list string) http.HandlerFunc {
 	}
 }
 
+func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) {
+	out, err := s.Spam.Entries(r.Context())
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	if out == nil {
+		out = []apitype.PolicyEntry{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) removeEntry(list string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.Spam.Remove(r.Context(), list, r.PathValue("value"))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			writeError(w, http.StatusNotFound, err)
+		case errors.Is(err, ErrPolicyInConfig):
+			writeError(w, http.StatusConflict, err)
+		case errors.Is(err, ErrPolicyRefused):
+			writeError(w, http.StatusBadRequest, err)
+		case err != nil:
+			s.internal(w, err)
+		default:
+			writeJSON(w, http.StatusOK, apitype.PolicyEntryResponse{List: list, Value: v})
+		}
+	}
+}
+
 func (s *Server) reloadPolicy(w http.ResponseWriter, r *http.Request) {
-	err := s.Spam.Reload(r.Context())
+	var req apitype.PolicyReloadRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("body must be empty or JSON like {\"config\": \"/etc/messenger/messenger.toml\"}: %w", err))
+		return
+	}
+	out, err := s.Spam.Reload(r.Context(), req.Config)
 	switch {
+	case errors.Is(err, ErrNoConfigFile):
+		writeError(w, http.StatusConflict, err)
 	case errors.Is(err, ErrPolicyRefused):
 		writeError(w, http.StatusBadRequest, err)
 	case err != nil:
 		s.internal(w, err)
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 
@@ -153,7 +212,24 @@ func (c *Client) AddPolicyEntry(ctx context.Context, list, value string) (apityp
 	return out, err
 }
 
-// ReloadPolicy makes the daemon read its configuration file's policy again.
-func (c *Client) ReloadPolicy(ctx context.Context) error {
-	return c.send(ctx, http.MethodPost, "/v1/policy/reload", nil, nil)
+// ReloadPolicy makes the daemon read its configuration file's policy
+// again; file, when set, must be the file the daemon reads.
+func (c *Client) ReloadPolicy(ctx context.Context, file string) (apitype.PolicyReload, error) {
+	var out apitype.PolicyReload
+	err := c.send(ctx, http.MethodPost, "/v1/policy/reload", apitype.PolicyReloadRequest{Config: file}, &out)
+	return out, err
+}
+
+// PolicyEntries lists the block and trust lists.
+func (c *Client) PolicyEntries(ctx context.Context) ([]apitype.PolicyEntry, error) {
+	var out []apitype.PolicyEntry
+	err := c.do(ctx, http.MethodGet, "/v1/spam/entries", &out)
+	return out, err
+}
+
+// RemovePolicyEntry takes a run-time entry off list ("block" or "trust").
+func (c *Client) RemovePolicyEntry(ctx context.Context, list, value string) (apitype.PolicyEntryResponse, error) {
+	var out apitype.PolicyEntryResponse
+	err := c.do(ctx, http.MethodDelete, "/v1/spam/"+list+"/"+url.PathEscape(value), &out)
+	return out, err
 }

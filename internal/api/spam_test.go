@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
 )
@@ -24,7 +25,35 @@ type fakeSpam struct {
 	shown     []int64
 }
 
-func (f *fakeSpam) Reload(context.Context) error { return f.reloadErr }
+func (f *fakeSpam) Reload(_ context.Context, file string) (apitype.PolicyReload, error) {
+	if file != "" && file != "/etc/m.toml" {
+		return apitype.PolicyReload{}, fmt.Errorf("%w: not the daemon's file", ErrPolicyRefused)
+	}
+	return apitype.PolicyReload{Status: "reloaded", Config: "/etc/m.toml", Rules: 2}, f.reloadErr
+}
+
+// Entries lists one configuration entry, then what was added.
+func (f *fakeSpam) Entries(context.Context) ([]apitype.PolicyEntry, error) {
+	out := []apitype.PolicyEntry{{List: "block", Value: "CONFIGGED", Origin: apitype.OriginConfig}}
+	for _, a := range f.added {
+		list, v, _ := strings.Cut(a, ":")
+		out = append(out, apitype.PolicyEntry{List: list, Value: v, Origin: apitype.OriginRuntime})
+	}
+	return out, nil
+}
+
+func (f *fakeSpam) Remove(_ context.Context, list, v string) (string, error) {
+	if v == "CONFIGGED" {
+		return "", fmt.Errorf("%w: CONFIGGED is in m.toml", ErrPolicyInConfig)
+	}
+	for i, a := range f.added {
+		if a == list+":"+strings.ToUpper(v) {
+			f.added = append(f.added[:i], f.added[i+1:]...)
+			return strings.ToUpper(v), nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s is not on the %s list", store.ErrNotFound, v, list)
+}
 
 func (f *fakeSpam) Block(_ context.Context, v string) (string, error) { return f.add("block", v) }
 func (f *fakeSpam) Trust(_ context.Context, v string) (string, error) { return f.add("trust", v) }
@@ -99,12 +128,31 @@ func TestSpamAPI(t *testing.T) {
 	if _, err := c.AddPolicyEntry(ctx, "trust", "BAD"); err == nil || !strings.Contains(err.Error(), "m.toml:3") {
 		t.Errorf("refused entry: %v", err)
 	}
+	// A network has a slash in it, which the path must carry.
+	if _, err := c.AddPolicyEntry(ctx, "block", "10.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	if es, err := c.PolicyEntries(ctx); err != nil || len(es) != 3 || es[0].Origin != apitype.OriginConfig || es[2].Value != "10.0.0.0/8" {
+		t.Errorf("entries = %+v, %v", es, err)
+	}
+	if e, err := c.RemovePolicyEntry(ctx, "block", "10.0.0.0/8"); err != nil || e.Value != "10.0.0.0/8" {
+		t.Errorf("unblock CIDR = %+v, %v", e, err)
+	}
+	if _, err := c.RemovePolicyEntry(ctx, "trust", "mallory"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("untrust of what is blocked: %v", err)
+	}
+	if _, err := c.RemovePolicyEntry(ctx, "block", "CONFIGGED"); !errors.Is(err, ErrConflict) {
+		t.Errorf("unblock of a configuration entry: %v", err)
+	}
 	f.reloadErr = fmt.Errorf("%w: m.toml:7: bad rule", ErrPolicyRefused)
-	if err := c.ReloadPolicy(ctx); err == nil || !strings.Contains(err.Error(), "m.toml:7: bad rule") {
+	if _, err := c.ReloadPolicy(ctx, ""); err == nil || !strings.Contains(err.Error(), "m.toml:7: bad rule") {
 		t.Errorf("refused reload: %v", err)
 	}
 	f.reloadErr = nil
-	if err := c.ReloadPolicy(ctx); err != nil {
-		t.Errorf("reload: %v", err)
+	if r, err := c.ReloadPolicy(ctx, ""); err != nil || r.Config != "/etc/m.toml" || r.Rules != 2 {
+		t.Errorf("reload = %+v, %v", r, err)
+	}
+	if _, err := c.ReloadPolicy(ctx, "/tmp/other.toml"); err == nil {
+		t.Error("reload of a file the daemon does not read was accepted")
 	}
 }

@@ -106,3 +106,38 @@ type PolicyEntryResponse struct {
 	List  string `json:"list"`
 	Value string `json:"value"`
 }
+
+// PolicyEntry is one sender or network of the block or trust list, as
+// GET /v1/spam/entries lists them.
+type PolicyEntry struct {
+	List  string `json:"list"`  // "block" or "trust"
+	Value string `json:"value"` // as it is matched
+	// Origin is "runtime" for what `messenger spam block|trust` added
+	// (kept in the store, removable at run time) or "config" for the
+	// configuration file's [policy] (changed only there, then reload).
+	Origin string     `json:"origin"`
+	Added  *time.Time `json:"added,omitempty"` // runtime entries only
+}
+
+// Origins of a PolicyEntry.
+const (
+	OriginRuntime = "runtime"
+	OriginConfig  = "config"
+)
+
+// PolicyReloadRequest is the optional body of POST /v1/policy/reload.
+type PolicyReloadRequest struct {
+	// Config, when set, is the file the caller means: the daemon refuses
+	// the reload unless it is the file the daemon itself reads, so that
+	// "--config other.toml spam reload" is not silently a reload of
+	// something else.
+	Config string `json:"config,omitempty"`
+}
+
+// PolicyReload is the answer to a reload: the file read and the number
+// of rules now in force.
+type PolicyReload struct {
+	Status string `json:"status"`
+	Config string `json:"config"`
+	Rules  int    `json:"rules"`
+}

@@ -103,7 +103,9 @@ func clientFor(cfg config.Config) *api.Client {
 // same exit status, exitForbidden.
 func daemonError(err error, dataDirHint string) error {
 	if errors.Is(err, api.ErrDaemonNotRunning) {
-		return fmt.Errorf("%w; start it with \"messenger serve%s\"", err, dataDirHint)
+		// The error names the socket it tried; say how to name another.
+		return fmt.Errorf("%w; start it with \"messenger serve%s\", or point at another daemon's data directory with --data-dir DIR or $%s",
+			err, dataDirHint, config.EnvDataDir)
 	}
 	return err
 }

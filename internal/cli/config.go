@@ -35,6 +35,12 @@ func (g *globalFlags) load() (config.Config, error) {
 	return cfg, nil
 }
 
+// explicitConfig says whether a configuration file was named (--config
+// or $MESSENGER_CONFIG) rather than found at the default path.
+func (g *globalFlags) explicitConfig() bool {
+	return g.configPath != "" || os.Getenv(config.EnvConfig) != ""
+}
+
 func newConfigCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",

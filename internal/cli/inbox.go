@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,51 +20,186 @@ import (
 )
 
 func newInboxCmd(g *globalFlags) *cobra.Command {
-	var asJSON, unread, quarantined bool
-	var limit int
+	var lf listFlags
+	var unread, quarantined, follow, markRead, all bool
 	cmd := &cobra.Command{
 		Use:   "inbox",
 		Short: "List received messages",
 		Long: `List the messages the daemon has stored, oldest first. With --json, print every
 message in full as one JSON object per line (id, from, to, text, time,
-transport, source, state, rule for quarantined ones, alert with source,
-severity, status, title and key for alerts, and hub_id and verified for
-messages that came through the hub), for scripts. In the table an alert's
-text starts with its mark: "!critical nut", or "resolved critical
-alertmanager" once resolved; the sender of a message the hub proved
-reads "bob (verified HOSTA)".`,
+sent_at for hub messages, transport, source, state, rule for quarantined
+ones, alert with source, severity, status, title and key for alerts, and
+hub_id and verified for messages that came through the hub), for scripts.
+In the table an alert's text starts with its mark: "!critical nut", or
+"resolved critical alertmanager" once resolved; the sender of a message
+the hub proved reads "bob (verified HOSTA)".
+
+The daemon filters (--grep, --from, --to, --since, --unread) and answers a
+page at a time, which the CLI prints as it comes: an inbox of any size
+lists in constant memory. --limit N is the newest N, still oldest first.
+
+--follow keeps printing each new message as it arrives, like tail -f.
+--mark-read marks read what was listed (saying how many on standard
+error); --mark-read --all marks every unread message read at once and
+lists nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
-			defer cancel()
 			var state message.State
 			switch {
 			case unread && quarantined:
-				return &exitError{exitUsage, errors.New("--unread and --quarantined exclude each other")}
+				return errUsage("--unread and --quarantined exclude each other")
+			case all && !markRead:
+				return errUsage("--all goes with --mark-read: mark every unread message read")
+			case all && follow:
+				return errUsage("--mark-read --all lists nothing to follow")
 			case unread:
 				state = message.StateUnread
 			case quarantined:
 				state = message.StateQuarantined
 			}
-			msgs, err := c.List(ctx, state, 0, limit)
+			q, err := lf.query(state, time.Now())
 			if err != nil {
-				return daemonError(err, g.dataDirHint())
+				return err
 			}
-			if asJSON {
-				return writeJSONLines(cmd.OutOrStdout(), msgs)
+			c, err := g.client()
+			if err != nil {
+				return err
 			}
-			return writeTable(cmd.OutOrStdout(), msgs)
+			w := cmd.OutOrStdout()
+			if all {
+				return daemonError(markAllRead(cmd.Context(), c, w), g.dataDirHint())
+			}
+			return daemonError(runInbox(cmd, c, q, &lf, follow, markRead), g.dataDirHint())
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message per line, every field")
+	lf.add(cmd)
 	cmd.Flags().BoolVar(&unread, "unread", false, "only unread messages")
 	cmd.Flags().BoolVar(&quarantined, "quarantined", false, "the quarantine instead: messages the policy held back, with the rule")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many messages (0 = all)")
+	cmd.Flags().BoolVar(&follow, "follow", false, "after the list, print each new message as it arrives until interrupted")
+	cmd.Flags().BoolVar(&markRead, "mark-read", false, "mark the listed messages read")
+	cmd.Flags().BoolVar(&all, "all", false, "with --mark-read: mark every unread message read, listing nothing")
 	return cmd
+}
+
+// markAllRead marks every unread message the caller may read as read.
+func markAllRead(ctx context.Context, c *api.Client, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	ids, err := c.ReadAll(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s marked read.\n", plural(len(ids), "message"))
+	return err
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// runInbox lists, then with follow prints what arrives; the listing is
+// bounded by requestTimeout per page, not as a whole, so that any inbox
+// size finishes.
+func runInbox(cmd *cobra.Command, c *api.Client, q api.ListQuery, lf *listFlags, follow, markRead bool) error {
+	ctx := cmd.Context()
+	w := cmd.OutOrStdout()
+	lw := newListWriter(w, lf.asJSON, inboxHeader, writeRow)
+	marked := 0
+	var each func(message.Message) error
+	if markRead {
+		each = func(m message.Message) error {
+			if m.State != message.StateUnread {
+				return nil
+			}
+			pctx, cancel := context.WithTimeout(ctx, requestTimeout)
+			defer cancel()
+			if _, err := c.MarkRead(pctx, m.ID); err != nil && !errors.Is(err, api.ErrNotFound) {
+				return err
+			}
+			marked++
+			return nil
+		}
+	}
+	// Where following starts: the newest message now, so that the stream
+	// neither repeats the list nor replays a whole inbox that the filters
+	// left out.
+	var top int64
+	if follow {
+		pctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		page, err := c.ListPage(pctx, api.ListQuery{State: q.State, Newest: true, Limit: 1})
+		cancel()
+		if err != nil {
+			return err
+		}
+		if len(page) > 0 {
+			top = page[0].ID
+		}
+	}
+	last, err := listMessages(ctx, c, q, lf.limit, lw, each)
+	if err != nil {
+		return err
+	}
+	if markRead {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s marked read.\n", plural(marked, "message"))
+	}
+	if !follow {
+		if lw.n == 0 && !lf.asJSON {
+			_, err := fmt.Fprintln(w, "No messages.")
+			return err
+		}
+		return nil
+	}
+	return followInbox(ctx, c, q, max(top, last), lw, each)
+}
+
+// followInbox prints each new message the filters of q select, from the
+// event stream (which replays from the store what came after from).
+func followInbox(ctx context.Context, c *api.Client, q api.ListQuery, from int64, lw *listWriter, each func(message.Message) error) error {
+	match := func(m *message.Message) bool {
+		switch {
+		case m == nil, m.ID <= from:
+			return false
+		case q.State != "" && m.State != q.State,
+			q.State == "" && m.State == message.StateQuarantined:
+			return false
+		case q.From != "" && !strings.EqualFold(m.From, q.From),
+			q.To != "" && !strings.EqualFold(m.To, q.To),
+			!q.Since.IsZero() && m.Time.Before(q.Since):
+			return false
+		case q.Text != "":
+			t := strings.ToLower(q.Text)
+			hay := []string{m.Text, m.From, m.To}
+			if m.Alert != nil {
+				hay = append(hay, m.Alert.Source, m.Alert.Title)
+			}
+			for _, h := range hay {
+				if strings.Contains(strings.ToLower(h), t) {
+					return true
+				}
+			}
+			return false
+		}
+		return true
+	}
+	return c.Events(ctx, from, nil, func(e api.Event) error {
+		if e.Kind != api.EventMessage || !match(e.Message) {
+			return nil
+		}
+		if err := lw.write(*e.Message); err != nil {
+			return err
+		}
+		// A line at a time: whoever follows wants it now.
+		if err := lw.flush(); err != nil {
+			return err
+		}
+		if each != nil {
+			return each(*e.Message)
+		}
+		return nil
+	})
 }
 
 func writeJSONLines(w io.Writer, msgs []message.Message) error {
@@ -77,22 +213,26 @@ func writeJSONLines(w io.Writer, msgs []message.Message) error {
 	return nil
 }
 
+// writeTable prints msgs as the inbox's table.
 func writeTable(w io.Writer, msgs []message.Message) error {
-	if len(msgs) == 0 {
-		_, err := fmt.Fprintln(w, "No messages.")
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tTIME\tFROM\tTO\tTEXT")
+	lw := newListWriter(w, false, inboxHeader, writeRow)
 	for _, m := range msgs {
-		state := string(m.State)
-		if m.Rule != "" {
-			state += " (" + m.Rule + ")"
+		if err := lw.write(m); err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, state, m.Time.Local().Format("2006-01-02 15:04:05"),
-			popup.OneLine(popup.Sender(m)), popup.OneLine(m.To), listedText(m))
 	}
-	return tw.Flush()
+	return lw.flush()
+}
+
+const inboxHeader = "ID\tSTATE\tTIME\tFROM\tTO\tTEXT"
+
+func writeRow(tw io.Writer, m message.Message) {
+	state := string(m.State)
+	if m.Rule != "" {
+		state += " (" + m.Rule + ")"
+	}
+	fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.ID, state, m.Time.Local().Format("2006-01-02 15:04:05"),
+		popup.OneLine(popup.Sender(m)), popup.OneLine(m.To), listedText(m))
 }
 
 // listedText is the TEXT column: the summary of the text, and for an
@@ -180,7 +320,8 @@ message through the hub names the host the hub verified ("Message from bob
 }
 
 func newDeleteCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "delete ID...",
 		Short: "Delete messages from the inbox",
 		Args:  cobra.MinimumNArgs(1),
@@ -196,13 +337,22 @@ func newDeleteCmd(g *globalFlags) *cobra.Command {
 			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
 				for _, id := range ids {
 					if err := c.Delete(ctx, id); err != nil {
-						return err
+						return plainError(err)
 					}
+					if asJSON {
+						if err := writeJSON(cmd.OutOrStdout(), map[string]any{"id": id, "deleted": true}); err != nil {
+							return err
+						}
+						continue
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "Message %d deleted.\n", id)
 				}
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id", "deleted": true} per message, one JSON object per line`)
+	return cmd
 }
 
 func newStatusCmd(g *globalFlags) *cobra.Command {

@@ -87,7 +87,14 @@ messages, 5 network error or timeout, 1 anything else.`,
 			req.Wait, req.Expires = wait, expires
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*requestTimeout+wait)
 			defer cancel()
+			var stop func()
+			if wait > 0 {
+				stop = progress(cmd.ErrOrStderr(), fmt.Sprintf("Waiting up to %s for %s to store the message", wait, req.To))
+			}
 			deliveries, err := c.Send(ctx, req)
+			if stop != nil {
+				stop()
+			}
 			var rerr *api.RequestError
 			if errors.As(err, &rerr) {
 				return &exitError{exitCodeFor(rerr.Code), errors.New(rerr.Msg)}

@@ -101,6 +101,8 @@ type Config struct {
 	Access access.Config `toml:"access"`
 	// Web is the web inbox's sign-in.
 	Web Web `toml:"web"`
+	// Store is the retention of read messages.
+	Store Store `toml:"store"`
 
 	// Policy is the spam defence every received message passes.
 	Policy policy.Spec `toml:"policy"`
@@ -386,6 +388,14 @@ func decode(data []byte, path string, cfg *Config) error {
 	return nil
 }
 
+// Store prunes old read messages (never unread or quarantined ones),
+// hourly: Keep is an age ("90d", "2w", "36h"; empty keeps them all),
+// MaxMessages caps the inbox by deleting the oldest read (0: no cap).
+type Store struct {
+	Keep        string `toml:"keep"`
+	MaxMessages int    `toml:"max_messages"`
+}
+
 // Source is the file the configuration was read from ("" for none).
 func (c *Config) Source() string { return c.source }
 
@@ -439,6 +449,7 @@ func (c *Config) Resolve() (*Runtime, error) {
 	v.hook()
 	v.errs = append(v.errs, c.Access.Validate()...)
 	v.web()
+	v.store()
 	v.log()
 	if err := errors.Join(v.errs...); err != nil {
 		return nil, err

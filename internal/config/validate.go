@@ -33,6 +33,8 @@ type Runtime struct {
 	// AlertTokenHashes are the alert.token entries' SHA-256s, index for
 	// index.
 	AlertTokenHashes [][32]byte
+	// StoreKeep is [store] keep; zero keeps read messages for ever.
+	StoreKeep time.Duration
 }
 
 // validation is one run of Resolve: the problems found so far and the
@@ -292,6 +294,21 @@ func (v *validation) alertRuntime() {
 }
 
 // web checks the [web] table.
+// store checks [store]'s retention.
+func (v *validation) store() {
+	c := v.c
+	if c.Store.Keep != "" {
+		d, err := ParseAge(c.Store.Keep)
+		if err != nil {
+			v.bad("store.keep: %v", err)
+		}
+		v.rt.StoreKeep = d
+	}
+	if c.Store.MaxMessages < 0 {
+		v.bad("store.max_messages: %d is negative (0 means no cap)", c.Store.MaxMessages)
+	}
+}
+
 func (v *validation) web() {
 	w := v.c.Web
 	if u := w.ExternalURL; u != "" {

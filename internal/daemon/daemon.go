@@ -180,6 +180,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	hostName, _ := names.Messenger(cfg.HostName, rt.CodePage)
 	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
 		slog.String("host_name", hostName.String()), slog.String("code_page", rt.CodePage.Name()), slog.Any("listeners", d.ln.list))
+	d.g.Go("retention", func() error {
+		d.st.RunRetention(d.g.ctx, store.Retention{Keep: rt.StoreKeep, MaxMessages: cfg.Store.MaxMessages})
+		return nil
+	})
 	log.Debug("goroutines started", slog.Any("names", d.g.Names()))
 	return d.wait()
 }

@@ -2,11 +2,14 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/policy"
@@ -75,29 +78,113 @@ func (sp *spamPolicy) compile(ctx context.Context, cfg config.Config, prev *poli
 // Reload reads the configuration file again and puts its policy in
 // force. Settings outside the policy need a restart.
 func (sp *spamPolicy) Reload(ctx context.Context) error {
+	_, err := sp.reload(ctx, "")
+	return err
+}
+
+// reload is Reload for the API: file, when set, must be the file the
+// daemon reads (the CLI's --config), and a daemon without a file says so
+// rather than "reloading" its embedded defaults.
+func (sp *spamPolicy) reload(ctx context.Context, file string) (apitype.PolicyReload, error) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if sp.load == nil {
-		return fmt.Errorf("%w: this daemon was started without a configuration loader", ErrPolicy)
+		return apitype.PolicyReload{}, fmt.Errorf("%w: this daemon was started without a configuration loader", ErrPolicy)
 	}
 	cfg, err := sp.load()
+	if err == nil && cfg.Source() == "" {
+		return apitype.PolicyReload{}, api.ErrNoConfigFile
+	}
+	if err == nil && file != "" && !sameFile(file, cfg.Source()) {
+		return apitype.PolicyReload{}, fmt.Errorf("%w: spam reload reloads the daemon's own configuration file (%s); --config names %s, a file the daemon does not read",
+			ErrPolicy, cfg.Source(), file)
+	}
 	if err == nil {
 		err = cfg.Validate()
 	}
 	if err != nil {
 		sp.log.Error("policy reload refused; the old policy stays", slog.Any("err", err))
-		return fmt.Errorf("%w: %w", ErrPolicy, err)
+		return apitype.PolicyReload{}, fmt.Errorf("%w: %w", ErrPolicy, err)
 	}
 	p, err := sp.compile(ctx, cfg, sp.holder.Load(), "", "")
 	if err != nil {
 		sp.log.Error("policy reload refused; the old policy stays", slog.Any("err", err))
-		return err
+		return apitype.PolicyReload{}, err
 	}
 	sp.holder.Store(p)
 	sp.store.SetQuarantineMax(cfg.Policy.QuarantineMax)
 	sp.cfg = cfg
 	sp.log.Info("policy reloaded", slog.String("config", cfg.Source()), slog.Int("rules", len(cfg.Policy.Rules)))
-	return nil
+	return apitype.PolicyReload{Status: "reloaded", Config: cfg.Source(), Rules: len(cfg.Policy.Rules)}, nil
+}
+
+// sameFile says whether paths a and b name one file (a relative --config
+// of the daemon and the CLI's absolute path compare equal).
+func sameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// Remove takes a run-time entry off list; entries of the configuration
+// file are refused (api.ErrPolicyInConfig): they come back at the next
+// reload, so only the file can change them.
+func (sp *spamPolicy) Remove(ctx context.Context, list, value string) (string, error) {
+	s, err := policy.ParseSubject(value)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	canonical := s.String()
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	err = sp.store.DeletePolicyEntry(ctx, list, canonical)
+	if errors.Is(err, store.ErrNotFound) {
+		for _, e := range configEntries(sp.cfg) {
+			if e.List == list && e.Value == canonical {
+				return "", fmt.Errorf("%w: %s %s is in the configuration file %s; remove it there and run \"messenger spam reload\"",
+					api.ErrPolicyInConfig, list, canonical, sp.cfg.Source())
+			}
+		}
+		return "", fmt.Errorf("%w: %s is not on the %s list", store.ErrNotFound, canonical, list)
+	}
+	if err != nil {
+		return "", err
+	}
+	// Taking an entry away cannot contradict anything, so this compiles.
+	p, err := sp.compile(ctx, sp.cfg, sp.holder.Load(), "", "")
+	if err != nil {
+		return "", err
+	}
+	sp.holder.Store(p)
+	sp.log.Info("policy entry removed", slog.String("list", list), slog.String("value", canonical))
+	return canonical, nil
+}
+
+// Entries lists the configuration file's entries, then the run-time ones.
+func (sp *spamPolicy) Entries(ctx context.Context) ([]apitype.PolicyEntry, error) {
+	stored, err := sp.store.PolicyEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sp.mu.Lock()
+	out := configEntries(sp.cfg)
+	sp.mu.Unlock()
+	for _, e := range stored {
+		added := e.Added
+		out = append(out, apitype.PolicyEntry{List: e.List, Value: e.Value, Origin: apitype.OriginRuntime, Added: &added})
+	}
+	return out, nil
+}
+
+func configEntries(cfg config.Config) []apitype.PolicyEntry {
+	var out []apitype.PolicyEntry
+	for _, s := range cfg.Policy.BlockSenders {
+		out = append(out, apitype.PolicyEntry{List: store.ListBlock, Value: s.String(), Origin: apitype.OriginConfig})
+	}
+	for _, s := range cfg.Policy.Trust {
+		out = append(out, apitype.PolicyEntry{List: store.ListTrust, Value: s.String(), Origin: apitype.OriginConfig})
+	}
+	return out
 }
 
 // Add blocks or trusts a sender or network from now on and remembers it.
@@ -130,7 +217,17 @@ type spamAPI struct {
 	shower interface{ Show(m message.Message) }
 }
 
-func (s *spamAPI) Reload(ctx context.Context) error { return s.policy.Reload(ctx) }
+func (s *spamAPI) Reload(ctx context.Context, file string) (apitype.PolicyReload, error) {
+	return s.policy.reload(ctx, file)
+}
+
+func (s *spamAPI) Entries(ctx context.Context) ([]apitype.PolicyEntry, error) {
+	return s.policy.Entries(ctx)
+}
+
+func (s *spamAPI) Remove(ctx context.Context, list, value string) (string, error) {
+	return s.policy.Remove(ctx, list, value)
+}
 
 func (s *spamAPI) Block(ctx context.Context, value string) (string, error) {
 	return s.policy.Add(ctx, store.ListBlock, value)

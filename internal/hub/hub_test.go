@@ -455,7 +455,11 @@ func TestSendDelivered(t *testing.T) {
 	m := msgs[0]
 	want := message.Message{From: "alice", To: "BOB", Text: "hello Bob ✓", Transport: message.TransportHub,
 		Source: "hub:HOSTA", HubID: res.Sent.HubID, Verified: "HOSTA"}
-	m.Time = time.Time{}
+	// The sender's time travels with the message (issue 20, item 13).
+	if m.SentAt == nil || m.SentAt.After(m.Time) || m.Time.Sub(*m.SentAt) > time.Minute {
+		t.Errorf("SentAt = %v, arrived %v", m.SentAt, m.Time)
+	}
+	m.Time, m.SentAt = time.Time{}, nil
 	if m != want {
 		t.Errorf("B stored %+v\nwant %+v", m, want)
 	}

@@ -331,12 +331,16 @@ func (h *Hub) decodeMsg(jm jetstream.Msg, seq uint64) inbound {
 // hubMessage is what env, published by fromHost, delivers here: its
 // sender is the host the hub's permissions proved, not the envelope's.
 func hubMessage(env hubwire.Envelope, fromHost string, now time.Time) *message.Message {
+	// The sender's clock, kept beside the arrival: a message that waited
+	// in the hub while this host was offline shows when it was written.
+	sent := env.Sent.UTC()
 	return &message.Message{
 		Transport: message.TransportHub,
 		From:      env.From,
 		To:        env.To,
 		Text:      env.Text,
 		Time:      now,
+		SentAt:    &sent,
 		Source:    "hub:" + fromHost,
 		HubID:     env.ID,
 		Verified:  fromHost,

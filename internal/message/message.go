@@ -77,10 +77,30 @@ type Message struct {
 	// daemon (the API's caller), as its peer credentials or token proved
 	// it; empty for messages from the network.
 	LocalUser string `json:"local_user,omitempty"`
+	// SentAt is when the sender's host sent the message, as it says (the
+	// hub envelope's time): a message that waited in the hub while this
+	// host was offline arrives (Time) long after. Nil where unknown.
+	SentAt *time.Time `json:"sent_at,omitempty"`
 }
+
+// SentNote is what a header adds for a message that arrived well after
+// it was sent (it waited in the hub): " (sent 1/2/2006 3:04:05 PM)", or
+// "" when it went straight through or the sending time is unknown.
+func (m *Message) SentNote() string {
+	if m.SentAt == nil || m.Time.Sub(*m.SentAt) <= sentLate {
+		return ""
+	}
+	return " (sent " + m.SentAt.Local().Format("1/2/2006 3:04:05 PM") + ")"
+}
+
+// sentLate is how far the sending time must lie before the arrival for
+// the header to show both: clocks differ by seconds, and a message that
+// went straight through needs no second time.
+const sentLate = time.Minute
 
 // Header is the classic pop-up header line of the Windows Messenger
 // service ("Message from %1 to %2 on %3").
 func (m *Message) Header() string {
-	return fmt.Sprintf("Message from %s to %s on %s", m.From, m.To, m.Time.Local().Format("1/2/2006 3:04:05 PM"))
+	const layout = "1/2/2006 3:04:05 PM"
+	return fmt.Sprintf("Message from %s to %s on %s", m.From, m.To, m.Time.Local().Format(layout)) + m.SentNote()
 }

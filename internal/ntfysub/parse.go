@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/netsend/messenger/internal/config"
 )
 
 // maxTopics bounds the names one subscription may list: each costs a
@@ -103,22 +105,14 @@ func parseSince(v string, now time.Time) (since, error) {
 	return since{kind: sinceTime, t: now.Add(-d)}, nil
 }
 
-// parseDuration is Go's durations plus ntfy's days ("3d").
+// parseDuration is Go's durations plus ntfy's days ("3d"), within what
+// a since= may reach back.
 func parseDuration(v string) (time.Duration, error) {
-	var d time.Duration
-	if n, ok := strings.CutSuffix(v, "d"); ok && n != "" && allDigits(n) {
-		days, err := strconv.ParseInt(n, 10, 64)
-		if err != nil || days > int64(maxSinceDuration/(24*time.Hour)) {
-			return 0, errors.New("too many days")
-		}
-		d = time.Duration(days) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(v); err != nil {
-			return 0, err
-		}
+	d, err := config.ParseAge(v)
+	if err != nil {
+		return 0, err
 	}
-	if d < 0 || d > maxSinceDuration {
+	if d > maxSinceDuration {
 		return 0, errors.New("out of range")
 	}
 	return d, nil

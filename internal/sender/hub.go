@@ -69,7 +69,10 @@ func (s *Sender) viaHub(ctx context.Context, req apitype.SendRequest, from strin
 		return d
 	}
 	d.ID, d.Addr, d.State, d.Online = sent.ID, sent.Host, sent.State, sent.Online
-	if req.Wait <= 0 {
+	// A host the registry has offline will not store it within any wait
+	// worth blocking for: say at once that it is queued (exit 0), as the
+	// documentation promises, rather than time out.
+	if req.Wait <= 0 || !sent.Online {
 		return d
 	}
 	wctx, cancel := context.WithTimeout(ctx, req.Wait)

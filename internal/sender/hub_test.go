@@ -3,6 +3,7 @@ package sender
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestHubCarriesNamesItsRegistryKnows(t *testing.T) {
 }
 
 func TestHubWait(t *testing.T) {
-	hub := &fakeHub{hosts: map[string]string{"BOB": "HOSTB"}, online: map[string]bool{}}
+	hub := &fakeHub{hosts: map[string]string{"BOB": "HOSTB"}, online: map[string]bool{"HOSTB": true}}
 	s := newSender(t)
 	s.Hub = hub
 	for _, c := range []struct {
@@ -110,6 +111,30 @@ func TestHubWait(t *testing.T) {
 		d := send(t, s, apitype.SendRequest{To: "BOB", Text: "w", Wait: 50 * time.Millisecond})
 		if d.Code != c.code || (c.state != "" && d.State != c.state) {
 			t.Errorf("receipt %q: %+v; want code %q", c.state, d, c.code)
+		}
+	}
+}
+
+// Issue 20, item 4: --wait to a host the registry has offline answers at
+// once, queued and no error, instead of waiting out the timeout.
+func TestHubWaitOffline(t *testing.T) {
+	hub := &fakeHub{hosts: map[string]string{"BOB": "HOSTB"}, online: map[string]bool{}}
+	s := newSender(t)
+	s.Hub = hub
+	start := time.Now()
+	d := send(t, s, apitype.SendRequest{To: "BOB", Text: "w", Wait: time.Minute})
+	if d.Code != "" || d.State != apitype.SentQueued || d.Online || time.Since(start) > 5*time.Second {
+		t.Errorf("--wait to an offline host: %+v after %s", d, time.Since(start))
+	}
+}
+
+// --via to a name of this host is an error, not a silent local delivery.
+func TestViaToOwnName(t *testing.T) {
+	s := newSender(t)
+	for _, via := range []string{"smb", "rpc"} {
+		ds, err := s.Send(context.Background(), apitype.SendRequest{To: "SENDER", Text: "x", Via: via})
+		if err == nil && (len(ds) != 1 || ds[0].Code != apitype.CodeBadRequest || !strings.Contains(ds[0].Error, "name of this host")) {
+			t.Errorf("--via %s to our own name: %+v", via, ds)
 		}
 	}
 }

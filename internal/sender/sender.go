@@ -260,6 +260,12 @@ func (s *Sender) direct(ctx context.Context, req apitype.SendRequest, source net
 	}
 	d := apitype.Delivery{To: name.Base(), Via: "smb"}
 	if req.Address == "" && s.Names.Has(name) {
+		// A path insisted on cannot be taken to ourselves; delivering
+		// locally anyway would hide that the path was not tested.
+		if req.Via != "" {
+			d.Code, d.Error = apitype.CodeBadRequest, fmt.Sprintf("%s is a name of this host: --via %s sends to another host; leave --via out to deliver here", name.Base(), req.Via)
+			return d
+		}
 		return s.local(ctx, strings.ToUpper(to), from, req.Text, req.LocalUser)
 	}
 	if req.Via == "hub" {

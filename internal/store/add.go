@@ -18,8 +18,8 @@ import (
 // The conflict target repeats the partial index's WHERE, as SQLite
 // requires to match it.
 const insertSQL = `INSERT INTO messages (sender, recipient, text, received, transport, source, state, rule, explanation,
-	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified, local_user)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified, local_user, sent_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (hub_id) WHERE hub_id != '' DO NOTHING`
 
 // evictSQL deletes the oldest quarantined messages beyond the cap: the
@@ -430,7 +430,7 @@ func insertMessage(ctx context.Context, st *sql.Stmt, r *addRequest) error {
 	}
 	res, err := st.ExecContext(ctx, m.From, m.To, m.Text, m.Time.UnixNano(),
 		string(m.Transport), m.Source, string(m.State), m.Rule, m.Explanation,
-		a.Source, string(a.Severity), string(a.Status), a.Title, a.Key, m.HubID, m.Verified, m.LocalUser)
+		a.Source, string(a.Severity), string(a.Status), a.Title, a.Key, m.HubID, m.Verified, m.LocalUser, sentAt(m.SentAt))
 	if err = r.inserted(res, err); err != nil {
 		return fmt.Errorf("store: inserting message: %w", err)
 	}
@@ -483,4 +483,13 @@ func (s *Store) evict(ctx context.Context, tx *sql.Tx, batch []*addRequest) erro
 		}
 	}
 	return nil
+}
+
+// sentAt stores a missing sending time as 0, which scanMessage reads back
+// as nil.
+func sentAt(t *time.Time) int64 {
+	if t == nil || t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }

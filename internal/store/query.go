@@ -12,7 +12,7 @@ import (
 )
 
 const selectColumns = `SELECT id, sender, recipient, text, received, transport, source, state, rule, explanation,
-	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified, local_user FROM messages`
+	alert_source, alert_severity, alert_status, alert_title, alert_key, hub_id, verified, local_user, sent_at FROM messages`
 
 // ListOptions select messages for List.
 type ListOptions struct {
@@ -33,6 +33,12 @@ type ListOptions struct {
 	// any case, as SQLite's LIKE compares them); % and _ in it are
 	// literal.
 	Text string
+	// Sender and Recipient, when not empty, keep only messages from or
+	// to that name, compared without regard to ASCII case (names are
+	// typed by people; NetBIOS names are upper case on the wire).
+	Sender, Recipient string
+	// Since, when not zero, keeps only messages received at or after it.
+	Since time.Time
 }
 
 // Get returns the message with id, or an error wrapping ErrNotFound.
@@ -87,6 +93,15 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]message.Message, e
 		query += ` AND (text LIKE ? ESCAPE '\' OR sender LIKE ? ESCAPE '\' OR recipient LIKE ? ESCAPE '\'` +
 			` OR alert_source LIKE ? ESCAPE '\' OR alert_title LIKE ? ESCAPE '\')`
 		args = append(args, pat, pat, pat, pat, pat)
+	}
+	if opt.Sender != "" {
+		query, args = query+` AND sender = ? COLLATE NOCASE`, append(args, opt.Sender)
+	}
+	if opt.Recipient != "" {
+		query, args = query+` AND recipient = ? COLLATE NOCASE`, append(args, opt.Recipient)
+	}
+	if !opt.Since.IsZero() {
+		query, args = query+` AND received >= ?`, append(args, opt.Since.UnixNano())
 	}
 	query, args = query+` AND id > ?`, append(args, opt.AfterID)
 	if opt.BeforeID > 0 {
@@ -224,9 +239,10 @@ func scanMessage(sc scanner) (message.Message, error) {
 		a         message.Alert
 		severity  string
 		status    string
+		sent      int64
 	)
 	if err := sc.Scan(&m.ID, &m.From, &m.To, &m.Text, &received, &transport, &m.Source, &state, &m.Rule, &m.Explanation,
-		&a.Source, &severity, &status, &a.Title, &a.Key, &m.HubID, &m.Verified, &m.LocalUser); err != nil {
+		&a.Source, &severity, &status, &a.Title, &a.Key, &m.HubID, &m.Verified, &m.LocalUser, &sent); err != nil {
 		return message.Message{}, err
 	}
 	// Every alert has a source (ValidateAlert insists), so an empty one
@@ -236,6 +252,10 @@ func scanMessage(sc scanner) (message.Message, error) {
 		m.Alert = &a
 	}
 	m.Time = time.Unix(0, received).UTC()
+	if sent != 0 {
+		t := time.Unix(0, sent).UTC()
+		m.SentAt = &t
+	}
 	m.Transport = message.Transport(transport)
 	m.State = message.State(state)
 	return m, nil

@@ -131,6 +131,12 @@ var migrations = [][]string{
 		`ALTER TABLE aliases ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
 		`CREATE INDEX messages_recipient_id ON messages (recipient, id)`,
 	},
+	// 9: when a message was sent, as its sender's host says (the hub
+	// envelope's time), for a message that waited in the hub while this
+	// host was offline; 0 where unknown (every other path).
+	{
+		`ALTER TABLE messages ADD COLUMN sent_at INTEGER NOT NULL DEFAULT 0`,
+	},
 }
 
 // schemaVersion is the version this build writes.

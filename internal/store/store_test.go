@@ -702,3 +702,28 @@ func TestOpen(t *testing.T) {
 		}
 	})
 }
+
+// Issue 20, item 13: the sender's time is kept beside the arrival, and a
+// header shows it when the message waited.
+func TestSentAtKept(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	sent := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Microsecond)
+	m := &message.Message{From: "bob", To: "ALICE", Text: "from the hub", Transport: message.TransportHub, SentAt: &sent, Time: time.Now()}
+	plain := &message.Message{From: "bob", To: "ALICE", Text: "smb", Transport: message.TransportSMB}
+	for _, x := range []*message.Message{m, plain} {
+		if err := s.Add(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Get(ctx, m.ID)
+	if err != nil || got.SentAt == nil || !got.SentAt.Equal(sent) {
+		t.Fatalf("Get = %+v, %v", got.SentAt, err)
+	}
+	if !strings.Contains(got.Header(), " (sent ") {
+		t.Errorf("header of a late message lacks its sending time: %q", got.Header())
+	}
+	if p, _ := s.Get(ctx, plain.ID); p.SentAt != nil || strings.Contains(p.Header(), "sent") {
+		t.Errorf("a message without a sending time: %v %q", p.SentAt, p.Header())
+	}
+}

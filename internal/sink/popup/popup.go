@@ -54,7 +54,7 @@ func Header(m message.Message) string {
 		if Verified(m) == "" && LocalUser(m) == "" && !mimicsMark(m.From) {
 			return OneLine(m.Header())
 		}
-		return OneLine("Message from " + Sender(m) + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM"))
+		return OneLine("Message from " + Sender(m) + " to " + m.To + " on " + m.Time.Local().Format("1/2/2006 3:04:05 PM") + m.SentNote())
 	}
 	var marks []string
 	if a.Severity != "" {
