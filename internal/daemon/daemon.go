@@ -106,6 +106,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 	defer unlock()
 	d := &daemon{cfg: cfg, rt: rt, log: log, stdout: stdout, met: metrics.New()}
+	if name, long := config.DefaultHostNameCut(); long != "" && cfg.HostName == name {
+		// Said once at the start: other hosts will know this one by the
+		// cut name, which nobody chose.
+		log.Info(fmt.Sprintf("host name %s is longer than NetBIOS allows; using %s", long, name),
+			slog.String("host_name", name), slog.String("set_with", "--host-name"))
+	}
 	d.table, err = names.New(names.Config{CodePage: rt.CodePage, Host: cfg.HostName, HostSuffixes: rt.HostSuffixes,
 		Workgroup: cfg.Workgroup, Aliases: cfg.Names})
 	if err != nil {
@@ -179,7 +185,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 
 	hostName, _ := names.Messenger(cfg.HostName, rt.CodePage)
 	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
-		slog.String("host_name", hostName.String()), slog.String("code_page", rt.CodePage.Name()), slog.Any("listeners", d.ln.list))
+		slog.String("host_name", hostName.String()), slog.String("code_page", rt.CodePage.Name()), slog.String("listeners", d.ln.String()))
 	log.Debug("goroutines started", slog.Any("names", d.g.Names()))
 	return d.wait()
 }
@@ -560,7 +566,7 @@ func bindAdvice(proto, addr, bind string, port int, flag string, err error) erro
 	case errors.Is(err, syscall.EACCES) && port < 1024:
 		return fmt.Errorf("cannot listen on %s port %d: permission denied. Ports below 1024 need root or the "+
 			"CAP_NET_BIND_SERVICE capability (sudo setcap cap_net_bind_service=+ep \"$(command -v messenger)\"), "+
-			"or choose a port above 1023 with --%s", proto, port, flag)
+			"or choose a port above 1023 with --%s (--user-ports moves every listener above 1023)", proto, port, flag)
 	case errors.Is(err, syscall.EADDRINUSE):
 		return fmt.Errorf("cannot listen on %s port %d: it is already in use (is Samba running? "+
 			"stop smbd/nmbd, or choose another port with --%s)", proto, port, flag)
