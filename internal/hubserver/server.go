@@ -184,7 +184,9 @@ type ListenError struct {
 	Err  error
 }
 
-func (e *ListenError) Error() string { return fmt.Sprintf("hub: cannot listen on %s: %v", e.Addr, e.Err) }
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("hub: cannot listen on %s: %v", e.Addr, e.Err)
+}
 func (e *ListenError) Unwrap() error { return e.Err }
 
 // portFree reports why addr cannot be listened on, by listening on it a
@@ -417,6 +419,6 @@ func (s serverLog) Fatalf(format string, v ...any) {
 	default:
 	}
 }
-func (s serverLog) Errorf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
-func (s serverLog) Debugf(format string, v ...any)  { s.log(slog.LevelDebug, format, v) }
-func (s serverLog) Tracef(format string, v ...any)  { s.log(slog.LevelDebug-4, format, v) }
+func (s serverLog) Errorf(format string, v ...any) { s.log(slog.LevelError, format, v) }
+func (s serverLog) Debugf(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
+func (s serverLog) Tracef(format string, v ...any) { s.log(slog.LevelDebug-4, format, v) }
