@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -413,7 +414,10 @@ func (d *daemon) serveHTTP() error {
 	metricsHandler := promhttp.HandlerFor(d.met.Registry, promhttp.HandlerOpts{})
 	d.serve("socket API", apiSrv.SocketServer(metricsHandler), d.ln.sock)
 	if ln := d.ln.http; ln != nil {
-		srv := apiSrv.HTTPServer(api.HTTPOptions{Addr: ln.Addr(), Hosts: cfg.HTTPHosts, ExternalURL: cfg.Web.ExternalURL,
+		// The listener's own addresses are answered to without --http-host:
+		// a browser opened at one of them sends it as the Host.
+		hosts := append(slices.Clone(cfg.HTTPHosts), webauth.ListenerHosts(ln.Addr(), net.InterfaceAddrs)...)
+		srv := apiSrv.HTTPServer(api.HTTPOptions{Addr: ln.Addr(), Hosts: hosts, ExternalURL: cfg.Web.ExternalURL,
 			WebPage: cfg.Sinks.Web.Enabled, Metrics: metricsHandler})
 		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", ln.Addr().String()), slog.Bool("loopback", api.IsLoopback(ln.Addr())))
 		d.serve("HTTP API", srv, limitConns(ln, cfg, d.met, "http"))
