@@ -446,8 +446,8 @@ func daemonExposure(o Options, socks []Socket, fw FirewallReport, st firewall.St
 			tr.Advice = "Reachable from " + strings.TrimPrefix(tr.Reach, "reachable from ") + " and nothing restricts the sources: " +
 				"`messenger firewall apply --allow-local`, or set bind to one address."
 			if t.port != 139 && t.port != 138 && t.port != 137 && t.port != 135 {
-				tr.Advice = "Reachable from " + strings.TrimPrefix(tr.Reach, "reachable from ") + " on a port the messenger firewall does not cover: " +
-					"set bind to a trusted address, or filter the port in the host's firewall."
+				tr.Advice = "Reachable from " + strings.TrimPrefix(tr.Reach, "reachable from ") + " on a port the messenger firewall does not cover now: " +
+					"`messenger firewall apply --allow-local` closes the configured ports too, or set bind to a trusted address."
 			}
 		}
 		d.Transports = append(d.Transports, tr)
