@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/signal"
 	"os/exec"
+	"os/signal"
 	"syscall"
 	"time"
 
