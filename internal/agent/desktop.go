@@ -20,6 +20,9 @@ const (
 	objectPath = "/org/freedesktop/Notifications"
 	iface      = "org.freedesktop.Notifications"
 	actionRead = "mark-read"
+	// actionOpen opens the web inbox; "default" is also what a server
+	// invokes when the notification itself is clicked.
+	actionOpen = "default"
 )
 
 // Urgency levels of the specification's "urgency" hint.
@@ -38,7 +41,7 @@ type Notifier struct {
 	obj  dbus.BusObject
 
 	mu  sync.Mutex
-	ids map[uint32]int64 // notification id -> message id
+	ids map[uint32]int64 // notification id -> message id; 0 for a backlog summary
 }
 
 // ErrNoSessionBus means the agent runs outside a desktop session.
@@ -161,9 +164,30 @@ func (n *Notifier) NotifyID(ctx context.Context, m message.Message) (uint32, err
 	return id, nil
 }
 
+// BacklogSummary is the summary of the notification for n unread messages.
+func BacklogSummary(n int) string { return fmt.Sprintf("%d unread messages", n) }
+
+// NotifyBacklog shows one notification for n unread messages, whose
+// action (and a click on it) opens the web inbox, where they can be read
+// and marked read together.
+func (n *Notifier) NotifyBacklog(ctx context.Context, count int) (uint32, error) {
+	var id uint32
+	hints := map[string]dbus.Variant{"urgency": dbus.MakeVariant(UrgencyNormal), "category": dbus.MakeVariant("im.received")}
+	err := n.obj.CallWithContext(ctx, iface+".Notify", 0, "Messenger", uint32(0), "mail-message-new",
+		BacklogSummary(count), "Open the inbox to read them.", []string{actionOpen, "Open inbox"}, hints, int32(-1)).Store(&id)
+	if err != nil {
+		return 0, fmt.Errorf("desktop: Notify: %w", err)
+	}
+	n.mu.Lock()
+	n.ids[id] = 0
+	n.mu.Unlock()
+	return id, nil
+}
+
 // Actions calls markRead for each message whose "Mark read" action the
-// user invokes, until ctx ends.
-func (n *Notifier) Actions(ctx context.Context, markRead func(id int64)) error {
+// user invokes, and openInbox when the user opens a backlog summary,
+// until ctx ends.
+func (n *Notifier) Actions(ctx context.Context, markRead func(id int64), openInbox func()) error {
 	if err := n.conn.AddMatchSignalContext(ctx, dbus.WithMatchInterface(iface), dbus.WithMatchObjectPath(objectPath)); err != nil {
 		return fmt.Errorf("desktop: subscribing to notification signals: %w", err)
 	}
@@ -182,13 +206,17 @@ func (n *Notifier) Actions(ctx context.Context, markRead func(id int64)) error {
 			case iface + ".ActionInvoked":
 				var nid uint32
 				var action string
-				if dbus.Store(sig.Body, &nid, &action) != nil || action != actionRead {
+				if dbus.Store(sig.Body, &nid, &action) != nil {
 					continue
 				}
 				n.mu.Lock()
 				id, ok := n.ids[nid]
 				n.mu.Unlock()
-				if ok {
+				switch {
+				case !ok:
+				case id == 0 && action == actionOpen:
+					openInbox()
+				case id != 0 && action == actionRead:
 					markRead(id)
 				}
 			case iface + ".NotificationClosed":

@@ -34,6 +34,11 @@ const (
 	// VerdictUnknown: something listens beyond loopback and the ruleset
 	// could not be read (usually: not root), so no one can say.
 	VerdictUnknown = "unknown (firewall unreadable)"
+	// VerdictDaemonPolicy: the messenger daemon listens beyond loopback
+	// and no firewall covers the port, but the daemon's own policy takes
+	// messages only from some networks (or none). The two sections of
+	// the report then say the same thing about the port.
+	VerdictDaemonPolicy = "restricted by the daemon's policy"
 )
 
 // Report is the whole audit, as `messenger audit --json` prints it.
@@ -152,10 +157,11 @@ func Run(o Options) (Report, error) {
 	var rep Report
 	fw, status, others := readRuleset(o)
 	rep.Firewall = fw
-	for _, p := range firewall.AdvicePorts() {
-		rep.Ports = append(rep.Ports, judgePort(p, listenersOn(socks, owners, p.Proto, p.Number), fw, status, others))
-	}
 	rep.Daemon = daemonExposure(o, socks, fw, status)
+	for _, p := range firewall.AdvicePorts() {
+		r := judgePort(p, listenersOn(socks, owners, p.Proto, p.Number), fw, status, others)
+		rep.Ports = append(rep.Ports, withDaemonPolicy(r, rep.Daemon))
+	}
 	return rep, nil
 }
 
@@ -311,6 +317,33 @@ func judgePort(p firewall.Port, ls []Listener, fw FirewallReport, st firewall.St
 	return r
 }
 
+// withDaemonPolicy gives a port the daemon's verdict when the daemon is
+// what listens there, nothing else guards it, and its configuration
+// restricts the sources: "open to everyone" would contradict the
+// daemon section, which knows better. A listener whose program cannot
+// be seen (not root) is taken for the daemon when the daemon is
+// configured on that port.
+func withDaemonPolicy(r PortReport, d DaemonReport) PortReport {
+	if r.Verdict != VerdictOpen && r.Verdict != VerdictUnknown {
+		return r
+	}
+	for _, l := range r.Listeners {
+		for _, p := range l.Programs {
+			if p.Name != "messenger" {
+				return r
+			}
+		}
+	}
+	for _, t := range d.Transports {
+		if t.Proto == r.Proto && t.Port == int(r.Port) && !t.Exposed && t.Policy != "" {
+			r.Verdict = VerdictDaemonPolicy
+			r.Advice = t.Advice
+			return r
+		}
+	}
+	return r
+}
+
 func programList(ls []Listener) string {
 	var names []string
 	for _, l := range ls {
@@ -346,18 +379,31 @@ func daemonExposure(o Options, socks []Socket, fw FirewallReport, st firewall.St
 		policyKey            string
 		// policyWhat is what the policy guards, for the advice.
 		policyWhat string
+		// off is the policy key that switches the transport off, when it
+		// does: its socket is open but every message is refused.
+		off string
 	}
 	const rpcWhat = "takes NetrSendMessage requests only from"
+	smbAllow, smbOff := transportPolicy(c, "smb")
+	dgramAllow, dgramOff := transportPolicy(c, "mailslot")
+	rpcAllow, rpcOff := c.RPC.Allow, ""
+	if _, off := transportPolicy(c, "rpc"); off != "" {
+		rpcOff = off
+	}
+	const msgWhat = "takes messages only from"
 	ts := []transport{
-		{"smb", "smb_port", "tcp", c.SMBPort, nil, "", ""},
+		{"smb", "smb_port", "tcp", c.SMBPort, smbAllow, "policy.transports.smb.allow", msgWhat, smbOff},
 		// Name queries are answered to anyone, as the protocol wants; the
 		// name list (node status) was the spammers' reconnaissance.
-		{"nbns", "nbns_port", "udp", c.NBNSPort, c.NBNS.NodeStatusAllow, "nbns.node_status_allow", "lists its names (node status) only to"},
-		{"dgram", "dgram_port", "udp", c.DgramPort, nil, "", ""},
-		{"rpc", "rpc_port", "udp", c.RPCPort, c.RPC.Allow, "rpc.allow", rpcWhat},
+		{"nbns", "nbns_port", "udp", c.NBNSPort, c.NBNS.NodeStatusAllow, "nbns.node_status_allow", "lists its names (node status) only to", ""},
+		{"dgram", "dgram_port", "udp", c.DgramPort, dgramAllow, "policy.transports.mailslot.allow", msgWhat, dgramOff},
+		{"rpc", "rpc_port", "udp", c.RPCPort, rpcAllow, "rpc.allow", rpcWhat, rpcOff},
 	}
-	for _, p := range c.RPC.ExtraPorts {
-		ts = append(ts, transport{"rpc", "rpc.extra_ports", "udp", p, c.RPC.Allow, "rpc.allow", rpcWhat})
+	if c.RPCPort != 0 {
+		// The daemon listens on the extra ports only with rpc_port on.
+		for _, p := range c.RPC.ExtraPorts {
+			ts = append(ts, transport{"rpc", "rpc.extra_ports", "udp", p, rpcAllow, "rpc.allow", rpcWhat, rpcOff})
+		}
 	}
 	bind, bindErr := netip.ParseAddr(c.Bind)
 	for _, t := range ts {
@@ -371,6 +417,9 @@ func daemonExposure(o Options, socks []Socket, fw FirewallReport, st firewall.St
 		if len(t.policy) > 0 {
 			tr.Policy = t.policyKey + " = " + strings.Join(t.policy, ", ")
 		}
+		if t.off != "" {
+			tr.Policy = t.off + " = false"
+		}
 		covered := st.Installed && st.Ruleset.Blocks(t.proto, uint16(t.port))
 		switch {
 		case c.Bind != "" && bindErr == nil && bind.Unmap().IsLoopback():
@@ -383,6 +432,10 @@ func daemonExposure(o Options, socks []Socket, fw FirewallReport, st firewall.St
 			} else {
 				tr.Advice = "The messenger firewall lets only " + strings.Join(fw.Allow, ", ") + " reach it."
 			}
+		case t.off != "":
+			tr.Reach = reachOf(c.Bind)
+			tr.Advice = "The socket is open, but " + t.off + " = false: the daemon refuses every message on it; " +
+				"set " + t.setting + " = 0 to close the port as well."
 		case restricts(t.policy):
 			tr.Reach = reachOf(c.Bind)
 			tr.Advice = "The listener is " + tr.Reach + ", but the daemon " + t.policyWhat + " the sources " + t.policyKey + " allows; " +
@@ -393,13 +446,30 @@ func daemonExposure(o Options, socks []Socket, fw FirewallReport, st firewall.St
 			tr.Advice = "Reachable from " + strings.TrimPrefix(tr.Reach, "reachable from ") + " and nothing restricts the sources: " +
 				"`messenger firewall apply --allow-local`, or set bind to one address."
 			if t.port != 139 && t.port != 138 && t.port != 137 && t.port != 135 {
-				tr.Advice = "Reachable from " + strings.TrimPrefix(tr.Reach, "reachable from ") + " on a port the messenger firewall does not cover: " +
-					"set bind to a trusted address, or filter the port in the host's firewall."
+				tr.Advice = "Reachable from " + strings.TrimPrefix(tr.Reach, "reachable from ") + " on a port the messenger firewall does not cover now: " +
+					"`messenger firewall apply --allow-local` closes the configured ports too, or set bind to a trusted address."
 			}
 		}
 		d.Transports = append(d.Transports, tr)
 	}
 	return d
+}
+
+// transportPolicy is a transport's source list from [policy.transports]
+// as written ("local", CIDRs), and the key that switches it off ("" when
+// it is on).
+func transportPolicy(c *config.Config, name string) (allow []string, off string) {
+	ts, ok := c.Policy.Transports[name]
+	if !ok {
+		return nil, ""
+	}
+	if ts.Enabled != nil && !*ts.Enabled {
+		return nil, "policy.transports." + name + ".enabled"
+	}
+	for _, n := range ts.Allow {
+		allow = append(allow, n.String())
+	}
+	return allow, ""
 }
 
 // restricts reports whether a source list ("local" or CIDRs) leaves some

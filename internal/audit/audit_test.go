@@ -12,6 +12,7 @@ import (
 
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/firewall"
+	"github.com/netsend/messenger/internal/policy"
 )
 
 type fakeRuleset struct {
@@ -200,8 +201,18 @@ func TestDaemonExposure(t *testing.T) {
 		return TransportReport{}
 	}
 
+	// The default policy takes SMB and mailslot messages from local
+	// networks only: restricted, not exposed.
 	cfg := config.Default()
 	rep, _ := Run(Options{ProcRoot: proc, Ruleset: fakeRuleset{}, Config: &cfg})
+	if smb := transport(rep, "smb_port"); smb.Exposed || !strings.Contains(smb.Policy, "policy.transports.smb.allow = local") {
+		t.Errorf("smb with policy.transports.smb.allow = local: %+v", smb)
+	}
+	if dg := transport(rep, "dgram_port"); dg.Exposed || !strings.Contains(dg.Policy, "policy.transports.mailslot.allow = local") {
+		t.Errorf("dgram with policy.transports.mailslot.allow = local: %+v", dg)
+	}
+	cfg = openPolicy(t, cfg)
+	rep, _ = Run(Options{ProcRoot: proc, Ruleset: fakeRuleset{}, Config: &cfg})
 	smb := transport(rep, "smb_port")
 	if !smb.Exposed || smb.Reach != "reachable from every network your routing reaches" || !smb.Listening ||
 		!strings.Contains(smb.Advice, "messenger firewall apply --allow-local") {
@@ -225,7 +236,7 @@ func TestDaemonExposure(t *testing.T) {
 
 	// Loopback bind, an open RPC policy, and a test port the firewall
 	// does not cover.
-	cfg2 := config.Default()
+	cfg2 := openPolicy(t, config.Default())
 	cfg2.SMBPort, cfg2.DgramPort, cfg2.NBNSPort = 1139, 0, 0
 	cfg2.RPC.Allow = []string{"0.0.0.0/0"}
 	rep, _ = Run(Options{ProcRoot: proc, Ruleset: fakeRuleset{st: installed(t, firewall.Options{})}, Config: &cfg2})
@@ -261,6 +272,66 @@ func TestSocketInode(t *testing.T) {
 		got, ok := socketInode(link)
 		if got != want || ok != (want != 0) {
 			t.Errorf("socketInode(%q) = %d, %v", link, got, ok)
+		}
+	}
+}
+
+// openPolicy lets SMB and mailslot messages in from everywhere.
+func openPolicy(t *testing.T, c config.Config) config.Config {
+	t.Helper()
+	all, err := policy.ParseNet("0.0.0.0/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Policy.Transports = map[string]policy.TransportSpec{"smb": {Allow: []policy.Net{all}}, "mailslot": {Allow: []policy.Net{all}}}
+	return c
+}
+
+// The policy restricting SMB and switching mailslot off is what the
+// audit reports, in both sections, as the daemon runs with it.
+func TestAuditFollowsThePolicy(t *testing.T) {
+	requireLittleEndian(t)
+	proc := fakeProc(t)
+	// The daemon, not Samba, holds the sockets here.
+	for _, pid := range []string{"100", "200"} {
+		if err := os.WriteFile(filepath.Join(proc, pid, "comm"), []byte("messenger\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Default()
+	lan, _ := policy.ParseNet("192.168.1.0/24")
+	off := false
+	cfg.Policy.Transports = map[string]policy.TransportSpec{"smb": {Allow: []policy.Net{lan}}, "mailslot": {Enabled: &off}}
+	rep, err := Run(Options{ProcRoot: proc, Ruleset: fakeRuleset{}, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range rep.Daemon.Transports {
+		if tr.Exposed {
+			t.Errorf("%s reported exposed: %+v", tr.Setting, tr)
+		}
+		switch tr.Setting {
+		case "smb_port":
+			if tr.Policy != "policy.transports.smb.allow = 192.168.1.0/24" {
+				t.Errorf("smb policy %q", tr.Policy)
+			}
+		case "dgram_port":
+			if tr.Policy != "policy.transports.mailslot.enabled = false" || !strings.Contains(tr.Advice, "refuses every message") {
+				t.Errorf("dgram: %+v", tr)
+			}
+		}
+	}
+	if p := portOf(t, rep, "tcp", 139); p.Verdict != VerdictDaemonPolicy {
+		t.Errorf("tcp 139 held by the daemon: %+v", p)
+	}
+	for _, p := range rep.Ports {
+		if p.Verdict != VerdictOpen {
+			continue
+		}
+		for _, tr := range rep.Daemon.Transports {
+			if tr.Proto == p.Proto && tr.Port == int(p.Port) {
+				t.Errorf("%s %d is %q in the port section but %+v in the daemon's", p.Proto, p.Port, p.Verdict, tr)
+			}
 		}
 	}
 }

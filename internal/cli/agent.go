@@ -4,9 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
-	"os/user"
-	"strings"
 	"syscall"
 	"time"
 
@@ -22,8 +21,10 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 		Use:   "agent",
 		Short: "show messages as desktop notifications in this user's session",
 		Long: "Runs in a desktop session (the systemd --user unit or the XDG autostart entry start it), follows the " +
-			"daemon's event stream and shows each unread message to your names as a freedesktop notification " +
-			"with a \"Mark read\" action. It reconnects when the daemon restarts and then shows what arrived meanwhile.",
+			"daemon's event stream and shows each unread message you may read (your names, and the host's messages " +
+			"and alerts when you may read them) as a freedesktop notification with a \"Mark read\" action. What is " +
+			"unread when it starts is one notification (\"37 unread messages\") that opens the web inbox. It " +
+			"reconnects when the daemon restarts and then shows what arrived meanwhile the same way.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
@@ -31,17 +32,10 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(names) == 0 && !all {
-				u, err := user.Current()
-				if err != nil {
-					return err
-				}
-				n := strings.ToUpper(u.Username)
-				if len(n) > 15 {
-					n = n[:15]
-				}
-				names = []string{n}
-			}
+			// No names: every message the daemon shows this caller, which
+			// it already limits to what the caller may read. Watching the
+			// user's own name alone left root's host messages and every
+			// alert unseen.
 			if all {
 				names = nil
 			}
@@ -59,6 +53,19 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 					if _, err := c.MarkRead(rctx, id); err != nil {
 						log.Warn("agent: marking read", slog.Int64("id", id), slog.Any("err", err))
 					}
+				}, func() {
+					rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+					defer cancel()
+					in, err := c.WebSignIn(rctx)
+					if err != nil {
+						log.Warn("agent: no sign-in link for the web inbox", slog.Any("err", err))
+						return
+					}
+					// The link goes to xdg-open as one argument, no shell
+					// between; it is a secret, so it is not logged.
+					if err := exec.CommandContext(ctx, "xdg-open", in.URL).Run(); err != nil {
+						log.Warn("agent: opening the web inbox with xdg-open", slog.Any("err", err))
+					}
 				})
 			}()
 			log.Info("agent started", slog.Any("names", names))
@@ -69,7 +76,7 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&names, "name", nil, "messenger name to show messages for (repeatable; default your user name)")
-	cmd.Flags().BoolVar(&all, "all", false, "show messages to every name of the daemon")
+	cmd.Flags().StringArrayVar(&names, "name", nil, "messenger name to show messages for (repeatable; default every name you may read)")
+	cmd.Flags().BoolVar(&all, "all", false, "show messages to every name you may read (the default; overrides --name)")
 	return cmd
 }

@@ -60,7 +60,9 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
 			}
-			out, err := cfg.Encode()
+			// The values in force, defaults filled in, not the file's blanks.
+			inForce := cfg.InForce()
+			out, err := inForce.Encode()
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/firewall"
 )
 
@@ -29,7 +30,7 @@ connections this host starts stay allowed. Needs root or CAP_NET_ADMIN.`,
 }
 
 func newFirewallApplyCmd() *cobra.Command {
-	var allow []string
+	var allow, ports []string
 	var allowLocal, domainMember, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "apply",
@@ -37,12 +38,28 @@ func newFirewallApplyCmd() *cobra.Command {
 		Long: `Install (or replace) the table inet messenger: inbound UDP 135, 137, 138 and
 TCP 135, 139, 445 are dropped unless they come from an allowed network
 (--allow CIDR, repeatable; --allow-local adds the networks this host is
-connected to right now). --domain-member keeps TCP 445 open. --dry-run
+connected to right now). --domain-member keeps TCP 445 open. The ports the
+daemon's configuration listens on besides these (a non-default smb_port,
+nbns_port, dgram_port or rpc_port, rpc.extra_ports) are closed too, read
+as "messenger serve" reads them (--config, --data-dir); --port PROTO/N
+(repeatable) adds more. --dry-run
 prints the table in nft syntax and changes nothing. Applying is one
 transaction: it either replaces the table whole or leaves it as it was.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := firewall.Options{DomainMember: domainMember}
+			cfg, err := globalFlagsOf(cmd).load()
+			if err != nil {
+				return err
+			}
+			opts.Extra = configuredPorts(cfg)
+			for _, s := range ports {
+				p, err := firewall.ParsePort(s)
+				if err != nil {
+					return &exitError{exitUsage, fmt.Errorf("--port: %w", err)}
+				}
+				opts.Extra = append(opts.Extra, p)
+			}
 			for _, a := range allow {
 				p, err := parseAllow(a)
 				if err != nil {
@@ -84,9 +101,45 @@ transaction: it either replaces the table whole or leaves it as it was.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&allow, "allow", nil, "network that keeps reaching the ports, as CIDR (repeatable; an address alone means that host)")
 	f.BoolVar(&allowLocal, "allow-local", false, "also allow the networks this host is connected to now")
+	f.StringArrayVar(&ports, "port", nil, "another port to close, PROTO/N like udp/1026 (repeatable; the configuration's ports are added without it)")
 	f.BoolVar(&domainMember, "domain-member", false, "keep TCP 445 open: Active Directory domain members need it")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would be installed and change nothing")
 	return cmd
+}
+
+// globalFlagsOf reads --config and --data-dir from the root command, so
+// that the firewall verbs see the configuration every other verb sees
+// without their constructors taking the flags.
+func globalFlagsOf(cmd *cobra.Command) *globalFlags {
+	g := &globalFlags{}
+	if f := cmd.Flags().Lookup("config"); f != nil {
+		g.configPath = f.Value.String()
+	}
+	if f := cmd.Flags().Lookup("data-dir"); f != nil {
+		g.dataDir = f.Value.String()
+	}
+	return g
+}
+
+// configuredPorts are the network ports the daemon listens on as
+// configured; those of the advice are in the ruleset anyway.
+func configuredPorts(cfg config.Config) []firewall.Port {
+	var out []firewall.Port
+	add := func(proto string, n int) {
+		if n > 0 && n <= 65535 {
+			out = append(out, firewall.Port{Proto: proto, Number: uint16(n), Service: "configured"})
+		}
+	}
+	add("tcp", cfg.SMBPort)
+	add("udp", cfg.NBNSPort)
+	add("udp", cfg.DgramPort)
+	if cfg.RPCPort != 0 {
+		add("udp", cfg.RPCPort)
+		for _, p := range cfg.RPC.ExtraPorts {
+			add("udp", p)
+		}
+	}
+	return out
 }
 
 // parseAllow reads a CIDR, or a bare address as that one host.
@@ -186,6 +239,9 @@ func describeRuleset(w io.Writer, r firewall.Ruleset) {
 	fmt.Fprintln(w, "Blocked inbound, except from the allowed networks:")
 	for _, p := range r.Blocked() {
 		fmt.Fprintf(w, "  %-8s %s\n", strings.ToUpper(p.Proto)+" "+fmt.Sprint(p.Number), p.Service)
+	}
+	for _, p := range r.Extra() {
+		fmt.Fprintf(w, "  %-8s %s\n", strings.ToUpper(p.Proto)+" "+fmt.Sprint(p.Number), "configured for the daemon, or --port")
 	}
 	if open := r.Open(); len(open) > 0 {
 		fmt.Fprintln(w, "Left open (domain member):")

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -242,13 +243,11 @@ type Log struct {
 // Default returns the embedded defaults: the real ports, the real host
 // name, and a data directory fit for the user running it.
 func Default() Config {
-	host, _ := os.Hostname()
-	if i := strings.IndexByte(host, '.'); i > 0 {
-		host = host[:i]
-	}
+	osName, _ := os.Hostname()
+	host, _ := HostNameFrom(osName)
 	return Config{
 		DataDir:               defaultDataDir(),
-		HostName:              strings.ToUpper(host),
+		HostName:              host,
 		Workgroup:             "WORKGROUP",
 		UserNames:             true,
 		Utmp:                  "/var/run/utmp",
@@ -297,6 +296,36 @@ func Default() Config {
 		Access: access.DefaultConfig(),
 		Web:    Web{SessionTTL: Duration{12 * time.Hour}},
 	}
+}
+
+// MaxHostName is the longest NetBIOS computer name, in characters: a
+// name is 16 bytes, the last its type.
+const MaxHostName = 15
+
+// HostNameFrom is the computer name for the operating system's host name
+// osName: the part before the first dot, upper case, and cut to its first
+// 15 characters as Windows and Samba cut a long one, so that a machine
+// named web-server-prod-01 runs (as WEB-SERVER-PROD) rather than refuses
+// to start. long is the uncut name when it was cut, "" when not. Only the
+// default is cut: a host_name set explicitly is the operator's choice, and
+// a too long one stays an error.
+func HostNameFrom(osName string) (name, long string) {
+	if i := strings.IndexByte(osName, '.'); i > 0 {
+		osName = osName[:i]
+	}
+	name = strings.ToUpper(osName)
+	if r := []rune(name); len(r) > MaxHostName {
+		long, name = name, string(r[:MaxHostName])
+	}
+	return name, long
+}
+
+// DefaultHostNameCut says, when the default host name was cut from a
+// longer OS host name, the uncut name ("" when it was not cut), so the
+// daemon can log the choice.
+func DefaultHostNameCut() (name, long string) {
+	osName, _ := os.Hostname()
+	return HostNameFrom(osName)
 }
 
 func defaultDataDir() string {
@@ -360,11 +389,7 @@ func decode(data []byte, path string, cfg *Config) error {
 		return fmt.Errorf("config: %s: %w", path, err)
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		keys := make([]string, len(undecoded))
-		for i, k := range undecoded {
-			keys[i] = k.String()
-		}
-		return fmt.Errorf("config: %s: unknown setting %s", path, strings.Join(keys, ", "))
+		return unknownSettings(undecoded, data, path)
 	}
 	// The policy's settings that are wrong together, not alone, are
 	// checked here too, where the file is at hand to name their lines.
@@ -394,6 +419,35 @@ func decode(data []byte, path string, cfg *Config) error {
 type Store struct {
 	Keep        string `toml:"keep"`
 	MaxMessages int    `toml:"max_messages"`
+}
+
+// unknownSettings reports every key the file has and Config has not,
+// each with its line, so that a typo is found without searching. A
+// table the decoder did not know is reported once, at its header, not
+// again for each of its keys.
+func unknownSettings(keys []toml.Key, data []byte, path string) error {
+	var errs []error
+	var tables []string
+	for _, k := range keys {
+		name := k.String()
+		if slices.ContainsFunc(tables, func(t string) bool { return strings.HasPrefix(name, t+".") }) {
+			continue
+		}
+		table, key := strings.Join(k[:len(k)-1], "."), k[len(k)-1]
+		line := lineOf(string(data), table, -1, key)
+		if line == 0 {
+			// Not a key = value line: a [table] of its own, or a dotted key.
+			if line = lineOf(string(data), name, -1, ""); line > 0 {
+				tables = append(tables, name)
+			}
+		}
+		if line > 0 {
+			errs = append(errs, fmt.Errorf("config: %s:%d: unknown setting %s", path, line, name))
+		} else {
+			errs = append(errs, fmt.Errorf("config: %s: unknown setting %s", path, name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Source is the file the configuration was read from ("" for none).
@@ -493,4 +547,36 @@ func (c *Config) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("config: encoding: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// InForce is the configuration with every default that an empty or zero
+// setting stands for filled in, as the daemon runs with it: what
+// `messenger config print` shows, so that it answers "what is used"
+// rather than echoing `from = ""`.
+func (c *Config) InForce() Config {
+	out := *c
+	if out.Alert.From == "" {
+		out.Alert.From = out.HostName
+	}
+	if out.Hub.AuthorizedDir == "" && out.Hub.Enabled && len(out.Hub.URLs) == 0 {
+		out.Hub.AuthorizedDir = c.HubAuthorizedDir()
+	}
+	// The policy is copied before it is changed: its maps and pointers
+	// are shared with c.
+	out.Policy.Rate.PerSource = limitInForce(c.Policy.Rate.PerSource)
+	out.Policy.Rate.PerSender = limitInForce(c.Policy.Rate.PerSender)
+	out.Policy.Rate.Global = limitInForce(c.Policy.Rate.Global)
+	return out
+}
+
+// limitInForce is l with its burst filled in: 0 means the rate's count.
+func limitInForce(l *policy.Limit) *policy.Limit {
+	if l == nil {
+		return nil
+	}
+	v := *l
+	if v.Burst == 0 {
+		v.Burst = v.Rate.N
+	}
+	return &v
 }

@@ -6,8 +6,32 @@ import "github.com/spf13/pflag"
 // Config and copied over the loaded one only where the user set them, so a
 // flag always beats the file and an unset flag never resets it.
 type Flags struct {
-	scratch Config
-	fs      *pflag.FlagSet
+	scratch   Config
+	userPorts bool
+	fs        *pflag.FlagSet
+}
+
+// User ports are what --user-ports listens on: above 1024, so that a
+// daemon run by an ordinary account starts without privileges, each the
+// real port plus 1000 (HTTP and the hub plus 10000, clear of common
+// development servers), on loopback where no peer needs them.
+const (
+	UserSMBPort   = 1139
+	UserNBNSPort  = 1137
+	UserDgramPort = 1138
+	UserRPCPort   = 1135
+	UserHTTPAddr  = "127.0.0.1:18139"
+	UserHubListen = "127.0.0.1:14222"
+)
+
+// UseUserPorts moves every listener to the user ports. RPC's extra ports
+// are dropped: they are privileged (1026-1029 are not, but they are
+// another daemon's to take) and the spam they were for is long gone.
+func (c *Config) UseUserPorts() {
+	c.SMBPort, c.NBNSPort, c.DgramPort, c.RPCPort = UserSMBPort, UserNBNSPort, UserDgramPort, UserRPCPort
+	c.RPC.ExtraPorts = nil
+	c.HTTPAddr = UserHTTPAddr
+	c.Hub.Listen = UserHubListen
 }
 
 // flagSpec ties a flag to the field it overrides.
@@ -79,6 +103,7 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
 	d := Default()
 	s := &f.scratch
+	fs.BoolVar(&f.userPorts, "user-ports", false, "listen on unprivileged ports, for a daemon run by an ordinary account: smb 1139, nbns 1137, dgram 1138, rpc 1135, http 127.0.0.1:18139, hub 127.0.0.1:14222 (port flags given too still win)")
 	fs.StringVar(&s.HostName, "host-name", d.HostName, "computer name (always a messenger name)")
 	fs.StringVar(&s.Workgroup, "workgroup", d.Workgroup, "workgroup or domain name")
 	fs.StringArrayVar(&s.Names, "name", nil, "extra messenger name to answer to (repeatable)")
@@ -136,8 +161,12 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	return f
 }
 
-// Apply copies every flag the user set onto cfg.
+// Apply copies every flag the user set onto cfg. --user-ports goes
+// first, so that a port flag given with it moves that one listener.
 func (f *Flags) Apply(cfg *Config) {
+	if f.userPorts {
+		cfg.UseUserPorts()
+	}
 	for _, spec := range flagSpecs {
 		if fl := f.fs.Lookup(spec.name); fl != nil && fl.Changed {
 			spec.apply(cfg, &f.scratch)

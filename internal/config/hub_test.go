@@ -43,7 +43,7 @@ func TestHubErrorsNameTheLine(t *testing.T) {
 		{"[hub]\nreplicas = 0\n", ":2: hub.replicas: 0: a stream has 1 to 5 replicas"},
 		{"[hub]\nreplicas = 7\n", ":2: hub.replicas: 7: a stream has 1 to 5 replicas"},
 		{"[hub]\noutbox_max = 0\n", ":2: hub.outbox_max: 0: the outbox must hold at least one message"},
-		{"[hub]\nlisten_addr = \"x\"\n", ": unknown setting hub.listen_addr"},
+		{"[hub]\nlisten_addr = \"x\"\n", ":2: unknown setting hub.listen_addr"},
 	})
 }
 

@@ -66,7 +66,7 @@ func (v *validation) general() {
 	}
 	v.cp, v.rt.CodePage = &cp, cp
 	if _, err := names.Messenger(c.HostName, cp); err != nil {
-		v.bad("host_name %q: %v", c.HostName, err)
+		v.bad("host_name %q (--host-name): %v", c.HostName, err)
 	}
 	if _, err := netbios.NewName(string(cp.Encode(strings.ToUpper(c.Workgroup))), 0x00); err != nil {
 		v.bad("workgroup %q: %v", c.Workgroup, err)

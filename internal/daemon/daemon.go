@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -106,6 +107,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 	defer unlock()
 	d := &daemon{cfg: cfg, rt: rt, log: log, stdout: stdout, met: metrics.New()}
+	if name, long := config.DefaultHostNameCut(); long != "" && cfg.HostName == name {
+		// Said once at the start: other hosts will know this one by the
+		// cut name, which nobody chose.
+		log.Info(fmt.Sprintf("host name %s is longer than NetBIOS allows; using %s", long, name),
+			slog.String("host_name", name), slog.String("set_with", "--host-name"))
+	}
 	d.table, err = names.New(names.Config{CodePage: rt.CodePage, Host: cfg.HostName, HostSuffixes: rt.HostSuffixes,
 		Workgroup: cfg.Workgroup, Aliases: cfg.Names})
 	if err != nil {
@@ -179,7 +186,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 
 	hostName, _ := names.Messenger(cfg.HostName, rt.CodePage)
 	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
-		slog.String("host_name", hostName.String()), slog.String("code_page", rt.CodePage.Name()), slog.Any("listeners", d.ln.list))
+		slog.String("host_name", hostName.String()), slog.String("code_page", rt.CodePage.Name()), slog.String("listeners", d.ln.String()))
 	d.g.Go("retention", func() error {
 		d.st.RunRetention(d.g.ctx, store.Retention{Keep: rt.StoreKeep, MaxMessages: cfg.Store.MaxMessages})
 		return nil
@@ -411,7 +418,10 @@ func (d *daemon) serveHTTP() error {
 	metricsHandler := promhttp.HandlerFor(d.met.Registry, promhttp.HandlerOpts{})
 	d.serve("socket API", apiSrv.SocketServer(metricsHandler), d.ln.sock)
 	if ln := d.ln.http; ln != nil {
-		srv := apiSrv.HTTPServer(api.HTTPOptions{Addr: ln.Addr(), Hosts: cfg.HTTPHosts, ExternalURL: cfg.Web.ExternalURL,
+		// The listener's own addresses are answered to without --http-host:
+		// a browser opened at one of them sends it as the Host.
+		hosts := append(slices.Clone(cfg.HTTPHosts), webauth.ListenerHosts(ln.Addr(), net.InterfaceAddrs)...)
+		srv := apiSrv.HTTPServer(api.HTTPOptions{Addr: ln.Addr(), Hosts: hosts, ExternalURL: cfg.Web.ExternalURL,
 			WebPage: cfg.Sinks.Web.Enabled, Metrics: metricsHandler})
 		log.Info("API and web page over HTTP need a token or a web session", slog.String("addr", ln.Addr().String()), slog.Bool("loopback", api.IsLoopback(ln.Addr())))
 		d.serve("HTTP API", srv, limitConns(ln, cfg, d.met, "http"))
@@ -564,7 +574,7 @@ func bindAdvice(proto, addr, bind string, port int, flag string, err error) erro
 	case errors.Is(err, syscall.EACCES) && port < 1024:
 		return fmt.Errorf("cannot listen on %s port %d: permission denied. Ports below 1024 need root or the "+
 			"CAP_NET_BIND_SERVICE capability (sudo setcap cap_net_bind_service=+ep \"$(command -v messenger)\"), "+
-			"or choose a port above 1023 with --%s", proto, port, flag)
+			"or choose a port above 1023 with --%s (--user-ports moves every listener above 1023)", proto, port, flag)
 	case errors.Is(err, syscall.EADDRINUSE):
 		return fmt.Errorf("cannot listen on %s port %d: it is already in use (is Samba running? "+
 			"stop smbd/nmbd, or choose another port with --%s)", proto, port, flag)

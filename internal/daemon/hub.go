@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,6 +54,9 @@ func startHub(cfg config.Config, st *store.Store, local hub.Local, table *names.
 		l.embedded, err = hubserver.Start(hubserver.Options{StoreDir: cfg.HubStoreDir(), Listen: cfg.Hub.Listen,
 			TLSCert: cfg.Hub.ListenTLSCert, TLSKey: cfg.Hub.ListenTLSKey, TLSClientCA: cfg.Hub.ListenTLSClientCA,
 			ServerName: host, Self: self, SelfHost: host, Authorized: keys, Log: log})
+		if lerr := (*hubserver.ListenError)(nil); errors.As(err, &lerr) {
+			return nil, hubListenAdvice(lerr)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded hub: %w", err)
 		}
@@ -78,6 +82,17 @@ func startHub(cfg config.Config, st *store.Store, local hub.Local, table *names.
 		OutboxMax: cfg.Hub.OutboxMax, Local: local, Outbox: st, Names: func() []string { return messengerNames(table) },
 		NameState: func(name string, conflict bool) { hubNameState(table, name, conflict) }, Log: log})
 	return l, nil
+}
+
+// hubListenAdvice names the setting of a hub listen address that cannot
+// be had, as the other listeners' errors name theirs.
+func hubListenAdvice(e *hubserver.ListenError) error {
+	if errors.Is(e.Err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on TCP %s for the embedded hub: it is already in use (is another "+
+			"messenger daemon or nats-server running? choose another address with --hub-listen, or "+
+			"--hub-listen \"\" to keep the hub in process)", e.Addr)
+	}
+	return fmt.Errorf("cannot listen on --hub-listen %s: %w", e.Addr, e.Err)
 }
 
 // run keeps the client connected and the registry's names current until

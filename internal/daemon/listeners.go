@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/config"
@@ -26,6 +27,25 @@ type listeners struct {
 
 func (l *listeners) add(transport, network, addr string) {
 	l.list = append(l.list, apitype.Listener{Transport: transport, Network: network, Addr: addr})
+}
+
+// String is the listeners as the start line shows them, one
+// transport=network://address each: smb=tcp://[::]:139 nbns=udp://0.0.0.0:137.
+// The hub's address is already a URL.
+func (l *listeners) String() string {
+	var b strings.Builder
+	for i, x := range l.list {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(x.Transport)
+		b.WriteByte('=')
+		if !strings.Contains(x.Addr, "://") {
+			b.WriteString(x.Network + "://")
+		}
+		b.WriteString(x.Addr)
+	}
+	return b.String()
 }
 
 // openListeners opens every listener cfg turns on, or none: on an error

@@ -89,6 +89,20 @@ type Options struct {
 	Allow []netip.Prefix
 	// DomainMember keeps TCP 445 open, which Active Directory needs.
 	DomainMember bool
+	// Extra are more ports to close the same way: the ones the daemon is
+	// configured to listen on besides the advice's (a test smb_port,
+	// rpc.extra_ports), and --port.
+	Extra []Port
+}
+
+// ParsePort reads PROTO/N, as --port takes it: udp/1026, tcp/1139.
+func ParsePort(s string) (Port, error) {
+	proto, num, ok := strings.Cut(strings.ToLower(s), "/")
+	n, err := strconv.Atoi(num)
+	if !ok || (proto != "udp" && proto != "tcp") || err != nil || n < 1 || n > 65535 {
+		return Port{}, fmt.Errorf("%w: port %q is not PROTO/N, like udp/1026 or tcp/1139", ErrBadOption, s)
+	}
+	return Port{Proto: proto, Number: uint16(n), Service: "configured"}, nil
 }
 
 // Ruleset is the description of our table: which ports it closes and to
@@ -127,8 +141,24 @@ func Build(o Options) (Ruleset, error) {
 			r.TCPPorts = append(r.TCPPorts, p.Number)
 		}
 	}
+	for _, p := range o.Extra {
+		switch {
+		case p.Number == 0:
+			return Ruleset{}, fmt.Errorf("%w: port 0", ErrBadOption)
+		case p.Proto == "udp":
+			r.UDPPorts = append(r.UDPPorts, p.Number)
+		case p.Proto == "tcp":
+			r.TCPPorts = append(r.TCPPorts, p.Number)
+		default:
+			return Ruleset{}, fmt.Errorf("%w: protocol %q of port %d is not udp or tcp", ErrBadOption, p.Proto, p.Number)
+		}
+	}
+	// Sorted and without repeats: the kernel's sets hold each port once,
+	// and Equal compares with what it reads back.
 	slices.Sort(r.UDPPorts)
 	slices.Sort(r.TCPPorts)
+	r.UDPPorts = slices.Compact(r.UDPPorts)
+	r.TCPPorts = slices.Compact(r.TCPPorts)
 	return r, nil
 }
 
@@ -153,6 +183,22 @@ func (r Ruleset) Blocked() []Port {
 	for _, p := range advicePorts {
 		if r.Blocks(p.Proto, p.Number) {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Extra returns the ports this ruleset closes besides the advice's.
+func (r Ruleset) Extra() []Port {
+	var out []Port
+	for _, l := range []struct {
+		proto string
+		ports []uint16
+	}{{"udp", r.UDPPorts}, {"tcp", r.TCPPorts}} {
+		for _, n := range l.ports {
+			if !slices.ContainsFunc(advicePorts, func(p Port) bool { return p.Proto == l.proto && p.Number == n }) {
+				out = append(out, Port{Proto: l.proto, Number: n, Service: "configured"})
+			}
 		}
 	}
 	return out

@@ -242,3 +242,28 @@ func TestRulesetEqual(t *testing.T) {
 		t.Error("domain member should differ")
 	}
 }
+
+func TestBuildExtraPorts(t *testing.T) {
+	p1026, err := ParsePort("udp/1026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(Options{Extra: []Port{p1026, {Proto: "tcp", Number: 1139}, {Proto: "udp", Number: 137}, p1026}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.UDPPorts, []uint16{135, 137, 138, 1026}) || !slices.Equal(r.TCPPorts, []uint16{135, 139, 445, 1139}) {
+		t.Errorf("ports udp %v tcp %v", r.UDPPorts, r.TCPPorts)
+	}
+	if got := r.Extra(); len(got) != 2 || got[0].String() != "udp/1026" || got[1].String() != "tcp/1139" {
+		t.Errorf("Extra() = %v", got)
+	}
+	if !strings.Contains(r.String(), "1026") {
+		t.Errorf("nft text lacks 1026:\n%s", r)
+	}
+	for _, bad := range []string{"1026", "udp/0", "udp/70000", "sctp/9", "udp/x"} {
+		if _, err := ParsePort(bad); !errors.Is(err, ErrBadOption) {
+			t.Errorf("ParsePort(%q) = %v", bad, err)
+		}
+	}
+}

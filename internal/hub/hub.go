@@ -370,7 +370,7 @@ func (h *Hub) connect(ctx context.Context) (*session, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.link.refresh(nc)
-			h.log.Info("reconnected to the hub", slog.String("url", nc.ConnectedUrlRedacted()))
+			h.log.Info("reconnected to the hub", slog.String("url", h.connectedURL(nc)))
 			signal(h.kick)
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
@@ -401,7 +401,7 @@ func (h *Hub) connect(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("hub: jetstream: %w", err)
 	}
 	s.js = js
-	h.log.Info("connected to the hub", slog.String("url", nc.ConnectedUrlRedacted()), slog.String("server", nc.ConnectedServerName()))
+	h.log.Info("connected to the hub", slog.String("url", h.connectedURL(nc)), slog.String("server", nc.ConnectedServerName()))
 	return s, nil
 }
 
@@ -636,4 +636,15 @@ func (b *backoff) wait(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// connectedURL is where nc is connected, as the log and `hub status` say
+// it. An in-process connection has no URL of its own: the client reports
+// its default, nats://127.0.0.1:4222, which is not where the embedded
+// server listens (if it does at all).
+func (h *Hub) connectedURL(nc *nats.Conn) string {
+	if len(h.opts.URLs) == 0 {
+		return "in-process"
+	}
+	return nc.ConnectedUrlRedacted()
 }

@@ -70,7 +70,7 @@ func (h *Hub) Status(ctx context.Context) (Status, error) {
 	ctx, cancel := s.link.bind(ctx)
 	defer cancel()
 	st.Connected = true
-	st.URL = s.nc.ConnectedUrlRedacted()
+	st.URL = h.connectedURL(s.nc)
 	st.ServerName = s.nc.ConnectedServerName()
 	st.ClusterName = s.nc.ConnectedClusterName()
 	for _, name := range hubwire.StreamNames() {

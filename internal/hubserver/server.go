@@ -123,6 +123,11 @@ func Start(opts Options) (*Server, error) {
 		}
 		if n == 0 {
 			n = server.RANDOM_PORT // 0 would mean 4222 to nats-server
+		} else if err := portFree(opts.Listen); err != nil {
+			// nats-server only logs a listen failure and then never gets
+			// ready: found here, it is an error at once instead of after
+			// startTimeout.
+			return nil, &ListenError{Addr: opts.Listen, Err: err}
 		}
 		so.Host, so.Port = host, n
 		if tlsSet {
@@ -137,12 +142,13 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: embedded server: %w", err)
 	}
-	srv.SetLoggerV2(serverLog{log}, false, false, false)
+	fatal := make(chan string, 1)
+	srv.SetLoggerV2(serverLog{l: log, fatal: fatal}, false, false, false)
 	srv.Start()
 	e.srv = srv
-	if !srv.ReadyForConnections(startTimeout) {
+	if err := waitReady(srv, fatal); err != nil {
 		e.stopServer()
-		return nil, fmt.Errorf("hub: embedded server did not accept connections within %s", startTimeout)
+		return nil, err
 	}
 	if !srv.JetStreamEnabled() {
 		e.stopServer()
@@ -169,6 +175,48 @@ func Start(opts Options) (*Server, error) {
 		slog.Bool("client_certs", so.TLSConfig != nil && so.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert),
 		slog.Int("authorized", len(opts.Authorized)))
 	return e, nil
+}
+
+// ListenError is the embedded server's listen address that cannot be
+// had; the daemon names its setting.
+type ListenError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("hub: cannot listen on %s: %v", e.Addr, e.Err)
+}
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// portFree reports why addr cannot be listened on, by listening on it a
+// moment: a port taken between this and the server's own listen still
+// fails, through waitReady.
+func portFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// waitReady waits until srv accepts connections, up to startTimeout, or
+// until it reports a fatal error (a listener it could not open), which
+// then ends the wait at once: nats-server logs such an error rather than
+// returning it, and would otherwise leave the wait to its timeout.
+func waitReady(srv *server.Server, fatal <-chan string) error {
+	deadline := time.Now().Add(startTimeout)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		select {
+		case msg := <-fatal:
+			return fmt.Errorf("hub: embedded server: %s", msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("hub: embedded server did not accept connections within %s", startTimeout)
+		}
+	}
+	return nil
 }
 
 // tlsHandshakeTimeout is how long a client has for its TLS handshake:
@@ -350,7 +398,10 @@ func nkeyOption(kp nkeys.KeyPair) nats.Option {
 // serverLog adapts nats-server's logger to slog. The server's notices
 // (its banner, each subsystem starting) are debug here: the daemon logs
 // that the hub started. Fatalf must not exit the daemon.
-type serverLog struct{ l *slog.Logger }
+type serverLog struct {
+	l     *slog.Logger
+	fatal chan<- string // the first fatal error, for waitReady; nil after the start
+}
 
 func (s serverLog) log(level slog.Level, format string, v []any) {
 	ctx := context.Background()
@@ -361,7 +412,13 @@ func (s serverLog) log(level slog.Level, format string, v []any) {
 
 func (s serverLog) Noticef(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
 func (s serverLog) Warnf(format string, v ...any)   { s.log(slog.LevelWarn, format, v) }
-func (s serverLog) Fatalf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
-func (s serverLog) Errorf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
-func (s serverLog) Debugf(format string, v ...any)  { s.log(slog.LevelDebug, format, v) }
-func (s serverLog) Tracef(format string, v ...any)  { s.log(slog.LevelDebug-4, format, v) }
+func (s serverLog) Fatalf(format string, v ...any) {
+	s.log(slog.LevelError, format, v)
+	select {
+	case s.fatal <- fmt.Sprintf(format, v...):
+	default:
+	}
+}
+func (s serverLog) Errorf(format string, v ...any) { s.log(slog.LevelError, format, v) }
+func (s serverLog) Debugf(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
+func (s serverLog) Tracef(format string, v ...any) { s.log(slog.LevelDebug-4, format, v) }

@@ -59,7 +59,8 @@ func GuardFor(next http.Handler, hosts ...string) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		if !loopbackHost(r.Host) && !knownHost(r.Host, names) {
-			writeJSONError(w, http.StatusMisdirectedRequest, apitype.Error{Error: "this daemon does not answer to the host name " + r.Host})
+			writeJSONError(w, http.StatusMisdirectedRequest, apitype.Error{Error: "this daemon does not answer to the host name " + r.Host +
+				": name it with --http-host (http_hosts in the configuration file) to allow it"})
 			return
 		}
 		switch r.Method {
@@ -83,6 +84,48 @@ func GuardFor(next http.Handler, hosts ...string) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ListenerHosts are the addresses a listener at addr is reached by, which
+// it answers to without being told: its own address, and for a listener
+// on every address (0.0.0.0, [::]) every address of the host's
+// interfaces (ifaceAddrs is net.InterfaceAddrs), since a browser opened
+// at http://192.0.2.2:8139/ sends that as its Host. An address a
+// rebinding attacker's name could resolve to is one the attacker's page
+// could reach anyway; what the guard keeps out is a name it does not own.
+// Addresses added after the start are not known: --http-host names them.
+func ListenerHosts(addr net.Addr, ifaceAddrs func() ([]net.Addr, error)) []string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	if !ta.IP.IsUnspecified() {
+		return []string{ta.IP.String()}
+	}
+	var hosts []string
+	if ifaceAddrs == nil {
+		return nil
+	}
+	list, err := ifaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, a := range list {
+		var ip net.IP
+		switch v := a.(type) {
+		case *net.IPNet:
+			ip = v.IP
+		case *net.IPAddr:
+			ip = v.IP
+		}
+		// A link-local address needs a zone in a URL, which browsers do
+		// not send; an IPv4 listener (0.0.0.0) takes no IPv6 requests.
+		if ip == nil || ip.IsLinkLocalUnicast() || (ta.IP.To4() != nil && ip.To4() == nil) {
+			continue
+		}
+		hosts = append(hosts, ip.String())
+	}
+	return hosts
 }
 
 // sameOrigin reports whether origin is the one the request was made to.

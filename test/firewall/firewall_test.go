@@ -57,9 +57,9 @@ type auditJSON struct {
 	} `json:"daemon"`
 }
 
-func runAudit(t *testing.T, bin, ns string) auditJSON {
+func runAudit(t *testing.T, bin, ns string, args ...string) auditJSON {
 	t.Helper()
-	out := mustRun(t, ns, bin, "audit", "--json")
+	out := mustRun(t, ns, bin, append(args, "audit", "--json")...)
 	var rep auditJSON
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
@@ -140,16 +140,29 @@ func TestFirewallInNamespaces(t *testing.T) {
 		if !rep.Firewall.Readable || rep.Firewall.Installed {
 			t.Errorf("audit firewall %+v, want readable and not installed", rep.Firewall)
 		}
-		// Default configuration: smb and dgram on every address, exposed.
+		// Default configuration: every listener on every address, but the
+		// default policy takes SMB and mailslot messages from local
+		// networks only, so none is exposed.
 		exposed := map[string]bool{}
 		for _, tr := range rep.Daemon.Transports {
 			exposed[tr.Name] = tr.Exposed
-			if tr.Name == "smb" && (tr.Reach != "reachable from every network your routing reaches" || !strings.Contains(tr.Advice, "messenger firewall apply --allow-local")) {
+			if tr.Name == "smb" && (tr.Reach != "reachable from every network your routing reaches" || !strings.Contains(tr.Advice, "policy.transports.smb.allow")) {
 				t.Errorf("daemon smb: %+v", tr)
 			}
 		}
-		if !exposed["smb"] || !exposed["dgram"] || exposed["rpc"] || exposed["nbns"] {
-			t.Errorf("daemon exposure %v, want smb and dgram exposed, rpc and nbns held by policy", exposed)
+		if exposed["smb"] || exposed["dgram"] || exposed["rpc"] || exposed["nbns"] {
+			t.Errorf("daemon exposure %v, want every transport held by the default policy", exposed)
+		}
+		// With the policy opened to everyone, smb and dgram are exposed.
+		open := filepath.Join(t.TempDir(), "open.toml")
+		if err := os.WriteFile(open, []byte("[policy.transports.smb]\nallow = [\"0.0.0.0/0\"]\n[policy.transports.mailslot]\nallow = [\"0.0.0.0/0\"]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rep = runAudit(t, bin, n.A, "--config", open)
+		for _, tr := range rep.Daemon.Transports {
+			if want := tr.Name == "smb" || tr.Name == "dgram"; tr.Exposed != want {
+				t.Errorf("open policy: daemon %s exposed %v, want %v: %+v", tr.Name, tr.Exposed, want, tr)
+			}
 		}
 	})
 
@@ -195,6 +208,36 @@ func TestFirewallInNamespaces(t *testing.T) {
 			if tr.Exposed {
 				t.Errorf("daemon transport %s still exposed behind the firewall: %+v", tr.Name, tr)
 			}
+		}
+	})
+
+	t.Run("configured ports and --port", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "ports.toml")
+		if err := os.WriteFile(cfg, []byte("smb_port = 1139\n[rpc]\nextra_ports = [1026]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := mustRun(t, n.A, bin, "--config", cfg, "firewall", "apply", "--port", "tcp/8080", "--port", "udp/135")
+		status := mustRun(t, n.A, bin, "firewall", "status", "--json")
+		var st struct {
+			Installed bool `json:"installed"`
+			Ruleset   struct {
+				UDP []int `json:"udp_ports"`
+				TCP []int `json:"tcp_ports"`
+			} `json:"ruleset"`
+		}
+		if err := json.Unmarshal([]byte(status), &st); err != nil {
+			t.Fatalf("status --json: %v\n%s", err, status)
+		}
+		if !st.Installed || !slices.Equal(st.Ruleset.TCP, []int{135, 139, 445, 1139, 8080}) || !slices.Equal(st.Ruleset.UDP, []int{135, 137, 138, 1026}) {
+			t.Errorf("ruleset %+v, want the advice's ports with tcp 1139, 8080 and udp 1026\napply said:\n%s", st, out)
+		}
+		for _, s := range []string{"TCP 1139", "UDP 1026", "TCP 8080"} {
+			if !strings.Contains(out, s) {
+				t.Errorf("apply output lacks %q:\n%s", s, out)
+			}
+		}
+		if _, errOut, err := run(t, n.A, bin, "firewall", "apply", "--port", "sctp/9"); err == nil || !strings.Contains(errOut, "PROTO/N") {
+			t.Errorf("--port sctp/9: err %v, stderr %s", err, errOut)
 		}
 	})
 

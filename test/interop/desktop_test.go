@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,8 @@ func TestDesktopAgentNotifies(t *testing.T) {
 	requirePeer(t, "Xvfb")
 	requirePeer(t, "dunst")
 	requirePeer(t, "dbus-monitor")
-	d := startDaemon(t, "")
+	// HTTP on, for the backlog notification's sign-in link.
+	d := startDaemon(t, "", "--http-addr", "127.0.0.1:0")
 	bus := sessionBus(t)
 	display := startXvfb(t)
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "DISPLAY=" + display}
@@ -108,8 +110,21 @@ func TestDesktopAgentNotifies(t *testing.T) {
 		return has
 	})
 
+	// A backlog: two unread messages before the agent starts are one
+	// notification, whose action opens the web inbox through xdg-open (a
+	// stand-in here that records its arguments).
+	smbclientSend(t, d, "MSGHOST", "early", []byte("backlog one\n"))
+	smbclientSend(t, d, "MSGHOST", "early", []byte("backlog two\n"))
+	fakeBin := t.TempDir()
+	opened := filepath.Join(fakeBin, "opened")
+	if err := os.WriteFile(filepath.Join(fakeBin, "xdg-open"), []byte("#!/bin/sh\nprintf '%s\\n' \"$#\" \"$@\" > "+opened+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "PATH="+fakeBin+":"+os.Getenv("PATH"))
+
+	// No --name: every name the caller (root) may read.
 	agentErr := &syncBuffer{}
-	agent := exec.Command(binary, "--data-dir", d.dataDir, "agent", "--name", "MSGHOST")
+	agent := exec.Command(binary, "--data-dir", d.dataDir, "agent")
 	agent.Env = append(os.Environ(), env...)
 	agent.Stderr = agentErr
 	if err := agent.Start(); err != nil {
@@ -117,6 +132,28 @@ func TestDesktopAgentNotifies(t *testing.T) {
 	}
 	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
 	waitUntil(t, "the agent to start", func() bool { return strings.Contains(agentErr.String(), "agent started") })
+	waitUntil(t, "the backlog's Notify call", func() bool { return strings.Contains(monOut.String(), `"2 unread messages"`) })
+	if strings.Contains(monOut.String(), "backlog one") {
+		t.Errorf("a backlog message was notified on its own:\n%s", monOut.String())
+	}
+	waitUntil(t, "the backlog's notification id", func() bool { return strings.Contains(agentErr.String(), "unread=2 notification=") })
+	var bid uint32
+	if s := agentErr.String(); strings.Contains(s, "unread=2 notification=") {
+		fmt.Sscan(s[strings.Index(s, "unread=2 notification=")+len("unread=2 notification="):], &bid)
+	}
+	if err := conn.Emit("/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked", bid, "default"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "xdg-open with the sign-in link", func() bool {
+		b, _ := os.ReadFile(opened)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return len(lines) == 2 && lines[0] == "1" && strings.HasPrefix(lines[1], "http://127.0.0.1:")
+	})
+	for _, m := range d.inbox() {
+		if _, err := d.cli("read", strconv.FormatInt(m.ID, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	smbclientSend(t, d, "MSGHOST", "alice", []byte("Printer out of paper <b>now</b>\n"))
 	waitUntil(t, "the Notify call", func() bool {
@@ -125,14 +162,24 @@ func TestDesktopAgentNotifies(t *testing.T) {
 	})
 
 	// The user clicks "Mark read": the server emits ActionInvoked.
-	msgs := d.inbox()
-	if len(msgs) != 1 || msgs[0].State != "unread" {
-		t.Fatalf("inbox %+v", msgs)
+	unread := func() []message.Message {
+		var out []message.Message
+		for _, m := range d.inbox() {
+			if m.State == message.StateUnread {
+				out = append(out, m)
+			}
+		}
+		return out
 	}
-	waitUntil(t, "the agent's notification id", func() bool { return strings.Contains(agentErr.String(), "notification=") })
+	msgs := unread()
+	if len(msgs) != 1 {
+		t.Fatalf("unread %+v", msgs)
+	}
+	key := fmt.Sprintf("id=%d notification=", msgs[0].ID)
+	waitUntil(t, "the agent's notification id", func() bool { return strings.Contains(agentErr.String(), key) })
 	var nid uint32
-	if i := strings.Index(agentErr.String(), "notification="); i >= 0 {
-		fmt.Sscan(agentErr.String()[i+len("notification="):], &nid)
+	if i := strings.Index(agentErr.String(), key); i >= 0 {
+		fmt.Sscan(agentErr.String()[i+len(key):], &nid)
 	}
 	if err := conn.Emit("/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked", nid, "mark-read"); err != nil {
 		t.Fatal(err)
@@ -142,10 +189,7 @@ func TestDesktopAgentNotifies(t *testing.T) {
 			t.Logf("agent:\n%s\nmonitor:\n%s", agentErr, monOut.String())
 		}
 	})
-	waitUntil(t, "the message marked read", func() bool {
-		m := d.inbox()
-		return len(m) == 1 && m[0].State == "read"
-	})
+	waitUntil(t, "the message marked read", func() bool { return len(unread()) == 0 })
 
 	// The daemon restarts; what arrives while the agent reconnects is shown.
 	d.stop()
