@@ -12,9 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/agent"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 )
 
-func newAgentCmd(g *globalFlags) *cobra.Command {
+func newAgentCmd(g *cmdutil.Globals) *cobra.Command {
 	var names []string
 	var all bool
 	cmd := &cobra.Command{
@@ -28,7 +29,7 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			c, err := g.client()
+			c, err := g.Client()
 			if err != nil {
 				return err
 			}
@@ -48,13 +49,13 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			defer stop()
 			go func() {
 				n.Actions(ctx, func(id int64) {
-					rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+					rctx, cancel := context.WithTimeout(ctx, cmdutil.RequestTimeout)
 					defer cancel()
 					if _, err := c.MarkRead(rctx, id); err != nil {
 						log.Warn("agent: marking read", slog.Int64("id", id), slog.Any("err", err))
 					}
 				}, func() {
-					rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+					rctx, cancel := context.WithTimeout(ctx, cmdutil.RequestTimeout)
 					defer cancel()
 					in, err := c.WebSignIn(rctx)
 					if err != nil {

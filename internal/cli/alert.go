@@ -18,6 +18,7 @@ import (
 	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/webauth"
 )
@@ -41,9 +42,9 @@ func alertExitCode(code string) int {
 	case apitype.CodeRateLimited:
 		return exitRateLimited
 	case apitype.CodeNoRecipient, apitype.CodeTooLarge:
-		return exitUsage
+		return cmdutil.ExitUsage
 	}
-	return exitCodeFor(code)
+	return cmdutil.ExitCodeFor(code)
 }
 
 // alertFlags are the flags of `messenger alert`.
@@ -55,7 +56,7 @@ type alertFlags struct {
 	fromSystemd                  string
 }
 
-func newAlertCmd(g *globalFlags) *cobra.Command {
+func newAlertCmd(g *cmdutil.Globals) *cobra.Command {
 	var f alertFlags
 	cmd := &cobra.Command{
 		Use:   "alert --source S --severity info|warning|critical [--to NAME]... [TEXT...]",
@@ -91,21 +92,21 @@ alerts (only admins and [access] alert_senders may); 1 anything else.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := f.request(cmd, args)
 			if err != nil {
-				return &exitError{exitUsage, err}
+				return cmdutil.Exit(cmdutil.ExitUsage, err)
 			}
-			c, err := g.client()
+			c, err := g.Client()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*requestTimeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*cmdutil.RequestTimeout)
 			defer cancel()
 			res, err := c.Alert(ctx, req)
 			var rerr *api.RequestError
 			if errors.As(err, &rerr) {
-				return &exitError{alertExitCode(rerr.Code), errors.New(rerr.Msg)}
+				return cmdutil.Exit(alertExitCode(rerr.Code), errors.New(rerr.Msg))
 			}
 			if err != nil {
-				return daemonError(err, g.dataDirHint())
+				return cmdutil.DaemonError(err, g.DataDirHint())
 			}
 			return printAlertResult(cmd, res, f.asJSON)
 		},
@@ -123,7 +124,7 @@ alerts (only admins and [access] alert_senders may); 1 anything else.`,
 	fl.BoolVar(&f.fromClamAV, "from-clamav", false, "read a clamd VirusEvent")
 	fl.StringVar(&f.fromSystemd, "from-systemd", "", "alert that systemd unit UNIT failed, with its last log lines (OnFailure=)")
 	// Bad flags are usage errors, exit status 2, like a bad alert.
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{exitUsage, err} })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Exit(cmdutil.ExitUsage, err) })
 	cmd.AddCommand(newAlertTokenCmd())
 	return cmd
 }
@@ -281,7 +282,7 @@ func printAlertResult(cmd *cobra.Command, res alert.Result, asJSON bool) error {
 		}
 	}
 	if worst != 0 {
-		return &exitError{worst, silentError{}}
+		return cmdutil.Exit(worst, cmdutil.SilentError{})
 	}
 	return nil
 }
@@ -303,7 +304,7 @@ Gotify's X-Gotify-Key). Restart the daemon after changing the file.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if !tokenName.MatchString(name) {
-				return &exitError{exitUsage, fmt.Errorf("token name %q: use 1 to 64 letters, digits, '-', '_' or '.'", name)}
+				return cmdutil.Exit(cmdutil.ExitUsage, fmt.Errorf("token name %q: use 1 to 64 letters, digits, '-', '_' or '.'", name))
 			}
 			token, hash, err := webauth.MakeToken()
 			if err != nil {

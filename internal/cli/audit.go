@@ -10,10 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/audit"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/firewall"
 )
 
-func newAuditCmd(g *globalFlags) *cobra.Command {
+func newAuditCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -29,7 +30,7 @@ does not restrict. Run it as root to see every program and the ruleset.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var opts audit.Options
-			if cfg, err := g.load(); err != nil {
+			if cfg, err := g.Load(); err != nil {
 				opts.ConfigErr = err
 			} else {
 				opts.Config = &cfg

@@ -9,11 +9,12 @@ import (
 	"io"
 
 	"github.com/netsend/messenger/internal/alert/cupsnotify"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
+	"github.com/netsend/messenger/internal/cli/hubcmd"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
-	"github.com/netsend/messenger/internal/apitype"
 )
 
 // Main runs the messenger command with args (os.Args: the program's
@@ -30,37 +31,25 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		// A refusal keeps the daemon's sentence, whichever verb met it.
-		if api.IsForbidden(err) && !errors.As(err, new(*exitError)) {
-			err = &exitError{exitForbidden, err}
+		// A refusal, whatever the verb, so that scripts can tell "not
+		// allowed" from "failed"; the daemon's sentence says who may.
+		if api.IsForbidden(err) && !errors.As(err, new(*cmdutil.ExitError)) {
+			err = cmdutil.Exit(cmdutil.ExitForbidden, err)
 		}
-		var ee *exitError
-		var re *api.RequestError
-		if !errors.As(err, &ee) && errors.As(err, &re) && re.Code == apitype.CodeForbidden {
-			// A refusal, whatever the verb, so that scripts can tell "not
-			// allowed" from "failed"; the daemon's sentence says who may.
-			ee = &exitError{exitForbidden, err}
-		}
-		if !errors.As(err, &ee) || ee.err.Error() != "" {
+		var ee *cmdutil.ExitError
+		if !errors.As(err, &ee) || ee.Err.Error() != "" {
 			fmt.Fprintln(stderr, "messenger:", err)
 		}
 		if ee != nil {
-			return ee.code
+			return ee.Code
 		}
 		return 1
 	}
 	return 0
 }
 
-// globalFlags are the flags every verb has: where the configuration and
-// the daemon's data directory are.
-type globalFlags struct {
-	configPath string
-	dataDir    string
-}
-
 func newRootCmd() *cobra.Command {
-	g := &globalFlags{}
+	g := &cmdutil.Globals{}
 	root := &cobra.Command{
 		Use:   "messenger",
 		Short: "The Messenger service: net send, done properly",
@@ -73,8 +62,8 @@ local socket in the data directory.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default "+defaultConfigHelp()+", or $MESSENGER_CONFIG)")
-	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory of the daemon (default from the configuration, or $MESSENGER_DATA_DIR)")
-	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newSendCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd(), newFirewallCmd(), newAuditCmd(g), newSpamCmd(g), newAgentCmd(g), newWebCmd(g), newTokenCmd(g), newAlertCmd(g), newSentCmd(g), newHubCmd(g))
+	root.PersistentFlags().StringVar(&g.ConfigPath, "config", "", "configuration file (default "+defaultConfigHelp()+", or $MESSENGER_CONFIG)")
+	root.PersistentFlags().StringVar(&g.DataDir, "data-dir", "", "data directory of the daemon (default from the configuration, or $MESSENGER_DATA_DIR)")
+	root.AddCommand(newServeCmd(g), newInboxCmd(g), newReadCmd(g), newDeleteCmd(g), newNameCmd(g), newSendCmd(g), newStatusCmd(g), newConfigCmd(g), newVersionCmd(), newFirewallCmd(), newAuditCmd(g), newSpamCmd(g), newAgentCmd(g), newWebCmd(g), newTokenCmd(g), newAlertCmd(g), newSentCmd(g), hubcmd.NewCmd(g))
 	return root
 }

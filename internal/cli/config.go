@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/config"
 )
 
@@ -16,32 +16,7 @@ func defaultConfigHelp() string {
 	return "none"
 }
 
-// load reads the configuration the way every verb sees it: defaults, file,
-// environment, then --data-dir. Daemon flags are applied by serve.
-func (g *globalFlags) load() (config.Config, error) {
-	path, explicit := g.configPath, g.configPath != ""
-	if !explicit {
-		if p := os.Getenv(config.EnvConfig); p != "" {
-			path, explicit = p, true
-		}
-	}
-	cfg, err := config.Load(path, explicit)
-	if err != nil {
-		return cfg, err
-	}
-	if g.dataDir != "" {
-		cfg.DataDir = g.dataDir
-	}
-	return cfg, nil
-}
-
-// explicitConfig says whether a configuration file was named (--config
-// or $MESSENGER_CONFIG) rather than found at the default path.
-func (g *globalFlags) explicitConfig() bool {
-	return g.configPath != "" || os.Getenv(config.EnvConfig) != ""
-}
-
-func newConfigCmd(g *globalFlags) *cobra.Command {
+func newConfigCmd(g *cmdutil.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Show the configuration",
@@ -52,7 +27,7 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 		Short: "Print the effective configuration as TOML (defaults, file, environment and flags combined)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			cfg, err := g.Load()
 			if err != nil {
 				return err
 			}

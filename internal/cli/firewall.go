@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/firewall"
 )
@@ -48,7 +49,7 @@ transaction: it either replaces the table whole or leaves it as it was.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := firewall.Options{DomainMember: domainMember}
-			cfg, err := globalFlagsOf(cmd).load()
+			cfg, err := cmdutil.GlobalsOf(cmd).Load()
 			if err != nil {
 				return err
 			}
@@ -56,14 +57,14 @@ transaction: it either replaces the table whole or leaves it as it was.`,
 			for _, s := range ports {
 				p, err := firewall.ParsePort(s)
 				if err != nil {
-					return &exitError{exitUsage, fmt.Errorf("--port: %w", err)}
+					return cmdutil.Exit(cmdutil.ExitUsage, fmt.Errorf("--port: %w", err))
 				}
 				opts.Extra = append(opts.Extra, p)
 			}
 			for _, a := range allow {
 				p, err := parseAllow(a)
 				if err != nil {
-					return &exitError{exitUsage, err}
+					return cmdutil.Exit(cmdutil.ExitUsage, err)
 				}
 				opts.Allow = append(opts.Allow, p)
 			}
@@ -76,7 +77,7 @@ transaction: it either replaces the table whole or leaves it as it was.`,
 			}
 			r, err := firewall.Build(opts)
 			if err != nil {
-				return &exitError{exitUsage, err}
+				return cmdutil.Exit(cmdutil.ExitUsage, err)
 			}
 			w := cmd.OutOrStdout()
 			describeRuleset(w, r)
@@ -105,20 +106,6 @@ transaction: it either replaces the table whole or leaves it as it was.`,
 	f.BoolVar(&domainMember, "domain-member", false, "keep TCP 445 open: Active Directory domain members need it")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would be installed and change nothing")
 	return cmd
-}
-
-// globalFlagsOf reads --config and --data-dir from the root command, so
-// that the firewall verbs see the configuration every other verb sees
-// without their constructors taking the flags.
-func globalFlagsOf(cmd *cobra.Command) *globalFlags {
-	g := &globalFlags{}
-	if f := cmd.Flags().Lookup("config"); f != nil {
-		g.configPath = f.Value.String()
-	}
-	if f := cmd.Flags().Lookup("data-dir"); f != nil {
-		g.dataDir = f.Value.String()
-	}
-	return g
 }
 
 // configuredPorts are the network ports the daemon listens on as

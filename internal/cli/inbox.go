@@ -15,11 +15,12 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sink/popup"
 )
 
-func newInboxCmd(g *globalFlags) *cobra.Command {
+func newInboxCmd(g *cmdutil.Globals) *cobra.Command {
 	var lf listFlags
 	var unread, quarantined, follow, markRead, all bool
 	cmd := &cobra.Command{
@@ -61,15 +62,15 @@ lists nothing.`,
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
+			c, err := g.Client()
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			if all {
-				return daemonError(markAllRead(cmd.Context(), c, w), g.dataDirHint())
+				return cmdutil.DaemonError(markAllRead(cmd.Context(), c, w), g.DataDirHint())
 			}
-			return daemonError(runInbox(cmd, c, q, &lf, follow, markRead), g.dataDirHint())
+			return cmdutil.DaemonError(runInbox(cmd, c, q, &lf, follow, markRead), g.DataDirHint())
 		},
 	}
 	lf.add(cmd)
@@ -83,7 +84,7 @@ lists nothing.`,
 
 // markAllRead marks every unread message the caller may read as read.
 func markAllRead(ctx context.Context, c *api.Client, w io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cmdutil.RequestTimeout)
 	defer cancel()
 	ids, err := c.ReadAll(ctx)
 	if err != nil {
@@ -101,7 +102,7 @@ func plural(n int, what string) string {
 }
 
 // runInbox lists, then with follow prints what arrives; the listing is
-// bounded by requestTimeout per page, not as a whole, so that any inbox
+// bounded by cmdutil.RequestTimeout per page, not as a whole, so that any inbox
 // size finishes.
 func runInbox(cmd *cobra.Command, c *api.Client, q api.ListQuery, lf *listFlags, follow, markRead bool) error {
 	ctx := cmd.Context()
@@ -114,7 +115,7 @@ func runInbox(cmd *cobra.Command, c *api.Client, q api.ListQuery, lf *listFlags,
 			if m.State != message.StateUnread {
 				return nil
 			}
-			pctx, cancel := context.WithTimeout(ctx, requestTimeout)
+			pctx, cancel := context.WithTimeout(ctx, cmdutil.RequestTimeout)
 			defer cancel()
 			if _, err := c.MarkRead(pctx, m.ID); err != nil && !errors.Is(err, api.ErrNotFound) {
 				return err
@@ -128,7 +129,7 @@ func runInbox(cmd *cobra.Command, c *api.Client, q api.ListQuery, lf *listFlags,
 	// left out.
 	var top int64
 	if follow {
-		pctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		pctx, cancel := context.WithTimeout(ctx, cmdutil.RequestTimeout)
 		page, err := c.ListPage(pctx, api.ListQuery{State: q.State, Newest: true, Limit: 1})
 		cancel()
 		if err != nil {
@@ -279,7 +280,7 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
-func newReadCmd(g *globalFlags) *cobra.Command {
+func newReadCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON, keepUnread bool
 	cmd := &cobra.Command{
 		Use:   "read ID",
@@ -297,7 +298,7 @@ message through the hub names the host the hub verified ("Message from bob
 				return err
 			}
 			var m message.Message
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				if keepUnread {
 					m, err = c.Get(ctx, id)
 				} else {
@@ -319,7 +320,7 @@ message through the hub names the host the hub verified ("Message from bob
 	return cmd
 }
 
-func newDeleteCmd(g *globalFlags) *cobra.Command {
+func newDeleteCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "delete ID...",
@@ -334,7 +335,7 @@ func newDeleteCmd(g *globalFlags) *cobra.Command {
 				}
 				ids[i] = id
 			}
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				for _, id := range ids {
 					if err := c.Delete(ctx, id); err != nil {
 						return plainError(err)
@@ -355,7 +356,7 @@ func newDeleteCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func newStatusCmd(g *globalFlags) *cobra.Command {
+func newStatusCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -363,7 +364,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var s apitype.Status
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				s, err = c.Status(ctx)
 				return err
 			}); err != nil {

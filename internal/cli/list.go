@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/message"
 )
@@ -41,13 +42,13 @@ func (f *listFlags) add(cmd *cobra.Command) {
 // query is the daemon's selection for these flags.
 func (f *listFlags) query(state message.State, now time.Time) (api.ListQuery, error) {
 	if f.limit < 0 {
-		return api.ListQuery{}, &exitError{exitUsage, fmt.Errorf("--limit %d: give a positive number, or 0 for all", f.limit)}
+		return api.ListQuery{}, cmdutil.Exit(cmdutil.ExitUsage, fmt.Errorf("--limit %d: give a positive number, or 0 for all", f.limit))
 	}
 	q := api.ListQuery{State: state, After: f.after, Text: f.grep, From: f.from, To: f.to}
 	if f.since != "" {
 		t, err := parseSince(f.since, now)
 		if err != nil {
-			return q, &exitError{exitUsage, err}
+			return q, cmdutil.Exit(cmdutil.ExitUsage, err)
 		}
 		q.Since = t
 	}
@@ -146,7 +147,7 @@ func listMessages(ctx context.Context, c *api.Client, q api.ListQuery, limit int
 	return last, err
 }
 
-// errUsage is a usage error with exitUsage.
+// errUsage is a usage error with cmdutil.ExitUsage.
 func errUsage(format string, a ...any) error {
-	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+	return cmdutil.Exit(cmdutil.ExitUsage, fmt.Errorf(format, a...))
 }

@@ -10,9 +10,10 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 )
 
-func newNameCmd(g *globalFlags) *cobra.Command {
+func newNameCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON, all bool
 	cmd := &cobra.Command{
 		Use:   "name",
@@ -25,7 +26,7 @@ workgroup group name).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var list []apitype.Name
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				list, err = c.Names(ctx)
 				return err
 			}); err != nil {
@@ -76,7 +77,7 @@ it. Without --user it is a host name, whose messages every local user reads
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var n apitype.Name
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				n, err = c.AddName(ctx, args[0], owner)
 				return err
 			}); err != nil {
@@ -97,7 +98,7 @@ it. Without --user it is a host name, whose messages every local user reads
 		Short:   "Delete a message alias and release it on the network (net name /delete)",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				return c.DeleteName(ctx, args[0])
 			}); err != nil {
 				return err

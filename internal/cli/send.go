@@ -15,6 +15,7 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 )
 
 // defaultWait is how long a bare --wait waits for the delivered receipt.
@@ -37,7 +38,7 @@ func hubOutcome(d apitype.Delivery) string {
 	return fmt.Sprintf("The message was sent to %s on %s through the hub.", d.To, d.Addr)
 }
 
-func newSendCmd(g *globalFlags) *cobra.Command {
+func newSendCmd(g *cmdutil.Globals) *cobra.Command {
 	var req apitype.SendRequest
 	var asJSON bool
 	var wait, expires time.Duration
@@ -63,7 +64,7 @@ messages, 5 network error or timeout, 1 anything else.`,
 			rest := args
 			if req.Domain == "" && !req.Users {
 				if len(args) == 0 {
-					return &exitError{exitUsage, errors.New("say who to send to: a name, '*', --domain D or --users")}
+					return cmdutil.Exit(cmdutil.ExitUsage, errors.New("say who to send to: a name, '*', --domain D or --users"))
 				}
 				req.To, rest = args[0], args[1:]
 			}
@@ -80,12 +81,12 @@ messages, 5 network error or timeout, 1 anything else.`,
 					req.From = req.From[:15]
 				}
 			}
-			c, err := g.client()
+			c, err := g.Client()
 			if err != nil {
 				return err
 			}
 			req.Wait, req.Expires = wait, expires
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*requestTimeout+wait)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*cmdutil.RequestTimeout+wait)
 			defer cancel()
 			var stop func()
 			if wait > 0 {
@@ -97,10 +98,10 @@ messages, 5 network error or timeout, 1 anything else.`,
 			}
 			var rerr *api.RequestError
 			if errors.As(err, &rerr) {
-				return &exitError{exitCodeFor(rerr.Code), errors.New(rerr.Msg)}
+				return cmdutil.Exit(cmdutil.ExitCodeFor(rerr.Code), errors.New(rerr.Msg))
 			}
 			if err != nil {
-				return daemonError(err, g.dataDirHint())
+				return cmdutil.DaemonError(err, g.DataDirHint())
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -127,10 +128,10 @@ messages, 5 network error or timeout, 1 anything else.`,
 					continue
 				}
 				fmt.Fprintf(os.Stderr, "An error occurred while sending a message to %s.\n\n%s\n", d.To, d.Error)
-				worst = max(worst, exitCodeFor(d.Code))
+				worst = max(worst, cmdutil.ExitCodeFor(d.Code))
 			}
 			if worst != 0 {
-				return &exitError{worst, silentError{}}
+				return cmdutil.Exit(worst, cmdutil.SilentError{})
 			}
 			return nil
 		},

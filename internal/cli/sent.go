@@ -11,10 +11,11 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/sink/popup"
 )
 
-func newSentCmd(g *globalFlags) *cobra.Command {
+func newSentCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	var state string
 	var limit int
@@ -28,7 +29,7 @@ read (opened), expired, failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rows []apitype.Sent
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				rows, err = c.Sent(ctx, apitype.SentState(state), 0, limit)
 				return err
 			}); err != nil {

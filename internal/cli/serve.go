@@ -9,12 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/daemon"
 	"github.com/netsend/messenger/internal/lograte"
 )
 
-func newServeCmd(g *globalFlags) *cobra.Command {
+func newServeCmd(g *cmdutil.Globals) *cobra.Command {
 	var flags *config.Flags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -25,7 +26,7 @@ before acknowledging it, and show it as a pop-up block on standard output.
 Stops cleanly on SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			cfg, err := g.Load()
 			if err != nil {
 				return err
 			}
@@ -35,7 +36,7 @@ Stops cleanly on SIGINT or SIGTERM.`,
 			defer stop()
 			// The same reading, for reloads: file, environment, then flags.
 			load := func() (config.Config, error) {
-				c, err := g.load()
+				c, err := g.Load()
 				if err == nil {
 					flags.Apply(&c)
 				}

@@ -14,11 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/sink/popup"
 )
 
-func newSpamCmd(g *globalFlags) *cobra.Command {
+func newSpamCmd(g *cmdutil.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "spam",
 		Short: "The quarantine and the spam defence: list, explain, release, block, trust",
@@ -39,7 +40,7 @@ unblock", "spam untrust"). "spam reload" puts the configuration file's
 	return cmd
 }
 
-func newSpamListCmd(g *globalFlags) *cobra.Command {
+func newSpamListCmd(g *cmdutil.Globals) *cobra.Command {
 	var lf listFlags
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -54,14 +55,14 @@ N; --grep, --from, --to and --since filter as in "messenger inbox".`,
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
+			c, err := g.Client()
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			lw := newListWriter(w, lf.asJSON, "ID\tRULE\tTIME\tTRANSPORT\tSOURCE\tFROM\tTO\tTEXT", writeSpamRow)
 			if _, err := listMessages(cmd.Context(), c, q, lf.limit, lw, nil); err != nil {
-				return daemonError(err, g.dataDirHint())
+				return cmdutil.DaemonError(err, g.DataDirHint())
 			}
 			if lw.n == 0 && !lf.asJSON {
 				_, err = fmt.Fprintln(w, "The quarantine is empty.")
@@ -78,7 +79,7 @@ func writeSpamRow(tw io.Writer, m message.Message) {
 		m.Transport, popup.OneLine(m.Source), popup.OneLine(m.From), popup.OneLine(m.To), summary(m.Text, 40))
 }
 
-func newSpamExplainCmd(g *globalFlags) *cobra.Command {
+func newSpamExplainCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "explain ID",
@@ -89,7 +90,7 @@ func newSpamExplainCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				m, err := c.Explain(ctx, id)
 				if err != nil {
 					return err
@@ -113,7 +114,7 @@ func newSpamExplainCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func newSpamReleaseCmd(g *globalFlags) *cobra.Command {
+func newSpamReleaseCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "release ID...",
@@ -128,7 +129,7 @@ func newSpamReleaseCmd(g *globalFlags) *cobra.Command {
 				}
 				ids[i] = id
 			}
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				for _, id := range ids {
 					m, err := c.Release(ctx, id)
 					if err != nil {
@@ -150,7 +151,7 @@ func newSpamReleaseCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func newSpamEntryCmd(g *globalFlags, list, short string) *cobra.Command {
+func newSpamEntryCmd(g *cmdutil.Globals, list, short string) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   list + " SENDER|CIDR",
@@ -161,7 +162,7 @@ and kept across restarts; refused if it contradicts the configuration
 (trusting what is blocked, or the other way round).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				e, err := c.AddPolicyEntry(ctx, list, args[0])
 				if err != nil {
 					return err
@@ -186,7 +187,7 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func newSpamEntriesCmd(g *globalFlags) *cobra.Command {
+func newSpamEntriesCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "entries",
@@ -199,7 +200,7 @@ or "spam untrust". With --json, one JSON object per line: list, value,
 origin and, for runtime entries, added.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				entries, err := c.PolicyEntries(ctx)
 				if err != nil {
 					return err
@@ -236,7 +237,7 @@ origin and, for runtime entries, added.`,
 	return cmd
 }
 
-func newSpamRemoveCmd(g *globalFlags, verb, list, short string) *cobra.Command {
+func newSpamRemoveCmd(g *cmdutil.Globals, verb, list, short string) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   verb + " SENDER|CIDR",
@@ -246,7 +247,7 @@ configuration file cannot be removed at run time: remove it from the file
 and run "messenger spam reload".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				e, err := c.RemovePolicyEntry(ctx, list, args[0])
 				if err != nil {
 					return plainError(err)
@@ -274,7 +275,7 @@ func plainError(err error) error {
 	return err
 }
 
-func newSpamReloadCmd(g *globalFlags) *cobra.Command {
+func newSpamReloadCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "reload",
@@ -289,17 +290,17 @@ nothing to reload and says so (exit 1).`,
 			// The CLI loads --config itself (a bad path fails here) and
 			// sends it, so that the daemon can refuse a file it does not
 			// read instead of silently reloading its own.
-			cfg, err := g.load()
+			cfg, err := g.Load()
 			if err != nil {
 				return err
 			}
 			var file string
-			if g.explicitConfig() {
+			if g.ExplicitConfig() {
 				if file, err = filepath.Abs(cfg.Source()); err != nil {
 					return err
 				}
 			}
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				out, err := c.ReloadPolicy(ctx, file)
 				if err != nil {
 					return plainError(err)

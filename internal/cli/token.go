@@ -11,9 +11,10 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 )
 
-func newTokenCmd(g *globalFlags) *cobra.Command {
+func newTokenCmd(g *cmdutil.Globals) *cobra.Command {
 	var user string
 	cmd := &cobra.Command{
 		Use:   "token",
@@ -31,7 +32,7 @@ account's tokens; users manage only their own.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var made apitype.NewTokenResponse
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				made, err = c.CreateToken(ctx, args[0], user)
 				return err
 			}); err != nil {
@@ -48,7 +49,7 @@ account's tokens; users manage only their own.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var tokens []apitype.TokenInfo
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				tokens, err = c.Tokens(ctx, user)
 				return err
 			}); err != nil {
@@ -82,7 +83,7 @@ account's tokens; users manage only their own.`,
 		Short: "Delete a token: it stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.call(cmd, func(ctx context.Context, c *api.Client) error {
+			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				return c.RevokeToken(ctx, args[0], user)
 			})
 		},

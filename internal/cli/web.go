@@ -10,10 +10,11 @@ import (
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/webauth"
 )
 
-func newWebCmd(g *globalFlags) *cobra.Command {
+func newWebCmd(g *cmdutil.Globals) *cobra.Command {
 	var open bool
 	cmd := &cobra.Command{
 		Use:   "web",
@@ -27,7 +28,7 @@ restarts). It points at http_addr, or at [web] external_url when set.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var in apitype.SignIn
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				in, err = c.WebSignIn(ctx)
 				return err
 			}); err != nil {
@@ -60,7 +61,7 @@ bound to your own account. A new token replaces the old one; restart the
 daemon to use it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			cfg, err := g.Load()
 			if err != nil {
 				return err
 			}

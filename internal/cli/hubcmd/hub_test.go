@@ -1,4 +1,4 @@
-package cli
+package hubcmd_test
 
 import (
 	"bytes"
@@ -15,13 +15,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/netsend/messenger/internal/cli"
 	"github.com/netsend/messenger/internal/hubauth"
 	"github.com/netsend/messenger/internal/hubwire"
 )
 
 func runMessenger(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCmd()
+	root := cli.Command()
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)

@@ -1,4 +1,6 @@
-package cli
+// Package hubcmd is `messenger hub`: the credentials and set-up of the
+// NATS hub (authorize, nats-config, provision, release) and its status.
+package hubcmd
 
 import (
 	"context"
@@ -17,14 +19,15 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/config"
 	"github.com/netsend/messenger/internal/hubauth"
 	"github.com/netsend/messenger/internal/hubreg"
 )
 
-// newHubCmd is `messenger hub`: the credentials and set-up of the NATS
+// NewCmd is `messenger hub`: the credentials and set-up of the NATS
 // hub. `hub status` is added beside these in its own file.
-func newHubCmd(g *globalFlags) *cobra.Command {
+func NewCmd(g *cmdutil.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hub",
 		Short: "Credentials and set-up of the NATS hub that links Messenger daemons",
@@ -40,11 +43,11 @@ data directory; an external nats-server cluster gets them from
 
 // authorizedDir is --dir, or the directory the embedded hub loads
 // (hub.authorized_dir).
-func (g *globalFlags) authorizedDir(dir string) (string, error) {
+func authorizedDir(g *cmdutil.Globals, dir string) (string, error) {
 	if dir != "" {
 		return dir, nil
 	}
-	cfg, err := g.load()
+	cfg, err := g.Load()
 	if err != nil {
 		return "", err
 	}
@@ -60,13 +63,13 @@ type hubJoin struct {
 	warning string // why the line may not work as printed
 }
 
-func joinHint(g *globalFlags) hubJoin {
+func joinHint(g *cmdutil.Globals) hubJoin {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "THIS-HOST"
 	}
 	j := hubJoin{url: "--hub nats://" + host + ":4222"}
-	cfg, err := g.load()
+	cfg, err := g.Load()
 	if err != nil {
 		return j
 	}
@@ -93,7 +96,7 @@ func joinHint(g *globalFlags) hubJoin {
 	return j
 }
 
-func newHubAuthorizeCmd(g *globalFlags) *cobra.Command {
+func newHubAuthorizeCmd(g *cmdutil.Globals) *cobra.Command {
 	var dir string
 	var admin bool
 	cmd := &cobra.Command{
@@ -117,7 +120,7 @@ DATA_DIR/hub/authorized.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, err := g.authorizedDir(dir)
+			dir, err := authorizedDir(g, dir)
 			if err != nil {
 				return err
 			}
@@ -155,7 +158,7 @@ DATA_DIR/hub/authorized.`,
 	return cmd
 }
 
-func newHubNatsConfigCmd(g *globalFlags) *cobra.Command {
+func newHubNatsConfigCmd(g *cmdutil.Globals) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "nats-config",
@@ -167,7 +170,7 @@ external cluster, and print it again and reload the servers after
 authorizing or revoking a host.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := g.authorizedDir(dir)
+			dir, err := authorizedDir(g, dir)
 			if err != nil {
 				return err
 			}
@@ -216,20 +219,20 @@ func (a *hubAdmin) addFlags(cmd *cobra.Command) {
 // resolve fills in the key directory, the admin's credentials, and the
 // URLs and TLS files from the configuration where no flag gave them; cfg
 // is read only then (nil when it was not).
-func (a *hubAdmin) resolve(g *globalFlags, needCfg bool) (*config.Config, error) {
+func (a *hubAdmin) resolve(g *cmdutil.Globals, needCfg bool) (*config.Config, error) {
 	var err error
-	if a.dir, err = g.authorizedDir(a.dir); err != nil {
+	if a.dir, err = authorizedDir(g, a.dir); err != nil {
 		return nil, err
 	}
 	if a.creds == "" {
 		a.creds = hubauth.AdminSeedPath(a.dir)
 	}
 	if err := unix.Access(a.creds, unix.R_OK); errors.Is(err, unix.EACCES) {
-		return nil, &exitError{exitForbidden, fmt.Errorf("only root (or the account holding %s) may act as the hub's admin: this account cannot read the admin key", a.creds)}
+		return nil, cmdutil.Exit(cmdutil.ExitForbidden, fmt.Errorf("only root (or the account holding %s) may act as the hub's admin: this account cannot read the admin key", a.creds))
 	}
 	var cfg *config.Config
 	if a.urls == "" || a.tlsCA == "" && a.tlsCert == "" || needCfg {
-		c, err := g.load()
+		c, err := g.Load()
 		if err != nil {
 			return nil, err
 		}
@@ -288,7 +291,7 @@ func refusedOr(refused context.Context, err error) error {
 	return err
 }
 
-func newHubProvisionCmd(g *globalFlags) *cobra.Command {
+func newHubProvisionCmd(g *cmdutil.Globals) *cobra.Command {
 	var admin hubAdmin
 	var replicas int
 	cmd := &cobra.Command{
@@ -344,7 +347,7 @@ to hub.replicas.`,
 	return cmd
 }
 
-func newHubReleaseCmd(g *globalFlags) *cobra.Command {
+func newHubReleaseCmd(g *cmdutil.Globals) *cobra.Command {
 	var admin hubAdmin
 	cmd := &cobra.Command{
 		Use:   "release NAME [HOST] [--hub URL[,URL...]]",
@@ -400,7 +403,7 @@ func mayChange(path, what string) error {
 			if u, err := user.Current(); err == nil {
 				login = u.Username
 			}
-			return &exitError{exitForbidden, fmt.Errorf("%s may not %s: %s belongs to the daemon's account, so only root (or that account) may", login, what, path)}
+			return cmdutil.Exit(cmdutil.ExitForbidden, fmt.Errorf("%s may not %s: %s belongs to the daemon's account, so only root (or that account) may", login, what, path))
 		}
 		if !errors.Is(err, unix.ENOENT) || p == filepath.Dir(p) {
 			return nil // let the operation itself report it

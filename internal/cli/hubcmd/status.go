@@ -1,4 +1,4 @@
-package cli
+package hubcmd
 
 import (
 	"context"
@@ -11,10 +11,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netsend/messenger/internal/api"
+	"github.com/netsend/messenger/internal/cli/cmdutil"
 	"github.com/netsend/messenger/internal/hub"
 )
 
-func newHubStatusCmd(g *globalFlags) *cobra.Command {
+func newHubStatusCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status [--json]",
@@ -23,7 +24,7 @@ func newHubStatusCmd(g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var st hub.Status
 			var listener string
-			if err := g.call(cmd, func(ctx context.Context, c *api.Client) (err error) {
+			if err := g.Call(cmd, func(ctx context.Context, c *api.Client) (err error) {
 				if st, err = c.HubStatus(ctx); err != nil {
 					return err
 				}
