@@ -49,7 +49,9 @@ func main() {
 		func() error { return completions(filepath.Join(*out, "completions")) },
 		func() error { return configManPage(*configDoc, filepath.Join(*out, "man5"), *version, when) },
 		func() error { return configFile(filepath.Join(*out, "messenger.toml")) },
-		func() error { return changelog(filepath.Join(*out, "changelog.Debian.gz"), *version, *maintainer, when) },
+		func() error {
+			return changelog(filepath.Join(*out, "changelog.Debian.gz"), *version, *maintainer, when)
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
