@@ -40,7 +40,8 @@ debian_version() {
 
 VERSION=$(debian_version)
 export VERSION
-# Reproducible: every date in the package is the commit's.
+# Reproducible: the dates in the package (file times, man pages,
+# changelog) are the commit's.
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
 export SOURCE_DATE_EPOCH
 echo "package.sh: messenger $VERSION"
@@ -64,6 +65,10 @@ if [ -z "$nfpm" ]; then
   exit 1
 fi
 
+# nfpm.yaml with every file's mtime set to the commit's (nfpm expands no
+# variables in mtime).
+{ cat packaging/nfpm.yaml; echo "mtime: $(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"; } >dist/build/nfpm.yaml
+
 for arch in $ARCHES; do
   rm -f dist/build/messenger "dist/messenger_${VERSION}"*"_${arch}.deb"
   # Pure Go (no cgo, no libc), position-independent: ASLR for the daemon,
@@ -72,7 +77,7 @@ for arch in $ARCHES; do
     -ldflags "-s -w -X github.com/netsend/messenger/internal/daemon.version=$VERSION" \
     -o dist/build/messenger ./cmd/messenger
   # PKG_ARCH, not GOARCH: go run must build nfpm for this machine.
-  PKG_ARCH=$arch go run "$nfpm" package --config packaging/nfpm.yaml --packager deb \
+  PKG_ARCH=$arch go run "$nfpm" package --config dist/build/nfpm.yaml --packager deb \
     --target "dist/messenger_${VERSION}-1_${arch}.deb"
 done
 rm -rf dist/build
