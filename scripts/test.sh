@@ -5,6 +5,7 @@
 # every test (unit, interop, crash) and every fuzz target briefly.
 #   FUZZTIME=30s scripts/test.sh    longer fuzzing
 #   SKIP_FUZZ=1 scripts/test.sh     no fuzzing
+#   SKIP_PACKAGE=1 scripts/test.sh  no Debian package check
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,8 @@ for pair in smbclient:smbclient smbd:samba nmbd:samba nmblookup:samba-common-bin
     tshark:tshark dumpcap:tshark ip:iproute2 setpriv:util-linux \
     dbus-daemon:dbus dbus-monitor:dbus Xvfb:xvfb dunst:dunst dunstctl:dunst chromium:chromium \
     prometheus-alertmanager:prometheus-alertmanager curl:curl \
-    cupsd:cups-daemon lpadmin:cups-client lp:cups-client ipptool:cups-ipp-utils openssl:openssl; do
+    cupsd:cups-daemon lpadmin:cups-client lp:cups-client ipptool:cups-ipp-utils openssl:openssl \
+    man:man-db dpkg-deb:dpkg systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # Debian's python3 (not a pyenv one earlier on PATH) must see Impacket.
@@ -29,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-unformatted=$(gofmt -l cmd internal bench test 2>/dev/null || true)
+unformatted=$(gofmt -l cmd internal bench test tools 2>/dev/null || true)
 if [ -n "$unformatted" ]; then
   echo "test.sh: gofmt would change:" $unformatted >&2
   exit 1
@@ -65,5 +67,10 @@ if [ -z "${SKIP_FUZZ:-}" ]; then
     done
   done
   rm -f /tmp/fuzz.$$.log
+fi
+# The Debian package: built from this checkout, installed, run, purged
+# (scripts/package-check.sh; needs root).
+if [ -z "${SKIP_PACKAGE:-}" ]; then
+  bash scripts/package-check.sh
 fi
 echo "test.sh: all checks passed"

@@ -55,8 +55,12 @@ import (
 // userPollInterval is how often the logged-in users are re-read.
 const userPollInterval = 5 * time.Second
 
-// Version reports the module version the binary was built from.
+// Version reports the version the binary was built as: the one stamped
+// by the packaging (version.go), else the module version.
 func Version() string {
+	if version != "" {
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
