@@ -22,11 +22,20 @@ fi
 if dpkg-query -W -f='${Status}' messenger 2>/dev/null | grep -q "installed\|config-files"; then
   fail "a messenger package is already on this machine; the check would replace and purge it"
 fi
-if [ -e /var/lib/messenger ] || [ -e /etc/messenger ]; then
-  fail "/var/lib/messenger or /etc/messenger exists already; the check would purge it"
-fi
-
 work=$(mktemp -d)
+# A daemon run from the checkout as root (the README's first command)
+# leaves /var/lib/messenger behind, and an admin may have written
+# /etc/messenger: both are set aside while the package is tried and put
+# back afterwards, so that the purge takes nothing of theirs.
+aside=()
+for d in /var/lib/messenger /etc/messenger; do
+  if [ -e "$d" ]; then
+    mkdir -p "$work/aside$(dirname "$d")"
+    mv "$d" "$work/aside$d"
+    aside+=("$d")
+    say "set $d aside until the check ends"
+  fi
+done
 daemon_pid=
 had_group=$(getent group messenger-admin >/dev/null && echo yes || echo no)
 cleanup() {
@@ -43,6 +52,10 @@ cleanup() {
   if [ "$had_group" = no ] && getent group messenger-admin >/dev/null; then
     groupdel messenger-admin 2>/dev/null || true
   fi
+  for d in "${aside[@]}"; do
+    rm -rf "$d"
+    mv "$work/aside$d" "$d"
+  done
   if [ $rc -ne 0 ] && [ -f "$work/daemon.log" ]; then
     echo "package-check: daemon log:" >&2
     tail -n 40 "$work/daemon.log" >&2

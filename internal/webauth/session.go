@@ -1,3 +1,7 @@
+// Package webauth is the HTTP listener's sign-in and its guard: one-time
+// sign-in links, the sessions they open, the users' API tokens, the admin
+// web token, and the checks of Host, Origin and the request header that
+// keep other sites and rebound names out.
 package webauth
 
 import (
