@@ -190,10 +190,9 @@ func nbnsNetns() error {
 // servers' veth.
 func startNmbd(work, nmbd string) (*exec.Cmd, error) {
 	dir := filepath.Join(work, "nmbd")
-	for _, sub := range []string{"lock", "state", "cache", "pid", "private", "ncalrpc"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, err
-		}
+	dirs, err := sambaDirs(dir)
+	if err != nil {
+		return nil, err
 	}
 	conf := fmt.Sprintf(`[global]
    workgroup = BENCH
@@ -206,13 +205,7 @@ func startNmbd(work, nmbd string) (*exec.Cmd, error) {
    preferred master = no
    os level = 0
    log level = 0
-   lock directory = %[2]s/lock
-   state directory = %[2]s/state
-   cache directory = %[2]s/cache
-   pid directory = %[2]s/pid
-   private dir = %[2]s/private
-   ncalrpc dir = %[2]s/ncalrpc
-`, ifServers, dir)
+%[2]s`, ifServers, dirs)
 	if err := writeFile(filepath.Join(dir, "smb.conf"), conf, 0o644); err != nil {
 		return nil, err
 	}

@@ -68,10 +68,9 @@ func startSmbd(work string) (*target, error) {
 	}
 	dir := filepath.Join(work, "smbd")
 	msgDir := filepath.Join(dir, "msgs")
-	for _, sub := range []string{"msgs", "lock", "state", "cache", "pid", "private", "ncalrpc"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, err
-		}
+	dirs, err := sambaDirs(dir, "msgs")
+	if err != nil {
+		return nil, err
 	}
 	os.Chmod(dir, 0o755)
 	// The message command runs as the guest account, so the file must be
@@ -101,14 +100,8 @@ func startSmbd(work string) (*target, error) {
    map to guest = bad user
    log file = %[2]s/log.%%m
    log level = 0
-   lock directory = %[2]s/lock
-   state directory = %[2]s/state
-   cache directory = %[2]s/cache
-   pid directory = %[2]s/pid
-   private dir = %[2]s/private
-   ncalrpc dir = %[2]s/ncalrpc
-   message command = /bin/sh -c 'cat %%s >> %[3]s; rm -f %%s' &
-`, port, dir, msgFile)
+%[4]s   message command = /bin/sh -c 'cat %%s >> %[3]s; rm -f %%s' &
+`, port, dir, msgFile, dirs)
 	confPath := filepath.Join(dir, "smb.conf")
 	if err := writeFile(confPath, conf, 0o644); err != nil {
 		return nil, err
@@ -147,6 +140,25 @@ func startSmbd(work string) (*target, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// sambaDirs makes under dir the directories a private Samba daemon keeps
+// its state in, and extra ones, and returns the smb.conf lines that send
+// it there rather than to the system's.
+func sambaDirs(dir string, extra ...string) (string, error) {
+	subs := []string{"lock", "state", "cache", "pid", "private", "ncalrpc"}
+	for _, sub := range append(subs, extra...) {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf(`   lock directory = %[1]s/lock
+   state directory = %[1]s/state
+   cache directory = %[1]s/cache
+   pid directory = %[1]s/pid
+   private dir = %[1]s/private
+   ncalrpc dir = %[1]s/ncalrpc
+`, dir), nil
 }
 
 func countLines(path string) (int, error) {

@@ -152,27 +152,36 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if opt.Limit == 0 || opt.Limit > MaxPage {
 		opt.Limit = MaxPage
 	}
-	c := caller(r)
 	if opt.State == message.StateQuarantined && !s.admin(w, r, "list the quarantine") {
 		return
 	}
-	if !c.Admin {
-		all, err := s.Store.Recipients(r.Context())
-		if err != nil {
-			s.internal(w, err)
-			return
-		}
-		opt.To = s.Rules.Readable(c, all)
-	}
-	msgs, err := s.Store.List(r.Context(), opt)
-	if err != nil {
-		s.internal(w, err)
+	msgs, ok := s.listReadable(w, r, opt)
+	if !ok {
 		return
 	}
 	if msgs == nil {
 		msgs = []message.Message{}
 	}
 	writeJSON(w, http.StatusOK, msgs)
+}
+
+// listReadable lists the messages opt selects among those the caller may
+// read; otherwise it has answered and reports false.
+func (s *Server) listReadable(w http.ResponseWriter, r *http.Request, opt store.ListOptions) ([]message.Message, bool) {
+	if c := caller(r); !c.Admin {
+		all, err := s.Store.Recipients(r.Context())
+		if err != nil {
+			s.internal(w, err)
+			return nil, false
+		}
+		opt.To = s.Rules.Readable(c, all)
+	}
+	msgs, err := s.Store.List(r.Context(), opt)
+	if err != nil {
+		s.internal(w, err)
+		return nil, false
+	}
+	return msgs, true
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {

@@ -133,18 +133,8 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) {
 	if req.Through > 0 {
 		opt.BeforeID = req.Through + 1
 	}
-	c := caller(r)
-	if !c.Admin {
-		all, err := s.Store.Recipients(r.Context())
-		if err != nil {
-			s.internal(w, err)
-			return
-		}
-		opt.To = s.Rules.Readable(c, all)
-	}
-	msgs, err := s.Store.List(r.Context(), opt)
-	if err != nil {
-		s.internal(w, err)
+	msgs, ok := s.listReadable(w, r, opt)
+	if !ok {
 		return
 	}
 	out := ReadAllResponse{Read: []int64{}}

@@ -125,14 +125,7 @@ func (s *Server) addEntry(list string) http.HandlerFunc {
 			add = s.Spam.Trust
 		}
 		v, err := add(r.Context(), req.Value)
-		switch {
-		case errors.Is(err, ErrPolicyRefused):
-			writeError(w, http.StatusBadRequest, err)
-		case err != nil:
-			s.internal(w, err)
-		default:
-			writeJSON(w, http.StatusOK, apitype.PolicyEntryResponse{List: list, Value: v})
-		}
+		s.answerPolicy(w, apitype.PolicyEntryResponse{List: list, Value: v}, err)
 	}
 }
 
@@ -156,12 +149,8 @@ func (s *Server) removeEntry(list string) http.HandlerFunc {
 			writeError(w, http.StatusNotFound, err)
 		case errors.Is(err, ErrPolicyInConfig):
 			writeError(w, http.StatusConflict, err)
-		case errors.Is(err, ErrPolicyRefused):
-			writeError(w, http.StatusBadRequest, err)
-		case err != nil:
-			s.internal(w, err)
 		default:
-			writeJSON(w, http.StatusOK, apitype.PolicyEntryResponse{List: list, Value: v})
+			s.answerPolicy(w, apitype.PolicyEntryResponse{List: list, Value: v}, err)
 		}
 	}
 }
@@ -176,6 +165,16 @@ func (s *Server) reloadPolicy(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrNoConfigFile):
 		writeError(w, http.StatusConflict, err)
+	default:
+		s.answerPolicy(w, out, err)
+	}
+}
+
+// answerPolicy answers a change of the spam policy: out when err is nil,
+// a bad request when the daemon refused the change, otherwise an
+// internal error.
+func (s *Server) answerPolicy(w http.ResponseWriter, out any, err error) {
+	switch {
 	case errors.Is(err, ErrPolicyRefused):
 		writeError(w, http.StatusBadRequest, err)
 	case err != nil:

@@ -130,11 +130,10 @@ func sameFile(a, b string) bool {
 // file are refused (api.ErrPolicyInConfig): they come back at the next
 // reload, so only the file can change them.
 func (sp *spamPolicy) Remove(ctx context.Context, list, value string) (string, error) {
-	s, err := policy.ParseSubject(value)
+	canonical, err := canonicalSubject(value)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrPolicy, err)
+		return "", err
 	}
-	canonical := s.String()
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	err = sp.store.DeletePolicyEntry(ctx, list, canonical)
@@ -158,6 +157,16 @@ func (sp *spamPolicy) Remove(ctx context.Context, list, value string) (string, e
 	sp.holder.Store(p)
 	sp.log.Info("policy entry removed", slog.String("list", list), slog.String("value", canonical))
 	return canonical, nil
+}
+
+// canonicalSubject is value, a sender or network of a policy entry, as
+// the policy writes it.
+func canonicalSubject(value string) (string, error) {
+	s, err := policy.ParseSubject(value)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	return s.String(), nil
 }
 
 // Entries lists the configuration file's entries, then the run-time ones.
@@ -189,11 +198,10 @@ func configEntries(cfg config.Config) []apitype.PolicyEntry {
 
 // Add blocks or trusts a sender or network from now on and remembers it.
 func (sp *spamPolicy) Add(ctx context.Context, list, value string) (string, error) {
-	s, err := policy.ParseSubject(value)
+	canonical, err := canonicalSubject(value)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrPolicy, err)
+		return "", err
 	}
-	canonical := s.String()
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	// Compiled before stored: an entry that contradicts the file (trust

@@ -115,11 +115,11 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 	// The attacker writes the registry by hand, under its own token: the
 	// only one its permissions let it write.
 	evil := connectHost(t, h, "HOSTB")
-	names, err := evil.js.KeyValue(ctx, hubwire.BucketNames)
+	names, err := evil.JS.KeyValue(ctx, hubwire.BucketNames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hosts, err := evil.js.KeyValue(ctx, hubwire.BucketHosts)
+	hosts, err := evil.JS.KeyValue(ctx, hubwire.BucketHosts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +137,8 @@ func TestForgedClaimDoesNotTakeName(t *testing.T) {
 	if _, err := names.Put(ctx, "HOSTB.CAROL", claim); err != nil {
 		t.Fatal(err)
 	}
-	evil.publishRefused(t, "$KV."+hubwire.BucketHosts+".HOSTC")
-	evil.publishRefused(t, "$KV."+hubwire.BucketNames+".HOSTC.CAROL")
+	evil.PublishRefused(t, "$KV."+hubwire.BucketHosts+".HOSTC")
+	evil.PublishRefused(t, "$KV."+hubwire.BucketNames+".HOSTC.CAROL")
 	// It keeps its forged presence fresh, as a running host would.
 	stopForging := make(chan struct{})
 	forging := make(chan struct{})
@@ -246,7 +246,7 @@ func TestReleaseNameNeedsAClaim(t *testing.T) {
 	}
 	// A host may not release, not even its own claim: it has no purge.
 	b := connectHost(t, h, "HOSTB")
-	names, err := b.js.KeyValue(ctx, hubwire.BucketNames)
+	names, err := b.JS.KeyValue(ctx, hubwire.BucketNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,10 +255,10 @@ func TestReleaseNameNeedsAClaim(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := hubreg.ReleaseName(short, b.js, "CAROL", "HOSTB"); err == nil {
+	if _, err := hubreg.ReleaseName(short, b.JS, "CAROL", "HOSTB"); err == nil {
 		t.Error("a host's connection released a claim")
 	}
-	b.refused(t, "Publish to", "$JS.API.STREAM.PURGE.KV_"+hubwire.BucketNames)
+	b.Refused(t, "Publish to", "$JS.API.STREAM.PURGE.KV_"+hubwire.BucketNames)
 	if _, err := names.Get(ctx, "HOSTB.CAROL"); err != nil {
 		t.Errorf("the claim after the refused release: %v", err)
 	}

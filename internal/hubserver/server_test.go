@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/netsend/messenger/internal/hubauth"
+	"github.com/netsend/messenger/internal/hubtest"
 	"github.com/netsend/messenger/internal/hubwire"
 )
 
@@ -72,23 +73,6 @@ func startTestEmbeddedWith(t *testing.T, configure func(*Options), hosts ...stri
 	return e, testHub{url: e.ClientURL(), dir: dir, admin: e.js}
 }
 
-// authorizeWithAdmin gives hosts and the admin their keys in dir, as
-// `messenger hub authorize --admin` does, and returns the keys dir holds.
-func authorizeWithAdmin(t *testing.T, dir string, hosts ...string) []hubauth.HostKey {
-	t.Helper()
-	if _, err := hubauth.AuthorizeHosts(dir, hosts); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := hubauth.AuthorizeAdmin(dir); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := hubauth.LoadAuthorized(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
 // reloadKeys reloads e with the keys dir holds now.
 func reloadKeys(t *testing.T, e *Server, dir string) {
 	t.Helper()
@@ -108,7 +92,7 @@ func reloadKeys(t *testing.T, e *Server, dir string) {
 func startConfigServer(t *testing.T, hosts ...string) testHub {
 	t.Helper()
 	dir := t.TempDir()
-	keys := authorizeWithAdmin(t, dir, hosts...)
+	keys := hubtest.AuthorizeWithAdmin(t, dir, hosts...)
 	conf := filepath.Join(t.TempDir(), "nats.conf")
 	text := fmt.Sprintf("host: 127.0.0.1\nport: -1\nserver_name: conf-hub\njetstream {\n  store_dir: %q\n}\n", t.TempDir()) + hubauth.NatsConfig(keys)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
@@ -128,19 +112,7 @@ func startConfigServer(t *testing.T, hosts ...string) testHub {
 	if !srv.ReadyForConnections(waitTimeout) {
 		t.Fatal("nats-server from hubauth.NatsConfig did not start")
 	}
-	creds, err := hubauth.ConnectOptions(hubauth.AdminSeedPath(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(srv.ClientURL(), creds...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	admin, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := hubtest.ConnectAdmin(t, srv.ClientURL(), dir)
 	ctx := ctxT(t)
 	if err := hubauth.Provision(ctx, admin, hubauth.ProvisionOptions{Replicas: 1, Hosts: hosts}); err != nil {
 		t.Fatal(err)
@@ -148,71 +120,10 @@ func startConfigServer(t *testing.T, hosts ...string) testHub {
 	return testHub{url: srv.ClientURL(), dir: dir, admin: admin}
 }
 
-// hostConn is a host's connection, as the daemon makes it, with the
-// server's asynchronous errors (permission violations) collected.
-type hostConn struct {
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	errs chan error
-}
-
-func connectHost(t *testing.T, h testHub, host string) hostConn {
+// connectHost connects to h as host.
+func connectHost(t *testing.T, h testHub, host string) hubtest.HostConn {
 	t.Helper()
-	creds, err := hubauth.ConnectOptions(hubauth.SeedPath(h.dir, host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan error, 64)
-	opts := append(creds,
-		nats.CustomInboxPrefix(hubwire.InboxPrefix(host)),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }),
-	)
-	nc, err := nats.Connect(h.url, opts...)
-	if err != nil {
-		t.Fatalf("%s connecting: %v", host, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hostConn{nc: nc, js: js, errs: errs}
-}
-
-// refused waits for the server's permission violation for what
-// ("Publish to" or "Subscription to") subject.
-func (c hostConn) refused(t *testing.T, what, subject string) {
-	t.Helper()
-	want := fmt.Sprintf("%s %q", what, subject)
-	timeout := time.After(waitTimeout)
-	for {
-		select {
-		case err := <-c.errs:
-			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), want) {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("no permissions violation for %s", want)
-		}
-	}
-}
-
-func (c hostConn) publishRefused(t *testing.T, subject string) {
-	t.Helper()
-	if err := c.nc.Publish(subject, []byte(`{"id":"forged"}`)); err != nil {
-		t.Fatal(err)
-	}
-	c.refused(t, "Publish to", subject)
-}
-
-func (c hostConn) subscribeRefused(t *testing.T, subject string) {
-	t.Helper()
-	sub, err := c.nc.SubscribeSync(subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	c.refused(t, "Subscription to", subject)
+	return hubtest.ConnectHost(t, h.url, h.dir, host)
 }
 
 func fetchOne(t *testing.T, js jetstream.JetStream, stream, consumer string) jetstream.Msg {
@@ -244,23 +155,23 @@ func checkHostPermissions(t *testing.T, h testHub) {
 	b := connectHost(t, h, "HB")
 
 	t.Run("own flows", func(t *testing.T) {
-		if _, err := a.js.AccountInfo(ctx); err != nil {
+		if _, err := a.JS.AccountInfo(ctx); err != nil {
 			t.Fatal(err)
 		}
 		// The registry feed is subscribed first, as a mirror would be.
-		feed, err := a.nc.SubscribeSync(hubwire.RegistryUpdates(hubwire.BucketNames) + ".>")
+		feed, err := a.NC.SubscribeSync(hubwire.RegistryUpdates(hubwire.BucketNames) + ".>")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range []string{hubwire.StreamMsg, hubwire.StreamRcpt, hubwire.StreamBcast} {
-			if _, err := a.js.Stream(ctx, s); err != nil {
+			if _, err := a.JS.Stream(ctx, s); err != nil {
 				t.Fatalf("binding stream %s: %v", s, err)
 			}
 		}
 
 		// A message from HA to HB, stored once although published twice.
 		for range 2 {
-			ack, err := a.js.Publish(ctx, "messenger.msg.HB.HA", []byte(`{"id":"m1"}`), jetstream.WithMsgID("m1"))
+			ack, err := a.JS.Publish(ctx, "messenger.msg.HB.HA", []byte(`{"id":"m1"}`), jetstream.WithMsgID("m1"))
 			if err != nil {
 				t.Fatalf("HA publishing to HB: %v", err)
 			}
@@ -268,31 +179,31 @@ func checkHostPermissions(t *testing.T, h testHub) {
 				t.Fatalf("stored in %q", ack.Stream)
 			}
 		}
-		if m := fetchOne(t, b.js, hubwire.StreamMsg, hubwire.MsgConsumer("HB")); m.Subject() != "messenger.msg.HB.HA" {
+		if m := fetchOne(t, b.JS, hubwire.StreamMsg, hubwire.MsgConsumer("HB")); m.Subject() != "messenger.msg.HB.HA" {
 			t.Fatalf("HB got %q", m.Subject())
 		}
 		// HB's receipt back, and HA pulls it from its own consumer.
-		if _, err := b.js.Publish(ctx, "messenger.rcpt.HA.HB", []byte(`{"id":"m1","state":"delivered"}`)); err != nil {
+		if _, err := b.JS.Publish(ctx, "messenger.rcpt.HA.HB", []byte(`{"id":"m1","state":"delivered"}`)); err != nil {
 			t.Fatal(err)
 		}
-		if m := fetchOne(t, a.js, hubwire.StreamRcpt, hubwire.RcptConsumer("HA")); m.Subject() != "messenger.rcpt.HA.HB" {
+		if m := fetchOne(t, a.JS, hubwire.StreamRcpt, hubwire.RcptConsumer("HA")); m.Subject() != "messenger.rcpt.HA.HB" {
 			t.Fatalf("HA got receipt %q", m.Subject())
 		}
 		// A message to HA, pulled and acked by HA.
-		if _, err := b.js.Publish(ctx, "messenger.msg.HA.HB", []byte(`{"id":"m2"}`)); err != nil {
+		if _, err := b.JS.Publish(ctx, "messenger.msg.HA.HB", []byte(`{"id":"m2"}`)); err != nil {
 			t.Fatal(err)
 		}
-		if m := fetchOne(t, a.js, hubwire.StreamMsg, hubwire.MsgConsumer("HA")); m.Subject() != "messenger.msg.HA.HB" {
+		if m := fetchOne(t, a.JS, hubwire.StreamMsg, hubwire.MsgConsumer("HA")); m.Subject() != "messenger.msg.HA.HB" {
 			t.Fatalf("HA got %q", m.Subject())
 		}
 		// A domain broadcast reaches HB's broadcast consumer.
-		if _, err := a.js.Publish(ctx, "messenger.bcast.WORKGROUP.HA", []byte(`{"id":"b1"}`)); err != nil {
+		if _, err := a.JS.Publish(ctx, "messenger.bcast.WORKGROUP.HA", []byte(`{"id":"b1"}`)); err != nil {
 			t.Fatal(err)
 		}
-		if m := fetchOne(t, b.js, hubwire.StreamBcast, hubwire.BcastConsumer("HB")); m.Subject() != "messenger.bcast.WORKGROUP.HA" {
+		if m := fetchOne(t, b.JS, hubwire.StreamBcast, hubwire.BcastConsumer("HB")); m.Subject() != "messenger.bcast.WORKGROUP.HA" {
 			t.Fatalf("HB got broadcast %q", m.Subject())
 		}
-		cons, err := a.js.Consumer(ctx, hubwire.StreamMsg, hubwire.MsgConsumer("HA"))
+		cons, err := a.JS.Consumer(ctx, hubwire.StreamMsg, hubwire.MsgConsumer("HA"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,15 +212,15 @@ func checkHostPermissions(t *testing.T, h testHub) {
 		}
 
 		// The registry: own keys written and deleted, everyone's read.
-		names, err := a.js.KeyValue(ctx, hubwire.BucketNames)
+		names, err := a.JS.KeyValue(ctx, hubwire.BucketNames)
 		if err != nil {
 			t.Fatal(err)
 		}
-		hosts, err := a.js.KeyValue(ctx, hubwire.BucketHosts)
+		hosts, err := a.JS.KeyValue(ctx, hubwire.BucketHosts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		namesB, err := b.js.KeyValue(ctx, hubwire.BucketNames)
+		namesB, err := b.JS.KeyValue(ctx, hubwire.BucketNames)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +245,7 @@ func checkHostPermissions(t *testing.T, h testHub) {
 			t.Fatalf("deleted key: %v", err)
 		}
 		// Who holds BOB: the listing a lookup does without a watcher.
-		st, err := a.js.Stream(ctx, "KV_"+hubwire.BucketNames)
+		st, err := a.JS.Stream(ctx, "KV_"+hubwire.BucketNames)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,7 +285,7 @@ func checkHostPermissions(t *testing.T, h testHub) {
 			hubwire.RegistryUpdates(hubwire.BucketNames) + ".HB.FAKE",
 			"_INBOX_HB.x",
 		} {
-			a.publishRefused(t, s)
+			a.PublishRefused(t, s)
 		}
 		// Nothing of it was stored.
 		for _, c := range []struct{ stream, subject string }{
@@ -422,13 +333,13 @@ func checkHostPermissions(t *testing.T, h testHub) {
 			"$JS.API.DIRECT.GET." + hubwire.StreamMsg,
 			"$JS.API.STREAM.MSG.GET." + hubwire.StreamMsg,
 		} {
-			a.publishRefused(t, s)
+			a.PublishRefused(t, s)
 		}
 	})
 
 	t.Run("reading what is not its own", func(t *testing.T) {
 		for _, s := range []string{">", "messenger.>", "messenger.msg.HA.>", "messenger.msg.HB.*", "_INBOX.>", "_INBOX_HB.>", "$JS.>", "$JS.ACK.>"} {
-			a.subscribeRefused(t, s)
+			a.SubscribeRefused(t, s)
 		}
 	})
 }
@@ -525,11 +436,11 @@ func TestEmbeddedReloadRevokes(t *testing.T) {
 	}
 
 	ctx := ctxT(t)
-	if _, err := b.js.Publish(ctx, "messenger.msg.HC.HB", []byte(`{"id":"r1"}`)); err != nil {
+	if _, err := b.JS.Publish(ctx, "messenger.msg.HC.HB", []byte(`{"id":"r1"}`)); err != nil {
 		t.Fatalf("HB after the reload: %v", err)
 	}
 	c := connectHost(t, h, "HC")
-	if m := fetchOne(t, c.js, hubwire.StreamMsg, hubwire.MsgConsumer("HC")); m.Subject() != "messenger.msg.HC.HB" {
+	if m := fetchOne(t, c.JS, hubwire.StreamMsg, hubwire.MsgConsumer("HC")); m.Subject() != "messenger.msg.HC.HB" {
 		t.Fatalf("HC got %q", m.Subject())
 	}
 }

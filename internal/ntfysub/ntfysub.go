@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/netsend/messenger/internal/access"
+	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
@@ -201,7 +202,7 @@ func toEvent(m *message.Message, topic string) Event {
 	e := Event{ID: messageID(m.ID), Time: m.Time.Unix(), Event: "message", Topic: topic, Message: &text, Priority: 3}
 	if a := m.Alert; a != nil {
 		e.Title = a.Title
-		e.Priority = priority(a.Severity)
+		e.Priority = notice.NtfyPriority(a.Severity)
 		for _, t := range []string{a.Source, string(a.Severity)} {
 			if t != "" {
 				e.Tags = append(e.Tags, t)
@@ -214,16 +215,6 @@ func toEvent(m *message.Message, topic string) Event {
 		e.Title = "Message from " + m.From
 	}
 	return e
-}
-
-func priority(s message.Severity) int {
-	switch s {
-	case message.SeverityCritical:
-		return 5
-	case message.SeverityWarning:
-		return 4
-	}
-	return 3
 }
 
 // control is an open or keepalive event, with a random id as ntfy's.

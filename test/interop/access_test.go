@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
@@ -14,23 +13,6 @@ import (
 
 	"github.com/netsend/messenger/internal/message"
 )
-
-// inboxOf decodes `messenger inbox --json` as printed.
-func inboxOf(t *testing.T, out string) []message.Message {
-	t.Helper()
-	var msgs []message.Message
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var m message.Message
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("inbox --json line %q: %v", line, err)
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs
-}
 
 func textsOf(msgs []message.Message) []string {
 	var out []string
@@ -71,7 +53,7 @@ func TestTwoUsersEachReadTheirOwn(t *testing.T) {
 		t.Helper()
 		out, errOut, code := d.cliAs(a, "inbox", "--json")
 		mustCode(t, a.login+" inbox", out, errOut, code, 0)
-		return textsOf(inboxOf(t, out))
+		return textsOf(jsonMessages(t, "inbox --json", out))
 	}
 	if got, want := read(alice), []string{"for alice", "for the host"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("alice reads %q, want %q", got, want)
@@ -210,12 +192,12 @@ func TestHostMessagesForAdminsOnly(t *testing.T) {
 	smbclientSend(t, d, "MSGHOST", "peer", []byte("for the host\n"))
 	out, errOut, code := d.cliAs(alice, "inbox", "--json")
 	mustCode(t, "alice inbox", out, errOut, code, 0)
-	if got := textsOf(inboxOf(t, out)); strings.Join(got, "|") != "for alice" {
+	if got := textsOf(jsonMessages(t, "inbox --json", out)); strings.Join(got, "|") != "for alice" {
 		t.Errorf("alice reads %q with host_messages = admins, want only hers", got)
 	}
 	out, errOut, code = d.cliAs(carol, "inbox", "--json")
 	mustCode(t, "carol inbox", out, errOut, code, 0)
-	if got := textsOf(inboxOf(t, out)); len(got) != 2 {
+	if got := textsOf(jsonMessages(t, "inbox --json", out)); len(got) != 2 {
 		t.Errorf("carol, an admin by group, reads %q, want both", got)
 	}
 	out, errOut, code = d.cliAs(carol, "spam", "block", "SPAMMER")

@@ -1,8 +1,6 @@
 package interop
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"os/user"
@@ -68,18 +66,7 @@ func (a account) command(prog string, args ...string) *exec.Cmd {
 // status (0 when it succeeded).
 func (d *daemon) cliAs(a account, args ...string) (stdout, stderr string, code int) {
 	cmd := a.command(binary, append([]string{"--data-dir", d.dataDir}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		d.t.Fatalf("running messenger as %s: %v", a.login, err)
-	}
-	return out.String(), errb.String(), code
+	return runExit(d.t, cmd)
 }
 
 // sharedDir makes a data directory every account can traverse to, as

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,18 +37,8 @@ func runAs(t *testing.T, acct *account, env []string, stdin io.Reader, argv ...s
 		stdin = strings.NewReader("")
 	}
 	cmd.Stdin = stdin
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	r := callerRun{stdout: o.String(), stderr: e.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("%s: %v", strings.Join(argv, " "), err)
-	}
+	var r callerRun
+	r.stdout, r.stderr, r.code = runExit(t, cmd)
 	return r
 }
 

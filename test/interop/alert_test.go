@@ -1,9 +1,7 @@
 package interop
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,18 +20,7 @@ func (d *daemon) alert(env []string, args ...string) (stdout, stderr string, cod
 	cmd := exec.Command(binary, append([]string{"--data-dir", d.dataDir, "alert"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader("")
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		d.t.Fatal(err)
-	}
-	return o.String(), e.String(), code
+	return runExit(d.t, cmd)
 }
 
 // alerts are the inbox's alerts, oldest first.

@@ -18,6 +18,29 @@ import (
 	"github.com/netsend/messenger/internal/message"
 )
 
+// screenshotDir is where a browser test saves its screenshots: a
+// temporary directory, or docs/screenshots with
+// MESSENGER_UPDATE_SCREENSHOTS set.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("MESSENGER_UPDATE_SCREENSHOTS") == "" {
+		return t.TempDir()
+	}
+	shots := filepath.Join("..", "..", "docs", "screenshots")
+	os.MkdirAll(shots, 0o755)
+	return shots
+}
+
+// webLink is a `messenger web` link that signs the browser in to d as
+// the test's account.
+func (d *daemon) webLink() string {
+	d.t.Helper()
+	link, err := d.cli("web")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return strings.TrimSpace(link)
+}
+
 // The web inbox in a real headless Chromium: a message smbclient sends
 // appears without a reload, one sent with the compose form arrives, and an
 // XSS payload is shown as text. Screenshots go to a temporary directory,
@@ -33,20 +56,12 @@ func TestWebInboxInChromium(t *testing.T) {
 		"--lmhosts", lmhosts, "--resolve-order", "lmhosts", "--send-smb-port", strconv.Itoa(port))
 	smbclientSend(t, d, "MSGHOST", "alice", []byte("Welcome to the live inbox.\nThe UPS is on battery: 12 minutes left.\n"))
 
-	shots := t.TempDir()
-	if os.Getenv("MESSENGER_UPDATE_SCREENSHOTS") != "" {
-		shots = filepath.Join("..", "..", "docs", "screenshots")
-		os.MkdirAll(shots, 0o755)
-	}
+	shots := screenshotDir(t)
 	ctx := newBrowser(t, chromium)
 
 	// Signed in as root (the test's account) through a `messenger web`
 	// link: nothing over HTTP is open without a credential.
-	link, err := d.cli("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(strings.TrimSpace(link)),
+	if err := chromedp.Do(ctx, chromedp.Navigate(d.webLink()),
 		chromedp.WaitVisible(chromedp.CSS(`#messages li`)),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`))); err != nil {
 		t.Fatalf("loading the inbox: %v", err)
@@ -167,11 +182,7 @@ func TestBrowserShowsHiddenCharacters(t *testing.T) {
 	}
 
 	ctx := newBrowser(t, chromium)
-	link, err := d.cli("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(strings.TrimSpace(link)),
+	if err := chromedp.Do(ctx, chromedp.Navigate(d.webLink()),
 		chromedp.WaitVisible(chromedp.CSS(`#messages li`)),
 		chromedp.Click(chromedp.CSS(`#messages li:first-child`)),
 		chromedp.WaitVisible(chromedp.CSS(`#reader`))); err != nil {

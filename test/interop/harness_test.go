@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -259,16 +260,51 @@ func (d *daemon) inbox() []message.Message {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	var msgs []message.Message
+	return jsonMessages(d.t, "inbox --json", out)
+}
+
+// runExit runs cmd and returns its output and exit status (0 when it
+// succeeded); a command that cannot run at all fails the test.
+func runExit(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("running %s: %v", strings.Join(cmd.Args, " "), err)
+	}
+	return o.String(), e.String(), code
+}
+
+// decodeLines decodes the lines of a --json listing as the CLI prints
+// them, one JSON value a line; what names the listing in the error.
+func decodeLines[T any](what, out string) ([]T, error) {
+	var rows []T
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
 			continue
 		}
-		var m message.Message
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			d.t.Fatalf("inbox --json line %q: %v", line, err)
+		var r T
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("%s line %q: %w", what, line, err)
 		}
-		msgs = append(msgs, m)
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// jsonMessages decodes the messages of a --json listing (inbox, spam
+// list) as printed; what names the listing.
+func jsonMessages(t testing.TB, what, out string) []message.Message {
+	t.Helper()
+	msgs, err := decodeLines[message.Message](what, out)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return msgs
 }

@@ -173,18 +173,7 @@ func sentRows(d *daemon) ([]apitype.Sent, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rows []apitype.Sent
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var r apitype.Sent
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			return nil, fmt.Errorf("sent --json line %q: %w", line, err)
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
+	return decodeLines[apitype.Sent]("sent --json", out)
 }
 
 // waitSentState waits until d's sent row with text reaches state.

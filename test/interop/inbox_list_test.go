@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -44,22 +43,6 @@ func seedStore(t *testing.T, dataDir string, n int) {
 	}
 }
 
-func jsonMessages(t *testing.T, out string) []message.Message {
-	t.Helper()
-	var msgs []message.Message
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var m message.Message
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("--json line %q: %v", line, err)
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs
-}
-
 func texts(msgs []message.Message) string {
 	var out []string
 	for _, m := range msgs {
@@ -92,7 +75,7 @@ func TestInboxListVerbs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := texts(jsonMessages(t, out)); got != want {
+		if got := texts(jsonMessages(t, "inbox --json", out)); got != want {
 			t.Errorf("inbox %s = %s, want %s", strings.Join(args, " "), got, want)
 		}
 	}
@@ -118,7 +101,7 @@ func TestInboxListVerbs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(jsonMessages(t, out))
+		return len(jsonMessages(t, "inbox --json", out))
 	}
 	if u := unread(); u != n-1 {
 		t.Errorf("after --mark-read, %d unread; want %d", u, n-1)
@@ -152,7 +135,7 @@ func TestInboxListVerbs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, func() string {
-		if got := texts(jsonMessages(t, fout.String())); got != "fresh one,fresh two" {
+		if got := texts(jsonMessages(t, "inbox --follow --json", fout.String())); got != "fresh one,fresh two" {
 			return "inbox --follow printed " + got
 		}
 		return ""

@@ -1,8 +1,6 @@
 package interop
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,18 +20,7 @@ func (d *daemon) send(stdin string, args ...string) (stdout, stderr string, code
 		cmd = exec.Command("ip", append([]string{"netns", "exec", d.netns, binary, "--data-dir", d.dataDir, "send"}, args...)...)
 	}
 	cmd.Stdin = strings.NewReader(stdin)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		d.t.Fatal(err)
-	}
-	return o.String(), e.String(), code
+	return runExit(d.t, cmd)
 }
 
 // smbdReceiver is Samba's smbd as a WinPopup receiver on a loopback high

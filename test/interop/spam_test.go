@@ -2,7 +2,6 @@ package interop
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -68,18 +67,7 @@ func (d *daemon) spamList() []message.Message {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	var msgs []message.Message
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var m message.Message
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			d.t.Fatalf("spam list --json line %q: %v", line, err)
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs
+	return jsonMessages(d.t, "spam list --json", out)
 }
 
 // The verbs end to end: a rule quarantines, explain says why, release

@@ -3,7 +3,6 @@ package interop
 import (
 	"context"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,17 +50,9 @@ func TestWebAppInChromium(t *testing.T) {
 	d := startDaemonAt(t, "", port, "--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort))
 	smbclientSend(t, d, "MSGHOST", "alice", []byte("Lunch at noon?\n"))
 
-	shots := t.TempDir()
-	if os.Getenv("MESSENGER_UPDATE_SCREENSHOTS") != "" {
-		shots = filepath.Join("..", "..", "docs", "screenshots")
-		os.MkdirAll(shots, 0o755)
-	}
+	shots := screenshotDir(t)
 	ctx := newBrowser(t, chromium)
-	link, err := d.cli("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	link = strings.TrimSpace(link)
+	link := d.webLink()
 	u, err := url.Parse(link)
 	if err != nil {
 		t.Fatal(err)

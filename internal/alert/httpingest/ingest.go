@@ -449,19 +449,7 @@ type ntfyMessage struct {
 
 func replyNtfy(w http.ResponseWriter, n notice.Notice, topic string, _ alert.Result) {
 	writeJSON(w, http.StatusOK, ntfyMessage{ID: ntfyID(), Time: time.Now().Unix(), Event: "message", Topic: topic,
-		Message: n.Text, Title: n.Alert.Title, Priority: ntfyPriority(n.Alert.Severity)})
-}
-
-// ntfyPriority gives back a priority of ntfy's 1..5 scale for the
-// severity the publish was mapped to.
-func ntfyPriority(s message.Severity) int {
-	switch s {
-	case message.SeverityCritical:
-		return 5
-	case message.SeverityWarning:
-		return 4
-	}
-	return 3
+		Message: n.Text, Title: n.Alert.Title, Priority: notice.NtfyPriority(n.Alert.Severity)})
 }
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -290,3 +290,16 @@ func ntfySeverity(p int) message.Severity {
 	}
 	return message.SeverityInfo
 }
+
+// NtfyPriority is the ntfy priority that stands for severity s, the
+// inverse of the mapping of publishes: max for critical, high for
+// warning, default for info.
+func NtfyPriority(s message.Severity) int {
+	switch s {
+	case message.SeverityCritical:
+		return 5
+	case message.SeverityWarning:
+		return 4
+	}
+	return 3
+}
