@@ -446,6 +446,16 @@ func TestUnitFileVerifies(t *testing.T) {
 	}
 	bin := buildMessenger(t)
 	text := strings.ReplaceAll(string(unit), "/usr/bin/messenger", bin)
+	// The man pages Documentation= names are installed by the package
+	// (scripts/package-check.sh verifies the unit there); from the
+	// checkout, verify would only say they are missing.
+	var kept []string
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "Documentation=") {
+			kept = append(kept, line)
+		}
+	}
+	text = strings.Join(kept, "\n")
 	path := filepath.Join(t.TempDir(), "messenger.service")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
