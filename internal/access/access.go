@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/user"
 	"slices"
 	"strconv"
@@ -135,6 +136,8 @@ func (c Config) Validate() []error {
 type Accounts struct {
 	cfg Config
 	ttl time.Duration
+	// daemonUID is the account the daemon runs as.
+	daemonUID int
 
 	mu      sync.Mutex
 	byUID   map[int]cached[Caller]
@@ -149,7 +152,7 @@ type cached[T any] struct {
 
 // NewAccounts returns a directory of local accounts under cfg.
 func NewAccounts(cfg Config) *Accounts {
-	return &Accounts{cfg: cfg, ttl: 10 * time.Second, byUID: map[int]cached[Caller]{}, byLogin: map[string]cached[string]{}}
+	return &Accounts{cfg: cfg, ttl: 10 * time.Second, daemonUID: os.Geteuid(), byUID: map[int]cached[Caller]{}, byLogin: map[string]cached[string]{}}
 }
 
 // Config is the [access] section in force.
@@ -191,7 +194,7 @@ func (a *Accounts) lookupUID(uid int) (Caller, error) {
 		// An account without a passwd entry (a container's, a deleted
 		// one) is still someone: a user known by number, never an admin
 		// unless it is root.
-		c.Admin = uid == 0
+		c.Admin = a.isAdmin(uid, c)
 		if uid == 0 {
 			c.Login = "root"
 		}
@@ -215,8 +218,15 @@ func (a *Accounts) lookupUID(uid int) (Caller, error) {
 			}
 		}
 	}
-	c.Admin = uid == 0 || (a.cfg.AdminGroup != "" && c.InGroup(a.cfg.AdminGroup))
+	c.Admin = a.isAdmin(uid, c)
 	return c, nil
+}
+
+// isAdmin: root, the admin group's members, and the account the daemon
+// runs as — a daemon a user runs for themselves (serve --user-ports) is
+// theirs to run, and its files are theirs already.
+func (a *Accounts) isAdmin(uid int, c Caller) bool {
+	return uid == 0 || uid == a.daemonUID || (a.cfg.AdminGroup != "" && c.InGroup(a.cfg.AdminGroup))
 }
 
 // LoginFor returns the local account whose login, upper-cased, is name,
