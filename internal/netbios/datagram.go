@@ -34,22 +34,21 @@ const (
 	DatagramNegativeQueryResponse DatagramType = 0x16
 )
 
-// datagramTypeNames holds the name RFC 1002 gives each type, indexed by
-// the type less DirectUniqueDatagram, the first.
-var datagramTypeNames = [...]string{
-	DirectUniqueDatagram - DirectUniqueDatagram:          "DIRECT_UNIQUE DATAGRAM",
-	DirectGroupDatagram - DirectUniqueDatagram:           "DIRECT_GROUP DATAGRAM",
-	BroadcastDatagram - DirectUniqueDatagram:             "BROADCAST DATAGRAM",
-	DatagramError - DirectUniqueDatagram:                 "DATAGRAM ERROR",
-	DatagramQueryRequest - DirectUniqueDatagram:          "DATAGRAM QUERY REQUEST",
-	DatagramPositiveQueryResponse - DirectUniqueDatagram: "DATAGRAM POSITIVE QUERY RESPONSE",
-	DatagramNegativeQueryResponse - DirectUniqueDatagram: "DATAGRAM NEGATIVE QUERY RESPONSE",
+// datagramTypeNames holds the name RFC 1002 gives each type.
+var datagramTypeNames = map[DatagramType]string{
+	DirectUniqueDatagram:          "DIRECT_UNIQUE DATAGRAM",
+	DirectGroupDatagram:           "DIRECT_GROUP DATAGRAM",
+	BroadcastDatagram:             "BROADCAST DATAGRAM",
+	DatagramError:                 "DATAGRAM ERROR",
+	DatagramQueryRequest:          "DATAGRAM QUERY REQUEST",
+	DatagramPositiveQueryResponse: "DATAGRAM POSITIVE QUERY RESPONSE",
+	DatagramNegativeQueryResponse: "DATAGRAM NEGATIVE QUERY RESPONSE",
 }
 
 // String returns the name RFC 1002 gives the type.
 func (t DatagramType) String() string {
-	if i := int(t) - int(DirectUniqueDatagram); i >= 0 && i < len(datagramTypeNames) && datagramTypeNames[i] != "" {
-		return datagramTypeNames[i]
+	if n, ok := datagramTypeNames[t]; ok {
+		return n
 	}
 	return fmt.Sprintf("DatagramType(0x%02X)", uint8(t))
 }
