@@ -42,8 +42,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		src := sourceOf(c)
 		if reason := l.take(src); reason != "" {
-			c.Close()
+			// Counted before the close, so that whoever sees the close
+			// sees the count too.
 			l.refused(reason)
+			c.Close()
 			continue
 		}
 		return &conn{Conn: c, release: func() { l.give(src) }}, nil
