@@ -280,6 +280,20 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
+// parseIDs reads the message ids of a verb that takes several, all
+// before any is acted on.
+func parseIDs(args []string) ([]int64, error) {
+	ids := make([]int64, len(args))
+	for i, a := range args {
+		id, err := parseID(a)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
 func newReadCmd(g *cmdutil.Globals) *cobra.Command {
 	var asJSON, keepUnread bool
 	cmd := &cobra.Command{
@@ -327,13 +341,9 @@ func newDeleteCmd(g *cmdutil.Globals) *cobra.Command {
 		Short: "Delete messages from the inbox",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids := make([]int64, len(args))
-			for i, a := range args {
-				id, err := parseID(a)
-				if err != nil {
-					return err
-				}
-				ids[i] = id
+			ids, err := parseIDs(args)
+			if err != nil {
+				return err
 			}
 			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				for _, id := range ids {

@@ -121,13 +121,9 @@ func newSpamReleaseCmd(g *cmdutil.Globals) *cobra.Command {
 		Short: "Deliver quarantined messages now, as if the policy had let them through",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids := make([]int64, len(args))
-			for i, a := range args {
-				id, err := parseID(a)
-				if err != nil {
-					return err
-				}
-				ids[i] = id
+			ids, err := parseIDs(args)
+			if err != nil {
+				return err
 			}
 			return g.Call(cmd, func(ctx context.Context, c *api.Client) error {
 				for _, id := range ids {
