@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/netsend/messenger/internal/access"
 	"github.com/netsend/messenger/internal/apitype"
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/webauth"
@@ -57,13 +56,6 @@ func NewHTTPClient(addr, token string) *Client {
 
 // Addr is the socket path or HTTP listener address the client reaches.
 func (c *Client) Addr() string { return c.socket }
-
-// WhoAmI asks the daemon who it takes the caller for.
-func (c *Client) WhoAmI(ctx context.Context) (access.Caller, error) {
-	var out access.Caller
-	err := c.do(ctx, http.MethodGet, "/v1/whoami", &out)
-	return out, err
-}
 
 // Status asks the daemon about itself.
 func (c *Client) Status(ctx context.Context) (apitype.Status, error) {

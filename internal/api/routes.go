@@ -65,7 +65,7 @@ func (s *Server) HTTPServer(o HTTPOptions) *http.Server {
 	}
 	// The sign-in and sign-out pages are served even without the web
 	// inbox: a session also opens the API to a browser's scripts.
-	mux.Handle("/", guard(s.Web.Wrap(page, OpenWebPath)))
+	mux.Handle("/", guard(s.Web.Wrap(page, openWebPath)))
 	return NewHTTPServer(mux)
 }
 

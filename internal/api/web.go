@@ -56,5 +56,5 @@ var openWebPaths = map[string]bool{
 	"/style.css": true, "/manifest.webmanifest": true, "/icon.svg": true, "/icon-192.png": true, "/icon-512.png": true,
 }
 
-// OpenWebPath reports whether the page serves path without a session.
-func OpenWebPath(path string) bool { return openWebPaths[path] }
+// openWebPath reports whether the page serves path without a session.
+func openWebPath(path string) bool { return openWebPaths[path] }
