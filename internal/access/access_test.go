@@ -18,6 +18,11 @@ func (f fakeNames) Owner(name string) (string, bool) {
 	return e.owner, e.permanent
 }
 
+func (f fakeNames) HasString(name string) bool {
+	_, ok := f[name]
+	return ok
+}
+
 func testRules(hostMessages string) *Rules {
 	cfg := DefaultConfig()
 	cfg.HostMessages = hostMessages
@@ -88,6 +93,17 @@ func TestMaySendAs(t *testing.T) {
 	long := Caller{Login: "averyverylonglogin"}
 	if err := r.MaySendAs(long, "AVERYVERYLONGLO"); err != nil {
 		t.Errorf("a long login cut to 15 characters: %v", err)
+	}
+	// Cut, a long login may spell a name of the table (an alias, the
+	// host's): that is not theirs.
+	for _, c := range []struct{ login, name string }{{"printerprinter12x", "PRINTERPRINTER1"}, {"rootrootrootroot", "ROOTROOTROOTROO"}} {
+		r.Names.(fakeNames)[c.name] = struct {
+			owner     string
+			permanent bool
+		}{}
+		if err := r.MaySendAs(Caller{Login: c.login}, c.name); !IsRefusal(err) {
+			t.Errorf("%s as %s, a name of the table: %v, want a refusal", c.login, c.name, err)
+		}
 	}
 	if err := r.MaySendAs(Caller{Login: "root", Admin: true}, "ADMINISTRATOR"); err != nil {
 		t.Errorf("admin: %v", err)

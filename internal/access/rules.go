@@ -8,6 +8,9 @@ import "strings"
 // login, if any, and to the host if not.
 type NameOwners interface {
 	Owner(name string) (owner string, permanent bool)
+	// HasString reports whether name is one of the table's messenger
+	// names.
+	HasString(name string) bool
 }
 
 // Rules answer, for a caller, what they may read and send as.
@@ -64,12 +67,27 @@ func (r *Rules) Owns(c Caller, name string) bool {
 	if c.Login == "" {
 		return false
 	}
-	// A login longer than a NetBIOS name is sent cut to 15 characters,
-	// as Windows cut user names.
-	if strings.EqualFold(name, c.Login) || (len(c.Login) > 15 && strings.EqualFold(name, c.Login[:15])) {
+	if strings.EqualFold(name, c.Login) {
 		return true
 	}
-	return r.OwnerOf(name) == c.Login
+	owner := r.OwnerOf(name)
+	// A login longer than a NetBIOS name is sent cut to 15 characters,
+	// as Windows cut user names: the cut name is theirs unless it names
+	// something else (another account's login, a name of the table).
+	if len(c.Login) > 15 && strings.EqualFold(name, c.Login[:15]) && owner == "" && !r.inTable(name) {
+		return true
+	}
+	return owner == c.Login
+}
+
+// inTable reports whether the name table knows name at all: an alias
+// (owned or not) or one of the host's names.
+func (r *Rules) inTable(name string) bool {
+	if r.Names == nil {
+		return false
+	}
+	owner, permanent := r.Names.Owner(name)
+	return owner != "" || permanent || r.Names.HasString(name)
 }
 
 // MaySendAs returns a Refusal unless c may put from in a message's

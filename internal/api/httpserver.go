@@ -19,8 +19,8 @@ const (
 	maxHeaderBytes = 16 << 10
 )
 
-// NewHTTPServer is the http.Server every API listener runs h on.
-func NewHTTPServer(h http.Handler) *http.Server {
+// newHTTPServer is the http.Server every API listener runs h on.
+func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
 }

@@ -14,7 +14,7 @@ func (s *Server) SocketServer(metrics http.Handler) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", s.Handler())
 	mux.Handle("GET /metrics", metrics)
-	srv := NewHTTPServer(mux)
+	srv := newHTTPServer(mux)
 	srv.ConnContext = PeerConnContext
 	// A local caller may wait as long as it asks (send --wait=1h).
 	srv.WriteTimeout = 0
@@ -66,7 +66,7 @@ func (s *Server) HTTPServer(o HTTPOptions) *http.Server {
 	// The sign-in and sign-out pages are served even without the web
 	// inbox: a session also opens the API to a browser's scripts.
 	mux.Handle("/", guard(s.Web.Wrap(page, openWebPath)))
-	return NewHTTPServer(mux)
+	return newHTTPServer(mux)
 }
 
 // IsLoopback reports whether a listener's address is on loopback.

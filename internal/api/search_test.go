@@ -22,6 +22,8 @@ type owners map[string]string
 
 func (o owners) Owner(name string) (string, bool) { return o[strings.ToUpper(name)], false }
 
+func (o owners) HasString(name string) bool { _, ok := o[strings.ToUpper(name)]; return ok }
+
 // inboxServer is an API over a real store holding, in order: two
 // messages to alice's alias ALICEPC ("disk full", "100% done") and one
 // to bob's BOBPC ("disk ok").

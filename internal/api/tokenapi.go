@@ -71,6 +71,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("body must be JSON like {\"name\": \"phone\"}: %w", err))
 		return
 	}
+	// Over HTTP a leaked token or session could otherwise breed tokens
+	// that outlive it: new ones are made on the socket only.
+	if c := caller(r); c.Via != "socket" {
+		refuse(w, access.Refuse("%s may not make tokens over HTTP: run \"messenger token create\" on the host", c.Login))
+		return
+	}
 	owner, ok := s.tokenOwner(w, r, req.User, "make tokens")
 	if !ok {
 		return

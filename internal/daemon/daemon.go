@@ -186,7 +186,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if err := d.serveHTTP(); err != nil {
 		return err
 	}
-	d.startSMB()
+	if err := d.startSMB(); err != nil {
+		return err
+	}
 
 	hostName, _ := names.Messenger(cfg.HostName, rt.CodePage)
 	log.Info("messenger started", slog.String("version", Version()), slog.String("data_dir", cfg.DataDir),
@@ -455,9 +457,9 @@ func (d *daemon) serve(name string, srv *http.Server, ln net.Listener) {
 }
 
 // startSMB starts the SMB session service, whose end ends the daemon.
-func (d *daemon) startSMB() {
+func (d *daemon) startSMB() error {
 	if d.ln.smb == nil {
-		return
+		return nil
 	}
 	srv, err := smbmsg.New(smbmsg.Config{
 		Listener: d.ln.smb, Names: d.table, Pipeline: d.pl, CodePage: d.rt.CodePage, Metrics: d.met,
@@ -474,11 +476,11 @@ func (d *daemon) startSMB() {
 		SessionService: d.cfg.SMBPort == 139,
 	})
 	if err != nil {
-		// The configuration has been validated; New checks nothing more.
-		panic(err)
+		return err
 	}
 	// Its end, clean or not, ends the daemon (see wait).
 	d.smb = d.g.Go("smb", func() error { return srv.Serve(d.g.ctx) })
+	return nil
 }
 
 // wait runs until the daemon is told to stop, or the SMB service ends,
@@ -649,15 +651,19 @@ func tightenDataDir(dir string, log *slog.Logger) error {
 	// Exactly 0711: MkdirAll under the daemon's umask of 077 makes the
 	// directory 0700, which would shut every other account — NUT's, CUPS's
 	// notifier, users — out of the socket.
-	if perm := fi.Mode().Perm(); perm != 0o711 {
-		if err := os.Chmod(dir, 0o711); err != nil {
-			return fmt.Errorf("setting data directory %s to 0711: %w", dir, err)
-		}
-		if perm&0o066 != 0 {
-			log.Warn("data directory was open to other accounts; now 0711", slog.String("dir", dir), slog.String("was", perm.String()))
-		} else {
-			log.Info("data directory made traversable (0711) so other accounts reach the socket", slog.String("dir", dir), slog.String("was", perm.String()))
-		}
+	perm := fi.Mode().Perm()
+	if perm == 0o711 {
+		// Set so by a daemon that made every file in it private: there is
+		// nothing to walk (the hub's store can be large).
+		return nil
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return fmt.Errorf("setting data directory %s to 0711: %w", dir, err)
+	}
+	if perm&0o066 != 0 {
+		log.Warn("data directory was open to other accounts; now 0711", slog.String("dir", dir), slog.String("was", perm.String()))
+	} else {
+		log.Info("data directory made traversable (0711) so other accounts reach the socket", slog.String("dir", dir), slog.String("was", perm.String()))
 	}
 	return filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || path == dir {

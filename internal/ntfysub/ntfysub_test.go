@@ -62,6 +62,11 @@ func (s *memStore) Recipients(context.Context) ([]string, error) {
 // the host's, which users read under the default host_messages.
 type owners map[string]string
 
+func (o owners) HasString(name string) bool {
+	_, ok := o[strings.ToUpper(name)]
+	return ok || strings.ToUpper(name) == "HOST"
+}
+
 func (o owners) Owner(name string) (string, bool) {
 	n := strings.ToUpper(name)
 	if n == "HOST" {
