@@ -76,6 +76,12 @@ type Config struct {
 	NBNSPort  int `toml:"nbns_port"`
 	DgramPort int `toml:"dgram_port"`
 	RPCPort   int `toml:"rpc_port"`
+	// KernelFilter installs the policy's verdict on a flooding or blocked
+	// source in the kernel (an eBPF socket filter on the datagram and RPC
+	// sockets), so that its datagrams are dropped before they take
+	// receive-buffer space; where eBPF is not allowed the policy judges
+	// them in user space, as with the filter off.
+	KernelFilter bool `toml:"kernel_filter"`
 	// HTTPAddr is the local HTTP listener (metrics, API); empty switches it off.
 	HTTPAddr string `toml:"http_addr"`
 	// HTTPHosts are host names the HTTP listener answers to off loopback
@@ -256,6 +262,7 @@ func Default() Config {
 		NBNSPort:              137,
 		DgramPort:             138,
 		RPCPort:               135,
+		KernelFilter:          true,
 		HTTPAddr:              "127.0.0.1:8139",
 		HTTPMaxConns:          1024,
 		HTTPMaxConnsPerSource: 64,

@@ -52,6 +52,7 @@ var flagSpecs = []flagSpec{
 	{"nbns-port", func(d, s *Config) { d.NBNSPort = s.NBNSPort }},
 	{"dgram-port", func(d, s *Config) { d.DgramPort = s.DgramPort }},
 	{"rpc-port", func(d, s *Config) { d.RPCPort = s.RPCPort }},
+	{"kernel-filter", func(d, s *Config) { d.KernelFilter = s.KernelFilter }},
 	{"http-addr", func(d, s *Config) { d.HTTPAddr = s.HTTPAddr }},
 	{"http-host", func(d, s *Config) { d.HTTPHosts = append(d.HTTPHosts, s.HTTPHosts...) }},
 	{"smb-idle-timeout", func(d, s *Config) { d.SMB.IdleTimeout = s.SMB.IdleTimeout }},
@@ -115,6 +116,7 @@ func AddDaemonFlags(fs *pflag.FlagSet) *Flags {
 	fs.IntVar(&s.NBNSPort, "nbns-port", d.NBNSPort, "UDP port of the NetBIOS name service (0 = off)")
 	fs.IntVar(&s.DgramPort, "dgram-port", d.DgramPort, "UDP port of the NetBIOS datagram service (0 = off)")
 	fs.IntVar(&s.RPCPort, "rpc-port", d.RPCPort, "UDP port of the DCE/RPC NetrSendMessage listener (0 = off)")
+	fs.BoolVar(&s.KernelFilter, "kernel-filter", d.KernelFilter, "drop the datagrams of flooding or blocked sources in the kernel (eBPF), where allowed")
 	fs.StringArrayVar(&s.HTTPHosts, "http-host", nil, "another host name the HTTP listener answers to off loopback (repeatable)")
 	fs.StringVar(&s.HTTPAddr, "http-addr", d.HTTPAddr, "HOST:PORT of the local HTTP listener for /metrics and the API (empty = off)")
 	fs.DurationVar(&s.SMB.IdleTimeout.Duration, "smb-idle-timeout", d.SMB.IdleTimeout.Duration, "close NetBIOS sessions that send no SMB this long (keep-alives do not count)")

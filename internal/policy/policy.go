@@ -329,3 +329,19 @@ func (r *rule) match(m *message.Message, addr netip.Addr, hasAddr bool) (Verdict
 	}
 	return v, true
 }
+
+// CondemnsSource reports whether v drops m for its source address alone,
+// so that everything else from that address may be dropped unseen too
+// (internal/transport/kfilter does it in the kernel): the source is over
+// its own rate limit in flood mode, or block_senders names its network.
+// A drop for anything the message says (its sender, its text, a rule) is
+// no verdict on the address, which the next message may share with
+// someone else's.
+func (v Verdict) CondemnsSource() bool {
+	return v.Action == Drop && ((v.Rule == "flood" && v.Match == "rate.per_source") || (v.Rule == "block_senders" && v.Field == "source"))
+}
+
+// FloodHold is how long flood mode lasts after the flood stops
+// (flood.hold): how long a condemned source stays condemned once it is
+// quiet.
+func (p *Policy) FloodHold() time.Duration { return p.spec.Flood.Hold.Duration }

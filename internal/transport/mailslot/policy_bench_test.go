@@ -84,7 +84,7 @@ action = "drop"
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(Config{Conn: conn, Table: tab, Pipeline: pl, CodePage: cp, Metrics: metrics.New(), Log: log})
+	s, err := New(Config{Conns: []*net.UDPConn{conn}, Table: tab, Pipeline: pl, CodePage: cp, Metrics: metrics.New(), Log: log})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,8 +43,10 @@ const (
 
 // Config is what the server needs.
 type Config struct {
-	// Conn is the bound UDP socket (the datagram port).
-	Conn     *net.UDPConn
+	// Conns are the bound UDP sockets of the datagram port: one, or a
+	// SO_REUSEPORT group (udpsock.ListenGroup) with a reader each. The
+	// first sends our broadcasts.
+	Conns    []*net.UDPConn
 	Table    *names.Table
 	Pipeline Deliverer
 	CodePage message.CodePage
@@ -64,29 +66,31 @@ type Config struct {
 // Server receives MESSNGR datagrams and sends our broadcasts.
 type Server struct {
 	cfg  Config
-	conn *net.UDPConn
-	pc   *ipv4.PacketConn
+	conn *net.UDPConn                    // the first socket, which sends
 	pool *udpsock.Pool[*message.Message] // while Serve runs
 }
 
-// New wraps a bound UDP socket and enables broadcast on it.
+// New wraps the bound UDP sockets and enables broadcast on the first.
 func New(cfg Config) (*Server, error) {
-	conn := cfg.Conn
-	if conn == nil {
+	if len(cfg.Conns) == 0 {
 		return nil, errors.New("mailslot: no socket")
 	}
+	conn := cfg.Conns[0]
 	if err := udpsock.EnableBroadcast(conn); err != nil {
 		return nil, fmt.Errorf("mailslot: %w", err)
 	}
-	udpsock.SetReceiveBuffer(conn, 8<<20)
+	for _, c := range cfg.Conns {
+		udpsock.SetReceiveBuffer(c, 8<<20)
+	}
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}
-	return &Server{cfg: cfg, conn: conn, pc: ipv4.NewPacketConn(conn)}, nil
+	return &Server{cfg: cfg, conn: conn}, nil
 }
 
-// Serve reads datagrams until ctx ends; messages already queued are
-// delivered before it returns.
+// Serve reads datagrams from every socket until ctx ends; messages
+// already queued are delivered before it returns. The readers share one
+// bounded pool, so more sockets do not let a flood queue more.
 func (s *Server) Serve(ctx context.Context) error {
 	s.pool = udpsock.NewPool(workers, queueLen, func(m *message.Message) {
 		// A datagram has no answer, so a message the policy dropped
@@ -96,14 +100,30 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.cfg.Log.Error("mailslot: message not stored", slog.Any("err", err))
 		}
 	})
-	defer s.pool.Close()
-	defer udpsock.WakeOnDone(ctx, s.conn)()
+	errs := make(chan error, len(s.cfg.Conns))
+	for _, c := range s.cfg.Conns {
+		go func() { errs <- s.read(ctx, c) }()
+	}
+	var first error
+	for range s.cfg.Conns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	s.pool.Close()
+	return first
+}
+
+// read is one socket's reader.
+func (s *Server) read(ctx context.Context, c *net.UDPConn) error {
+	defer udpsock.WakeOnDone(ctx, c)()
+	pc := ipv4.NewPacketConn(c)
 	in := make([]ipv4.Message, batchSize)
 	for i := range in {
 		in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
 	}
 	for {
-		n, err := s.pc.ReadBatch(in, 0)
+		n, err := pc.ReadBatch(in, 0)
 		if err != nil {
 			if done, err := udpsock.ReadError(ctx, err, "mailslot"); done {
 				return err

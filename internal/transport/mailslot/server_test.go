@@ -18,6 +18,7 @@ import (
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/smb"
+	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 
 type memPipeline struct {
@@ -50,7 +51,8 @@ func startServer(t testing.TB, opts ...func(*Config)) (*Server, *memPipeline, ne
 	for _, e := range tab.List() {
 		tab.SetState(e.Name, names.StateRegistered)
 	}
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	// Two sockets sharing the port, as the daemon opens one per CPU.
+	conns, err := udpsock.ListenGroup("udp4", netip.MustParseAddrPort("127.0.0.1:0"), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func startServer(t testing.TB, opts ...func(*Config)) (*Server, *memPipeline, ne
 	for _, o := range opts {
 		o(&cfg)
 	}
-	cfg.Conn = conn
+	cfg.Conns = conns
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +69,14 @@ func startServer(t testing.TB, opts ...func(*Config)) (*Server, *memPipeline, ne
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; conn.Close() })
-	return s, pl, conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return s, pl, conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // The directed example of docs/protocols/netbios-datagrams.md ("Worked

@@ -1,0 +1,65 @@
+package kfilter
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// fakeMap is the kernel map in memory, with a count of updates.
+type fakeMap struct {
+	n    map[netip.Addr]uint64
+	puts int
+}
+
+func (f *fakeMap) put(a netip.Addr) error { f.n[a] = 0; f.puts++; return nil }
+func (f *fakeMap) drops(a netip.Addr) (uint64, bool) {
+	n, ok := f.n[a]
+	return n, ok
+}
+func (f *fakeMap) remove(a netip.Addr) { delete(f.n, a) }
+
+func TestTableHoldsWhileSending(t *testing.T) {
+	m := &fakeMap{n: map[netip.Addr]uint64{}}
+	tb := newTable(m, 2)
+	t0 := time.Unix(1e9, 0)
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.2"), netip.MustParseAddr("2001:db8::3")
+	for range 3 {
+		if !tb.Block(a, 10*time.Second, t0) {
+			t.Fatal("Block refused with room")
+		}
+	}
+	if m.puts != 1 {
+		t.Errorf("%d map updates for one source, want 1", m.puts)
+	}
+	tb.Block(b, 10*time.Second, t0)
+	if _, ok := m.n[b.Unmap()]; !ok {
+		t.Error("an IPv4-mapped source is not installed as IPv4")
+	}
+	if tb.Block(c, 10*time.Second, t0) {
+		t.Error("Block accepted a source past the map's room")
+	}
+	m.n[a] = 5
+	if r := tb.Sweep(t0.Add(15 * time.Second)); len(r) != 1 || r[0].Addr != b.Unmap() {
+		t.Fatalf("Sweep at 15s released %+v, want only the quiet %v", r, b)
+	}
+	if r := tb.Sweep(t0.Add(20 * time.Second)); len(r) != 0 {
+		t.Fatalf("Sweep at 20s released %+v; %v dropped datagrams 5s ago", r, a)
+	}
+	m.n[a] = 7
+	if n := tb.Dropped(); n != 7 {
+		t.Errorf("Dropped = %d, want 7", n)
+	}
+	if r := tb.Sweep(t0.Add(40 * time.Second)); len(r) != 0 {
+		t.Fatalf("Sweep at 40s released %+v; %v dropped more since 20s", r, a)
+	}
+	if r := tb.Sweep(t0.Add(60 * time.Second)); len(r) != 1 || r[0].Dropped != 7 {
+		t.Fatalf("Sweep at 60s released %+v, want %v with 7", r, a)
+	}
+	tb.Block(c, time.Second, t0)
+	m.n[c] = 2
+	tb.Clear()
+	if len(m.n) != 0 || tb.Sources() != 0 || tb.Dropped() != 9 {
+		t.Errorf("after Clear: map %v, %d sources, %d dropped; want empty and 9", m.n, tb.Sources(), tb.Dropped())
+	}
+}
