@@ -56,6 +56,7 @@ func runDatagrams(duration time.Duration, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	bufBefore := udpRcvbufErrors()
 
 	group, _ := netbios.NewName("BENCH", 0)
 	source, _ := netbios.NewName("SENDER", 0)
@@ -116,6 +117,7 @@ func runDatagrams(duration time.Duration, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	bufLost := udpRcvbufErrors() - bufBefore
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	msgs, err := client.List(ctx, "", 0, 0)
@@ -128,13 +130,18 @@ func runDatagrams(duration time.Duration, rep *Report) error {
 			legitGot++
 		}
 	}
-	judged := after - before
+	// A datagram the kernel filter dropped was judged: by the policy, in
+	// the verdict that condemned its source, applied in the kernel.
+	judged := after.policy - before.policy + after.kernel - before.kernel
 	row := &mixRow{Sent: int(min(sent.Load(), maxPackets)), Judged: int(judged), PerSecond: float64(judged) / elapsed.Seconds(),
+		KernelDropped: int(after.kernel - before.kernel), BufferLost: int(bufLost),
 		Legit: int(legitSent.Load()), LegitDelivered: legitGot}
 	rep.Mix = row
 	fmt.Printf("Spam mix (MESSNGR datagrams and NetrSendMessage calls from 200 loopback addresses, 1 %% legitimate), %v, %s\n\n", duration, machine())
-	fmt.Printf("  sent %d, decoded and judged %d (%.0f/s); legitimate sent %d, delivered %d (%.1f%%)\n",
-		row.Sent, row.Judged, row.PerSecond, row.Legit, row.LegitDelivered, 100*float64(row.LegitDelivered)/float64(max(row.Legit, 1)))
+	fmt.Printf("  sent %d in %.2fs; judged %d (%.0f/s): %d by the policy in user space, %d dropped by the kernel filter\n",
+		row.Sent, elapsed.Seconds(), row.Judged, row.PerSecond, row.Judged-row.KernelDropped, row.KernelDropped)
+	fmt.Printf("  lost for want of socket-buffer space (UDP RcvbufErrors): %d\n", row.BufferLost)
+	fmt.Printf("  legitimate: sent %d, delivered %d (%.1f%%)\n", row.Legit, row.LegitDelivered, row.LegitShare())
 	return nil
 }
 
@@ -142,32 +149,77 @@ func runDatagrams(duration time.Duration, rep *Report) error {
 type mixRow struct {
 	Sent, Judged          int
 	PerSecond             float64
+	KernelDropped         int // of Judged: dropped by the kernel filter
+	BufferLost            int // lost before the daemon read them (whole host)
 	Legit, LegitDelivered int
 }
 
-// decisions sums the policy's decisions from the daemon's /metrics.
-func decisions(sock string) (float64, error) {
+// LegitShare is the percentage of the legitimate messages delivered.
+func (m *mixRow) LegitShare() float64 {
+	return 100 * float64(m.LegitDelivered) / float64(max(m.Legit, 1))
+}
+
+// udpRcvbufErrors reads the host's count of UDP datagrams dropped for a
+// full receive buffer (/proc/net/snmp), 0 where there is none.
+func udpRcvbufErrors() float64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var head []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, name := range head {
+			if name == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseFloat(f[i], 64)
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+// counts are the daemon's decisions: the policy's, and the kernel
+// filter's drops.
+type counts struct{ policy, kernel float64 }
+
+// decisions reads the policy's decisions and the kernel filter's drops
+// from the daemon's /metrics.
+func decisions(sock string) (counts, error) {
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
 	resp, err := c.Get("http://messenger/metrics")
 	if err != nil {
-		return 0, err
+		return counts{}, err
 	}
 	defer resp.Body.Close()
-	var sum float64
+	var n counts
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "messenger_policy_decisions_total{") {
+		var sum *float64
+		switch {
+		case strings.HasPrefix(line, "messenger_policy_decisions_total{"):
+			sum = &n.policy
+		case strings.HasPrefix(line, "messenger_kernel_dropped_total "):
+			sum = &n.kernel
+		default:
 			continue
 		}
 		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
 		if err == nil {
-			sum += v
+			*sum += v
 		}
 	}
-	return sum, sc.Err()
+	return n, sc.Err()
 }

@@ -90,8 +90,8 @@ func (r *Report) Write(dir string) error {
 		fmt.Fprintf(&md, "## MESSNGR datagrams\n\nNo peer handles this mailslot (nmbd ignores it). Our daemon decoded and durably stored %.0f datagrams/s (%d of %d sent in a paced run).\n\n", m.PerSecond, m.Stored, m.Sent)
 	}
 	if m := r.Mix; m != nil {
-		fmt.Fprintf(&md, "## Spam mix\n\nMESSNGR datagrams and NetrSendMessage calls from 200 loopback addresses, one legitimate mailslot message in a hundred from a trusted address: %d datagrams sent, %d decoded and judged by the policy (%.0f per second); %d of %d legitimate messages delivered (%.1f%%; the rest were lost in the socket buffer before the daemon read them — UDP has no flow control).\n\n",
-			m.Sent, m.Judged, m.PerSecond, m.LegitDelivered, m.Legit, 100*float64(m.LegitDelivered)/float64(max(m.Legit, 1)))
+		fmt.Fprintf(&md, "## Spam mix\n\nMESSNGR datagrams and NetrSendMessage calls from 200 loopback addresses, one legitimate mailslot message in a hundred from a trusted address: %d datagrams sent, %d judged (%.0f per second), of which %d dropped by the kernel filter once the policy had found their source flooding and %d decoded and judged by the policy in user space; %d lost for want of socket-buffer space before the daemon read them (UDP has no flow control); %d of %d legitimate messages delivered (%.1f%%).\n\n",
+			m.Sent, m.Judged, m.PerSecond, m.KernelDropped, m.Judged-m.KernelDropped, m.BufferLost, m.LegitDelivered, m.Legit, m.LegitShare())
 	}
 	if f := r.Flood; f != nil {
 		fmt.Fprintf(&md, "## Flood\n\nA spoofed-source spam flood of %d mailslot datagrams from many 127.x.y.z addresses, with %d messages of a trusted sender interleaved: %d of the trusted messages were delivered (in order: %v); %d spam messages were stored (quarantined up to the cap), the rest dropped. Resident memory of the daemon during the run:\n\n![RSS during the flood](flood-rss.svg)\n\n",

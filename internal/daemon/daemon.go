@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -45,10 +46,12 @@ import (
 	"github.com/netsend/messenger/internal/sink/popup"
 	"github.com/netsend/messenger/internal/sink/terminal"
 	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/transport/kfilter"
 	"github.com/netsend/messenger/internal/transport/mailslot"
 	"github.com/netsend/messenger/internal/transport/nbns"
 	"github.com/netsend/messenger/internal/transport/rpc"
 	"github.com/netsend/messenger/internal/transport/smbmsg"
+	"github.com/netsend/messenger/internal/transport/udpsock"
 	"github.com/netsend/messenger/internal/webauth"
 )
 
@@ -86,6 +89,7 @@ type daemon struct {
 	link      *hubLink // nil when [hub] is off
 	nameSvc   *names.Service
 	datagrams *mailslot.Server // nil when the datagram port is off
+	kf        *kfilter.Filter  // nil when the kernel filter is not in force
 	smb       *task            // nil when the SMB port is off
 	snd       *sender.Sender
 	alerter   *alert.Alerter
@@ -248,7 +252,7 @@ func (d *daemon) buildPipeline(ctx context.Context, load func() (config.Config, 
 	if err != nil {
 		return err
 	}
-	d.pl = pipeline.New(d.spam.holder, d.st, d.met, log, sinks...)
+	d.pl = pipeline.New(d.kernelFilter(), d.st, d.met, log, sinks...)
 	return nil
 }
 
@@ -334,9 +338,10 @@ func (d *daemon) startNames(ctx context.Context) (stop func(), err error) {
 // startTransports starts the datagram (mailslot) and RPC services.
 func (d *daemon) startTransports() error {
 	cp, log := d.rt.CodePage, d.log
-	if d.ln.dgram != nil {
+	d.sweepKernelFilter()
+	if len(d.ln.dgram) > 0 {
 		dgramLog := log.With(slog.String("transport", "mailslot"))
-		srv, err := mailslot.New(mailslot.Config{Conn: d.ln.dgram, Table: d.table, Pipeline: d.pl, CodePage: cp, Metrics: d.met,
+		srv, err := mailslot.New(mailslot.Config{Conns: d.ln.dgram, Table: d.table, Pipeline: d.pl, CodePage: cp, Metrics: d.met,
 			Log: dgramLog, PacketLog: packetLog(dgramLog), Admit: admit(d.spam.holder, message.TransportMailslot), Scope: d.cfg.NBNS.Scope})
 		if err != nil {
 			return err
@@ -596,6 +601,17 @@ func listenUDP(bind string, port int, flag string) (*net.UDPConn, error) {
 	c, err := net.ListenPacket("udp4", addr)
 	if err == nil {
 		return c.(*net.UDPConn), nil
+	}
+	return nil, bindAdvice("UDP", addr, bind, port, flag, err)
+}
+
+// listenUDPGroup opens a UDP port as one SO_REUSEPORT socket per CPU
+// (udpsock.ListenGroup), so that a flood is read by every CPU.
+func listenUDPGroup(bind string, port int, flag string) ([]*net.UDPConn, error) {
+	addr := net.JoinHostPort(bind, strconv.Itoa(port))
+	g, err := udpsock.ListenGroup("udp4", addr, runtime.NumCPU())
+	if err == nil {
+		return g, nil
 	}
 	return nil, bindAdvice("UDP", addr, bind, port, flag, err)
 }

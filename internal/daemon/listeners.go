@@ -13,14 +13,17 @@ import (
 // listeners are every socket the daemon serves, opened before anything
 // runs; a nil one is off.
 type listeners struct {
-	smb    net.Listener
-	nbns   *net.UDPConn
-	dgram  *net.UDPConn
-	rpc    []*net.UDPConn
-	sock   net.Listener
-	path   string // sock's path
-	http   net.Listener
-	ingest net.Listener
+	smb  net.Listener
+	nbns *net.UDPConn
+	// dgram is the datagram port's SO_REUSEPORT group, one socket per
+	// CPU; rpcGroups are those of each RPC port, rpc all their sockets.
+	dgram     []*net.UDPConn
+	rpcGroups [][]*net.UDPConn
+	rpc       []*net.UDPConn
+	sock      net.Listener
+	path      string // sock's path
+	http      net.Listener
+	ingest    net.Listener
 	// list is what GET /v1/status and the start line show.
 	list []apitype.Listener
 }
@@ -70,19 +73,20 @@ func openListeners(cfg config.Config) (l *listeners, err error) {
 		l.add("nbns", "udp", l.nbns.LocalAddr().String())
 	}
 	if cfg.DgramPort != 0 {
-		if l.dgram, err = listenUDP(cfg.Bind, cfg.DgramPort, "dgram-port"); err != nil {
+		if l.dgram, err = listenUDPGroup(cfg.Bind, cfg.DgramPort, "dgram-port"); err != nil {
 			return l, err
 		}
-		l.add("mailslot", "udp", l.dgram.LocalAddr().String())
+		l.add("mailslot", "udp", l.dgram[0].LocalAddr().String())
 	}
 	if cfg.RPCPort != 0 {
 		for _, port := range append([]int{cfg.RPCPort}, cfg.RPC.ExtraPorts...) {
-			c, err := listenUDP(cfg.Bind, port, "rpc-port")
+			g, err := listenUDPGroup(cfg.Bind, port, "rpc-port")
 			if err != nil {
 				return l, err
 			}
-			l.rpc = append(l.rpc, c)
-			l.add("rpc", "udp", c.LocalAddr().String())
+			l.rpcGroups = append(l.rpcGroups, g)
+			l.rpc = append(l.rpc, g...)
+			l.add("rpc", "udp", g[0].LocalAddr().String())
 		}
 	}
 	if l.sock, err = listenSocket(cfg.SocketPath()); err != nil {
@@ -121,7 +125,7 @@ func (l *listeners) close() {
 	if l.smb != nil {
 		closers = append(closers, l.smb)
 	}
-	for _, c := range append([]*net.UDPConn{l.nbns, l.dgram}, l.rpc...) {
+	for _, c := range append(append([]*net.UDPConn{l.nbns}, l.dgram...), l.rpc...) {
 		if c != nil {
 			closers = append(closers, c)
 		}

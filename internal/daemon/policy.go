@@ -32,6 +32,17 @@ type spamPolicy struct {
 
 	mu  sync.Mutex // one change at a time
 	cfg config.Config
+	// onChange, when set, is called after each change of the policy in
+	// force (the kernel filter forgets the sources it condemned).
+	onChange func()
+}
+
+// put puts p in force.
+func (sp *spamPolicy) put(p *policy.Policy) {
+	sp.holder.Store(p)
+	if sp.onChange != nil {
+		sp.onChange()
+	}
 }
 
 func newSpamPolicy(ctx context.Context, cfg config.Config, st *store.Store, load func() (config.Config, error), log *slog.Logger) (*spamPolicy, error) {
@@ -111,7 +122,7 @@ func (sp *spamPolicy) reload(ctx context.Context, file string) (apitype.PolicyRe
 		sp.log.Error("policy reload refused; the old policy stays", slog.Any("err", err))
 		return apitype.PolicyReload{}, err
 	}
-	sp.holder.Store(p)
+	sp.put(p)
 	sp.store.SetQuarantineMax(cfg.Policy.QuarantineMax)
 	sp.cfg = cfg
 	sp.log.Info("policy reloaded", slog.String("config", cfg.Source()), slog.Int("rules", len(cfg.Policy.Rules)))
@@ -154,7 +165,7 @@ func (sp *spamPolicy) Remove(ctx context.Context, list, value string) (string, e
 	if err != nil {
 		return "", err
 	}
-	sp.holder.Store(p)
+	sp.put(p)
 	sp.log.Info("policy entry removed", slog.String("list", list), slog.String("value", canonical))
 	return canonical, nil
 }
@@ -213,7 +224,7 @@ func (sp *spamPolicy) Add(ctx context.Context, list, value string) (string, erro
 	if err := sp.store.AddPolicyEntry(ctx, list, canonical); err != nil {
 		return "", err
 	}
-	sp.holder.Store(p)
+	sp.put(p)
 	sp.log.Info("policy entry added", slog.String("list", list), slog.String("value", canonical))
 	return canonical, nil
 }

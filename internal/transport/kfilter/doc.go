@@ -6,9 +6,9 @@
 //
 // The map holds IPv4 sources as IPv4-mapped IPv6 addresses and IPv6 ones
 // as they are, so one 16-byte key serves both. The kernel never forgets an
-// entry by itself: Sweep, run by the daemon, removes a source once it has
-// been quiet for the hold it was installed with, and then reports how much
-// was dropped. Where eBPF is not allowed (not root and no CAP_BPF, an old
+// entry by itself: Sweep, run by the daemon, removes a source once the
+// hold it was installed with has run out, so that the policy judges it
+// again, and reports how much was dropped. Where eBPF is not allowed (not root and no CAP_BPF, an old
 // kernel, another OS) New fails and the policy keeps judging every
 // datagram in user space, as before.
 package kfilter

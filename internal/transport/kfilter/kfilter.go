@@ -22,8 +22,7 @@ type Released struct {
 // entry is the user-space record of one source in the kernel map.
 type entry struct {
 	since, until time.Time
-	hold         time.Duration
-	dropped      uint64 // the kernel's count when last swept
+	dropped      uint64 // the kernel's count when last read
 }
 
 // table is the part of a Filter that does not touch the kernel: which
@@ -53,7 +52,7 @@ func newTable(m kernelMap, max int) *table {
 // program builds the key of an IPv4 packet.
 func key(a netip.Addr) [16]byte { return a.Unmap().As16() }
 
-// Block installs a until it has sent nothing for hold. It reports whether
+// Block installs a for hold from now (see Sweep). It reports whether
 // the source is in the kernel map (false when the map is full or the
 // update failed: the policy then keeps judging that source in user space).
 // Installing a source already installed costs no system call, since the
@@ -65,7 +64,6 @@ func (t *table) Block(a netip.Addr, hold time.Duration, now time.Time) bool {
 	defer t.mu.Unlock()
 	if e, ok := t.entries[a]; ok {
 		e.until = later(e.until, now.Add(hold))
-		e.hold = max(e.hold, hold)
 		return true
 	}
 	if len(t.entries) >= t.max {
@@ -74,7 +72,7 @@ func (t *table) Block(a netip.Addr, hold time.Duration, now time.Time) bool {
 	if err := t.kmap.put(a); err != nil {
 		return false
 	}
-	t.entries[a] = &entry{since: now, until: now.Add(hold), hold: hold}
+	t.entries[a] = &entry{since: now, until: now.Add(hold)}
 	return true
 }
 
@@ -85,22 +83,22 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// Sweep reads each source's drop count: one that dropped something since
-// the last sweep is held for its hold from now; one quiet past its hold
-// is taken out of the kernel and returned.
+// Sweep takes out of the kernel each source whose hold has run out,
+// and returns them with what was dropped of theirs. A source is held for
+// its hold from the last verdict that condemned it, not from its last
+// datagram: the policy then judges it again, and condemns it again at
+// once if it is still over its limit in flood mode, while one that now
+// keeps to its limit, or one a reload no longer blocks, is heard.
 func (t *table) Sweep(now time.Time) []Released {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []Released
 	for a, e := range t.entries {
-		n, ok := t.kmap.drops(a)
-		if ok && n > e.dropped {
-			e.dropped = n
-			e.until = later(e.until, now.Add(e.hold))
+		if now.Before(e.until) {
 			continue
 		}
-		if ok && now.Before(e.until) {
-			continue
+		if n, ok := t.kmap.drops(a); ok {
+			e.dropped = max(e.dropped, n)
 		}
 		t.kmap.remove(a)
 		delete(t.entries, a)

@@ -52,7 +52,7 @@ func startServer(t testing.TB, opts ...func(*Config)) (*Server, *memPipeline, ne
 		tab.SetState(e.Name, names.StateRegistered)
 	}
 	// Two sockets sharing the port, as the daemon opens one per CPU.
-	conns, err := udpsock.ListenGroup("udp4", netip.MustParseAddrPort("127.0.0.1:0"), 2)
+	conns, err := udpsock.ListenGroup("udp4", "127.0.0.1:0", 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/netip"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/net/bpf"
@@ -27,7 +27,7 @@ import (
 // eBPF filter of internal/transport/kfilter, where attached, replaces
 // this one and does the same.) Port 0 takes an ephemeral port for the
 // first socket and binds the others to it.
-func ListenGroup(network string, addr netip.AddrPort, n int) (conns []*net.UDPConn, err error) {
+func ListenGroup(network, address string, n int) (conns []*net.UDPConn, err error) {
 	defer func() {
 		if err != nil {
 			for _, c := range conns {
@@ -49,14 +49,18 @@ func ListenGroup(network string, addr netip.AddrPort, n int) (conns []*net.UDPCo
 		return nil
 	}}
 	for i := range max(n, 1) {
-		pc, err := lc.ListenPacket(context.Background(), network, addr.String())
+		pc, err := lc.ListenPacket(context.Background(), network, address)
 		if err != nil {
 			return conns, err
 		}
 		c := pc.(*net.UDPConn)
 		conns = append(conns, c)
 		if i == 0 {
-			addr = netip.AddrPortFrom(addr.Addr(), c.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return conns, err
+			}
+			address = net.JoinHostPort(host, strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port))
 			continue
 		}
 		if err := attachHostOnly(c); err != nil {

@@ -43,7 +43,7 @@ func drain(t *testing.T, conns []*net.UDPConn) map[string]int {
 }
 
 func TestListenGroupSpreadsAndReadsOnce(t *testing.T) {
-	conns, err := ListenGroup("udp4", netip.MustParseAddrPort("0.0.0.0:0"), 4)
+	conns, err := ListenGroup("udp4", "0.0.0.0:0", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
