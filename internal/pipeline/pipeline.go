@@ -140,6 +140,19 @@ func (p *Pipeline) Deliver(ctx context.Context, m *message.Message) error {
 	if err := p.judge(ctx, m); err != nil {
 		return err
 	}
+	return p.Keep(ctx, m)
+}
+
+// Judge is the first half of Deliver: the policy's verdict on m,
+// ErrDropped or nil with m ready for Keep. The datagram transports judge
+// as they read, so that what the policy drops never waits in their
+// bounded queue for the store, and a flood cannot crowd out the messages
+// to keep.
+func (p *Pipeline) Judge(ctx context.Context, m *message.Message) error { return p.judge(ctx, m) }
+
+// Keep is the second half of Deliver: it stores m, which Judge accepted,
+// and shows it.
+func (p *Pipeline) Keep(ctx context.Context, m *message.Message) error {
 	return p.stored(m, p.store.Add(ctx, m))
 }
 

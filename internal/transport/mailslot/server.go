@@ -22,14 +22,17 @@ import (
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
-	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/smb"
 	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 
-// Deliverer takes a message; nil means it is stored.
+// Deliverer takes a message in two steps (pipeline.Pipeline): Judge, the
+// policy's verdict, as the datagram is read (pipeline.ErrDropped or nil),
+// then Keep, storing what was accepted, from the bounded queue; nil means
+// it is stored.
 type Deliverer interface {
-	Deliver(ctx context.Context, m *message.Message) error
+	Judge(ctx context.Context, m *message.Message) error
+	Keep(ctx context.Context, m *message.Message) error
 }
 
 const (
@@ -93,10 +96,7 @@ func New(cfg Config) (*Server, error) {
 // bounded pool, so more sockets do not let a flood queue more.
 func (s *Server) Serve(ctx context.Context) error {
 	s.pool = udpsock.NewPool(workers, queueLen, func(m *message.Message) {
-		// A datagram has no answer, so a message the policy dropped
-		// needs nothing more: the pipeline counted it, and logging
-		// each one would let a flood fill the log.
-		if err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), m); err != nil && !errors.Is(err, pipeline.ErrDropped) {
+		if err := s.cfg.Pipeline.Keep(context.WithoutCancel(ctx), m); err != nil {
 			s.cfg.Log.Error("mailslot: message not stored", slog.Any("err", err))
 		}
 	})
@@ -135,10 +135,20 @@ func (s *Server) read(ctx context.Context, c *net.UDPConn) error {
 			if !ok {
 				continue
 			}
-			if m := s.handle(in[i].Buffers[0][:in[i].N], src.AddrPort()); m != nil {
-				if !s.pool.Offer(m) {
-					s.reject("overload", src.AddrPort(), errors.New("delivery queue full"))
-				}
+			m := s.handle(in[i].Buffers[0][:in[i].N], src.AddrPort())
+			if m == nil {
+				continue
+			}
+			// Judged here, not in the queue: what the policy drops (a
+			// flood) never takes a place a message to keep needs. A
+			// datagram has no answer, so a drop needs nothing more: the
+			// pipeline counted it, and logging each one would let a
+			// flood fill the log.
+			if s.cfg.Pipeline.Judge(ctx, m) != nil {
+				continue
+			}
+			if !s.pool.Offer(m) {
+				s.reject("overload", src.AddrPort(), errors.New("delivery queue full"))
 			}
 		}
 	}

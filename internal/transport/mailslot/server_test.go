@@ -27,7 +27,9 @@ type memPipeline struct {
 	n    atomic.Int64
 }
 
-func (p *memPipeline) Deliver(_ context.Context, m *message.Message) error {
+func (p *memPipeline) Judge(context.Context, *message.Message) error { return nil }
+
+func (p *memPipeline) Keep(_ context.Context, m *message.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.msgs = append(p.msgs, *m)

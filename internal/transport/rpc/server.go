@@ -20,13 +20,16 @@ import (
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/metrics"
 	"github.com/netsend/messenger/internal/names"
-	"github.com/netsend/messenger/internal/pipeline"
 	"github.com/netsend/messenger/internal/transport/udpsock"
 )
 
-// Deliverer takes a message; nil means it is stored.
+// Deliverer takes a message in two steps (pipeline.Pipeline): Judge, the
+// policy's verdict, as the call is read (pipeline.ErrDropped or nil),
+// then Keep, storing what was accepted, from the bounded queue; nil means
+// it is stored.
 type Deliverer interface {
-	Deliver(ctx context.Context, m *message.Message) error
+	Judge(ctx context.Context, m *message.Message) error
+	Keep(ctx context.Context, m *message.Message) error
 }
 
 const (
@@ -125,6 +128,12 @@ func (s *Server) read(ctx context.Context, c *net.UDPConn) error {
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		if j, ok := s.handle(c, buf[:n], from); ok {
+			// Judged here, not in the queue: what the policy drops (a
+			// flood) never takes a place a call to keep needs, and
+			// earns silence, which is all a forged source earns.
+			if s.cfg.Pipeline.Judge(ctx, j.msg) != nil {
+				continue
+			}
 			if !s.pool.Offer(j) {
 				s.reject("overload", from, errors.New("delivery queue full"))
 			}
@@ -219,16 +228,15 @@ func (s *Server) handle(c *net.UDPConn, b []byte, from netip.AddrPort) (j job, o
 	return job{msg: m, req: p.Header, conn: c, to: from, reply: reply, size: size}, true
 }
 
-// finish stores a call's message and answers it: success only once stored.
+// finish stores a call's message, which the policy accepted, and
+// answers it: success only once stored.
 func (s *Server) finish(ctx context.Context, j job) {
-	err := s.cfg.Pipeline.Deliver(context.WithoutCancel(ctx), j.msg)
+	err := s.cfg.Pipeline.Keep(context.WithoutCancel(ctx), j.msg)
 	switch {
 	case err == nil:
 		if j.reply {
 			s.answer(j.conn, j.to, j.size, j.req, dcerpc.StatusSuccess)
 		}
-	case errors.Is(err, pipeline.ErrDropped):
-		// Refused by policy: silence, which is all a forged source earns.
 	default:
 		s.cfg.Log.Error("rpc: message not stored", slog.Any("err", err))
 		if j.reply {

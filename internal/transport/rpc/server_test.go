@@ -26,10 +26,14 @@ type memPipeline struct {
 	drop atomic.Bool
 }
 
-func (p *memPipeline) Deliver(_ context.Context, m *message.Message) error {
+func (p *memPipeline) Judge(context.Context, *message.Message) error {
 	if p.drop.Load() {
 		return pipeline.ErrDropped
 	}
+	return nil
+}
+
+func (p *memPipeline) Keep(_ context.Context, m *message.Message) error {
 	p.mu.Lock()
 	p.msgs = append(p.msgs, *m)
 	p.mu.Unlock()
