@@ -140,6 +140,11 @@ func runFlood(duration time.Duration, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	judged, err := decisions(d.sock)
+	if err != nil {
+		return err
+	}
+	row.KernelDropped = int(judged.kernel)
 	row.SpamStored = int(st.Stored) - row.TrustedDelivered
 	rep.Flood = row
 	var peak int64
@@ -149,6 +154,7 @@ func runFlood(duration time.Duration, rep *Report) error {
 	fmt.Printf("Spam flood (mailslot datagrams from 400 loopback addresses) with a trusted sender interleaved, %v, %s\n\n", duration, machine())
 	fmt.Printf("  spam sent %d, stored %d (quarantine capped at 1000); trusted sent %d, delivered %d, in order %v\n",
 		row.Spam, row.SpamStored, row.Trusted, row.TrustedDelivered, row.InOrder)
+	fmt.Printf("  spam judged by the policy in user space %.0f, dropped by the kernel filter %d\n", judged.policy-float64(row.TrustedDelivered), row.KernelDropped)
 	fmt.Printf("  daemon RSS: start %.1f MiB, peak %.1f MiB, end %.1f MiB\n", float64(row.RSS[0].RSS)/(1<<20),
 		float64(peak)/(1<<20), float64(row.RSS[len(row.RSS)-1].RSS)/(1<<20))
 	return nil

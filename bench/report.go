@@ -49,6 +49,7 @@ type floodRow struct {
 	Spam, SpamStored          int
 	Trusted, TrustedDelivered int
 	InOrder                   bool
+	KernelDropped             int // spam the kernel filter dropped unread
 	RSS                       []rssSample
 }
 
