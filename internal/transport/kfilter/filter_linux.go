@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // Filter is the kernel map of sources to drop and the two programs that
@@ -32,6 +33,11 @@ func New(maxSources int) (*Filter, error) {
 	// the cgroup, and this is a no-op.
 	_ = rlimit.RemoveMemlock()
 	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "msgr_blocked", Type: ebpf.Hash, KeySize: 16, ValueSize: 8, MaxEntries: uint32(maxSources)})
+	if errors.Is(err, unix.EPERM) {
+		// Not cilium's guess (a low RLIMIT_MEMLOCK): on the kernels that
+		// guess is for, root has no such limit worth the name.
+		return nil, fmt.Errorf("kernel filter: creating the map: %w (loading eBPF needs CAP_BPF, or root on kernels before 5.8)", unix.EPERM)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kernel filter: creating the map: %w", err)
 	}
