@@ -32,7 +32,10 @@ func New(maxSources int) (*Filter, error) {
 	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK; later ones to
 	// the cgroup, and this is a no-op.
 	_ = rlimit.RemoveMemlock()
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "msgr_blocked", Type: ebpf.Hash, KeySize: 16, ValueSize: 8, MaxEntries: uint32(maxSources)})
+	// Not preallocated: a flood from a few sources should not cost the
+	// kernel memory of maxSources.
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "msgr_blocked", Type: ebpf.Hash, KeySize: 16, ValueSize: 8,
+		MaxEntries: uint32(maxSources), Flags: unix.BPF_F_NO_PREALLOC})
 	if errors.Is(err, unix.EPERM) {
 		// Not cilium's guess (a low RLIMIT_MEMLOCK): on the kernels that
 		// guess is for, root has no such limit worth the name.

@@ -10,8 +10,8 @@ import (
 // ErrUnsupported is New's error on a system without eBPF socket filters.
 var ErrUnsupported = errors.New("eBPF socket filters are not supported on this system")
 
-// Released is a source Sweep took out of the kernel: it had been quiet for
-// its hold, after Dropped datagrams were dropped since it was installed at
+// Released is a source Sweep took out of the kernel when its hold ran
+// out: Dropped of its datagrams were dropped since it was installed at
 // Since.
 type Released struct {
 	Addr    netip.Addr
