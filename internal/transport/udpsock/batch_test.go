@@ -35,7 +35,6 @@ func echo(t *testing.T, network, addr string, size, n int) {
 		}
 	}
 	srv.SetReadDeadline(time.Now().Add(2 * time.Second))
-	var replies [][]byte
 	for got := 0; got < n; {
 		ms, err := b.Read()
 		if err != nil {
@@ -52,7 +51,6 @@ func echo(t *testing.T, network, addr string, size, n int) {
 			for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
 				r[i], r[j] = r[j], r[i]
 			}
-			replies = append(replies, r)
 			if err := b.Queue(r, m.Addr); err != nil {
 				t.Fatal(err)
 			}
