@@ -33,7 +33,8 @@ const maxPacket = 1500
 
 // Config is what the server needs.
 type Config struct {
-	// Conn is the bound UDP socket (the name service port).
+	// Conn is the bound UDP socket (the name service port); New takes it
+	// over.
 	Conn     *net.UDPConn
 	Table    *names.Table
 	Metrics  *metrics.Metrics
@@ -58,8 +59,8 @@ type Config struct {
 type Server struct {
 	cfg   Config
 	count counters
-	conn  *net.UDPConn
-	pc    *ipv4.PacketConn
+	conn  *net.UDPConn // closed once batch has it; kept for its address
+	batch *udpsock.Batch
 
 	nextID atomic.Uint32
 
@@ -71,7 +72,9 @@ type Server struct {
 	answersMu sync.Mutex // one rebuild at a time
 }
 
-// New wraps a bound UDP socket. It enables broadcast on it.
+// New takes over a bound UDP socket and enables broadcast on it. Its
+// *net.UDPConn is closed at once (udpsock.Batch.WaitInKernel): the socket
+// lives on in the server, until Serve returns.
 func New(cfg Config) (*Server, error) {
 	conn := cfg.Conn
 	if conn == nil {
@@ -80,12 +83,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}
-	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, pc: ipv4.NewPacketConn(conn), waits: make(map[uint16]chan<- names.Reply)}
+	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, waits: make(map[uint16]chan<- names.Reply)}
 	s.ifs.Store(readIfaces())
 	s.nextID.Store(uint32(time.Now().UnixNano()))
 	// Bursts of queries (a scan, a benchmark) should queue, not drop.
 	udpsock.SetReceiveBuffer(conn, 8<<20)
-	if err := s.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+	if err := ipv4.NewPacketConn(conn).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		return nil, fmt.Errorf("nbns: asking for packet info: %w", err)
 	}
 	if err := udpsock.EnableBroadcast(conn); err != nil {
@@ -97,6 +100,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log.Info("nbns: the bound address reaches no broadcast network; names are registered on this host only",
 			slog.String("bind", b.String()))
 	}
+	// Last, since it closes conn: what was set above belongs to the
+	// socket and stays.
+	s.batch = udpsock.NewBatch(conn, batchSize, maxPacket, len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)))
+	if err := s.batch.WaitInKernel(); err != nil {
+		return nil, fmt.Errorf("nbns: %w", err)
+	}
 	return s, nil
 }
 
@@ -105,12 +114,13 @@ func New(cfg Config) (*Server, error) {
 const batchSize = 32
 
 // Serve reads and answers packets until ctx ends. Datagrams are read and
-// answered in batches, one system call each way, by one goroutine: the
-// socket's reads are serialised by the kernel and Go's poller anyway, and
-// a second reader waiting its turn cost a thread wake-up per batch
-// (docs/performance.md, "Name queries").
+// answered in batches, one system call each way, by one goroutine waiting
+// in the kernel: the socket's reads are serialised anyway, and a second
+// reader waiting its turn, or a wait in Go's poller, cost thread
+// wake-ups per batch (docs/performance.md, "Name queries").
 func (s *Server) Serve(ctx context.Context) error {
-	defer udpsock.WakeOnDone(ctx, s.conn)()
+	defer s.batch.Close()
+	defer s.batch.StopOnDone(ctx)()
 	go func() {
 		t := time.NewTicker(ifaceRefresh)
 		defer t.Stop()
@@ -123,7 +133,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}
 	}()
-	b := udpsock.NewBatch(s.conn, batchSize, maxPacket, len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)))
+	b := s.batch
 	var w worker
 	replies := make([]byte, batchSize*maxPacket)
 	for {

@@ -1,8 +1,13 @@
 package udpsock
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -24,20 +29,22 @@ type batchConn interface {
 // packets, are what a UDP server spends its time on. Its buffers are
 // allocated once; one goroutine uses a Batch at a time.
 type Batch struct {
-	conn batchConn
-	in   []Message
-	out  []Message
+	udp       *net.UDPConn
+	conn      batchConn
+	in        []Message
+	out       []Message
+	readFlags int         // MSG_WAITFORONE once reads wait in the kernel
+	shut      atomic.Bool // the socket was shut down for reading
+	// kernel is the socket outside Go's poller (WaitInKernel); nil
+	// while udp is used.
+	kernel *os.File
 }
 
 // NewBatch prepares batches of up to size datagrams of at most bufLen
 // bytes on c, with oobLen bytes for each datagram's control messages (0
 // when the socket asks for none).
 func NewBatch(c *net.UDPConn, size, bufLen, oobLen int) *Batch {
-	var conn batchConn = ipv4.NewPacketConn(c)
-	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && a.IP.To16() != nil {
-		conn = ipv6.NewPacketConn(c)
-	}
-	b := &Batch{conn: conn, in: make([]Message, size), out: make([]Message, 0, size)}
+	b := &Batch{udp: c, conn: packetConn(c), in: make([]Message, size), out: make([]Message, 0, size)}
 	for i := range b.in {
 		b.in[i].Buffers = [][]byte{make([]byte, bufLen)}
 		if oobLen > 0 {
@@ -50,11 +57,62 @@ func NewBatch(c *net.UDPConn, size, bufLen, oobLen int) *Batch {
 	return b
 }
 
+// packetConn wraps c for x/net, by the family of its address.
+func packetConn(c interface {
+	net.PacketConn
+	LocalAddr() net.Addr
+}) batchConn {
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && a.IP.To16() != nil {
+		return ipv6.NewPacketConn(c)
+	}
+	return ipv4.NewPacketConn(c)
+}
+
+// StopOnDone ends Read when ctx ends: a read deadline wakes a read in
+// Go's poller; a socket read in the kernel is shut down for reading,
+// which wakes the read and fails every later one (sending still works).
+// Read then returns an error. stop undoes the arrangement.
+func (b *Batch) StopOnDone(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		b.shut.Store(true)
+		if b.kernel == nil {
+			b.udp.SetReadDeadline(time.Now())
+			return
+		}
+		shutdownRead(b.kernel)
+	})
+}
+
+// WriteTo sends one datagram at once. Unlike Queue and Flush it may be
+// called from any goroutine, while another reads.
+func (b *Batch) WriteTo(p []byte, to netip.AddrPort) error {
+	if b.kernel == nil {
+		_, err := b.udp.WriteToUDPAddrPort(p, to)
+		return err
+	}
+	a, _ := b.udp.LocalAddr().(*net.UDPAddr)
+	return sendTo(b.kernel, a != nil && a.IP.To4() == nil, p, to)
+}
+
+// Close closes the socket if WaitInKernel took it over; a socket read
+// in Go's poller stays the caller's to close.
+func (b *Batch) Close() error {
+	if b.kernel == nil {
+		return nil
+	}
+	return b.kernel.Close()
+}
+
 // Read waits for datagrams and returns those that came, at least one:
 // m.Buffers[0][:m.N] is the payload, m.OOB[:m.NN] the control messages
 // and m.Addr the sender. They are valid until the next Read.
 func (b *Batch) Read() ([]Message, error) {
-	n, err := b.conn.ReadBatch(b.in, 0)
+	n, err := b.conn.ReadBatch(b.in, b.readFlags)
+	if b.shut.Load() && (err != nil || b.kernel != nil) {
+		// Stopped (StopOnDone): a socket shut down for reading reports
+		// an empty datagram from nowhere, which x/net cannot parse.
+		return nil, net.ErrClosed
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package udpsock
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -163,5 +165,38 @@ func TestPacketInfo(t *testing.T) {
 		if _, _, ok := PacketInfo(bad); ok {
 			t.Errorf("PacketInfo(%x) reports a packet info", bad)
 		}
+	}
+}
+
+// In Go's poller, StopOnDone ends a waiting read too, and WriteTo sends
+// at once.
+func TestBatchStopOnDone(t *testing.T) {
+	srv, cli := listen(t, "udp4", "127.0.0.1:0"), listen(t, "udp4", "127.0.0.1:0")
+	b := NewBatch(srv, 4, 64, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer b.StopOnDone(ctx)()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Read()
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("read stopped with %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the context's end did not wake the read")
+	}
+	if err := b.WriteTo([]byte("y"), cli.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("Close of a batch in the poller: %v", err)
+	}
+	if _, err := srv.WriteTo([]byte("z"), cli.LocalAddr()); err != nil {
+		t.Errorf("the caller's socket was closed: %v", err)
 	}
 }
