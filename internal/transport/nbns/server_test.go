@@ -1,6 +1,7 @@
 package nbns
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -398,5 +399,48 @@ func BenchmarkHandle(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.handle(&w, q, pi, from, out)
+	}
+}
+
+// A reply to our request reaches the registrar intact even after the
+// datagrams read behind it have reused the read buffers.
+func TestReplyOutlivesReadBuffers(t *testing.T) {
+	s, addr, _ := startServer(t)
+	c := client(t)
+	n := name(t, "alias", 3)
+	req, err := netbios.NameRegistrationRequest(s.NewTransactionID(), n, "", 300, netbios.NBEntry{Addr: netip.MustParseAddr("127.0.0.1")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies, done, err := s.Send(req, c.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, maxPacket)
+	if _, err := c.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	want := netip.MustParseAddr("127.0.0.9")
+	resp, err := netbios.PositiveRegistrationResponse(req.TransactionID, n, "", 300, netbios.NBEntry{Addr: want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := netbios.AppendNameServicePacket(nil, resp)
+	c.WriteToUDPAddrPort(b, addr)
+	// Junk of the same length overwrites whatever buffer held the reply.
+	junk := bytes.Repeat([]byte{0xFF}, len(b))
+	for range 2 * batchSize {
+		c.WriteToUDPAddrPort(junk, addr)
+	}
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case r := <-replies:
+		if e, err := netbios.ParseNBData(r.Packet.Answers[0].Data); err != nil || e[0].Addr != want {
+			t.Errorf("reply's record reads %v %v, want %v", e, err, want)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no reply delivered")
 	}
 }

@@ -2,11 +2,13 @@ package udpsock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -108,6 +110,11 @@ func (b *Batch) Close() error {
 // and m.Addr the sender. They are valid until the next Read.
 func (b *Batch) Read() ([]Message, error) {
 	n, err := b.conn.ReadBatch(b.in, b.readFlags)
+	for errors.Is(err, syscall.EINTR) {
+		// A signal during a read waiting in the kernel; Go's poller
+		// retries these itself.
+		n, err = b.conn.ReadBatch(b.in, b.readFlags)
+	}
 	if b.shut.Load() && (err != nil || b.kernel != nil) {
 		// Stopped (StopOnDone): a socket shut down for reading reports
 		// an empty datagram from nowhere, which x/net cannot parse.
