@@ -125,7 +125,7 @@ func runNBNS(duration time.Duration, levelList string, keep bool, rep *Report) e
 
 	fmt.Printf("NetBIOS name queries (unicast NB query, 4 outstanding per client), %v per level, veth between two namespaces, %s\n\n", duration, machine())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\ttarget\tanswers/s\tp50 µs\tp99 µs\tlost\tCPU µs/answer\tratio answers/s\t")
+	fmt.Fprintln(tw, "clients\ttarget\tanswers/s\tp50 µs\tp99 µs\tlost\tCPU µs/answer\tratio answers/s\tratio CPU/answer\t")
 	for _, c := range levels {
 		var res [2]nbnsResult
 		var cpu [2]time.Duration
@@ -154,15 +154,19 @@ func runNBNS(duration time.Duration, levelList string, keep bool, rep *Report) e
 		for i, t := range targets {
 			r := res[i]
 			rate := float64(r.Answered) / r.Seconds
-			ratio := ""
+			ratio, cpuRatio := "", ""
 			if i == 0 && res[1].Answered > 0 {
 				ratio = fmt.Sprintf("%.1fx", rate/(float64(res[1].Answered)/res[1].Seconds))
+				if row.PeerCPU > 0 {
+					// The target: at most a third of nmbd's.
+					cpuRatio = fmt.Sprintf("%.2fx", row.OursCPU/row.PeerCPU)
+				}
 			}
 			perAnswer := 0.0
 			if r.Answered > 0 {
 				perAnswer = float64(cpu[i].Microseconds()) / float64(r.Answered)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.0f\t%.0f\t%d\t%.1f\t%s\t\n", c, t.name, rate, r.P50us, r.P99us, r.Lost, perAnswer, ratio)
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.0f\t%.0f\t%d\t%.1f\t%s\t%s\t\n", c, t.name, rate, r.P50us, r.P99us, r.Lost, perAnswer, ratio, cpuRatio)
 		}
 	}
 	return tw.Flush()

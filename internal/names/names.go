@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/netbios"
@@ -82,7 +83,15 @@ type Table struct {
 	entries map[[16]byte]*Entry
 	// changed is closed, and replaced, whenever a name comes or goes.
 	changed chan struct{}
+	// generation counts every change, states included.
+	generation atomic.Uint64
 }
+
+// Generation returns a number that changes whenever a name comes, goes or
+// changes state, so that who derives something from the table (the name
+// service's encoded answers) can tell, with one atomic load, that it must
+// derive it again.
+func (t *Table) Generation() uint64 { return t.generation.Load() }
 
 // Changed returns a channel closed at the next change of the table's
 // names (an alias added or removed, a user logging in or out), so that
@@ -96,6 +105,7 @@ func (t *Table) Changed() <-chan struct{} {
 
 // announce wakes the Changed waiters; t.mu is held for writing.
 func (t *Table) announce() {
+	t.generation.Add(1)
 	close(t.changed)
 	t.changed = make(chan struct{})
 }
@@ -207,6 +217,7 @@ func (t *Table) SetState(n netbios.Name, st State) {
 	t.mu.Lock()
 	if e, ok := t.entries[key(n)]; ok {
 		e.State = st
+		t.generation.Add(1)
 	}
 	t.mu.Unlock()
 }

@@ -157,3 +157,30 @@ func mustAlias(t *testing.T, tab *Table, s string) {
 		t.Fatal(err)
 	}
 }
+
+// Every change of the names or their states moves Generation; reading
+// does not.
+func TestGeneration(t *testing.T) {
+	tab := newTable(t)
+	steps := []struct {
+		what   string
+		change func()
+	}{
+		{"an alias added", func() { tab.AddAlias("bob", "") }},
+		{"a state set", func() { tab.SetState(tab.List()[0].Name, StateRegistered) }},
+		{"users set", func() { tab.SetUsers([]string{"carol"}) }},
+		{"a name removed", func() { n, _ := Messenger("bob", tab.CodePage()); tab.Remove(n) }},
+	}
+	for _, s := range steps {
+		g := tab.Generation()
+		tab.List()
+		tab.Lookup(tab.List()[0].Name)
+		if tab.Generation() != g {
+			t.Fatal("reading the table moved its generation")
+		}
+		s.change()
+		if tab.Generation() == g {
+			t.Errorf("%s: generation unchanged", s.what)
+		}
+	}
+}

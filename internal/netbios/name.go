@@ -118,6 +118,15 @@ func (n Name) EqualFold(other Name) bool {
 	return n.b[maxBaseLen] == other.b[maxBaseLen]
 }
 
+// Upper returns n with its ASCII letters upper-cased, the form EqualFold
+// compares: a map keyed by it finds a name as NetBT matched names.
+func (n Name) Upper() Name {
+	for i := 0; i < maxBaseLen; i++ {
+		n.b[i] = upperASCII(n.b[i])
+	}
+	return n
+}
+
 // upperASCII leaves bytes ≥ 0x80 alone: their case depends on the OEM code
 // page, which is the caller's business.
 func upperASCII(c byte) byte {

@@ -335,3 +335,13 @@ func BenchmarkDecodeName(b *testing.B) {
 		}
 	}
 }
+
+func TestUpper(t *testing.T) {
+	raw := [NameLen]byte{'a', 'l', 'I', 'a', 's', 0xE9, ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'a'}
+	got := NameFromBytes(raw).Upper().Bytes()
+	want := raw
+	copy(want[:5], "ALIAS")
+	if got != want {
+		t.Errorf("Upper = %q, want %q (bytes ≥ 0x80 and the suffix unchanged)", got, want)
+	}
+}

@@ -397,10 +397,40 @@ func nmFlagsString(f uint16) string {
 // is the caller's decision. Bytes after the last record are ignored, as
 // DNS parsers do. Resource Data aliases b.
 func ParseNameServicePacket(b []byte) (NameServicePacket, error) {
-	if len(b) < nsHeaderLen {
-		return NameServicePacket{}, nsParseError("header", fmt.Errorf("%d of %d bytes: %w", len(b), nsHeaderLen, ErrShort))
-	}
 	var p NameServicePacket
+	if err := ParseNameServicePacketInto(&p, b); err != nil {
+		return NameServicePacket{}, err
+	}
+	return p, nil
+}
+
+// ParseNameServicePacketInto is ParseNameServicePacket into *p, reusing
+// the storage of p's sections, so that a server parsing every request into
+// the same packet allocates nothing (an empty section is then an empty
+// slice rather than nil). On error *p holds nothing of b.
+func ParseNameServicePacketInto(p *NameServicePacket, b []byte) error {
+	qs, an, ns, ar := p.Questions[:0], p.Answers[:0], p.Authority[:0], p.Additional[:0]
+	*p = NameServicePacket{Questions: qs, Answers: an, Authority: ns, Additional: ar}
+	if err := p.parse(b); err != nil {
+		*p = NameServicePacket{Questions: qs, Answers: an, Authority: ns, Additional: ar}
+		return err
+	}
+	return nil
+}
+
+// sized returns s with length n, reusing its storage when it is large
+// enough; a nil s stays nil for n = 0.
+func sized[E any](s []E, n int) []E {
+	if n <= cap(s) {
+		return s[:n]
+	}
+	return make([]E, n)
+}
+
+func (p *NameServicePacket) parse(b []byte) error {
+	if len(b) < nsHeaderLen {
+		return nsParseError("header", fmt.Errorf("%d of %d bytes: %w", len(b), nsHeaderLen, ErrShort))
+	}
 	off := 0
 	p.TransactionID, off, _ = unpackUint16(b, off)
 	w, off, _ := unpackUint16(b, off)
@@ -414,70 +444,54 @@ func ParseNameServicePacket(b []byte) (NameServicePacket, error) {
 		var c uint16
 		c, off, _ = unpackUint16(b, off)
 		if c > MaxSectionCount {
-			return NameServicePacket{}, nsParseError(field, fmt.Errorf("%d exceeds %d: %w", c, MaxSectionCount, ErrTooMany))
+			return nsParseError(field, fmt.Errorf("%d exceeds %d: %w", c, MaxSectionCount, ErrTooMany))
 		}
 		counts[i] = int(c)
 	}
 	qd, rrs := counts[0], counts[1]+counts[2]+counts[3]
 	if need := nsHeaderLen + qd*minQuestionLen + rrs*minResourceLen; need > len(b) {
-		return NameServicePacket{}, nsParseError("header", fmt.Errorf("QDCOUNT %d, ANCOUNT %d, NSCOUNT %d, ARCOUNT %d need at least %d bytes, packet has %d: %w",
+		return nsParseError("header", fmt.Errorf("QDCOUNT %d, ANCOUNT %d, NSCOUNT %d, ARCOUNT %d need at least %d bytes, packet has %d: %w",
 			counts[0], counts[1], counts[2], counts[3], need, len(b), ErrShort))
 	}
 
-	if qd > 0 {
-		p.Questions = make([]Question, qd)
-	}
+	p.Questions = sized(p.Questions, qd)
 	for i := range p.Questions {
 		q := &p.Questions[i]
 		var err error
 		if q.Name, q.Scope, off, err = decodeName(b, off, true); err != nil {
-			return NameServicePacket{}, nsParseError(fmt.Sprintf("question %d QUESTION_NAME", i), err)
+			return nsParseError(fmt.Sprintf("question %d QUESTION_NAME", i), err)
 		}
 		var t uint16
 		if t, off, err = unpackUint16(b, off); err != nil {
-			return NameServicePacket{}, nsParseError(fmt.Sprintf("question %d QUESTION_TYPE", i), err)
+			return nsParseError(fmt.Sprintf("question %d QUESTION_TYPE", i), err)
 		}
 		q.Type = RRType(t)
 		if q.Class, off, err = unpackUint16(b, off); err != nil {
-			return NameServicePacket{}, nsParseError(fmt.Sprintf("question %d QUESTION_CLASS", i), err)
+			return nsParseError(fmt.Sprintf("question %d QUESTION_CLASS", i), err)
 		}
 	}
 
-	// One allocation for the three record sections.
-	var all []Resource
-	if rrs > 0 {
-		all = make([]Resource, rrs)
-	}
-	for i := range all {
-		section, idx := "answer", i
-		switch {
-		case i >= counts[1]+counts[2]:
-			section, idx = "additional", i-counts[1]-counts[2]
-		case i >= counts[1]:
-			section, idx = "authority", i-counts[1]
-		}
-		var compressed bool
-		var field string
-		var err error
-		all[i], off, compressed, field, err = parseResource(b, off)
-		if err != nil {
-			return NameServicePacket{}, nsParseError(fmt.Sprintf("%s %d %s", section, idx, field), err)
-		}
-		if compressed && qd > 0 {
-			p.CompressNames = true
+	p.Answers = sized(p.Answers, counts[1])
+	p.Authority = sized(p.Authority, counts[2])
+	p.Additional = sized(p.Additional, counts[3])
+	for _, s := range [...]struct {
+		name string
+		rrs  []Resource
+	}{{"answer", p.Answers}, {"authority", p.Authority}, {"additional", p.Additional}} {
+		for i := range s.rrs {
+			var compressed bool
+			var field string
+			var err error
+			s.rrs[i], off, compressed, field, err = parseResource(b, off)
+			if err != nil {
+				return nsParseError(fmt.Sprintf("%s %d %s", s.name, i, field), err)
+			}
+			if compressed && qd > 0 {
+				p.CompressNames = true
+			}
 		}
 	}
-	an, ns := counts[1], counts[1]+counts[2]
-	if counts[1] > 0 {
-		p.Answers = all[:an:an]
-	}
-	if counts[2] > 0 {
-		p.Authority = all[an:ns:ns]
-	}
-	if counts[3] > 0 {
-		p.Additional = all[ns:]
-	}
-	return p, nil
+	return nil
 }
 
 // parseResource parses the record at off. compressed reports whether its

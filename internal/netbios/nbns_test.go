@@ -691,3 +691,54 @@ func BenchmarkAppendNodeStatusResponse(b *testing.B) {
 		}
 	}
 }
+
+// A packet parsed into the storage of an earlier one equals the same
+// packet parsed afresh, whatever the earlier one held.
+func FuzzParseNameServicePacketInto(f *testing.F) {
+	addNameServiceSeeds(f)
+	reg := unhex(f, goldenRegistration)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p NameServicePacket
+		if err := ParseNameServicePacketInto(&p, reg); err != nil {
+			t.Fatal(err)
+		}
+		fresh, errFresh := ParseNameServicePacket(b)
+		errInto := ParseNameServicePacketInto(&p, b)
+		if (errFresh == nil) != (errInto == nil) {
+			t.Fatalf("fresh: %v, into: %v", errFresh, errInto)
+		}
+		if errInto != nil {
+			if len(p.Questions)+len(p.Answers)+len(p.Authority)+len(p.Additional) != 0 || p.TransactionID != 0 {
+				t.Fatalf("a failed parse left %v", p)
+			}
+			return
+		}
+		if !equalPackets(fresh, p) {
+			t.Fatalf("into a used packet\n%v\nafresh\n%v", p, fresh)
+		}
+	})
+}
+
+// Parsing a query into a packet that has held one allocates nothing:
+// the name service does it for every datagram.
+func TestParseNameServicePacketIntoAllocs(t *testing.T) {
+	q, err := AppendNameServicePacket(nil, NameQueryRequest(1, goldenName("alias", 3), "", false, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := unhex(t, goldenRegistration)
+	var p NameServicePacket
+	if n := testing.AllocsPerRun(100, func() {
+		if err := ParseNameServicePacketInto(&p, reg); err != nil {
+			t.Fatal(err)
+		}
+		if err := ParseNameServicePacketInto(&p, q); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per parse", n)
+	}
+	if p.Questions[0].Name.Upper() != goldenName("ALIAS", 3) || len(p.Additional) != 0 {
+		t.Errorf("parsed %v", p)
+	}
+}

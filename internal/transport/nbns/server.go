@@ -7,13 +7,13 @@
 package nbns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +33,8 @@ const maxPacket = 1500
 
 // Config is what the server needs.
 type Config struct {
-	// Conn is the bound UDP socket (the name service port).
+	// Conn is the bound UDP socket (the name service port); New takes it
+	// over.
 	Conn     *net.UDPConn
 	Table    *names.Table
 	Metrics  *metrics.Metrics
@@ -58,26 +59,22 @@ type Config struct {
 type Server struct {
 	cfg   Config
 	count counters
-	conn  *net.UDPConn
-	pc    *ipv4.PacketConn
-	local *policy.Networks // loopback and this host's networks
+	conn  *net.UDPConn // closed once batch has it; kept for its address
+	batch *udpsock.Batch
 
 	nextID atomic.Uint32
 
 	mu    sync.Mutex
 	waits map[uint16]chan<- names.Reply
 
-	ifMu    sync.Mutex
-	ifCache map[int]ifInfo
-	ifAt    time.Time
+	ifs       atomic.Pointer[ifaces]
+	answers   atomic.Pointer[answers]
+	answersMu sync.Mutex // one rebuild at a time
 }
 
-type ifInfo struct {
-	addrs []netip.Prefix
-	mac   [6]byte
-}
-
-// New wraps a bound UDP socket. It enables broadcast on it.
+// New takes over a bound UDP socket and enables broadcast on it. Its
+// *net.UDPConn is closed at once (udpsock.Batch.WaitInKernel): the socket
+// lives on in the server, until Serve returns.
 func New(cfg Config) (*Server, error) {
 	conn := cfg.Conn
 	if conn == nil {
@@ -86,12 +83,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PacketLog == nil {
 		cfg.PacketLog = cfg.Log
 	}
-	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, pc: ipv4.NewPacketConn(conn), waits: make(map[uint16]chan<- names.Reply),
-		local: policy.NewNetworks([]policy.Net{{Local: true}})}
+	s := &Server{cfg: cfg, count: newCounters(cfg.Metrics), conn: conn, waits: make(map[uint16]chan<- names.Reply)}
+	s.ifs.Store(readIfaces())
 	s.nextID.Store(uint32(time.Now().UnixNano()))
 	// Bursts of queries (a scan, a benchmark) should queue, not drop.
 	udpsock.SetReceiveBuffer(conn, 8<<20)
-	if err := s.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+	if err := ipv4.NewPacketConn(conn).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		return nil, fmt.Errorf("nbns: asking for packet info: %w", err)
 	}
 	if err := udpsock.EnableBroadcast(conn); err != nil {
@@ -103,6 +100,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log.Info("nbns: the bound address reaches no broadcast network; names are registered on this host only",
 			slog.String("bind", b.String()))
 	}
+	// Last, since it closes conn: what was set above belongs to the
+	// socket and stays.
+	s.batch = udpsock.NewBatch(conn, batchSize, maxPacket, len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)))
+	if err := s.batch.WaitInKernel(); err != nil {
+		return nil, fmt.Errorf("nbns: %w", err)
+	}
 	return s, nil
 }
 
@@ -110,132 +113,124 @@ func New(cfg Config) (*Server, error) {
 // the system calls, not the answers, are the cost.
 const batchSize = 32
 
-// readers is how many goroutines read the socket: one per CPU, so that
-// answering keeps up on a multi-core host.
-var readers = runtime.GOMAXPROCS(0)
-
 // Serve reads and answers packets until ctx ends. Datagrams are read and
-// answered in batches, one system call each way.
+// answered in batches, one system call each way, by one goroutine waiting
+// in the kernel: the socket's reads are serialised anyway, and a second
+// reader waiting its turn, or a wait in Go's poller, cost thread
+// wake-ups per batch (docs/performance.md, "Name queries").
 func (s *Server) Serve(ctx context.Context) error {
-	defer udpsock.WakeOnDone(ctx, s.conn)()
-	errs := make(chan error, readers)
-	for range readers {
-		go func() { errs <- s.serveLoop(ctx) }()
-	}
-	var first error
-	for range readers {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-			s.conn.SetReadDeadline(time.Now())
+	defer s.batch.Close()
+	defer s.batch.StopOnDone(ctx)()
+	go func() {
+		t := time.NewTicker(ifaceRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.ifs.Store(readIfaces())
+			}
 		}
-	}
-	return first
-}
-
-func (s *Server) serveLoop(ctx context.Context) error {
-	in := make([]ipv4.Message, batchSize)
-	out := make([]ipv4.Message, 0, batchSize)
-	replies := make([][]byte, batchSize)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, maxPacket)}
-		in[i].OOB = ipv4.NewControlMessage(ipv4.FlagDst | ipv4.FlagInterface)
-		replies[i] = make([]byte, 0, maxPacket)
-	}
-	var cm ipv4.ControlMessage
+	}()
+	b := s.batch
+	var w worker
+	replies := make([]byte, batchSize*maxPacket)
 	for {
-		n, err := s.pc.ReadBatch(in, 0)
+		ms, err := b.Read()
 		if err != nil {
 			if done, err := udpsock.ReadError(ctx, err, "nbns"); done {
 				return err
 			}
 			continue
 		}
-		out = out[:0]
-		for i := 0; i < n; i++ {
-			m := &in[i]
+		for i := range ms {
+			m := &ms[i]
 			src, ok := m.Addr.(*net.UDPAddr)
 			if !ok {
 				continue
 			}
-			ip, ok := netip.AddrFromSlice(src.IP)
-			if !ok {
-				continue
-			}
-			cmp := &cm
-			if cm.Parse(m.OOB[:m.NN]) != nil {
-				cmp = nil
-			}
-			from := netip.AddrPortFrom(ip.Unmap(), uint16(src.Port))
-			if reply := s.handle(m.Buffers[0][:m.N], cmp, from, replies[i][:0]); len(reply) > 0 {
-				replies[i] = reply
-				out = append(out, ipv4.Message{Buffers: [][]byte{reply}, Addr: m.Addr})
+			from := src.AddrPort()
+			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			var pi pktInfo
+			pi.ifIndex, pi.dst, pi.ok = udpsock.PacketInfo(m.OOB[:m.NN])
+			slot := replies[i*maxPacket : i*maxPacket : (i+1)*maxPacket]
+			if reply := s.handle(&w, m.Buffers[0][:m.N], pi, from, slot); len(reply) > 0 {
+				b.Queue(reply, m.Addr)
 			}
 		}
-		for len(out) > 0 {
-			sent, err := s.pc.WriteBatch(out, 0)
-			if err != nil {
-				s.cfg.PacketLog.Warn("nbns: sending answers", slog.Any("err", err))
-				break
-			}
-			out = out[sent:]
+		if err := b.Flush(); err != nil {
+			s.cfg.PacketLog.Warn("nbns: sending answers", slog.Any("err", err))
 		}
 	}
+}
+
+// worker is the scratch space of the goroutine answering packets.
+type worker struct {
+	p netbios.NameServicePacket
 }
 
 // counters are the metrics of the hot path, resolved once.
 type counters struct {
 	queryPositive, queryNegative, queryNotOurs, nodeStatus, nodeStatusRefused, defended, ignored, unexpected, tooLarge interface{ Inc() }
+	badPacket, otherScope                                                                                              interface{ Inc() }
 }
 
 func newCounters(m *metrics.Metrics) counters {
 	c := func(kind string) interface{ Inc() } { return m.NBNS.WithLabelValues(kind) }
+	r := func(reason string) interface{ Inc() } { return m.Rejected.WithLabelValues("nbns", reason) }
 	return counters{
 		queryPositive: c("query_positive"), queryNegative: c("query_negative"), queryNotOurs: c("query_not_ours"),
 		nodeStatus: c("node_status"), nodeStatusRefused: c("node_status_refused"), defended: c("defended"),
 		ignored: c("ignored"), unexpected: c("unexpected_response"), tooLarge: c("answer_larger_than_request"),
+		badPacket: r("bad_packet"), otherScope: r("other_scope"),
 	}
 }
 
-func (s *Server) reject(reason string, from netip.AddrPort, err error) {
-	s.cfg.Metrics.Rejected.WithLabelValues("nbns", reason).Inc()
-	if err != nil {
-		s.cfg.PacketLog.Warn("nbns: ignored packet", slog.String("reason", reason), slog.String("source", from.String()), slog.Any("err", err))
-	}
+// badPacket counts and logs (rate-limited) a packet we cannot answer.
+func (s *Server) badPacket(from netip.AddrPort, err error) {
+	s.count.badPacket.Inc()
+	s.cfg.PacketLog.Warn("nbns: ignored packet", slog.String("reason", "bad_packet"), slog.String("source", from.String()), slog.Any("err", err))
 }
 
 // handle answers one datagram from from; the answer, if any, is appended
-// to out and goes back to from.
-func (s *Server) handle(b []byte, cm *ipv4.ControlMessage, from netip.AddrPort, out []byte) (reply []byte) {
+// to out and goes back to from. A name query, the packet that comes by
+// the thousand, is answered without allocating.
+func (s *Server) handle(w *worker, b []byte, pi pktInfo, from netip.AddrPort, out []byte) (reply []byte) {
 	defer udpsock.Recover(s.cfg.Log, "nbns: packet handler panicked", func() { reply = nil })
-	p, err := netbios.ParseNameServicePacket(b)
-	if err != nil {
-		s.reject("bad_packet", from, err)
+	p := &w.p
+	if err := netbios.ParseNameServicePacketInto(p, b); err != nil {
+		s.badPacket(from, err)
 		return nil
 	}
 	if p.Response {
-		s.deliverReply(from, p)
+		// The registrar reads the reply on its own goroutine, after b
+		// and p have been reused: it gets its own copy.
+		r, _ := netbios.ParseNameServicePacket(bytes.Clone(b))
+		s.deliverReply(from, r)
 		return nil
 	}
 	if len(p.Questions) != 1 {
-		s.reject("bad_packet", from, fmt.Errorf("%d questions in a request", len(p.Questions)))
+		s.badPacket(from, fmt.Errorf("%d questions in a request", len(p.Questions)))
 		return nil
 	}
-	q := p.Questions[0]
+	q := &p.Questions[0]
 	if q.Scope != s.cfg.Scope {
 		// Another scope is another NetBIOS network.
-		s.reject("other_scope", from, nil)
+		s.count.otherScope.Inc()
 		return nil
 	}
 	var resp netbios.NameServicePacket
+	var err error
 	switch p.Opcode {
 	case netbios.OpcodeQuery:
 		switch q.Type {
-		case netbios.TypeNBSTAT:
-			resp, err = s.nodeStatus(p, q, cm, from)
 		case netbios.TypeNB:
-			resp, err = s.query(p, q, cm, from)
+			return s.query(p, q, len(b), pi, from, out)
+		case netbios.TypeNBSTAT:
+			resp, err = s.nodeStatus(p, q, pi, from)
 		default:
-			s.reject("bad_packet", from, fmt.Errorf("query for record type %v", q.Type))
+			s.badPacket(from, fmt.Errorf("query for record type %v", q.Type))
 			return nil
 		}
 	case netbios.OpcodeRegistration, netbios.OpcodeMultihomedRegistration:
@@ -257,20 +252,13 @@ func (s *Server) handle(b []byte, cm *ipv4.ControlMessage, from netip.AddrPort, 
 		return nil
 	}
 	if len(out) > len(b) && !s.mayAmplify(from.Addr()) {
-		// A positive query answer is 12 bytes longer than the query, a
-		// negative one 6: small, but an answer to a forged source that
-		// outgrows the request is an amplifier. Hosts of our own networks
-		// and of node_status_allow get them; a stranger gets no more
-		// than it sent, which leaves the defence of our names.
+		// An answer to a forged source that outgrows the request is an
+		// amplifier. Hosts of our own networks and of node_status_allow
+		// get them; a stranger gets no more than it sent, which leaves
+		// the defence of our names. (Queries are refused in query,
+		// before the lookup.)
 		s.count.tooLarge.Inc()
 		return nil
 	}
 	return out
-}
-
-// mayAmplify reports whether from may get an answer larger than its
-// request: it is on one of this host's networks, or the operator allowed
-// it to list our names.
-func (s *Server) mayAmplify(from netip.Addr) bool {
-	return s.local.Allows(from) || (s.cfg.NodeStatusAllow != nil && s.cfg.NodeStatusAllow.Allows(from))
 }

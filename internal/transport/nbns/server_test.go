@@ -1,6 +1,7 @@
 package nbns
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/netsend/messenger/internal/lograte"
 	"github.com/netsend/messenger/internal/message"
@@ -195,7 +198,7 @@ func handleFrom(t *testing.T, s *Server, src string, p netbios.NameServicePacket
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.handle(b, nil, netip.MustParseAddrPort(src), nil)
+	return s.handle(&worker{}, b, pktInfo{}, netip.MustParseAddrPort(src), nil)
 }
 
 // A source off our networks and outside node_status_allow gets nothing
@@ -263,4 +266,181 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// nbnsCount reads one of the name service's counters.
+func nbnsCount(s *Server, kind string) float64 {
+	return testutil.ToFloat64(s.cfg.Metrics.NBNS.WithLabelValues(kind))
+}
+
+// A query from a source that may not get more than it sent is refused
+// before the lookup: counted once, as too large, not also as answered.
+// A padded request gets what fits in it.
+func TestStrangerRefusedBeforeLookup(t *testing.T) {
+	s, _, _ := startServer(t, "192.0.2.0/24")
+	const stranger = "203.0.113.9:137"
+	for i, n := range []netbios.Name{name(t, "alias", 3), name(t, "NOBODY", 3)} {
+		if out := handleFrom(t, s, stranger, netbios.NameQueryRequest(uint16(i), n, "", false, true)); out != nil {
+			t.Errorf("query for %v from a stranger answered", n)
+		}
+	}
+	if got := nbnsCount(s, "answer_larger_than_request"); got != 2 {
+		t.Errorf("answer_larger_than_request = %v, want 2", got)
+	}
+	for _, kind := range []string{"query_positive", "query_negative", "query_not_ours"} {
+		if got := nbnsCount(s, kind); got != 0 {
+			t.Errorf("%s = %v for refused queries, want 0", kind, got)
+		}
+	}
+	// Six bytes of padding make room for the negative answer, not the
+	// positive one.
+	padded := func(n netbios.Name) []byte {
+		b, err := netbios.AppendNameServicePacket(nil, netbios.NameQueryRequest(9, n, "", false, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(b, make([]byte, 6)...)
+	}
+	from := netip.MustParseAddrPort(stranger)
+	b := padded(name(t, "NOBODY", 3))
+	if out := s.handle(&worker{}, b, pktInfo{}, from, nil); len(out) == 0 || len(out) > len(b) {
+		t.Errorf("padded query for a name we lack: %d-byte answer to %d bytes, want NAM_ERR no larger", len(out), len(b))
+	} else if r, err := netbios.ParseNameServicePacket(out); err != nil || r.RCode != netbios.RCodeNameErr || r.TransactionID != 9 {
+		t.Errorf("padded query for a name we lack: %v %v", r, err)
+	}
+	if out := s.handle(&worker{}, padded(name(t, "alias", 3)), pktInfo{}, from, nil); out != nil {
+		t.Errorf("padded query for our name answered with %d bytes", len(out))
+	}
+}
+
+// The encoded answers follow the table: a name that comes, goes or
+// changes state is answered accordingly at the next query.
+func TestAnswersFollowTable(t *testing.T) {
+	s, _, tab := startServer(t)
+	const peer = "127.0.0.5:137"
+	rcode := func(n netbios.Name) (netbios.RCode, bool) {
+		out := handleFrom(t, s, peer, netbios.NameQueryRequest(1, n, "", false, true))
+		if out == nil {
+			return 0, false
+		}
+		r, err := netbios.ParseNameServicePacket(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Answers[0].Name != n {
+			t.Errorf("answer names %v, the question %v", r.Answers[0].Name, n)
+		}
+		return r.RCode, true
+	}
+	bob := name(t, "BOB", 3)
+	if rc, ok := rcode(bob); !ok || rc != netbios.RCodeNameErr {
+		t.Fatalf("BOB before it is added: %v %v", rc, ok)
+	}
+	if _, err := tab.AddAlias("bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	if rc, _ := rcode(bob); rc != netbios.RCodeNameErr {
+		t.Errorf("BOB while registering: %v, want NAM_ERR", rc)
+	}
+	tab.SetState(bob, names.StateRegistered)
+	// Asked in lower case, answered in the asker's spelling.
+	lower := netbios.NameFromBytes([16]byte{'b', 'o', 'b', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 3})
+	if rc, ok := rcode(lower); !ok || rc != netbios.RCodeOK {
+		t.Errorf("bob once registered: %v %v, want OK", rc, ok)
+	}
+	tab.SetState(bob, names.StateConflict)
+	if rc, _ := rcode(bob); rc != netbios.RCodeNameErr {
+		t.Errorf("BOB in conflict: %v, want NAM_ERR", rc)
+	}
+}
+
+func queryBytes(t testing.TB, n netbios.Name) []byte {
+	b, err := netbios.AppendNameServicePacket(nil, netbios.NameQueryRequest(7, n, "", false, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Answering a name query allocates nothing, positive or negative.
+func TestQueryAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	s, _, _ := startServer(t)
+	from := netip.MustParseAddrPort("127.0.0.5:137")
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skip("no interface lo")
+	}
+	pi := pktInfo{ifIndex: lo.Index, dst: netip.MustParseAddr("127.0.0.1"), ok: true}
+	var w worker
+	out := make([]byte, 0, maxPacket)
+	for _, n := range []netbios.Name{name(t, "alias", 3), name(t, "NOBODY", 3)} {
+		q := queryBytes(t, n)
+		if len(s.handle(&w, q, pi, from, out)) == 0 {
+			t.Fatalf("query for %v unanswered", n)
+		}
+		if a := testing.AllocsPerRun(200, func() { s.handle(&w, q, pi, from, out) }); a != 0 {
+			t.Errorf("query for %v: %v allocations per answer", n, a)
+		}
+	}
+}
+
+// BenchmarkHandle is the handler alone, without the socket: what an
+// answer costs beyond the system calls.
+func BenchmarkHandle(b *testing.B) {
+	s, _, _ := startServer(b)
+	from := netip.MustParseAddrPort("127.0.0.5:137")
+	pi := pktInfo{ifIndex: 1, dst: netip.MustParseAddr("127.0.0.1"), ok: true}
+	q := queryBytes(b, name(b, "alias", 3))
+	var w worker
+	out := make([]byte, 0, maxPacket)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.handle(&w, q, pi, from, out)
+	}
+}
+
+// A reply to our request reaches the registrar intact even after the
+// datagrams read behind it have reused the read buffers.
+func TestReplyOutlivesReadBuffers(t *testing.T) {
+	s, addr, _ := startServer(t)
+	c := client(t)
+	n := name(t, "alias", 3)
+	req, err := netbios.NameRegistrationRequest(s.NewTransactionID(), n, "", 300, netbios.NBEntry{Addr: netip.MustParseAddr("127.0.0.1")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies, done, err := s.Send(req, c.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, maxPacket)
+	if _, err := c.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	want := netip.MustParseAddr("127.0.0.9")
+	resp, err := netbios.PositiveRegistrationResponse(req.TransactionID, n, "", 300, netbios.NBEntry{Addr: want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := netbios.AppendNameServicePacket(nil, resp)
+	c.WriteToUDPAddrPort(b, addr)
+	// Junk of the same length overwrites whatever buffer held the reply.
+	junk := bytes.Repeat([]byte{0xFF}, len(b))
+	for range 2 * batchSize {
+		c.WriteToUDPAddrPort(junk, addr)
+	}
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case r := <-replies:
+		if e, err := netbios.ParseNBData(r.Packet.Answers[0].Data); err != nil || e[0].Addr != want {
+			t.Errorf("reply's record reads %v %v, want %v", e, err, want)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no reply delivered")
+	}
 }

@@ -45,7 +45,7 @@ func (s *Server) Send(p netbios.NameServicePacket, dst netip.AddrPort) (<-chan n
 		delete(s.waits, p.TransactionID)
 		s.mu.Unlock()
 	}
-	if _, err := s.conn.WriteToUDPAddrPort(b, dst); err != nil {
+	if err := s.batch.WriteTo(b, dst); err != nil {
 		done()
 		return nil, nil, fmt.Errorf("nbns: sending %v to %v: %w", p.Opcode, dst, err)
 	}

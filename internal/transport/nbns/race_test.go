@@ -1,0 +1,5 @@
+//go:build race
+
+package nbns
+
+const raceEnabled = true

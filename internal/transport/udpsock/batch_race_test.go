@@ -1,0 +1,5 @@
+//go:build race
+
+package udpsock
+
+const raceEnabled = true
