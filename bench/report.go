@@ -38,6 +38,9 @@ type hubRow struct {
 	Nodes, Clients           int
 	Ours, Bare, SMB          float64 // per second
 	OursP99, BareP99, SMBP99 float64 // milliseconds
+	// OursCPU and BareCPU are the machine's CPU per round trip (the
+	// nats-servers, the bench process, and for ours both daemons), µs.
+	OursCPU, BareCPU float64
 }
 
 type mailslotRow struct {
