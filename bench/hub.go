@@ -98,7 +98,14 @@ func runHub(duration time.Duration, levelList string, keep bool, profileDir stri
 
 func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, nodes int, levels []int, duration time.Duration, profileDir string, rep *Report) error {
 	dir := filepath.Join(work, fmt.Sprintf("nodes%d", nodes))
-	cluster, err := startBenchCluster(natsBin, dir, nodes, auth)
+	var err error
+	var prof *hubProfiler
+	if profileDir != "" {
+		if prof, err = newHubProfiler(profileDir); err != nil {
+			return err
+		}
+	}
+	cluster, err := startBenchCluster(natsBin, dir, nodes, auth, prof.natsConf())
 	if err != nil {
 		return err
 	}
@@ -116,12 +123,6 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 	hubFlags := func(host, name string) []string {
 		return []string{"--bind", "127.0.0.1", "--hub", cluster.urls(), "--hub-creds", filepath.Join(creds, host+".nk"),
 			"--hub-replicas", replicas, "--host-name", host, "--name", name, "--popup=false"}
-	}
-	var prof *hubProfiler
-	if profileDir != "" {
-		if prof, err = newHubProfiler(profileDir); err != nil {
-			return err
-		}
 	}
 	b, err := runOurDaemonEnv(bin, filepath.Join(dir, "b"), filepath.Join(dir, "b.log"), prof.env("B"),
 		// The SMB clients all come from 127.0.0.1: lift the per-source cap.
@@ -158,14 +159,18 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 		label := fmt.Sprintf("n%d-c%d", nodes, c)
 		var ours result
 		cpu := measureCPU(procs, func() {
-			stop := prof.start(label, duration)
+			stop := prof.start(label, duration, true)
 			ours = roundTrips(c, duration, func(text string) error { return sendVia(a, viaHub, text) })
 			stop()
 		})
 		ours.cpu = cpu.total()
 		prof.report(label, cpu, ours.ok)
 		var peer result
-		peer.cpu = measureCPU(procs, func() { peer = roundTrips(c, duration, bare.roundTrip) }).total()
+		peer.cpu = measureCPU(procs, func() {
+			stop := prof.start(label+"-bare", duration, false)
+			peer = roundTrips(c, duration, bare.roundTrip)
+			stop()
+		}).total()
 		var smb result
 		smb.cpu = measureCPU(procs, func() {
 			smb = roundTrips(c, duration, func(text string) error { return sendVia(a, viaSMB, text) })
@@ -213,7 +218,7 @@ func measureCPU(procs map[string][]int, f func()) procCPU {
 // A nil one does nothing.
 type hubProfiler struct {
 	dir   string
-	addrs map[string]string // daemon → its MESSENGER_PPROF address
+	addrs map[string]string // daemon → its MESSENGER_PPROF address; "N" the first nats-server's
 }
 
 func newHubProfiler(dir string) (*hubProfiler, error) {
@@ -221,7 +226,7 @@ func newHubProfiler(dir string) (*hubProfiler, error) {
 		return nil, err
 	}
 	p := &hubProfiler{dir: dir, addrs: map[string]string{}}
-	for _, d := range []string{"A", "B"} {
+	for _, d := range []string{"A", "B", "N"} {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
@@ -229,6 +234,15 @@ func newHubProfiler(dir string) (*hubProfiler, error) {
 		p.addrs[d] = "127.0.0.1:" + strconv.Itoa(port)
 	}
 	return p, nil
+}
+
+// natsConf has the first nats-server serve its profiles too.
+func (p *hubProfiler) natsConf() string {
+	if p == nil {
+		return ""
+	}
+	_, port, _ := strings.Cut(p.addrs["N"], ":")
+	return "\nprof_port: " + port + "\n"
 }
 
 // env is what daemon d's environment needs to serve its profiles.
@@ -239,10 +253,12 @@ func (p *hubProfiler) env(d string) []string {
 	return []string{"MESSENGER_PPROF=" + p.addrs[d]}
 }
 
-// start begins a CPU profile of both daemons over most of d and a
-// one-second execution trace from one second in; stop waits for them
-// and writes them to LABEL-A.cpu.pprof, LABEL-A.trace and so on.
-func (p *hubProfiler) start(label string, d time.Duration) (stop func()) {
+// start begins a CPU profile of the first nats-server and (with
+// daemons) both daemons over most of d, and a one-second execution
+// trace of each daemon from one second in; stop waits for them and
+// writes them to LABEL-N.cpu.pprof, LABEL-A.cpu.pprof, LABEL-A.trace
+// and so on.
+func (p *hubProfiler) start(label string, d time.Duration, daemons bool) (stop func()) {
 	if p == nil {
 		return func() {}
 	}
@@ -260,9 +276,13 @@ func (p *hubProfiler) start(label string, d time.Duration) (stop func()) {
 		}()
 	}
 	for _, daemon := range []string{"A", "B"} {
+		if !daemons {
+			break
+		}
 		get(daemon, "/debug/pprof/profile?seconds="+strconv.Itoa(secs), ".cpu.pprof", 0)
 		get(daemon, "/debug/pprof/trace?seconds=1", ".trace", time.Second)
 	}
+	get("N", "/debug/pprof/profile?seconds="+strconv.Itoa(secs), ".cpu.pprof", 0)
 	return wg.Wait
 }
 
@@ -503,7 +523,8 @@ func (p *bareRoundTrip) stop() {
 }
 
 // benchCluster is nats-server processes on loopback routed into one
-// cluster (one server alone when size is 1), JetStream on.
+// cluster (one server alone when size is 1), JetStream on. The first
+// node's configuration also gets firstExtra.
 type benchCluster struct {
 	nodes []*benchNode
 }
@@ -514,7 +535,7 @@ type benchNode struct {
 	log               *os.File
 }
 
-func startBenchCluster(natsBin, dir string, size int, auth string) (*benchCluster, error) {
+func startBenchCluster(natsBin, dir string, size int, auth, firstExtra string) (*benchCluster, error) {
 	c := &benchCluster{}
 	routePorts := make([]int, size)
 	for i := range size {
@@ -546,6 +567,9 @@ func startBenchCluster(natsBin, dir string, size int, auth string) (*benchCluste
 			conf.WriteString("  ]\n}\n")
 		}
 		conf.WriteString(auth)
+		if i == 0 {
+			conf.WriteString(firstExtra)
+		}
 		confPath := filepath.Join(nodeDir, "nats.conf")
 		if err := writeFile(confPath, conf.String(), 0o600); err != nil {
 			c.stop()
