@@ -351,10 +351,12 @@ type session struct {
 	msgs, rcpts, bcasts jetstream.Consumer
 	link                *link
 	closed              chan struct{} // closed when nc is closed for good
+	// recorder gathers the receipts to be recorded (recordLoop).
+	recorder *recorder
 }
 
 func (h *Hub) connect(ctx context.Context) (*session, error) {
-	s := &session{closed: make(chan struct{})}
+	s := &session{closed: make(chan struct{}), recorder: newRecorder()}
 	// Tunables first, so that NATSOptions can override them; the
 	// handlers last, so that nothing replaces them.
 	opts := []nats.Option{
@@ -452,6 +454,7 @@ func (h *Hub) runSession(ctx context.Context, s *session) error {
 	run(func() { h.outboxLoop(sctx, s) })
 	run(func() { h.consumeMsgs(sctx, s) })
 	run(func() { h.consume(sctx, s, hubwire.StreamRcpt, s.rcpts, h.handleReceipts) })
+	run(func() { h.recordLoop(sctx, s.recorder) })
 	run(func() { h.consume(sctx, s, hubwire.StreamBcast, s.bcasts, h.handleBcasts) })
 	<-sctx.Done()
 	wg.Wait()

@@ -586,7 +586,9 @@ func TestRefusedMessageFails(t *testing.T) {
 	waitLookup(t, a, "BOB", "HOSTB", true)
 	res := send(t, a, "BOB", "spam")
 	waitState(t, a, res.Sent.HubID, apitype.SentFailed)
-	row, _ := a.outbox.SentByHubID(ctxT(t), res.Sent.HubID)
+	// WaitDelivered answers on the receipt, before its commit.
+	eventually(t, "the refusal recorded", func() bool { return a.outbox.state(t, res.Sent.HubID) == apitype.SentFailed })
+	row, _ := a.outbox.row(res.Sent.HubID)
 	if !strings.Contains(row.Detail, "policy") {
 		t.Errorf("detail = %q, want the refusal's reason", row.Detail)
 	}

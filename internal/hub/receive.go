@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -279,10 +280,11 @@ type inbound struct {
 }
 
 // handleMsgs delivers a batch of this host's messages in stream order,
-// publishes their receipts, waits until the hub has taken every one, and
-// only then acks them. A message that cannot be stored now is naked with
-// every later one of the batch, and it reports true: the caller pauses so
-// that the hub redelivers them before anything newer.
+// publishes their receipts and, once the hub has taken every one (in a
+// goroutine, while the next batch is stored), acks them. A message that
+// cannot be stored now is naked with every later one of the batch, and
+// it reports true: the caller pauses so that the hub redelivers them
+// before anything newer.
 func (h *Hub) handleMsgs(ctx context.Context, s *session, msgs []jetstream.Msg, ord *msgOrder) (pause bool) {
 	if ord.floor != 0 && time.Since(ord.since) > ord.floorWait {
 		h.log.Warn("a hub message naked for later did not come back; going on without it", slog.Uint64("stream_seq", ord.floor))
@@ -348,21 +350,28 @@ func (h *Hub) handleMsgs(ctx context.Context, s *session, msgs []jetstream.Msg, 
 	}
 
 	done := items[:notNow]
-	for i, err := range h.publishReceipts(ctx, s, done) {
-		it := &done[i]
-		if it.settled {
-			continue
+	wait := h.publishReceipts(ctx, s, done)
+	// The next batch is stored while the hub takes these receipts: a
+	// message is acked once its receipt is in the hub, which does not
+	// depend on the order of storing. The consumer's MaxAckPending
+	// bounds how many wait so.
+	go func() {
+		for i, err := range wait() {
+			it := &done[i]
+			if it.settled {
+				continue
+			}
+			if err != nil {
+				// Stored (or expired) already: a redelivery is a duplicate
+				// that gets its receipt again, wherever it falls.
+				h.log.Warn("cannot send a receipt; the hub will deliver the message again",
+					slog.String("hub_id", it.rcpt.ID), slog.String("from_host", it.fromHost), slog.Any("err", err))
+				h.settleMsg(it.jm, func() error { return it.jm.NakWithDelay(retryDelay) })
+				continue
+			}
+			h.settleMsg(it.jm, it.jm.Ack)
 		}
-		if err != nil {
-			// Stored (or expired) already: a redelivery is a duplicate
-			// that gets its receipt again, wherever it falls.
-			h.log.Warn("cannot send a receipt; the hub will deliver the message again",
-				slog.String("hub_id", it.rcpt.ID), slog.String("from_host", it.fromHost), slog.Any("err", err))
-			h.settleMsg(it.jm, func() error { return it.jm.NakWithDelay(retryDelay) })
-			continue
-		}
-		h.settleMsg(it.jm, it.jm.Ack)
-	}
+	}()
 	back := append(itemMsgs(items[notNow:]), later...)
 	if notNow < len(items) {
 		ord.floor, ord.since = items[notNow].seq, time.Now()
@@ -470,17 +479,13 @@ func notNowErr(err error) bool {
 }
 
 // publishReceipts publishes the receipts of items (except the settled
-// ones) without waiting for each, then waits until the hub has taken or
-// refused every one: one error per item.
-func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) []error {
+// ones) without waiting for each; the returned func waits until the hub
+// has taken or refused every one: one error per item.
+func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) (wait func() []error) {
 	errs := make([]error, len(items))
 	if len(items) == 0 {
-		return errs
+		return func() []error { return errs }
 	}
-	bctx, unbind := s.link.bind(ctx)
-	defer unbind()
-	pctx, cancel := context.WithTimeout(bctx, receiptTimeout)
-	defer cancel()
 	at := h.now()
 	futs := make([]jetstream.PubAckFuture, len(items))
 	for i := range items {
@@ -499,19 +504,25 @@ func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) 
 			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", it.rcpt.State, it.rcpt.ID, err)
 		}
 	}
-	for i, f := range futs {
-		if f == nil {
-			continue
+	return func() []error {
+		bctx, unbind := s.link.bind(ctx)
+		defer unbind()
+		pctx, cancel := context.WithTimeout(bctx, receiptTimeout)
+		defer cancel()
+		for i, f := range futs {
+			if f == nil {
+				continue
+			}
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, err)
+			case <-pctx.Done():
+				errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, pctx.Err())
+			}
 		}
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, err)
-		case <-pctx.Done():
-			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, pctx.Err())
-		}
+		return errs
 	}
-	return errs
 }
 
 // subjectHost returns the token of the host that published on subject
@@ -564,9 +575,10 @@ func (h *Hub) handleBcast(ctx context.Context, s *session, jm jetstream.Msg) {
 	h.settleMsg(jm, jm.Ack)
 }
 
-// handleReceipts applies a batch of receipts to the sent messages they
-// name, in one shared commit, and acks them once it is done.
-func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.Msg) {
+// handleReceipts tells whoever waits what a batch of receipts says, and
+// hands the moves they make of the sent messages they name to the
+// session's recorder, which acks them once they are committed.
+func (h *Hub) handleReceipts(ctx context.Context, s *session, msgs []jetstream.Msg) {
 	var (
 		ups  []store.SentUpdate
 		held []jetstream.Msg
@@ -595,8 +607,71 @@ func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.M
 	if len(ups) == 0 {
 		return
 	}
-	// A row is updated once it is there: its commit may still be under
-	// way when the receipt comes back.
+	// Recorded by the session's recorder, beside the next batch, which is
+	// told as soon as it comes rather than after this commit.
+	s.recorder.add(ups, held, rec)
+}
+
+// receiptLinger is how long the moves of receipts gather before they
+// are committed. Nobody waits for that commit (waiters were told, the
+// hub keeps the receipts until they are acked after it), and the
+// sender's commits are what a round trip waits for on this host: one
+// commit of moves for many round trips, rather than one for each batch
+// of receipts, leaves the store's writer to the rows of new Sends.
+const receiptLinger = 20 * time.Millisecond
+
+// recorder gathers receipts to be recorded, for the session's
+// recordLoop.
+type recorder struct {
+	mu   sync.Mutex
+	ups  []store.SentUpdate
+	held []jetstream.Msg
+	rec  []<-chan struct{}
+	kick chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{kick: make(chan struct{}, 1)} }
+
+func (r *recorder) add(ups []store.SentUpdate, held []jetstream.Msg, rec []<-chan struct{}) {
+	r.mu.Lock()
+	r.ups, r.held, r.rec = append(r.ups, ups...), append(r.held, held...), append(r.rec, rec...)
+	r.mu.Unlock()
+	signal(r.kick)
+}
+
+func (r *recorder) take() ([]store.SentUpdate, []jetstream.Msg, []<-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ups, held, rec := r.ups, r.held, r.rec
+	r.ups, r.held, r.rec = nil, nil, nil
+	return ups, held, rec
+}
+
+// recordLoop commits what the recorder gathered, receiptLinger after the
+// first of it came, until ctx ends; then what is left, so that a clean
+// stop leaves no receipt to be delivered again.
+func (h *Hub) recordLoop(ctx context.Context, r *recorder) {
+	for ctx.Err() == nil {
+		select {
+		case <-r.kick:
+			sleepCtx(ctx, receiptLinger)
+		case <-ctx.Done():
+		}
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		}
+		if ups, held, rec := r.take(); len(ups) > 0 {
+			h.recordReceipts(rctx, ups, held, rec)
+		}
+		cancel()
+	}
+}
+
+// recordReceipts commits the moves ups once the rows are there (their
+// commits, rec, may still be under way when the receipts come back), and
+// acks the receipts held once that is done.
+func (h *Hub) recordReceipts(ctx context.Context, ups []store.SentUpdate, held []jetstream.Msg, rec []<-chan struct{}) {
 	for _, ch := range rec {
 		select {
 		case <-ch:

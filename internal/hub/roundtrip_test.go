@@ -95,3 +95,19 @@ func TestConcurrentSendsAreNotOneBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestStopRecordsGatheredReceipts: the moves of receipts gather a while
+// before they are committed; a host stopped meanwhile commits them
+// before it goes, rather than leave its rows behind their receipts.
+func TestStopRecordsGatheredReceipts(t *testing.T) {
+	ts := startTestServer(t, "HOSTA", "HOSTB")
+	a, _ := startPair(t, ts)
+	waitLookup(t, a, "BOB", "HOSTB", true)
+
+	id := send(t, a, "BOB", "just before the stop").Sent.HubID
+	waitState(t, a, id, apitype.SentDelivered)
+	a.stop()
+	if st := a.outbox.state(t, id); st != apitype.SentDelivered {
+		t.Errorf("the row is %s after a stop, want delivered", st)
+	}
+}
