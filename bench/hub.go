@@ -381,10 +381,10 @@ func roundTrips(clients int, d time.Duration, send func(text string) error) resu
 // bareRoundTrip is the peer: what the hub round trip costs in JetStream
 // alone. It publishes to the same message stream under one host's
 // credentials, consumes as another host through the consumer provisioned
-// for it exactly as for a daemon (explicit acks, one unacknowledged
-// message at a time, for order), publishes a delivered receipt to the
-// receipt stream before it acks, and the sending side consumes the
-// receipt — the same publishes, fetches and acks as two daemons, without
+// for it exactly as for a daemon (explicit acks), handles one message at
+// a time, publishes a delivered receipt to the receipt stream and waits
+// for the hub to take it before it acks, and the sending side consumes
+// the receipt — the same publishes, fetches and acks as two daemons, without
 // the store, the registry or the daemon's API in between.
 type bareRoundTrip struct {
 	sendConn, recvConn *nats.Conn
