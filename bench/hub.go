@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,7 +47,12 @@ const (
 // in the same cluster and run, a bare JetStream client does the same
 // round trip (publish, consume, publish the receipt, ack, consume the
 // receipt), and A sends to B over the legacy SMB session path.
-func runHub(duration time.Duration, levelList string, keep bool, rep *Report) error {
+//
+// With profileDir, both daemons serve Go's profiles (MESSENGER_PPROF) and
+// each level's hub round trips are profiled into profileDir: a CPU
+// profile and a one-second execution trace of A and of B, and the CPU
+// time each process spent.
+func runHub(duration time.Duration, levelList string, keep bool, profileDir string, rep *Report) error {
 	levels, err := parseLevels(levelList)
 	if err != nil {
 		return err
@@ -81,18 +87,25 @@ func runHub(duration time.Duration, levelList string, keep bool, rep *Report) er
 
 	fmt.Printf("Messages through the hub with a delivered receipt each, %v per level, loopback, %s\n\n", duration, machine())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "nodes\tclients\ttarget\tmsgs/s\tp50 ms\tp99 ms\terrors\tratio to bare\t")
+	fmt.Fprintln(tw, "nodes\tclients\ttarget\tmsgs/s\tp50 ms\tp99 ms\tCPU µs/msg\terrors\tratio to bare\t")
 	for _, nodes := range []int{1, 3} {
-		if err := hubTopology(tw, work, bin, natsBin, creds, string(auth), nodes, levels, duration, rep); err != nil {
+		if err := hubTopology(tw, work, bin, natsBin, creds, string(auth), nodes, levels, duration, profileDir, rep); err != nil {
 			return fmt.Errorf("%d nats-server nodes: %w", nodes, err)
 		}
 	}
 	return tw.Flush()
 }
 
-func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, nodes int, levels []int, duration time.Duration, rep *Report) error {
+func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, nodes int, levels []int, duration time.Duration, profileDir string, rep *Report) error {
 	dir := filepath.Join(work, fmt.Sprintf("nodes%d", nodes))
-	cluster, err := startBenchCluster(natsBin, dir, nodes, auth)
+	var err error
+	var prof *hubProfiler
+	if profileDir != "" {
+		if prof, err = newHubProfiler(profileDir); err != nil {
+			return err
+		}
+	}
+	cluster, err := startBenchCluster(natsBin, dir, nodes, auth, prof.natsConf())
 	if err != nil {
 		return err
 	}
@@ -111,14 +124,14 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 		return []string{"--bind", "127.0.0.1", "--hub", cluster.urls(), "--hub-creds", filepath.Join(creds, host+".nk"),
 			"--hub-replicas", replicas, "--host-name", host, "--name", name, "--popup=false"}
 	}
-	b, err := runOurDaemon(bin, filepath.Join(dir, "b"), filepath.Join(dir, "b.log"),
+	b, err := runOurDaemonEnv(bin, filepath.Join(dir, "b"), filepath.Join(dir, "b.log"), prof.env("B"),
 		// The SMB clients all come from 127.0.0.1: lift the per-source cap.
 		append(hubFlags(hubHostB, hubName), "--smb-port", strconv.Itoa(smbPort), "--smb-max-sessions-per-source", "1024")...)
 	if err != nil {
 		return fmt.Errorf("daemon B: %w\n%s", err, logTail(filepath.Join(dir, "b.log")))
 	}
 	defer b.stop()
-	a, err := runOurDaemon(bin, filepath.Join(dir, "a"), filepath.Join(dir, "a.log"), hubFlags(hubHostA, "ALICE")...)
+	a, err := runOurDaemonEnv(bin, filepath.Join(dir, "a"), filepath.Join(dir, "a.log"), prof.env("A"), hubFlags(hubHostA, "ALICE")...)
 	if err != nil {
 		return fmt.Errorf("daemon A: %w\n%s", err, logTail(filepath.Join(dir, "a.log")))
 	}
@@ -138,21 +151,174 @@ func hubTopology(tw *tabwriter.Writer, work, bin, natsBin, creds, auth string, n
 	}
 	defer bare.stop()
 
+	// The CPU a round trip costs is the whole machine's share of it: the
+	// nats-servers, the bench process (load generator, and the bare
+	// peer's two clients) and, for ours, the two daemons.
+	procs := map[string][]int{"A": {a.pid()}, "B": {b.pid()}, "nats": cluster.pids(), "bench": {os.Getpid()}}
 	for _, c := range levels {
-		ours := roundTrips(c, duration, func(text string) error { return sendVia(a, viaHub, text) })
-		peer := roundTrips(c, duration, bare.roundTrip)
-		smb := roundTrips(c, duration, func(text string) error { return sendVia(a, viaSMB, text) })
+		label := fmt.Sprintf("n%d-c%d", nodes, c)
+		var ours result
+		cpu := measureCPU(procs, func() {
+			stop := prof.start(label, duration, true)
+			ours = roundTrips(c, duration, func(text string) error { return sendVia(a, viaHub, text) })
+			stop()
+		})
+		ours.cpu = cpu.total()
+		prof.report(label, cpu, ours.ok)
+		var peer result
+		peer.cpu = measureCPU(procs, func() {
+			stop := prof.start(label+"-bare", duration, false)
+			peer = roundTrips(c, duration, bare.roundTrip)
+			stop()
+		}).total()
+		var smb result
+		smb.cpu = measureCPU(procs, func() {
+			smb = roundTrips(c, duration, func(text string) error { return sendVia(a, viaSMB, text) })
+		}).total()
 		rep.Hub = append(rep.Hub, hubRow{Nodes: nodes, Clients: c, Ours: ours.rate(), Bare: peer.rate(), SMB: smb.rate(),
-			OursP99: ms(ours.p99), BareP99: ms(peer.p99), SMBP99: ms(smb.p99)})
+			OursP99: ms(ours.p99), BareP99: ms(peer.p99), SMBP99: ms(smb.p99), OursCPU: ours.cpuPerMsg(), BareCPU: peer.cpuPerMsg()})
 		for _, row := range []struct {
 			name string
 			r    result
 		}{{"messenger via hub", ours}, {"bare JetStream", peer}, {"messenger via SMB", smb}} {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%.0f\t%.2f\t%.2f\t%d\t%.2fx\t\n", nodes, c, row.name, row.r.rate(), ms(row.r.p50), ms(row.r.p99),
-				row.r.errors, ratio(row.r.rate(), peer.rate()))
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%.0f\t%.2f\t%.2f\t%.0f\t%d\t%.2fx\t\n", nodes, c, row.name, row.r.rate(), ms(row.r.p50), ms(row.r.p99),
+				row.r.cpuPerMsg(), row.r.errors, ratio(row.r.rate(), peer.rate()))
 		}
 	}
 	return nil
+}
+
+// procCPU is the CPU time each group of processes spent.
+type procCPU map[string]time.Duration
+
+func (p procCPU) total() time.Duration {
+	var t time.Duration
+	for _, d := range p {
+		t += d
+	}
+	return t
+}
+
+// measureCPU runs f and returns the CPU time each group of procs spent
+// meanwhile.
+func measureCPU(procs map[string][]int, f func()) procCPU {
+	before := procCPU{}
+	for name, pids := range procs {
+		before[name] = cpuTime(pids)
+	}
+	f()
+	out := procCPU{}
+	for name, pids := range procs {
+		out[name] = cpuTime(pids) - before[name]
+	}
+	return out
+}
+
+// hubProfiler collects Go profiles of daemons A and B (-profile DIR).
+// A nil one does nothing.
+type hubProfiler struct {
+	dir   string
+	addrs map[string]string // daemon → its MESSENGER_PPROF address; "N" the first nats-server's
+}
+
+func newHubProfiler(dir string) (*hubProfiler, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	p := &hubProfiler{dir: dir, addrs: map[string]string{}}
+	for _, d := range []string{"A", "B", "N"} {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		p.addrs[d] = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	return p, nil
+}
+
+// natsConf has the first nats-server serve its profiles too.
+func (p *hubProfiler) natsConf() string {
+	if p == nil {
+		return ""
+	}
+	_, port, _ := strings.Cut(p.addrs["N"], ":")
+	return "\nprof_port: " + port + "\n"
+}
+
+// env is what daemon d's environment needs to serve its profiles.
+func (p *hubProfiler) env(d string) []string {
+	if p == nil {
+		return nil
+	}
+	return []string{"MESSENGER_PPROF=" + p.addrs[d]}
+}
+
+// start begins a CPU profile of the first nats-server and (with
+// daemons) both daemons over most of d, and a one-second execution
+// trace of each daemon from one second in; stop waits for them and
+// writes them to LABEL-N.cpu.pprof, LABEL-A.cpu.pprof, LABEL-A.trace
+// and so on.
+func (p *hubProfiler) start(label string, d time.Duration, daemons bool) (stop func()) {
+	if p == nil {
+		return func() {}
+	}
+	secs := max(1, int(d/time.Second)-1)
+	var wg sync.WaitGroup
+	get := func(daemon, path, file string, delay time.Duration) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(delay)
+			out := filepath.Join(p.dir, label+"-"+daemon+file)
+			if err := fetchTo("http://"+p.addrs[daemon]+path, out); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: hub: profile %s: %v\n", out, err)
+			}
+		}()
+	}
+	for _, daemon := range []string{"A", "B"} {
+		if !daemons {
+			break
+		}
+		get(daemon, "/debug/pprof/profile?seconds="+strconv.Itoa(secs), ".cpu.pprof", 0)
+		get(daemon, "/debug/pprof/trace?seconds=1", ".trace", time.Second)
+	}
+	get("N", "/debug/pprof/profile?seconds="+strconv.Itoa(secs), ".cpu.pprof", 0)
+	return wg.Wait
+}
+
+// report prints where the CPU of one level went, per process and per
+// round trip.
+func (p *hubProfiler) report(label string, cpu procCPU, n int) {
+	if p == nil || n == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "bench: hub %s: CPU µs per round trip:", label)
+	for _, name := range []string{"A", "B", "nats", "bench"} {
+		fmt.Fprintf(&b, " %s %.0f", name, float64(cpu[name].Microseconds())/float64(n))
+	}
+	fmt.Fprintf(&b, " (profiles in %s)\n", p.dir)
+	fmt.Fprint(os.Stderr, b.String())
+}
+
+func fetchTo(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // sendVia sends one message through daemon d and succeeds only when the
@@ -215,10 +381,10 @@ func roundTrips(clients int, d time.Duration, send func(text string) error) resu
 // bareRoundTrip is the peer: what the hub round trip costs in JetStream
 // alone. It publishes to the same message stream under one host's
 // credentials, consumes as another host through the consumer provisioned
-// for it exactly as for a daemon (explicit acks, one unacknowledged
-// message at a time, for order), publishes a delivered receipt to the
-// receipt stream before it acks, and the sending side consumes the
-// receipt — the same publishes, fetches and acks as two daemons, without
+// for it exactly as for a daemon (explicit acks), handles one message at
+// a time, publishes a delivered receipt to the receipt stream and waits
+// for the hub to take it before it acks, and the sending side consumes
+// the receipt — the same publishes, fetches and acks as two daemons, without
 // the store, the registry or the daemon's API in between.
 type bareRoundTrip struct {
 	sendConn, recvConn *nats.Conn
@@ -357,7 +523,8 @@ func (p *bareRoundTrip) stop() {
 }
 
 // benchCluster is nats-server processes on loopback routed into one
-// cluster (one server alone when size is 1), JetStream on.
+// cluster (one server alone when size is 1), JetStream on. The first
+// node's configuration also gets firstExtra.
 type benchCluster struct {
 	nodes []*benchNode
 }
@@ -368,7 +535,7 @@ type benchNode struct {
 	log               *os.File
 }
 
-func startBenchCluster(natsBin, dir string, size int, auth string) (*benchCluster, error) {
+func startBenchCluster(natsBin, dir string, size int, auth, firstExtra string) (*benchCluster, error) {
 	c := &benchCluster{}
 	routePorts := make([]int, size)
 	for i := range size {
@@ -400,6 +567,9 @@ func startBenchCluster(natsBin, dir string, size int, auth string) (*benchCluste
 			conf.WriteString("  ]\n}\n")
 		}
 		conf.WriteString(auth)
+		if i == 0 {
+			conf.WriteString(firstExtra)
+		}
 		confPath := filepath.Join(nodeDir, "nats.conf")
 		if err := writeFile(confPath, conf.String(), 0o600); err != nil {
 			c.stop()
@@ -438,6 +608,16 @@ func startBenchCluster(natsBin, dir string, size int, auth string) (*benchCluste
 		}
 	}
 	return c, nil
+}
+
+func (c *benchCluster) pids() []int {
+	var out []int
+	for _, n := range c.nodes {
+		if n.cmd != nil && n.cmd.Process != nil {
+			out = append(out, n.cmd.Process.Pid)
+		}
+	}
+	return out
 }
 
 func (c *benchCluster) urls() string {

@@ -51,6 +51,7 @@ func main() {
 	levels := flag.String("levels", "1,8,32", "concurrency levels (comma-separated)")
 	maxMsgs := flag.Int("max", 2_000_000, "upper bound on messages per level and target")
 	keep := flag.Bool("keep", false, "keep the work directory")
+	profile := flag.String("profile", "", "hub: profile both daemons (CPU, execution trace) into this directory")
 	reportDir := flag.String("report", "", "also write a Markdown report with SVG charts into this directory (e.g. docs/benchmarks)")
 	flag.Parse()
 	rep := &Report{Date: time.Now().Format("2006-01-02"), Machine: machine(), Duration: *duration}
@@ -66,7 +67,7 @@ func main() {
 	mailslot := func() error { return runMailslot(*duration, rep) }
 	flood := func() error { return runFlood(*duration, rep) }
 	mix := func() error { return runDatagrams(*duration, rep) }
-	hub := func() error { return runHub(*duration, *levels, *keep, rep) }
+	hub := func() error { return runHub(*duration, *levels, *keep, *profile, rep) }
 	switch what := flag.Arg(0); what {
 	case "", "all":
 		step(smb)

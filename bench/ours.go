@@ -35,6 +35,12 @@ func startOurDaemon(work string, flags ...string) (*ourDaemon, error) {
 // its log in logPath, like startOurDaemon, for benchmarks that need more
 // than one daemon.
 func runOurDaemon(bin, dataDir, logPath string, flags ...string) (*ourDaemon, error) {
+	return runOurDaemonEnv(bin, dataDir, logPath, nil, flags...)
+}
+
+// runOurDaemonEnv is runOurDaemon with env added to the daemon's
+// environment (MESSENGER_PPROF for -profile).
+func runOurDaemonEnv(bin, dataDir, logPath string, env []string, flags ...string) (*ourDaemon, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -44,6 +50,9 @@ func runOurDaemon(bin, dataDir, logPath string, flags ...string) (*ourDaemon, er
 		"--log-level", "warn"}, flags...)
 	d := &ourDaemon{cmd: exec.Command(bin, args...), sock: filepath.Join(dataDir, "messenger.sock"), logFile: logf}
 	d.cmd.Stderr = logf
+	if env != nil {
+		d.cmd.Env = append(os.Environ(), env...)
+	}
 	if err := d.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err

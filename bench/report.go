@@ -38,6 +38,9 @@ type hubRow struct {
 	Nodes, Clients           int
 	Ours, Bare, SMB          float64 // per second
 	OursP99, BareP99, SMBP99 float64 // milliseconds
+	// OursCPU and BareCPU are the machine's CPU per round trip (the
+	// nats-servers, the bench process, and for ours both daemons), µs.
+	OursCPU, BareCPU float64
 }
 
 type mailslotRow struct {
@@ -101,11 +104,11 @@ func (r *Report) Write(dir string) error {
 	}
 	if len(r.Hub) > 0 {
 		md.WriteString("## The NATS hub: messenger vs bare JetStream\n\n")
-		md.WriteString("Daemon A sends to BOB on daemon B through the hub and waits for the delivered receipt (`messenger send --wait`): A publishes, B stores the message in SQLite and publishes the receipt, A's waiter wakes. Each client sends one message at a time. The peer is a bare JetStream client in the same cluster and run doing the same round trip under the same permissions, streams and consumer settings (publish, fetch with one message in flight, publish the receipt, ack, consume the receipt) with no store, registry or API, where ours commits to SQLite on both hosts before a round trip counts (A's sent row, B's message); the legacy column is A sending to B over an SMB session (the session's reply comes after B stored it). Three nodes means a three-node nats-server cluster with replicas 3; its three servers, both daemons and the generator share the machine's CPUs.\n\n")
-		md.WriteString("| nodes | clients | messenger via hub msgs/s | bare JetStream round trips/s | ratio | messenger via SMB msgs/s | p99 ms (hub / bare / SMB) |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+		md.WriteString("Daemon A sends to BOB on daemon B through the hub and waits for the delivered receipt (`messenger send --wait`): A publishes, B stores the message in SQLite and publishes the receipt, A's waiter wakes. Each client sends one message at a time. The peer is a bare JetStream client in the same cluster and run doing the same round trip under the same permissions, streams and consumer settings (publish, consume, publish the receipt and wait for the hub to take it, ack, consume the receipt) with no store, registry or API, where ours commits to SQLite on both hosts before a round trip counts (A's sent row, B's message); the legacy column is A sending to B over an SMB session (the session's reply comes after B stored it). Three nodes means a three-node nats-server cluster with replicas 3; its three servers, both daemons and the generator share the machine's CPUs. CPU per round trip is the whole machine's share of it: the nats-servers, the bench process and, for ours, both daemons.\n\n")
+		md.WriteString("| nodes | clients | messenger via hub msgs/s | bare JetStream round trips/s | ratio | messenger via SMB msgs/s | p99 ms (hub / bare / SMB) | CPU µs per round trip (hub / bare) |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		var chart []pairRow
 		for _, row := range r.Hub {
-			fmt.Fprintf(&md, "| %d | %d | %.0f | %.0f | %.2f× | %.0f | %.2f / %.2f / %.2f |\n", row.Nodes, row.Clients, row.Ours, row.Bare, ratio(row.Ours, row.Bare), row.SMB, row.OursP99, row.BareP99, row.SMBP99)
+			fmt.Fprintf(&md, "| %d | %d | %.0f | %.0f | %.2f× | %.0f | %.2f / %.2f / %.2f | %.0f / %.0f |\n", row.Nodes, row.Clients, row.Ours, row.Bare, ratio(row.Ours, row.Bare), row.SMB, row.OursP99, row.BareP99, row.SMBP99, row.OursCPU, row.BareCPU)
 			if row.Nodes == 3 {
 				chart = append(chart, pairRow{Clients: row.Clients, Ours: row.Ours, Peer: row.Bare})
 			}

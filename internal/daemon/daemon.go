@@ -115,6 +115,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}
 	defer unlock()
 	d := &daemon{cfg: cfg, rt: rt, log: log, stdout: stdout, met: metrics.New()}
+	startPprof(ctx, log)
 	if name, long := config.DefaultHostNameCut(); long != "" && cfg.HostName == name {
 		// Said once at the start: other hosts will know this one by the
 		// cut name, which nobody chose.

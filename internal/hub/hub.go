@@ -176,10 +176,14 @@ type Hub struct {
 	sendMu     sync.Mutex
 	pending    []*pendingSend
 	publishing bool
-	// recording holds the ids the hub took whose rows are still being
-	// committed, each with a channel closed once they are: a receipt can
-	// come back before that commit is done.
-	recording map[string]chan struct{}
+	// outboxEmpty, under pubMu, is set once the outbox was seen empty,
+	// and cleared when a row is left queued: while it is set, a Send
+	// publishes without counting the outbox first.
+	outboxEmpty bool
+	// flights are the messages published whose receipts have not come:
+	// a receipt can come back before the row's commit is done, and needs
+	// to read no row.
+	flights *flights
 	// noAtomic is set once the hub said its message stream takes no
 	// atomic batches (provisioned by an older version): the outbox then
 	// goes one message at a time.
@@ -274,6 +278,7 @@ func New(opts Options) *Hub {
 		kick:         make(chan struct{}, 1),
 		namesChanged: make(chan struct{}, 1),
 		waiters:      map[string]*waiter{},
+		flights:      newFlights(opts.Now),
 	}
 }
 
@@ -346,10 +351,12 @@ type session struct {
 	msgs, rcpts, bcasts jetstream.Consumer
 	link                *link
 	closed              chan struct{} // closed when nc is closed for good
+	// recorder gathers the receipts to be recorded (recordLoop).
+	recorder *recorder
 }
 
 func (h *Hub) connect(ctx context.Context) (*session, error) {
-	s := &session{closed: make(chan struct{})}
+	s := &session{closed: make(chan struct{}), recorder: newRecorder()}
 	// Tunables first, so that NATSOptions can override them; the
 	// handlers last, so that nothing replaces them.
 	opts := []nats.Option{
@@ -447,6 +454,7 @@ func (h *Hub) runSession(ctx context.Context, s *session) error {
 	run(func() { h.outboxLoop(sctx, s) })
 	run(func() { h.consumeMsgs(sctx, s) })
 	run(func() { h.consume(sctx, s, hubwire.StreamRcpt, s.rcpts, h.handleReceipts) })
+	run(func() { h.recordLoop(sctx, s.recorder) })
 	run(func() { h.consume(sctx, s, hubwire.StreamBcast, s.bcasts, h.handleBcasts) })
 	<-sctx.Done()
 	wg.Wait()

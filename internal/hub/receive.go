@@ -1,11 +1,14 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,8 +20,8 @@ import (
 	"github.com/netsend/messenger/internal/store"
 )
 
-// fetchBatch is how many messages one pull request asks for. On the msg
-// consumer it is also the most one batch holds (hubwire.MsgMaxAckPending).
+// fetchBatch is how many messages a pull keeps asked for, and the most
+// one batch holds; on the msg consumer it is hubwire.MsgMaxAckPending.
 const fetchBatch = 64
 
 // receiptTimeout bounds the wait for the hub to take a batch's receipts.
@@ -26,7 +29,7 @@ const receiptTimeout = 10 * time.Second
 
 // consume pulls from one of this host's durable consumers while the
 // connection is up and hands what it gets to handle, in batches as
-// fetchMsgs makes them; handle acks or naks each message.
+// pullBatches makes them; handle acks or naks each message.
 func (h *Hub) consume(ctx context.Context, s *session, stream string, cons jetstream.Consumer, handle func(context.Context, *session, []jetstream.Msg)) {
 	bo := newBackoff(250*time.Millisecond, 10*time.Second)
 	durable := cons.CachedInfo().Name
@@ -46,12 +49,12 @@ func (h *Hub) consume(ctx context.Context, s *session, stream string, cons jetst
 				continue
 			}
 		}
-		msgs, err := fetchMsgs(lctx, cons)
-		if len(msgs) > 0 {
+		err = pullBatches(lctx, cons, func(msgs []jetstream.Msg) bool {
 			handle(ctx, s, msgs)
-		}
-		if err == nil || lctx.Err() != nil {
 			bo.reset()
+			return false
+		})
+		if lctx.Err() != nil {
 			continue
 		}
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
@@ -63,9 +66,10 @@ func (h *Hub) consume(ctx context.Context, s *session, stream string, cons jetst
 }
 
 // consumeMsgs pulls this host's messages in batches while the connection
-// is up: whatever the hub has ready (up to fetchBatch), or, when it has
-// nothing, the next message as soon as it comes. Each batch is settled
-// before the next pull, so the batches follow the load without a timer.
+// is up (see pullBatches) and stores each batch in stream order. When a
+// batch could not all be stored, pulling stops, and resumes once the
+// hub had the time to queue what was naked again: redeliveries then
+// come before new messages.
 func (h *Hub) consumeMsgs(ctx context.Context, s *session) {
 	bo := newBackoff(250*time.Millisecond, 10*time.Second)
 	cons := s.msgs
@@ -97,18 +101,17 @@ func (h *Hub) consumeMsgs(ctx context.Context, s *session) {
 			}
 			ord.stranded = false
 		}
-		msgs, err := fetchMsgs(lctx, cons)
-		if len(msgs) > 0 && h.handleMsgs(ctx, s, msgs, &ord) {
-			// Let the hub queue what was naked again before pulling:
-			// redeliveries then come before new messages.
-			sleepCtx(ctx, retryDelay+time.Second)
-		}
-		if err == nil {
+		err = pullBatches(lctx, cons, func(msgs []jetstream.Msg) bool {
 			bo.reset()
+			return h.handleMsgs(ctx, s, msgs, &ord)
+		})
+		if errors.Is(err, errPaused) {
+			sleepCtx(ctx, retryDelay+time.Second)
 			continue
 		}
-		// A pull that ended early (the connection dropped, the request
-		// failed) may have had messages on the way that never arrived.
+		// Pulling that ended otherwise (the connection dropped, the
+		// hub said something went wrong) may have had messages on the
+		// way that never arrived.
 		ord.stranded = true
 		if lctx.Err() != nil {
 			continue
@@ -121,30 +124,106 @@ func (h *Hub) consumeMsgs(ctx context.Context, s *session) {
 	}
 }
 
-// fetchMsgs returns what the hub has ready for cons, up to fetchBatch, or
-// if nothing, the next message to come (or none when the pull expires).
-// Both pulls end on the hub's side once answered, so no message is sent
-// for them while the batch is being handled.
-func fetchMsgs(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	b, err := cons.FetchNoWait(fetchBatch)
+// errPaused is pullBatches' answer when handle asked it to stop.
+var errPaused = errors.New("hub: pulling paused")
+
+// drainTimeout bounds the wait for what was on its way when pulling
+// stops; what has not come by then counts as stranded.
+const drainTimeout = 5 * time.Second
+
+// pullBatches pulls from cons for as long as the connection is up
+// (lctx), keeping a pull of up to fetchBatch messages open on the hub so
+// that a message comes as soon as the hub has it, without a request per
+// batch; and hands handle what came, in order: whatever arrived while
+// the previous batch was handled, or the next message alone. So the
+// batches follow the load without a timer. It returns the error that
+// ended it (lctx's, or the hub's word on the pull).
+//
+// When handle returns true, pulling stops: what was already on its way
+// is received (the subscription is drained, so nothing is left in
+// transit) and naked, for the hub to deliver again after what handle
+// naked, and pullBatches returns errPaused.
+func pullBatches(lctx context.Context, cons jetstream.Consumer, handle func([]jetstream.Msg) (pause bool)) error {
+	msgs := make(chan jetstream.Msg, fetchBatch)
+	errs := make(chan error, 1)
+	quit := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-quit:
+			// Given up on: unacked, the hub hands it out again.
+		}
+	}, jetstream.PullMaxMessages(fetchBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	msgs := collect(b, nil)
-	if len(msgs) > 0 || b.Error() != nil {
-		return msgs, b.Error()
+	stop := func() {
+		close(quit)
+		cc.Stop()
 	}
-	if b, err = cons.Fetch(1, jetstream.FetchContext(ctx)); err != nil {
-		return nil, err
+	batch := make([]jetstream.Msg, 0, fetchBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case m := <-msgs:
+			batch = append(batch, m)
+		case err := <-errs:
+			stop()
+			return err
+		case <-lctx.Done():
+			stop()
+			return lctx.Err()
+		}
+	more:
+		for len(batch) < fetchBatch {
+			select {
+			case m := <-msgs:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		if handle(batch) {
+			return pause(lctx, cc, msgs, quit, stop)
+		}
 	}
-	return collect(b, msgs), b.Error()
 }
 
-func collect(b jetstream.MessageBatch, into []jetstream.Msg) []jetstream.Msg {
-	for m := range b.Messages() {
-		into = append(into, m)
+// pause ends pullBatches at handle's request: it drains the
+// subscription, so that what the hub sent before the pull ended is
+// received, and naks all of that for the hub to deliver again later.
+func pause(lctx context.Context, cc jetstream.ConsumeContext, msgs chan jetstream.Msg, quit chan struct{}, stop func()) error {
+	cc.Drain()
+	var left []jetstream.Msg
+	timeout := time.NewTimer(drainTimeout)
+	defer timeout.Stop()
+	for done := false; !done; {
+		select {
+		case m := <-msgs:
+			left = append(left, m)
+		case <-cc.Closed():
+			done = true
+		case <-timeout.C:
+			stop()
+			return fmt.Errorf("hub: pulling paused, but the hub did not end the pull within %s", drainTimeout)
+		case <-lctx.Done():
+			stop()
+			return lctx.Err()
+		}
 	}
-	return into
+	close(quit)
+	for len(msgs) > 0 {
+		left = append(left, <-msgs)
+	}
+	for _, m := range left {
+		_ = m.NakWithDelay(retryDelay)
+	}
+	return errPaused
 }
 
 // awaitStranded waits, after a pull that ended early, until messages the
@@ -201,30 +280,39 @@ type inbound struct {
 }
 
 // handleMsgs delivers a batch of this host's messages in stream order,
-// publishes their receipts, waits until the hub has taken every one, and
-// only then acks them. A message that cannot be stored now is naked with
-// every later one of the batch, and it reports true: the caller pauses so
-// that the hub redelivers them before anything newer.
+// publishes their receipts and, once the hub has taken every one (in a
+// goroutine, while the next batch is stored), acks them. A message that
+// cannot be stored now is naked with every later one of the batch, and
+// it reports true: the caller pauses so that the hub redelivers them
+// before anything newer.
 func (h *Hub) handleMsgs(ctx context.Context, s *session, msgs []jetstream.Msg, ord *msgOrder) (pause bool) {
 	if ord.floor != 0 && time.Since(ord.since) > ord.floorWait {
 		h.log.Warn("a hub message naked for later did not come back; going on without it", slog.Uint64("stream_seq", ord.floor))
 		ord.floor = 0
 	}
+	// In stream order: redeliveries need not come in it (the hub queues
+	// them as their delays end), and a batch may hold both.
+	seqd := make([]seqMsg, len(msgs))
+	for i, jm := range msgs {
+		seqd[i].jm = jm
+		if md, err := jm.Metadata(); err == nil {
+			seqd[i].seq = md.Sequence.Stream
+		}
+	}
+	slices.SortStableFunc(seqd, func(a, b seqMsg) int { return cmp.Compare(a.seq, b.seq) })
 	items := make([]inbound, 0, len(msgs))
 	var later []jetstream.Msg // overtook ord.floor: back to the hub
-	for i, jm := range msgs {
-		var seq uint64
-		if md, err := jm.Metadata(); err == nil {
-			seq = md.Sequence.Stream
-		}
-		if ord.floor != 0 && seq > ord.floor {
-			later = msgs[i:]
+	for i, sm := range seqd {
+		if ord.floor != 0 && sm.seq > ord.floor {
+			for _, l := range seqd[i:] {
+				later = append(later, l.jm)
+			}
 			break
 		}
-		if seq == ord.floor {
+		if sm.seq == ord.floor {
 			ord.floor = 0
 		}
-		items = append(items, h.decodeMsg(jm, seq))
+		items = append(items, h.decodeMsg(sm.jm, sm.seq))
 	}
 
 	var deliver []*message.Message
@@ -262,21 +350,28 @@ func (h *Hub) handleMsgs(ctx context.Context, s *session, msgs []jetstream.Msg, 
 	}
 
 	done := items[:notNow]
-	for i, err := range h.publishReceipts(ctx, s, done) {
-		it := &done[i]
-		if it.settled {
-			continue
+	wait := h.publishReceipts(ctx, s, done)
+	// The next batch is stored while the hub takes these receipts: a
+	// message is acked once its receipt is in the hub, which does not
+	// depend on the order of storing. The consumer's MaxAckPending
+	// bounds how many wait so.
+	go func() {
+		for i, err := range wait() {
+			it := &done[i]
+			if it.settled {
+				continue
+			}
+			if err != nil {
+				// Stored (or expired) already: a redelivery is a duplicate
+				// that gets its receipt again, wherever it falls.
+				h.log.Warn("cannot send a receipt; the hub will deliver the message again",
+					slog.String("hub_id", it.rcpt.ID), slog.String("from_host", it.fromHost), slog.Any("err", err))
+				h.settleMsg(it.jm, func() error { return it.jm.NakWithDelay(retryDelay) })
+				continue
+			}
+			h.settleMsg(it.jm, it.jm.Ack)
 		}
-		if err != nil {
-			// Stored (or expired) already: a redelivery is a duplicate
-			// that gets its receipt again, wherever it falls.
-			h.log.Warn("cannot send a receipt; the hub will deliver the message again",
-				slog.String("hub_id", it.rcpt.ID), slog.String("from_host", it.fromHost), slog.Any("err", err))
-			h.settleMsg(it.jm, func() error { return it.jm.NakWithDelay(retryDelay) })
-			continue
-		}
-		h.settleMsg(it.jm, it.jm.Ack)
-	}
+	}()
 	back := append(itemMsgs(items[notNow:]), later...)
 	if notNow < len(items) {
 		ord.floor, ord.since = items[notNow].seq, time.Now()
@@ -285,6 +380,12 @@ func (h *Hub) handleMsgs(ctx context.Context, s *session, msgs []jetstream.Msg, 
 		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
 	}
 	return len(back) > 0
+}
+
+// seqMsg is a message with its stream sequence.
+type seqMsg struct {
+	jm  jetstream.Msg
+	seq uint64
 }
 
 func itemMsgs(items []inbound) []jetstream.Msg {
@@ -378,17 +479,13 @@ func notNowErr(err error) bool {
 }
 
 // publishReceipts publishes the receipts of items (except the settled
-// ones) without waiting for each, then waits until the hub has taken or
-// refused every one: one error per item.
-func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) []error {
+// ones) without waiting for each; the returned func waits until the hub
+// has taken or refused every one: one error per item.
+func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) (wait func() []error) {
 	errs := make([]error, len(items))
 	if len(items) == 0 {
-		return errs
+		return func() []error { return errs }
 	}
-	bctx, unbind := s.link.bind(ctx)
-	defer unbind()
-	pctx, cancel := context.WithTimeout(bctx, receiptTimeout)
-	defer cancel()
 	at := h.now()
 	futs := make([]jetstream.PubAckFuture, len(items))
 	for i := range items {
@@ -407,19 +504,25 @@ func (h *Hub) publishReceipts(ctx context.Context, s *session, items []inbound) 
 			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", it.rcpt.State, it.rcpt.ID, err)
 		}
 	}
-	for i, f := range futs {
-		if f == nil {
-			continue
+	return func() []error {
+		bctx, unbind := s.link.bind(ctx)
+		defer unbind()
+		pctx, cancel := context.WithTimeout(bctx, receiptTimeout)
+		defer cancel()
+		for i, f := range futs {
+			if f == nil {
+				continue
+			}
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, err)
+			case <-pctx.Done():
+				errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, pctx.Err())
+			}
 		}
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, err)
-		case <-pctx.Done():
-			errs[i] = fmt.Errorf("hub: publishing the %s receipt for %s: %w", items[i].rcpt.State, items[i].rcpt.ID, pctx.Err())
-		}
+		return errs
 	}
-	return errs
 }
 
 // subjectHost returns the token of the host that published on subject
@@ -472,29 +575,108 @@ func (h *Hub) handleBcast(ctx context.Context, s *session, jm jetstream.Msg) {
 	h.settleMsg(jm, jm.Ack)
 }
 
-// handleReceipts applies a batch of receipts to the sent messages they
-// name, in one shared commit, and acks them once it is done.
-func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.Msg) {
+// handleReceipts tells whoever waits what a batch of receipts says, and
+// hands the moves they make of the sent messages they name to the
+// session's recorder, which acks them once they are committed.
+func (h *Hub) handleReceipts(ctx context.Context, s *session, msgs []jetstream.Msg) {
 	var (
 		ups  []store.SentUpdate
 		held []jetstream.Msg
+		rec  []<-chan struct{} // the commits of rows still being recorded
 	)
 	for _, jm := range msgs {
-		up, was, ok := h.receiptUpdate(ctx, jm)
+		up, was, recorded, ok := h.receiptUpdate(ctx, jm)
 		if !ok {
 			continue
 		}
 		ups = append(ups, up)
 		held = append(held, jm)
+		if recorded != nil {
+			rec = append(rec, recorded)
+		}
 		// Who waits for this message learns its fate now rather than
 		// after the commit below: the recipient's word is what counts.
 		// A receipt for a message already settled only updates the row.
+		// The flight hears it first: a waiter who looks there after
+		// this needs no telling.
 		if !finished(was) {
+			h.flights.settle(up.HubID, up.State)
 			h.tell(up.HubID, up.State)
 		}
 	}
 	if len(ups) == 0 {
 		return
+	}
+	// Recorded by the session's recorder, beside the next batch, which is
+	// told as soon as it comes rather than after this commit.
+	s.recorder.add(ups, held, rec)
+}
+
+// receiptLinger is how long the moves of receipts gather before they
+// are committed. Nobody waits for that commit (waiters were told, the
+// hub keeps the receipts until they are acked after it), and the
+// sender's commits are what a round trip waits for on this host: one
+// commit of moves for many round trips, rather than one for each batch
+// of receipts, leaves the store's writer to the rows of new Sends.
+const receiptLinger = 20 * time.Millisecond
+
+// recorder gathers receipts to be recorded, for the session's
+// recordLoop.
+type recorder struct {
+	mu   sync.Mutex
+	ups  []store.SentUpdate
+	held []jetstream.Msg
+	rec  []<-chan struct{}
+	kick chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{kick: make(chan struct{}, 1)} }
+
+func (r *recorder) add(ups []store.SentUpdate, held []jetstream.Msg, rec []<-chan struct{}) {
+	r.mu.Lock()
+	r.ups, r.held, r.rec = append(r.ups, ups...), append(r.held, held...), append(r.rec, rec...)
+	r.mu.Unlock()
+	signal(r.kick)
+}
+
+func (r *recorder) take() ([]store.SentUpdate, []jetstream.Msg, []<-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ups, held, rec := r.ups, r.held, r.rec
+	r.ups, r.held, r.rec = nil, nil, nil
+	return ups, held, rec
+}
+
+// recordLoop commits what the recorder gathered, receiptLinger after the
+// first of it came, until ctx ends; then what is left, so that a clean
+// stop leaves no receipt to be delivered again.
+func (h *Hub) recordLoop(ctx context.Context, r *recorder) {
+	for ctx.Err() == nil {
+		select {
+		case <-r.kick:
+			sleepCtx(ctx, receiptLinger)
+		case <-ctx.Done():
+		}
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		}
+		if ups, held, rec := r.take(); len(ups) > 0 {
+			h.recordReceipts(rctx, ups, held, rec)
+		}
+		cancel()
+	}
+}
+
+// recordReceipts commits the moves ups once the rows are there (their
+// commits, rec, may still be under way when the receipts come back), and
+// acks the receipts held once that is done.
+func (h *Hub) recordReceipts(ctx context.Context, ups []store.SentUpdate, held []jetstream.Msg, rec []<-chan struct{}) {
+	for _, ch := range rec {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
 	}
 	for i, err := range h.opts.Outbox.UpdateSentBatch(ctx, ups) {
 		jm := held[i]
@@ -509,43 +691,53 @@ func (h *Hub) handleReceipts(ctx context.Context, _ *session, msgs []jetstream.M
 }
 
 // receiptUpdate reads one receipt: the move it makes of a sent message,
-// and the state that message had, if the receipt comes from the host it
-// was sent to. Otherwise it settles the receipt itself and returns false.
-func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUpdate, apitype.SentState, bool) {
+// the state that message had, and, while its row is still being
+// committed, a channel closed once it is; if the receipt comes from the
+// host it was sent to. Otherwise it settles the receipt itself and
+// returns false. A message in flight is known without reading its row.
+func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUpdate, apitype.SentState, <-chan struct{}, bool) {
 	fromTok, fromHost, err := subjectHost(jm.Subject())
 	if err != nil {
 		h.settleMsg(jm, jm.Term)
-		return store.SentUpdate{}, "", false
+		return store.SentUpdate{}, "", nil, false
 	}
 	r, err := hubwire.DecodeReceipt(jm.Data())
 	if err != nil {
 		h.log.Warn("malformed hub receipt", slog.String("from_host", fromHost), slog.Any("err", err))
 		h.settleMsg(jm, jm.Term)
-		return store.SentUpdate{}, "", false
+		return store.SentUpdate{}, "", nil, false
 	}
-	row, err := h.opts.Outbox.SentByHubID(ctx, r.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		// Published before it was recorded: the receipt may be quicker
-		// than this host's commit.
-		h.awaitRecorded(ctx, r.ID)
-		row, err = h.opts.Outbox.SentByHubID(ctx, r.ID)
+	var (
+		host     string
+		created  time.Time
+		was      apitype.SentState
+		recorded <-chan struct{}
+	)
+	if fl, ok := h.flights.lookup(r.ID); ok {
+		host, created, was, recorded = fl.host, fl.created, fl.told, fl.recorded
+		if was == "" {
+			was = apitype.SentSent
+		}
+	} else {
+		row, err := h.opts.Outbox.SentByHubID(ctx, r.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			h.log.Debug("receipt for a message this host did not send", slog.String("hub_id", r.ID), slog.String("from_host", fromHost))
+			h.settleMsg(jm, jm.Ack)
+			return store.SentUpdate{}, "", nil, false
+		}
+		if err != nil {
+			h.log.Warn("cannot read a sent message for its receipt", slog.String("hub_id", r.ID), slog.Any("err", err))
+			h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
+			return store.SentUpdate{}, "", nil, false
+		}
+		host, created, was = row.Host, row.Created, row.State
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		h.log.Debug("receipt for a message this host did not send", slog.String("hub_id", r.ID), slog.String("from_host", fromHost))
-		h.settleMsg(jm, jm.Ack)
-		return store.SentUpdate{}, "", false
-	}
-	if err != nil {
-		h.log.Warn("cannot read a sent message for its receipt", slog.String("hub_id", r.ID), slog.Any("err", err))
-		h.settleMsg(jm, func() error { return jm.NakWithDelay(retryDelay) })
-		return store.SentUpdate{}, "", false
-	}
-	if hubwire.SubjectToken(row.Host) != fromTok {
+	if hubwire.SubjectToken(host) != fromTok {
 		// Only the recipient's host can say what became of a message.
 		h.log.Warn("receipt from a host the message was not sent to",
-			slog.String("hub_id", r.ID), slog.String("from_host", fromHost), slog.String("host", row.Host))
+			slog.String("hub_id", r.ID), slog.String("from_host", fromHost), slog.String("host", host))
 		h.settleMsg(jm, jm.Ack)
-		return store.SentUpdate{}, "", false
+		return store.SentUpdate{}, "", nil, false
 	}
 	state, detail := apitype.SentDelivered, r.Detail
 	switch r.State {
@@ -562,10 +754,10 @@ func (h *Hub) receiptUpdate(ctx context.Context, jm jetstream.Msg) (store.SentUp
 	// The receipt's time is the other host's clock: kept when it is
 	// plausible, else this host's.
 	at, now := r.At, h.now()
-	if at.After(now) || at.Before(row.Created) {
+	if at.After(now) || at.Before(created) {
 		at = now
 	}
-	return store.SentUpdate{HubID: r.ID, State: state, At: at, Detail: detail}, row.State, true
+	return store.SentUpdate{HubID: r.ID, State: state, At: at, Detail: detail}, was, recorded, true
 }
 
 // settleMsg acks, naks or terms; if that fails (the connection dropped)

@@ -161,45 +161,83 @@ func (h *Hub) publishPending(carryOn bool) {
 // round trip and one sync for the lot. Otherwise it is recorded queued,
 // behind what waits, for the outbox loop. A daemon stopped between the
 // publish and the commit has its messages delivered all the same, with
-// no row for their receipts.
+// no row for their receipts; their Sends never returned, so no caller
+// was told they were accepted.
+//
+// Once the hub has taken every message of the batch (or closed it), the
+// commit goes on in a goroutine of its own and the next batch is
+// published meanwhile: the order of rows matters only in the outbox,
+// and none of these goes there. A batch with a row left queued is
+// committed before the next one is looked at, so that the outbox keeps
+// the order its rows were sent in.
 func (h *Hub) publishBatch(batch []*pendingSend) {
 	// Not any Send's context: the batch is theirs together. The record
 	// is not bounded by the publish's time, so that a slow hub cannot
 	// lose what it has not taken.
 	ctx := context.Background()
 	h.pubMu.Lock()
-	defer h.pubMu.Unlock()
-	waiting, err := h.opts.Outbox.CountSent(ctx, apitype.SentQueued)
-	if err != nil {
-		for _, p := range batch {
-			p.done <- fmt.Errorf("reading the outbox: %w", err)
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			h.pubMu.Unlock()
 		}
-		return
 	}
-	recorded := h.startRecording(batch)
-	defer recorded()
+	defer unlock()
+	waiting := 0
+	if !h.outboxEmpty {
+		n, err := h.opts.Outbox.CountSent(ctx, apitype.SentQueued)
+		if err != nil {
+			for _, p := range batch {
+				p.done <- fmt.Errorf("reading the outbox: %w", err)
+			}
+			return
+		}
+		waiting, h.outboxEmpty = n, n == 0
+	}
+	// Before the publish: a receipt can come back before the commit.
+	recorded := h.flights.add(batch)
 	if s := h.current(); s != nil && waiting == 0 {
 		h.publishFirst(ctx, s, batch)
 	}
 	// The outbox's bound holds for what stays queued.
 	room := h.opts.OutboxMax - waiting
 	keep := make([]*pendingSend, 0, len(batch))
+	var closed []string // rows no receipt will name
 	for _, p := range batch {
-		if p.row.State == apitype.SentQueued {
+		switch p.row.State {
+		case apitype.SentQueued:
 			if room <= 0 {
 				p.done <- fmt.Errorf("%w: %d messages wait for the hub", ErrOutboxFull, h.opts.OutboxMax)
+				closed = append(closed, p.row.HubID)
 				continue
 			}
 			room--
+		case apitype.SentFailed, apitype.SentExpired:
+			closed = append(closed, p.row.HubID)
 		}
 		keep = append(keep, p)
 	}
+	h.flights.drop(closed)
 	rows := make([]*apitype.Sent, len(keep))
 	queued := false
 	for i, p := range keep {
 		rows[i] = &p.row
 		queued = queued || p.row.State == apitype.SentQueued
 	}
+	if !queued {
+		unlock()
+		go h.record(ctx, keep, rows, recorded, false)
+		return
+	}
+	h.outboxEmpty = false
+	h.record(ctx, keep, rows, recorded, true)
+}
+
+// record commits the rows of a batch and answers their Sends; recorded
+// is closed once the commit is done.
+func (h *Hub) record(ctx context.Context, keep []*pendingSend, rows []*apitype.Sent, recorded chan struct{}, queued bool) {
+	defer close(recorded)
 	for i, err := range h.opts.Outbox.AddSentBatch(ctx, rows) {
 		p := keep[i]
 		if err != nil && p.row.State != apitype.SentQueued {
@@ -217,7 +255,10 @@ func (h *Hub) publishBatch(batch []*pendingSend) {
 
 // publishFirst publishes batch and sets each row's state to what the hub
 // made of it: sent, failed (no hub would take it) or, when the hub did
-// not answer, still queued.
+// not answer, still queued. Its messages come from concurrent Sends, so
+// no order among them is promised: they go out without waiting for
+// each other, and the hub answers each (an atomic batch would cost the
+// hub a staging store per batch, and its order is not needed here).
 func (h *Hub) publishFirst(ctx context.Context, s *session, batch []*pendingSend) {
 	outs := make([]outgoing, len(batch))
 	byID := make(map[string]*pendingSend, len(batch))
@@ -229,7 +270,7 @@ func (h *Hub) publishFirst(ctx context.Context, s *session, batch []*pendingSend
 	defer unbind()
 	pctx, cancel := context.WithTimeout(pctx, publishTimeout)
 	defer cancel()
-	res, err := h.publish(pctx, s, outs)
+	res, err := h.publishUnordered(pctx, s, outs)
 	now := h.now()
 	for _, id := range res.took {
 		byID[id].row.State, byID[id].row.Updated = apitype.SentSent, now
@@ -243,40 +284,47 @@ func (h *Hub) publishFirst(ctx context.Context, s *session, batch []*pendingSend
 	}
 }
 
-// startRecording marks batch as being recorded until the returned func
-// is called.
-func (h *Hub) startRecording(batch []*pendingSend) (done func()) {
-	ch := make(chan struct{})
-	h.sendMu.Lock()
-	if h.recording == nil {
-		h.recording = map[string]chan struct{}{}
+// publishUnordered hands msgs to the hub all at once and waits for its
+// answer to each: those it took, those no hub would take (closed), and
+// an error for the rest, which wait in the outbox.
+func (h *Hub) publishUnordered(pctx context.Context, s *session, msgs []outgoing) (publishOutcome, error) {
+	var res publishOutcome
+	if len(msgs) == 1 {
+		return h.publish(pctx, s, msgs)
 	}
-	for _, p := range batch {
-		h.recording[p.out.hubID] = ch
-	}
-	h.sendMu.Unlock()
-	return func() {
-		h.sendMu.Lock()
-		for _, p := range batch {
-			delete(h.recording, p.out.hubID)
+	futs := make([]jetstream.PubAckFuture, len(msgs))
+	var errs []error
+	for i, o := range msgs {
+		m := nats.NewMsg(o.subject)
+		m.Data = o.body
+		m.Header.Set(jetstream.MsgIDHeader, o.hubID)
+		m.Header.Set(jetstream.ExpectedStreamHeader, hubwire.StreamMsg)
+		f, err := s.js.PublishMsgAsync(m)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("hub: publishing %s: %w", o.hubID, err))
+			continue
 		}
-		h.sendMu.Unlock()
-		close(ch)
+		futs[i] = f
 	}
-}
-
-// awaitRecorded waits until the row of hubID, if the publisher is still
-// committing it, is committed; it returns at once for any other id.
-func (h *Hub) awaitRecorded(ctx context.Context, hubID string) {
-	h.sendMu.Lock()
-	ch := h.recording[hubID]
-	h.sendMu.Unlock()
-	if ch != nil {
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		o := msgs[i]
 		select {
-		case <-ch:
-		case <-ctx.Done():
+		case <-f.Ok():
+			res.took = append(res.took, o.hubID)
+		case err := <-f.Err():
+			if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+				res.closed = append(res.closed, closedRow{o.hubID, apitype.SentFailed, "too large for the hub"})
+				continue
+			}
+			errs = append(errs, fmt.Errorf("hub: publishing %s: %w", o.hubID, err))
+		case <-pctx.Done():
+			errs = append(errs, fmt.Errorf("hub: publishing %s: %w", o.hubID, pctx.Err()))
 		}
 	}
+	return res, errors.Join(errs...)
 }
 
 // msgSubject is where a message to host goes.
@@ -351,6 +399,9 @@ func (h *Hub) flush(ctx context.Context) (map[string]bool, error) {
 		rows, err := h.opts.Outbox.QueuedSent(ctx, outboxBatch)
 		if err != nil {
 			return published, fmt.Errorf("hub: reading the outbox: %w", err)
+		}
+		if len(rows) > 0 {
+			h.outboxEmpty = false
 		}
 		fresh := slices.DeleteFunc(rows, func(r apitype.Sent) bool { return r.ID <= after && r.ID != 0 })
 		if len(fresh) == 0 {
@@ -569,20 +620,37 @@ func finished(st apitype.SentState) bool {
 // WaitDelivered waits until the message hubID is delivered (or read,
 // expired or failed) and returns that state. When ctx ends first it
 // returns the state then (queued or sent) with ctx's error.
+//
+// A message in flight is waited for without reading its row: its
+// receipt tells the waiter, or told the flight before the wait began.
+// Any other wake (a commit, the outbox loop settling it) reads the row.
 func (h *Hub) WaitDelivered(ctx context.Context, hubID string) (apitype.SentState, error) {
+	state, read := apitype.SentState(""), false
 	for {
 		// Listen before looking, so that a receipt between the two is
-		// not missed.
+		// not missed; a receipt takes the flight before it tells.
 		w := h.listen(hubID)
-		row, err := h.opts.Outbox.SentByHubID(ctx, hubID)
-		if err != nil {
-			h.unlisten(hubID, w)
-			return "", fmt.Errorf("hub: waiting for %s: %w", hubID, err)
+		inFlight, told := false, apitype.SentState("")
+		if !read {
+			inFlight, told = h.flights.waitState(hubID)
 		}
-		if finished(row.State) {
+		if told != "" {
 			h.unlisten(hubID, w)
-			return row.State, nil
+			return told, nil
 		}
+		if !inFlight {
+			row, err := h.opts.Outbox.SentByHubID(ctx, hubID)
+			if err != nil {
+				h.unlisten(hubID, w)
+				return "", fmt.Errorf("hub: waiting for %s: %w", hubID, err)
+			}
+			if finished(row.State) {
+				h.unlisten(hubID, w)
+				return row.State, nil
+			}
+			state = row.State
+		}
+		read = true
 		select {
 		case <-w.ch:
 			h.unlisten(hubID, w)
@@ -591,7 +659,12 @@ func (h *Hub) WaitDelivered(ctx context.Context, hubID string) (apitype.SentStat
 			}
 		case <-ctx.Done():
 			h.unlisten(hubID, w)
-			return row.State, ctx.Err()
+			if state == "" {
+				if row, err := h.opts.Outbox.SentByHubID(context.WithoutCancel(ctx), hubID); err == nil {
+					state = row.State
+				}
+			}
+			return state, ctx.Err()
 		}
 	}
 }
