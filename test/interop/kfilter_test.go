@@ -43,7 +43,7 @@ hold = "1m"
 // the source at run time empties the filter, and it is heard at once.
 func TestKernelFilterDropsFloodingSource(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("the kernel filter needs root (or CAP_BPF and CAP_NET_ADMIN); run the test as root")
+		t.Skip("the kernel filter needs root (or CAP_BPF); run the test as root")
 	}
 	conf := filepath.Join(t.TempDir(), "m.toml")
 	writeConfig(t, conf, kernelFloodPolicy)
