@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Bits of the capability masks in /proc/PID/status.
@@ -117,5 +118,23 @@ func TestCapabilitiesDroppedOnceStarted(t *testing.T) {
 			}
 		}
 	}
-	expectKernelDrops(t, d, net.IPv4(127, 0, 6, 2), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	spammer, dst := net.IPv4(127, 0, 6, 2), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	expectKernelDrops(t, d, spammer, dst)
+
+	// A policy change empties the map, through the descriptor alone too.
+	if out, err := d.cli("spam", "trust", spammer.String()); err != nil {
+		t.Fatalf("spam trust: %v\n%s", err, out)
+	}
+	if v := metricValue(d.metrics(), "messenger_kernel_filter_sources"); v != 0 {
+		t.Errorf("after spam trust the kernel filter holds %v sources", v)
+	}
+	sendDatagrams(t, spammer, dst, 1, "trusted now")
+	waitFor(t, 10*time.Second, func() string {
+		for _, m := range d.inbox() {
+			if m.Text == "trusted now" {
+				return ""
+			}
+		}
+		return "the trusted source's message is not in the inbox"
+	})
 }
