@@ -4,9 +4,11 @@
 # systemd need not be running, as in a CI container):
 #   dpkg -i (the postinst must not fail), messenger version (stamped, not
 #   "dev"), man -w, systemd-analyze verify on the installed units, the
-#   daemon started from the installed unit's ExecStart= line, a message
-#   sent to it with smbclient -M and found in `messenger inbox --json`,
-#   then dpkg --purge and a look for anything left behind.
+#   daemon started from the installed unit's ExecStart= line with the
+#   unit's capabilities alone (setpriv), the kernel filter in force and
+#   the capabilities gone once it started, a message sent to it with
+#   smbclient -M and found in `messenger inbox --json`, then dpkg --purge
+#   and a look for anything left behind.
 # Whatever happens, the daemon is stopped and the package purged (trap).
 #   scripts/package-check.sh            build, then check
 #   DEB=path.deb scripts/package-check.sh   check a package already built
@@ -124,20 +126,35 @@ else
 fi
 
 # The daemon, started from the installed unit's ExecStart= as systemd
-# would (but without its sandbox). The session port is the real one, 139,
-# unless something on this machine holds it; the other listeners are off,
-# so that nothing else on the machine is in the way.
-exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/messenger.service)
+# would: root with the unit's capabilities alone, handed on as systemd
+# does (ambient, and the bounding set), but without the rest of the
+# sandbox. The session and datagram ports are the real ones, 139 and 138,
+# unless something on this machine holds them; the other listeners are
+# off, so that nothing else on the machine is in the way.
+unit=/usr/lib/systemd/system/messenger.service
+exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 [ -n "$exec_start" ] || fail "no ExecStart= in the installed unit"
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+ambient=$(sed -n 's/^AmbientCapabilities=//p' "$unit")
+[ "$ambient" = "$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")" ] ||
+  fail "AmbientCapabilities= and CapabilityBoundingSet= of the unit differ"
+# CAP_NET_BIND_SERVICE CAP_BPF -> +net_bind_service,+bpf
+caps=$(echo "$ambient" | tr 'A-Z ' 'a-z\n' | sed -n 's/^cap_/+/p' | paste -sd, -)
+[ -n "$caps" ] || fail "no AmbientCapabilities= in the installed unit"
+port_busy() { ss -Hlntu "sport = :$1" | grep -q .; }
 port=139
 if port_busy $port; then
   port=20139
   while port_busy $port; do port=$((port + 1)); done
 fi
+dgram=138
+if port_busy $dgram; then
+  dgram=20138
+  while port_busy $dgram; do dgram=$((dgram + 1)); done
+fi
 read -r -a cmd <<<"$exec_start"
-say "starting: $exec_start --smb-port $port (other listeners off)"
-"${cmd[@]}" --smb-port "$port" --nbns-port 0 --dgram-port 0 --rpc-port 0 --http-addr '' --hub-listen '' \
+say "starting: $exec_start --smb-port $port --dgram-port $dgram (other listeners off), with $caps alone"
+setpriv --inh-caps=-all,"$caps" --ambient-caps=-all,"$caps" --bounding-set=-all,"$caps" --no-new-privs -- \
+  "${cmd[@]}" --smb-port "$port" --nbns-port 0 --dgram-port "$dgram" --rpc-port 0 --http-addr '' --hub-listen '' \
   >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 100); do
@@ -149,6 +166,17 @@ for _ in $(seq 1 100); do
 done
 messenger status --data-dir /var/lib/messenger >/dev/null || fail "the daemon did not answer on its socket"
 [ -S /var/lib/messenger/messenger.sock ] || fail "no socket /var/lib/messenger/messenger.sock"
+
+# The kernel filter loaded with the unit's CAP_BPF, and the daemon holds
+# no capability any more but in its bounding set (docs/security.md).
+grep -q "kernel filter in force" "$work/daemon.log" ||
+  fail "the kernel filter is not in force with the unit's capabilities ($caps)"
+grep -q 'msg="capabilities dropped' "$work/daemon.log" || fail "the daemon did not say it dropped its capabilities"
+for set in CapEff CapPrm CapInh CapAmb; do
+  v=$(sed -n "s/^$set:[[:space:]]*//p" "/proc/$daemon_pid/status")
+  [ "$v" = 0000000000000000 ] || fail "$set of the started daemon is $v, not empty"
+done
+say "kernel filter in force with $caps, which the daemon dropped once started"
 
 host=$(messenger config print | sed -n 's/^host_name = "\(.*\)"$/\1/p')
 [ -n "$host" ] || fail "no host_name in messenger config print"

@@ -173,6 +173,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if err := d.startHub(); err != nil {
 		return err
 	}
+	// The last socket (the hub's) is open, and the transports do not
+	// read yet.
+	d.dropCapabilities()
 	stopReload := d.watchReload()
 	defer stopReload()
 	stopNames, err := d.startNames(ctx)

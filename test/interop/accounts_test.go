@@ -56,8 +56,14 @@ func addGroup(t *testing.T, name string) {
 // command runs prog as the account, with its groups, a neutral
 // environment and no home directory of its own.
 func (a account) command(prog string, args ...string) *exec.Cmd {
-	cmd := exec.Command("setpriv", append([]string{"--reuid=" + strconv.Itoa(a.uid), "--regid=" + strconv.Itoa(a.gid),
-		"--init-groups", "--", prog}, args...)...)
+	return a.commandWith(nil, prog, args...)
+}
+
+// commandWith is command with more setpriv options, such as the
+// capabilities to hand on.
+func (a account) commandWith(opts []string, prog string, args ...string) *exec.Cmd {
+	setpriv := append([]string{"--reuid=" + strconv.Itoa(a.uid), "--regid=" + strconv.Itoa(a.gid), "--init-groups"}, opts...)
+	cmd := exec.Command("setpriv", append(append(setpriv, "--", prog), args...)...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent", "LANG=C.UTF-8"}
 	return cmd
 }

@@ -92,10 +92,13 @@ type daemon struct {
 	dataDir string
 	smbPort int
 	args    []string
-	cmd     *exec.Cmd
-	stdout  *syncBuffer
-	stderr  *syncBuffer
-	done    chan struct{}
+	// as, when set, makes the command that runs the daemon (as another
+	// account, say); the binary runs directly otherwise.
+	as     func(prog string, args ...string) *exec.Cmd
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
 }
 
 type syncBuffer struct {
@@ -179,9 +182,12 @@ func (d *daemon) start() {
 // why it did not come up (it is no longer running then).
 func (d *daemon) launch() error {
 	d.stdout, d.stderr = &syncBuffer{}, &syncBuffer{}
-	if d.netns != "" {
+	switch {
+	case d.as != nil:
+		d.cmd = d.as(binary, d.args...)
+	case d.netns != "":
 		d.cmd = exec.Command("ip", append([]string{"netns", "exec", d.netns, binary}, d.args...)...)
-	} else {
+	default:
 		d.cmd = exec.Command(binary, d.args...)
 	}
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr

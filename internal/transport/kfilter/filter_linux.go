@@ -148,6 +148,20 @@ func (f *Filter) Attach(conns []*net.UDPConn) error {
 	return nil
 }
 
+// Check reads the map through its file descriptor, as Block and Sweep
+// do. On kernels before about 5.19 with kernel.unprivileged_bpf_disabled
+// set, every bpf(2) command needs CAP_BPF, not only the loads: there
+// Check fails once CAP_BPF is no longer effective, and the daemon keeps
+// it.
+func (f *Filter) Check() error {
+	var n uint64
+	err := f.m.Lookup([16]byte{}, &n)
+	if err == nil || errors.Is(err, ebpf.ErrKeyNotExist) {
+		return nil
+	}
+	return fmt.Errorf("kernel filter: reading the map: %w", err)
+}
+
 // Close releases the programs and the map; attached sockets keep the
 // programs until they close.
 func (f *Filter) Close() error {

@@ -13,5 +13,8 @@ func New(int) (*Filter, error) { return nil, ErrUnsupported }
 // Attach does nothing.
 func (f *Filter) Attach([]*net.UDPConn) error { return ErrUnsupported }
 
+// Check fails: there is no map.
+func (f *Filter) Check() error { return ErrUnsupported }
+
 // Close does nothing.
 func (f *Filter) Close() error { return nil }
