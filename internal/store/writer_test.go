@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"modernc.org/sqlite"
+
 	"github.com/netsend/messenger/internal/message"
 )
 
@@ -256,4 +258,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// Commits sync with fdatasync on Linux, as SQLite's own builds do.
+func TestOpenSyncsWithFdatasync(t *testing.T) {
+	openStore(t, t.TempDir(), Options{})
+	if runtime.GOOS == "linux" && !sqlite.FdatasyncEnabled() {
+		t.Error("after Open, SQLite still commits with fsync, not fdatasync")
+	}
 }
