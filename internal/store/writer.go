@@ -77,24 +77,55 @@ func (w *writeStmts) close() error {
 // them commits all of theirs next (group commit). At one client, Add thus
 // runs its commit on its own goroutine, with no hand-off and no wake-up;
 // under load, each commit still carries whatever queued during the
-// previous one's fsync.
+// previous one's sync.
+//
+// A caller whose own write is done leaves, and if more is queued by
+// then it does not hand the token to one of the waiting callers: that
+// one would only run once the leaving caller's goroutine yields its CPU,
+// and the disk would sit idle meanwhile. It starts a goroutine that
+// commits back to back until the queue is empty (catchUp), as a writer
+// goroutine would, for as long as the load lasts.
 
 // lead commits what is queued, a batch at a time, until r has its answer
-// (or, with r nil, one batch), and then gives the token back. The caller
-// must hold the token.
+// (or, with r nil, one batch), and then lets the token go (release). The
+// caller must hold the token.
 func (s *Store) lead(r *addRequest) {
-	defer func() { s.token <- struct{}{} }()
 	for r == nil || len(r.res) == 0 {
-		s.batch = s.fill(s.batch[:0])
-		if len(s.batch) == 0 {
-			return
-		}
-		s.commit(s.batch)
-		clear(s.batch) // let answered requests be collected
-		if r == nil {
-			return
+		if !s.commitQueued() || r == nil {
+			break
 		}
 	}
+	s.release()
+}
+
+// commitQueued commits one batch of what is queued, and reports whether
+// there was any. The caller holds the token.
+func (s *Store) commitQueued() bool {
+	s.batch = s.fill(s.batch[:0])
+	if len(s.batch) == 0 {
+		return false
+	}
+	s.commit(s.batch)
+	clear(s.batch) // let answered requests be collected
+	return true
+}
+
+// release gives the token back, or, with writes queued, to catchUp.
+func (s *Store) release() {
+	if len(s.reqs) > 0 {
+		go s.catchUp()
+		return
+	}
+	s.token <- struct{}{}
+}
+
+// catchUp commits until nothing is queued and gives the token back. A
+// write queued just after the last look waits for the token and commits
+// itself.
+func (s *Store) catchUp() {
+	for s.commitQueued() {
+	}
+	s.token <- struct{}{}
 }
 
 // fill tops batch up from the queue without waiting.
@@ -114,13 +145,7 @@ func (s *Store) fill(batch []*addRequest) []*addRequest {
 // last commits.
 func (s *Store) drain() {
 	<-s.token
-	for {
-		s.batch = s.fill(s.batch[:0])
-		if len(s.batch) == 0 {
-			return
-		}
-		s.commit(s.batch)
-		clear(s.batch)
+	for s.commitQueued() {
 	}
 }
 
