@@ -4,10 +4,11 @@
 // Writes that acknowledge a peer (Add), move the hub's outbox (AddSent,
 // UpdateSent) or keep the receipts owed to other hosts (OweReceipt,
 // PaidReceipts) are queued and committed together (group commit) on the
-// only write connection, by one of their own callers: the first to find
-// nobody committing commits what is queued, so a lone write pays no
-// hand-off to another goroutine, and writes that arrive meanwhile share
-// the next commit. Every write still waits for its own full fsync.
+// only write connection: the first caller to find nobody committing
+// commits what is queued on its own goroutine, so a lone write pays no
+// hand-off to another goroutine; writes that arrive meanwhile share the
+// next commit, which a goroutine of the store makes while the load
+// lasts. Every write still waits for its own full sync.
 // Reads use a separate pool of read-only connections, which WAL lets run
 // while a commit is under way.
 package store
