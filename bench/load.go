@@ -41,8 +41,8 @@ func (r result) cpuPerMsg() float64 {
 
 // load runs clients concurrent senders against t for d (or until max
 // messages), each opening a session, sending one multi-block message the
-// way smbclient -M does, and closing. A message counts when the 0xD6
-// success reply arrived.
+// way smbclient -M does, and closing (or calling t.send, when set). A
+// message counts when the 0xD6 success reply (or t.send's nil) arrived.
 func load(ctx context.Context, t *target, clients int, d time.Duration, max int) (result, error) {
 	called, err := netbios.NewName(t.called, 0x03)
 	if err != nil {
@@ -69,7 +69,13 @@ func load(ctx context.Context, t *target, clients int, d time.Duration, max int)
 				// 64 bytes, one line, so smbd's file counts one line each.
 				text := fmt.Sprintf("bench %d-%d %s", g, i, strings.Repeat("x", 64))[:62] + "\r\n"
 				t0 := time.Now()
-				if err := sendOne(ctx, t.addr, called, calling, text); err != nil {
+				var err error
+				if t.send != nil {
+					err = t.send(ctx, text)
+				} else {
+					err = sendOne(ctx, t.addr, called, calling, text)
+				}
+				if err != nil {
 					if errCount.Add(1) == 1 {
 						fmt.Fprintf(os.Stderr, "bench: %s: first error: %v\n", t.name, err)
 					}

@@ -22,7 +22,11 @@
 //
 //   - hub: messages through the NATS hub with a delivered receipt each,
 //     on one nats-server and on a three-node cluster, beside a bare
-//     JetStream client doing the same round trip and the legacy SMB path.
+//     JetStream client doing the same round trip and the legacy SMB path;
+//
+//   - publish: ntfy-style HTTP publishes to the alert ingest listener,
+//     each answered after its commit (no ntfy or Gotify runs here, so the
+//     figure stands alone; not part of all).
 //
 // With -report DIR it also writes a Markdown report with SVG charts.
 //
@@ -68,6 +72,7 @@ func main() {
 	flood := func() error { return runFlood(*duration, rep) }
 	mix := func() error { return runDatagrams(*duration, rep) }
 	hub := func() error { return runHub(*duration, *levels, *keep, *profile, rep) }
+	publish := func() error { return runPublish(*duration, *levels, *maxMsgs, *keep) }
 	switch what := flag.Arg(0); what {
 	case "", "all":
 		step(smb)
@@ -88,10 +93,12 @@ func main() {
 		step(mix)
 	case "hub":
 		step(hub)
+	case "publish":
+		step(publish)
 	case nbnsLoadCmd:
 		err = nbnsLoad(flag.Args()[1:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, mix, flood, hub, all)", what)
+		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, mix, flood, hub, publish, all)", what)
 	}
 	if err == nil && *reportDir != "" {
 		err = rep.Write(*reportDir)
@@ -186,7 +193,10 @@ type target struct {
 	called string
 	pid    func() []int        // processes whose CPU and RSS count
 	stored func() (int, error) // messages the receiver has kept so far
-	stop   func()
+	// send, when set, sends one message text its own way instead of an
+	// SMB session to addr.
+	send func(ctx context.Context, text string) error
+	stop func()
 }
 
 var errNotReady = errors.New("not ready")

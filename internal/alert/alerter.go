@@ -160,7 +160,9 @@ func (a *Alerter) Raise(ctx context.Context, req Request) (Result, error) {
 			failed++
 		}
 	}
-	a.log().Info("alert raised", slog.String("caller", req.Caller), slog.String("source", req.Alert.Source), slog.String("severity", string(req.Alert.Severity)),
+	// One line per alert, so DEBUG: the store logs a summary of what it
+	// stored at INFO.
+	a.log().Debug("alert raised", slog.String("caller", req.Caller), slog.String("source", req.Alert.Source), slog.String("severity", string(req.Alert.Severity)),
 		slog.String("status", string(req.Alert.Status)), slog.String("origin", req.Origin),
 		slog.Int("delivered", len(res.Deliveries)-failed), slog.Int("failed", failed), slog.Int("suppressed", len(res.Suppressed)))
 	return res, nil
@@ -282,6 +284,11 @@ func dedupKey(req *Request) string {
 // deliverAll delivers to every recipient, a few at a time, and returns
 // the outcomes in the recipients' order.
 func (a *Alerter) deliverAll(ctx context.Context, req *Request, recipients []string) []apitype.Delivery {
+	if len(recipients) == 1 {
+		// Nothing to overlap: the caller's goroutine delivers, with no
+		// hand-off to another and back.
+		return []apitype.Delivery{a.deliver(ctx, req, recipients[0])}
+	}
 	out := make([]apitype.Delivery, len(recipients))
 	sem := make(chan struct{}, maxParallel)
 	var wg sync.WaitGroup

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"time"
 
@@ -34,11 +33,12 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// addRequest is one write waiting for the writer: a message (msg), or,
+// addRequest is one write waiting for its commit: a message (msg), or,
 // when sent or update is set, a row of the hub's outbox or a move of one,
 // or, when receipt is set, receipts owed or paid, so that they share
 // commits with the messages. What it holds are copies,
-// so that a caller who gives up (ctx) is never raced by the writer.
+// so that a caller who gives up (ctx) is never raced by the goroutine
+// that commits it.
 type addRequest struct {
 	ctx     context.Context
 	msg     message.Message
@@ -46,17 +46,17 @@ type addRequest struct {
 	update  *SentUpdate    // UpdateSent's move
 	receipt *receiptWrite  // OweReceipt's row or PaidReceipts' keys
 	group   *addGroup      // the AddBatch it belongs to, or nil
-	id      int64          // set by the writer
-	dup     bool           // set by the writer: the hub id was already stored
-	missing bool           // set by the writer: the update named no row
-	res     chan addResult // buffered: the writer never waits for a caller
+	id      int64          // set by the commit
+	dup     bool           // set by the commit: the hub id was already stored
+	missing bool           // set by the commit: the update named no row
+	res     chan addResult // buffered: a commit never waits for a caller
 }
 
 // isMessage tells a message from the outbox's writes.
 func (r *addRequest) isMessage() bool { return r.sent == nil && r.update == nil && r.receipt == nil }
 
-// addGroup ties the requests of one AddBatch together. Only the writer
-// touches failed, so that once one message of a batch failed no later
+// addGroup ties the requests of one AddBatch together. Only the token
+// holder (see lead) touches failed, so that once one message of a batch failed no later
 // one is stored before it: a caller retrying the batch from the failed
 // message on keeps the order it gave.
 type addGroup struct {
@@ -97,7 +97,7 @@ func (s *Store) Add(ctx context.Context, m *message.Message) error {
 
 // AddBatch stores ms in their order, as Add would each, and returns one
 // error per message (nil: stored and synced). The messages go to the
-// writer together, so they share commits, and their ids ascend in the
+// queue together, so they share commits, and their ids ascend in the
 // order given. An invalid message or a duplicate fails alone; any other
 // failure (a commit, ctx, Close) also fails every later message of ms
 // with an error wrapping ErrBatchAborted (or ctx's or ErrClosed), and
@@ -116,7 +116,7 @@ func (s *Store) AddBatch(ctx context.Context, ms []*message.Message) []error {
 }
 
 // handOver makes the n requests of a batch with build and hands them to
-// the writer in order. It returns them (nil where none went) and the
+// the queue in order. It returns them (nil where none went) and the
 // errors so far: an error from build fails its item alone; once a request
 // cannot be handed over (ctx, Close), its item fails with that error and
 // every later one with rest(err).
@@ -148,7 +148,8 @@ func sameError(err error) error { return err }
 func prepare(m *message.Message, group *addGroup) (*addRequest, error) {
 	msg := *m
 	if m.Alert != nil {
-		// The writer reads the alert later, on its own goroutine.
+		// The commit reads the alert later, perhaps on another caller's
+		// goroutine.
 		a := *m.Alert
 		msg.Alert = &a
 	}
@@ -164,7 +165,7 @@ func prepare(m *message.Message, group *addGroup) (*addRequest, error) {
 	return &addRequest{msg: msg, group: group}, nil
 }
 
-// request readies r for the writer and hands it over.
+// request readies r and queues it.
 func (s *Store) request(ctx context.Context, r *addRequest) (*addRequest, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -179,19 +180,30 @@ func (s *Store) request(ctx context.Context, r *addRequest) (*addRequest, error)
 	return r, nil
 }
 
-// enqueue hands r to the writer.
+// enqueue queues r for whoever commits next.
 func (s *Store) enqueue(ctx context.Context, r *addRequest) error {
 	select {
 	case s.reqs <- r:
 		return nil
-	case <-s.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+	}
+	for {
+		select {
+		case s.reqs <- r:
+			return nil
+		case <-s.token:
+			// The queue is full and nobody commits (its callers may all
+			// have given up): commit a batch of it to make room.
+			s.lead(nil)
+		case <-s.quit:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
-// await waits for the writer's answer to r and copies what it set into m.
+// await waits for the answer to r and copies what it set into m.
 func (s *Store) await(ctx context.Context, r *addRequest, m *message.Message) error {
 	res, err := s.answer(ctx, r)
 	if err != nil {
@@ -201,30 +213,37 @@ func (s *Store) await(ctx context.Context, r *addRequest, m *message.Message) er
 	return nil
 }
 
-// answer waits for the writer's answer to r: what it set, or why not.
+// answer waits for the answer to r: what the commit that carried it set,
+// or why not. If nobody is committing, it commits r (and whatever queued
+// with it) itself, on this goroutine.
 func (s *Store) answer(ctx context.Context, r *addRequest) (addResult, error) {
-	var res addResult
-	select {
-	case res = <-r.res:
-	case <-ctx.Done():
-		// A result that is already there is the better answer: the
-		// caller can still ack.
+	for {
 		select {
-		case res = <-r.res:
-		default:
-			return addResult{}, ctx.Err()
-		}
-	case <-s.done:
-		// The writer answers everything it took before it stops, so no
-		// answer now means the request arrived after the final drain and
-		// was never stored.
-		select {
-		case res = <-r.res:
-		default:
-			return addResult{}, ErrClosed
+		case res := <-r.res:
+			return res, res.err
+		case <-s.token:
+			s.lead(r)
+		case <-ctx.Done():
+			// A result that is already there is the better answer: the
+			// caller can still ack.
+			select {
+			case res := <-r.res:
+				return res, res.err
+			default:
+				return addResult{}, ctx.Err()
+			}
+		case <-s.done:
+			// Close commits everything queued before it closes done, so
+			// no answer now means the request arrived after the final
+			// drain and was never stored.
+			select {
+			case res := <-r.res:
+				return res, res.err
+			default:
+				return addResult{}, ErrClosed
+			}
 		}
 	}
-	return res, res.err
 }
 
 // validate checks what a hostile peer controls before it reaches the
@@ -254,172 +273,6 @@ func validState(st message.State) error {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown state %q", ErrInvalid, st)
-}
-
-// writer is the only goroutine that inserts. Each batch is whatever queued
-// while the previous commit was syncing, so the batch size follows the load
-// without a timer: one message alone is committed at once.
-func (s *Store) writer() {
-	defer close(s.done)
-	batch := make([]*addRequest, 0, s.maxBatch)
-	for {
-		select {
-		case r := <-s.reqs:
-			batch = s.fill(append(batch[:0], r))
-			s.commit(batch)
-			clear(batch) // let answered requests be collected
-		case <-s.quit:
-			for {
-				batch = s.fill(batch[:0])
-				if len(batch) == 0 {
-					return
-				}
-				s.commit(batch)
-				clear(batch)
-			}
-		}
-	}
-}
-
-// fill tops batch up from the queue without waiting.
-func (s *Store) fill(batch []*addRequest) []*addRequest {
-	for len(batch) < s.maxBatch {
-		select {
-		case r := <-s.reqs:
-			batch = append(batch, r)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// commit stores batch in one transaction and answers every request in it.
-func (s *Store) commit(batch []*addRequest) {
-	live := batch[:0] // filtered in place; the writer owns batch
-	for _, r := range batch {
-		// A caller that gave up has already returned ctx.Err(); storing
-		// its message anyway would only make a duplicate when it retries.
-		if err := r.ctx.Err(); err != nil {
-			r.fail(err)
-			continue
-		}
-		if r.group != nil && r.group.failed {
-			r.res <- addResult{err: ErrBatchAborted}
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
-	start := time.Now()
-	err := s.insertBatch(live)
-	d := time.Since(start)
-	if err != nil {
-		s.log.Error("store commit failed", slog.Int("batch", len(live)), slog.Any("error", err))
-		for _, r := range live {
-			r.fail(err)
-		}
-		return
-	}
-	stored := 0
-	for _, r := range live {
-		if r.isMessage() && !r.dup {
-			stored++
-		}
-	}
-	// Counted before anyone is answered, so that a caller who sees its Add
-	// return also sees it in Stats.
-	if stored > 0 {
-		s.commits.Add(1)
-		s.messages.Add(uint64(stored))
-		if s.onCommit != nil {
-			s.onCommit(stored, d)
-		}
-		if s.onStored != nil {
-			s.onStored(storedMessages(live, stored))
-		}
-	}
-	for _, r := range live {
-		switch {
-		case r.missing:
-			r.res <- addResult{err: fmt.Errorf("store: sent message %s: %w", r.update.HubID, ErrNotFound)}
-		case r.dup && r.sent != nil:
-			r.res <- addResult{err: fmt.Errorf("store: adding sent message %s: %w", r.sent.HubID, ErrDuplicate)}
-		case r.dup:
-			r.res <- addResult{err: fmt.Errorf("store: adding message with hub id %s: %w", r.msg.HubID, ErrDuplicate)}
-		default:
-			r.res <- addResult{id: r.id}
-		}
-	}
-}
-
-// storedMessages copies the n messages batch stored, ids set, in the
-// order they were inserted, which is ascending id order.
-func storedMessages(batch []*addRequest, n int) []message.Message {
-	out := make([]message.Message, 0, n)
-	for _, r := range batch {
-		if r.isMessage() && !r.dup {
-			m := r.msg
-			m.ID = r.id
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// fail answers r with err and keeps the rest of its AddBatch from being
-// stored after it.
-func (r *addRequest) fail(err error) {
-	if r.group != nil {
-		r.group.failed = true
-	}
-	r.res <- addResult{err: err}
-}
-
-func (s *Store) insertBatch(batch []*addRequest) error {
-	// Not any caller's context: one caller giving up must not fail the
-	// others' commit.
-	ctx := context.Background()
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: beginning batch: %w", err)
-	}
-	st := tx.StmtContext(ctx, s.insert)
-	for _, r := range batch {
-		var err error
-		switch {
-		case r.sent != nil:
-			err = insertSent(ctx, tx, r)
-		case r.update != nil:
-			err = updateSent(ctx, tx, r)
-		case r.receipt != nil:
-			err = s.writeReceipt(ctx, tx, r.receipt)
-		default:
-			err = insertMessage(ctx, st, r)
-		}
-		if err != nil {
-			if rerr := tx.Rollback(); rerr != nil {
-				s.log.Error("store rollback failed", slog.Any("error", rerr))
-			}
-			return err
-		}
-	}
-	if err := s.evict(ctx, tx, batch); err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			s.log.Error("store rollback failed", slog.Any("error", rerr))
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		// SQLite may keep the transaction open after a failed COMMIT
-		// (SQLITE_BUSY); database/sql has forgotten it, so end it here or
-		// every later BEGIN on this connection would fail.
-		_, _ = s.wdb.ExecContext(ctx, "ROLLBACK")
-		return fmt.Errorf("store: committing batch of %d: %w", len(batch), err)
-	}
-	return nil
 }
 
 func insertMessage(ctx context.Context, st *sql.Stmt, r *addRequest) error {
@@ -460,29 +313,6 @@ func affected(res sql.Result, err error) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-// evict keeps the quarantine within its cap, in the transaction that
-// grew it, so the cap holds at every commit and a flood of quarantined
-// messages cannot fill the disk.
-func (s *Store) evict(ctx context.Context, tx *sql.Tx, batch []*addRequest) error {
-	limit := s.quarantineMax.Load()
-	if limit <= 0 {
-		return nil
-	}
-	for _, r := range batch {
-		if r.msg.State == message.StateQuarantined && !r.dup {
-			res, err := tx.ExecContext(ctx, evictSQL, limit)
-			if err != nil {
-				return fmt.Errorf("store: evicting from the quarantine: %w", err)
-			}
-			if n, err := res.RowsAffected(); err == nil && n > 0 {
-				s.evicted.Add(uint64(n))
-			}
-			return nil
-		}
-	}
-	return nil
 }
 
 // sentAt stores a missing sending time as 0, which scanMessage reads back

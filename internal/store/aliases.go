@@ -14,7 +14,7 @@ func (s *Store) AddAlias(ctx context.Context, a names.Alias) error {
 	if s.closed() {
 		return ErrClosed
 	}
-	_, err := s.wdb.ExecContext(ctx, `INSERT INTO aliases (name, added, owner) VALUES (?, ?, ?)
+	_, err := s.execWrite(ctx, `INSERT INTO aliases (name, added, owner) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner`, a.Name, time.Now().UnixNano(), a.Owner)
 	if err != nil {
 		return fmt.Errorf("store: adding alias %q: %w", a.Name, err)
@@ -27,7 +27,7 @@ func (s *Store) DeleteAlias(ctx context.Context, name string) error {
 	if s.closed() {
 		return ErrClosed
 	}
-	res, err := s.wdb.ExecContext(ctx, `DELETE FROM aliases WHERE name = ?`, name)
+	res, err := s.execWrite(ctx, `DELETE FROM aliases WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("store: deleting alias %q: %w", name, err)
 	}

@@ -28,7 +28,7 @@ func (s *Store) AddPolicyEntry(ctx context.Context, list, value string) error {
 	if list != ListTrust && list != ListBlock {
 		return fmt.Errorf("store: policy list %q: %w", list, ErrInvalid)
 	}
-	_, err := s.wdb.ExecContext(ctx, `INSERT OR IGNORE INTO policy_entries (list, value, added) VALUES (?, ?, ?)`,
+	_, err := s.execWrite(ctx, `INSERT OR IGNORE INTO policy_entries (list, value, added) VALUES (?, ?, ?)`,
 		list, value, time.Now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("store: adding %q to %s: %w", value, list, err)
@@ -41,7 +41,7 @@ func (s *Store) DeletePolicyEntry(ctx context.Context, list, value string) error
 	if s.closed() {
 		return ErrClosed
 	}
-	res, err := s.wdb.ExecContext(ctx, `DELETE FROM policy_entries WHERE list = ? AND value = ?`, list, value)
+	res, err := s.execWrite(ctx, `DELETE FROM policy_entries WHERE list = ? AND value = ?`, list, value)
 	if err != nil {
 		return fmt.Errorf("store: deleting %q from %s: %w", value, list, err)
 	}

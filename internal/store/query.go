@@ -211,7 +211,7 @@ func (s *Store) changeOne(ctx context.Context, id int64, op, query string, args 
 	if s.closed() {
 		return ErrClosed
 	}
-	res, err := s.wdb.ExecContext(ctx, query, args...)
+	res, err := s.execWrite(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: %s message %d: %w", op, id, err)
 	}

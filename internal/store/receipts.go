@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -182,20 +181,24 @@ func validateOwed(r *OwedReceipt) error {
 const dropOwedSQL = `DELETE FROM receipts_owed WHERE id <= (
 	SELECT id FROM receipts_owed ORDER BY id DESC LIMIT 1 OFFSET ?)`
 
-// writeReceipt runs on the writer, in its transaction. The cap is kept
-// in the transaction that grew the table, so it holds at every commit.
-func (s *Store) writeReceipt(ctx context.Context, tx *sql.Tx, w *receiptWrite) error {
-	if r := w.owe; r != nil {
-		n, err := affected(tx.ExecContext(ctx, `INSERT INTO receipts_owed (hub_id, state, host, recipient, at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (hub_id, state) DO NOTHING`,
-			r.HubID, string(r.State), r.Host, r.To, r.At.UnixNano()))
+const (
+	oweReceiptSQL = `INSERT INTO receipts_owed (hub_id, state, host, recipient, at)
+	VALUES (?, ?, ?, ?, ?) ON CONFLICT (hub_id, state) DO NOTHING`
+	paidReceiptSQL = `DELETE FROM receipts_owed WHERE hub_id = ? AND state = ?`
+)
+
+// writeReceipt runs in the writer's transaction. The cap is kept in the
+// transaction that grew the table, so it holds at every commit.
+func (s *Store) writeReceipt(ctx context.Context, w *writeStmts, rw *receiptWrite) error {
+	if r := rw.owe; r != nil {
+		n, err := affected(w.oweReceipt.ExecContext(ctx, r.HubID, string(r.State), r.Host, r.To, r.At.UnixNano()))
 		if err != nil {
 			return fmt.Errorf("store: owing the %s receipt for %s: %w", r.State, r.HubID, err)
 		}
 		if n == 0 {
 			return nil // owed already
 		}
-		n, err = affected(tx.ExecContext(ctx, dropOwedSQL, s.receiptsOwedMax))
+		n, err = affected(w.dropOwed.ExecContext(ctx, s.receiptsOwedMax))
 		if err != nil {
 			return fmt.Errorf("store: keeping the owed receipts within %d: %w", s.receiptsOwedMax, err)
 		}
@@ -205,9 +208,8 @@ func (s *Store) writeReceipt(ctx context.Context, tx *sql.Tx, w *receiptWrite) e
 		}
 		return nil
 	}
-	for _, k := range w.paid {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM receipts_owed WHERE hub_id = ? AND state = ?`,
-			k.HubID, string(k.State)); err != nil {
+	for _, k := range rw.paid {
+		if _, err := w.paidReceipt.ExecContext(ctx, k.HubID, string(k.State)); err != nil {
 			return fmt.Errorf("store: paying the %s receipt for %s: %w", k.State, k.HubID, err)
 		}
 	}

@@ -30,7 +30,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, e
 	}
 	var n int64
 	if r.Keep > 0 {
-		res, err := s.wdb.ExecContext(ctx, `DELETE FROM messages WHERE state = 'read' AND received < ?`, now.Add(-r.Keep).UnixNano())
+		res, err := s.execWrite(ctx, `DELETE FROM messages WHERE state = 'read' AND received < ?`, now.Add(-r.Keep).UnixNano())
 		if err != nil {
 			return n, fmt.Errorf("store: pruning read messages older than %s: %w", r.Keep, err)
 		}
@@ -40,7 +40,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, e
 	if r.MaxMessages > 0 {
 		// The oldest read ones go first (ids ascend with arrival), by the
 		// (state, id) index.
-		res, err := s.wdb.ExecContext(ctx, `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE state = 'read' ORDER BY id
+		res, err := s.execWrite(ctx, `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE state = 'read' ORDER BY id
 			LIMIT max(0, (SELECT count(*) FROM messages WHERE state IN ('unread', 'read')) - ?))`, r.MaxMessages)
 		if err != nil {
 			return n, fmt.Errorf("store: pruning read messages beyond %d: %w", r.MaxMessages, err)

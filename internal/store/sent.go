@@ -100,11 +100,13 @@ func (s *Store) AddSentBatch(ctx context.Context, rows []*apitype.Sent) []error 
 	return errs
 }
 
-// insertSent runs on the writer, in its transaction.
-func insertSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
+const insertSentSQL = `INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
+	delivered_at, read_at, detail, local_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub_id) DO NOTHING`
+
+// insertSent runs in the writer's transaction.
+func insertSent(ctx context.Context, w *writeStmts, r *addRequest) error {
 	v := r.sent
-	res, err := tx.ExecContext(ctx, `INSERT INTO sent (hub_id, recipient, host, sender, text, created, expires, state, updated,
-		delivered_at, read_at, detail, local_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub_id) DO NOTHING`,
+	res, err := w.insertSent.ExecContext(ctx,
 		v.HubID, v.To, v.Host, v.From, v.Text, nanos(v.Created), nanos(v.Expires), string(v.State), nanos(v.Updated),
 		nanos(v.Delivered), nanos(v.Read), v.Detail, v.LocalUser)
 	if err = r.inserted(res, err); err != nil {
@@ -213,21 +215,29 @@ func checkUpdate(up SentUpdate) error {
 	return checkTime(up.At)
 }
 
-// updateSent runs on the writer, in its transaction. The state check is
-// in the UPDATE itself, so that of two receipts racing only one moves the
-// row.
-func updateSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
+// updateSentSQL moves a row to state, but only from one of the states
+// sentFrom lists for it: the check is in the UPDATE itself, so that of two
+// receipts racing only one moves the row.
+func updateSentSQL(state apitype.SentState) string {
+	from := sentFrom[state]
+	return `UPDATE sent SET state = ?, updated = ?, detail = ?,
+		delivered_at = CASE WHEN ? IN ('delivered', 'read') AND delivered_at = 0 THEN ? ELSE delivered_at END,
+		read_at = CASE WHEN ? = 'read' THEN ? ELSE read_at END
+		WHERE hub_id = ? AND state IN (?` + strings.Repeat(", ?", len(from)-1) + `)`
+}
+
+const sentExistsSQL = `SELECT 1 FROM sent WHERE hub_id = ?`
+
+// updateSent runs in the writer's transaction.
+func updateSent(ctx context.Context, w *writeStmts, r *addRequest) error {
 	up := r.update
-	if from := sentFrom[up.State]; len(from) > 0 {
+	if st := w.updateSent[up.State]; st != nil {
 		t := up.At.UnixNano()
 		args := []any{string(up.State), t, up.Detail, string(up.State), t, string(up.State), t, up.HubID}
-		for _, f := range from {
+		for _, f := range sentFrom[up.State] {
 			args = append(args, string(f))
 		}
-		n, err := affected(tx.ExecContext(ctx, `UPDATE sent SET state = ?, updated = ?, detail = ?,
-			delivered_at = CASE WHEN ? IN ('delivered', 'read') AND delivered_at = 0 THEN ? ELSE delivered_at END,
-			read_at = CASE WHEN ? = 'read' THEN ? ELSE read_at END
-			WHERE hub_id = ? AND state IN (?`+strings.Repeat(", ?", len(from)-1)+`)`, args...))
+		n, err := affected(st.ExecContext(ctx, args...))
 		if err != nil {
 			return fmt.Errorf("store: updating sent message %s: %w", up.HubID, err)
 		}
@@ -237,7 +247,7 @@ func updateSent(ctx context.Context, tx *sql.Tx, r *addRequest) error {
 	}
 	// Nothing moved: a stale receipt, or no such message.
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM sent WHERE hub_id = ?`, up.HubID).Scan(&one)
+	err := w.sentExists.QueryRowContext(ctx, up.HubID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		r.missing = true
 		return nil

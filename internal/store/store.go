@@ -3,10 +3,14 @@
 //
 // Writes that acknowledge a peer (Add), move the hub's outbox (AddSent,
 // UpdateSent) or keep the receipts owed to other hosts (OweReceipt,
-// PaidReceipts) go through one writer goroutine that owns the only write
-// connection and commits what is queued together (group commit): every
-// write still waits for its own fsync, but concurrent writes share it. Reads use a separate pool of read-only connections, which
-// WAL lets run while the writer commits.
+// PaidReceipts) are queued and committed together (group commit) on the
+// only write connection: the first caller to find nobody committing
+// commits what is queued on its own goroutine, so a lone write pays no
+// hand-off to another goroutine; writes that arrive meanwhile share the
+// next commit, which a goroutine of the store makes while the load
+// lasts. Every write still waits for its own full sync.
+// Reads use a separate pool of read-only connections, which WAL lets run
+// while a commit is under way.
 package store
 
 import (
@@ -25,8 +29,8 @@ import (
 
 	"github.com/netsend/messenger/internal/message"
 
-	// Registers the pure-Go "sqlite" driver: the daemon builds without cgo.
-	_ "modernc.org/sqlite"
+	// The pure-Go "sqlite" driver: the daemon builds without cgo.
+	"modernc.org/sqlite"
 )
 
 // FileName is the database file the store keeps in its directory.
@@ -35,6 +39,14 @@ const FileName = "messenger.db"
 // DefaultMaxBatch is how many messages one commit carries at most when
 // Options.MaxBatch is zero.
 const DefaultMaxBatch = 256
+
+// The WAL's size: a checkpoint every walCheckpointPages pages written
+// (SQLite's default, 4 MiB at 4 KiB pages), and a file cut back to
+// walSizeLimit after a checkpoint only if it grew past it.
+const (
+	walCheckpointPages = 1000
+	walSizeLimit       = 16 << 20
+)
 
 // busyTimeoutMS bounds how long a connection waits for another one's lock
 // (checkpoints, WAL recovery, a second process) before failing.
@@ -56,15 +68,16 @@ type Options struct {
 	Logger *slog.Logger
 	// OnCommit, when set, observes every successful commit of Adds: how many
 	// messages it carried and how long the transaction took. It runs on the
-	// writer goroutine before the Adds return, so it must be quick (a
-	// histogram observation, not I/O).
+	// goroutine that commits (one of the writers' callers) before the Adds
+	// return, so it must be quick (a histogram observation, not I/O).
 	OnCommit func(batchSize int, d time.Duration)
 	// OnStored, when set, is handed the messages of every commit that
 	// stored any, in ascending id order, so that a follower (the event
 	// stream) sees them in commit order with nothing missing, which the
 	// Adds' callers, returning on their own goroutines, cannot promise.
-	// It runs on the writer goroutine before the Adds return and must not
-	// block; the slice and the messages are the callee's to keep.
+	// It runs on the goroutine that commits, one call at a time in commit
+	// order, before the Adds return, and must not block; the slice and
+	// the messages are the callee's to keep.
 	OnStored func(ms []message.Message)
 	// QuarantineMax caps the quarantined messages kept; the oldest are
 	// deleted first. 0 means no cap. SetQuarantineMax changes it.
@@ -74,7 +87,7 @@ type Options struct {
 	ReceiptsOwedMax int
 }
 
-// Stats counts what the writer has committed since Open.
+// Stats counts what has been committed since Open.
 type Stats struct {
 	Commits  uint64 // transactions that stored at least one Add
 	Messages uint64 // messages those transactions stored
@@ -83,18 +96,25 @@ type Stats struct {
 
 // Store is the durable message store. It is safe for concurrent use.
 type Store struct {
-	wdb    *sql.DB   // exactly one connection: the only writer
-	rdb    *sql.DB   // read-only pool
-	insert *sql.Stmt // prepared once on wdb, reused by every batch
+	wdb   *sql.DB     // exactly one connection: the only writer
+	wconn *sql.Conn   // that connection, held from Open to Close
+	stmts *writeStmts // prepared once on wconn
+	rdb   *sql.DB     // read-only pool
 
 	log      *slog.Logger
 	maxBatch int
 	onCommit func(int, time.Duration)
 	onStored func([]message.Message)
 
+	// token holds the right to use wconn while nobody uses it (see
+	// lead); batch and summary belong to whoever holds it.
+	token   chan struct{}
+	batch   []*addRequest
+	summary commitSummary
+
 	reqs chan *addRequest
 	quit chan struct{} // closed by Close: no new Adds, drain and stop
-	done chan struct{} // closed by the writer once it has answered all it took
+	done chan struct{} // closed by Close once it has committed all that was queued
 
 	commits  atomic.Uint64
 	messages atomic.Uint64
@@ -108,7 +128,7 @@ type Store struct {
 	closeErr  error
 }
 
-// Open opens (creating if needed) the store in dir and starts its writer.
+// Open opens (creating if needed) the store in dir.
 // A database left behind by a killed process is recovered by SQLite on the
 // first connection.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
@@ -137,14 +157,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: creating directory: %w", err)
 	}
 	path := filepath.Join(abs, FileName)
+	syncData()
 
 	wdb, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
-	// One connection, never recycled: the writer goroutine, SetState and
-	// Delete take turns on it, so SQLite never sees two writers of ours
-	// competing for its lock.
+	// One connection, never recycled and held by the store (wconn): the
+	// commits, SetState and Delete take turns on it, so SQLite never sees
+	// two writers of ours competing for its lock.
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
@@ -158,18 +179,20 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		onStored: opts.OnStored,
 
 		receiptsOwedMax: opts.ReceiptsOwedMax,
-		// Room for a few batches lets Adds queue without blocking while the
-		// writer waits for fsync; past that, Add blocks (back-pressure).
-		reqs: make(chan *addRequest, 4*opts.MaxBatch),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
+		// Room for a few batches lets Adds queue without blocking while a
+		// commit waits for fsync; past that, Add blocks (back-pressure).
+		reqs:  make(chan *addRequest, 4*opts.MaxBatch),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+		token: make(chan struct{}, 1),
+		batch: make([]*addRequest, 0, opts.MaxBatch),
 	}
 	s.quarantineMax.Store(int64(opts.QuarantineMax))
 	if err := s.setUp(ctx, path); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
-	go s.writer()
+	s.token <- struct{}{}
 	return s, nil
 }
 
@@ -200,13 +223,27 @@ func (s *Store) setUp(ctx context.Context, path string) error {
 	if err := rdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: opening read pool: %w", err)
 	}
-	s.insert, err = s.wdb.PrepareContext(ctx, insertSQL)
-	if err != nil {
-		return fmt.Errorf("store: preparing insert: %w", err)
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		return fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	if s.stmts, err = prepareWriter(ctx, s.wconn); err != nil {
+		return err
 	}
 	s.log.Debug("store opened", slog.String("path", path), slog.Int("schema_version", version))
 	return nil
 }
+
+// syncData makes SQLite commit with fdatasync(2) rather than fsync(2), as
+// SQLite's own Linux builds do: the same data and size reach the disk,
+// only the timestamps fsync also forces through ext4's journal do not,
+// and those were what a commit waited for (docs/performance.md). The
+// switch is process-wide; where fdatasync is unavailable SQLite keeps
+// fsync.
+var syncData = sync.OnceFunc(func() {
+	if _, err := sqlite.Fdatasync(true); err != nil && !errors.Is(err, sqlite.ErrFdatasyncUnavailable) {
+		slog.Warn("store: cannot sync with fdatasync; staying with fsync", slog.Any("err", err))
+	}
+})
 
 // dsn builds the connection string. A file: URI with an escaped path keeps a
 // '?' or '#' in the directory name from being read as parameters.
@@ -220,9 +257,16 @@ func dsn(path string, writer bool) string {
 		// choice, may lose the last commits on power loss, and those are
 		// messages whose senders were already told they arrived.
 		q.Add("_pragma", "synchronous(FULL)")
+		// A WAL that keeps its size: checkpointed every walCheckpointPages
+		// and then written again from its start, and cut back only if
+		// something (a long reader) let it grow past walSizeLimit.
+		// docs/performance.md says why.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 		// Taking the write lock at BEGIN rather than at the first insert
 		// means a lock conflict (another process) waits in busy_timeout
-		// instead of failing mid-transaction.
+		// instead of failing mid-transaction (migrate's transaction; the
+		// commits begin with their own BEGIN IMMEDIATE).
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")
@@ -240,13 +284,15 @@ func (s *Store) Stats() Stats {
 // (a reload); 0 means no cap.
 func (s *Store) SetQuarantineMax(n int) { s.quarantineMax.Store(int64(n)) }
 
-// Close stops accepting Adds, lets the writer commit those already queued,
-// and closes the database. Adds racing with Close either complete or return
-// ErrClosed. Close is idempotent.
+// Close stops accepting Adds, commits those already queued, and closes the
+// database. Adds racing with Close either complete or return ErrClosed.
+// Close is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
-		<-s.done
+		s.drain()
+		s.summary.flush(s)
+		close(s.done)
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -254,9 +300,14 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	if s.insert != nil {
-		if err := s.insert.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("store: closing insert statement: %w", err))
+	if s.stmts != nil {
+		if err := s.stmts.close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: closing the writer's statements: %w", err))
+		}
+	}
+	if s.wconn != nil {
+		if err := s.wconn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: closing the write connection: %w", err))
 		}
 	}
 	if s.rdb != nil {

@@ -59,7 +59,7 @@ func openFromVersion(t *testing.T, version int, fill func(exec func(query string
 	}
 	s := openStore(t, dir, Options{})
 	var v int
-	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion() {
+	if err := s.wconn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != schemaVersion() {
 		t.Fatalf("user_version = %d, %v; want %d", v, err, schemaVersion())
 	}
 	return s
@@ -497,7 +497,7 @@ func TestFailedCommitFailsEveryAdd(t *testing.T) {
 	// The writer is parked between transactions, so the write connection
 	// is free to pull the table out from under the next batch.
 	ctx := context.Background()
-	if _, err := s.wdb.ExecContext(ctx, `ALTER TABLE messages RENAME TO hidden`); err != nil {
+	if _, err := s.wconn.ExecContext(ctx, `ALTER TABLE messages RENAME TO hidden`); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -509,7 +509,7 @@ func TestFailedCommitFailsEveryAdd(t *testing.T) {
 			t.Error("an Add in the failed batch returned nil")
 		}
 	}
-	if _, err := s.wdb.ExecContext(ctx, `ALTER TABLE hidden RENAME TO messages`); err != nil {
+	if _, err := s.wconn.ExecContext(ctx, `ALTER TABLE hidden RENAME TO messages`); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, s); n != 1 {
@@ -641,10 +641,12 @@ func TestOpen(t *testing.T) {
 			{"synchronous", "2"}, // FULL
 			{"foreign_keys", "1"},
 			{"busy_timeout", fmt.Sprint(busyTimeoutMS)},
+			{"wal_autocheckpoint", fmt.Sprint(walCheckpointPages)},
+			{"journal_size_limit", fmt.Sprint(walSizeLimit)},
 			{"user_version", fmt.Sprint(schemaVersion())},
 		} {
 			var got string
-			if err := s.wdb.QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+			if err := s.wconn.QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {
 				t.Fatalf("PRAGMA %s: %v", tt.pragma, err)
 			}
 			if got != tt.want {
@@ -684,7 +686,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.wdb.ExecContext(context.Background(), "PRAGMA user_version = 99"); err != nil {
+		if _, err := s.wconn.ExecContext(context.Background(), "PRAGMA user_version = 99"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Close(); err != nil {

@@ -231,7 +231,9 @@ func (h *handler) publish(f format) http.Handler {
 				failed++
 			}
 		}
-		log.Info("alert ingested", slog.String("source", req.Alert.Source), slog.String("severity", string(req.Alert.Severity)),
+		// One line per publish, so DEBUG, like the Alerter's "alert
+		// raised"; the store logs a summary at INFO.
+		log.Debug("alert ingested", slog.String("source", req.Alert.Source), slog.String("severity", string(req.Alert.Severity)),
 			slog.String("status", string(req.Alert.Status)), slog.Int("deliveries", len(res.Deliveries)),
 			slog.Int("failed", failed), slog.Int("suppressed", len(res.Suppressed)))
 		if failed > 0 && failed == len(res.Deliveries) {
