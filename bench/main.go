@@ -100,6 +100,9 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown benchmark %q (smb, nbns, mailslot, mix, flood, hub, publish, all)", what)
 	}
+	if err == nil {
+		err = rep.PrintFigures(os.Stdout)
+	}
 	if err == nil && *reportDir != "" {
 		err = rep.Write(*reportDir)
 	}

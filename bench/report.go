@@ -69,6 +69,7 @@ func (r *Report) Write(dir string) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Benchmarks\n\nMeasured %s on %s by `go run ./bench -report docs/benchmarks` (%v per level). ", r.Date, r.Machine, r.Duration)
 	md.WriteString("Ours and the peer doing the same job (Samba; bare JetStream for the hub) run on the same machine, in the same run, driven by the same load generator; the machine's CPUs are shared with the generator, so figures move between runs.\n\n")
+	md.WriteString(r.figuresMarkdown())
 	charts := map[string]string{}
 	if len(r.SMB) > 0 {
 		md.WriteString("## SMB send-message sessions: messenger vs smbd\n\n")
