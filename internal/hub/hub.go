@@ -184,6 +184,12 @@ type Hub struct {
 	// a receipt can come back before the row's commit is done, and needs
 	// to read no row.
 	flights *flights
+	// rows commits the rows of published Sends (rowRecorder).
+	rows rowRecorder
+	// active counts the Sends and WaitDelivered calls under way: the
+	// rows recorder holds a commit for companions only while some of
+	// these are not in it.
+	active atomic.Int64
 	// noAtomic is set once the hub said its message stream takes no
 	// atomic batches (provisioned by an older version): the outbox then
 	// goes one message at a time.
@@ -279,6 +285,7 @@ func New(opts Options) *Hub {
 		namesChanged: make(chan struct{}, 1),
 		waiters:      map[string]*waiter{},
 		flights:      newFlights(opts.Now),
+		rows:         rowRecorder{wake: make(chan struct{}, 1), hold: recordHold},
 	}
 }
 

@@ -593,6 +593,7 @@ func (h *Hub) handleReceipts(ctx context.Context, s *session, msgs []jetstream.M
 		held = append(held, jm)
 		if recorded != nil {
 			rec = append(rec, recorded)
+			h.rowsWanted(recorded)
 		}
 		// Who waits for this message learns its fate now rather than
 		// after the commit below: the recipient's word is what counts.

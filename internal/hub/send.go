@@ -94,6 +94,8 @@ func (h *Hub) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		return SendResult{}, err
 	}
 	row.Host = host
+	h.active.Add(1)
+	defer h.active.Add(-1)
 	p := &pendingSend{row: row, out: outgoing{hubID: row.HubID, subject: h.msgSubject(row.Host), body: env}, done: make(chan error, 1)}
 	h.submit(p)
 	select {
@@ -227,7 +229,7 @@ func (h *Hub) publishBatch(batch []*pendingSend) {
 	}
 	if !queued {
 		unlock()
-		go h.record(ctx, keep, rows, recorded, false)
+		h.queueRows(rowBatch{keep: keep, rows: rows, recorded: recorded})
 		return
 	}
 	h.outboxEmpty = false
@@ -625,6 +627,8 @@ func finished(st apitype.SentState) bool {
 // receipt tells the waiter, or told the flight before the wait began.
 // Any other wake (a commit, the outbox loop settling it) reads the row.
 func (h *Hub) WaitDelivered(ctx context.Context, hubID string) (apitype.SentState, error) {
+	h.active.Add(1)
+	defer h.active.Add(-1)
 	state, read := apitype.SentState(""), false
 	for {
 		// Listen before looking, so that a receipt between the two is

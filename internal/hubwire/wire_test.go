@@ -35,6 +35,19 @@ func TestNewID(t *testing.T) {
 	}
 }
 
+// TestNewIDAscends checks that ids made one after another sort in that
+// order, which keeps the stores' hub_id indexes written at their end.
+func TestNewIDAscends(t *testing.T) {
+	prev := NewID()
+	for range 10000 {
+		id := NewID()
+		if id <= prev {
+			t.Fatalf("id %s after %s does not ascend", id, prev)
+		}
+		prev = id
+	}
+}
+
 func TestEnvelopeRoundTrip(t *testing.T) {
 	for _, e := range []Envelope{
 		{ID: NewID(), To: "ALICE", From: "bob", Text: "hello", Sent: testTime},
