@@ -15,16 +15,17 @@ import (
 // figures.
 //
 // A checkpoint runs after checkpointCommits commits or checkpointRows
-// rows, whichever comes first, and lets commits go on beside it
-// (PASSIVE). SQLite writes the WAL again from its start only if, when
-// a write transaction begins, every frame is in the database, and the
-// commits made during a PASSIVE checkpoint leave frames behind; so once
-// the WAL holds walCheckpointPages or more, the checkpointer takes the
-// write token for one more, short, checkpoint of what the commits added
-// meanwhile. The WAL thus keeps
-// its size (about walCheckpointPages pages) and is overwritten in place.
+// rows, whichever comes first (a one-message commit writes about five
+// pages, so at one client that is about walCheckpointPages pages), and
+// lets commits go on beside it (PASSIVE). SQLite writes the WAL again
+// from its start only if a write transaction begins with every frame
+// checkpointed, which the commits made during a PASSIVE checkpoint
+// prevent; so the checkpointer then takes the write token for one more
+// checkpoint of only what those commits added (a few pages and the
+// database's sync). The WAL thus keeps its size and is overwritten in
+// place.
 const (
-	checkpointCommits = 64
+	checkpointCommits = 192
 	checkpointRows    = 1000
 )
 
@@ -69,24 +70,19 @@ func (s *Store) checkpointLoop() {
 			return
 		case <-c.kick:
 		}
-		frames, err := c.checkpoint()
-		if err != nil {
+		if err := c.checkpoint(); err != nil {
 			s.log.Warn("store: WAL checkpoint failed", slog.Any("error", err))
 			continue
 		}
-		if frames < walCheckpointPages {
-			continue
-		}
 		// Commits went on while it ran, and what they added is not in
-		// the database yet even when it copied all it saw: copy that with
-		// the commits held back, so that the next commit writes the WAL
-		// from its start.
+		// the database yet: copy that with the commits held back, so
+		// that the next commit writes the WAL from its start.
 		select {
 		case <-s.token:
 		case <-s.quit:
 			return
 		}
-		_, err = c.checkpoint()
+		err := c.checkpoint()
 		s.token <- struct{}{}
 		if err != nil {
 			s.log.Warn("store: WAL checkpoint failed", slog.Any("error", err))
@@ -94,12 +90,10 @@ func (s *Store) checkpointLoop() {
 	}
 }
 
-// checkpoint runs one PASSIVE checkpoint and returns the frames the WAL
-// held when it began.
-func (c *checkpointer) checkpoint() (frames int, err error) {
-	var busy, copied int
-	if err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-		return 0, fmt.Errorf("store: checkpointing the WAL: %w", err)
+// checkpoint runs one PASSIVE checkpoint.
+func (c *checkpointer) checkpoint() error {
+	if _, err := c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		return fmt.Errorf("store: checkpointing the WAL: %w", err)
 	}
-	return frames, nil
+	return nil
 }
