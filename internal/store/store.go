@@ -40,8 +40,9 @@ const FileName = "messenger.db"
 // Options.MaxBatch is zero.
 const DefaultMaxBatch = 256
 
-// The WAL's size: a checkpoint every walCheckpointPages pages written
-// (SQLite's default, 4 MiB at 4 KiB pages), and a file cut back to
+// The WAL's size: written again from its start once it holds
+// walCheckpointPages pages (SQLite's default mark, 4 MiB at 4 KiB pages)
+// and all are checkpointed (checkpoint.go), and a file cut back to
 // walSizeLimit after a checkpoint only if it grew past it.
 const (
 	walCheckpointPages = 1000
@@ -100,6 +101,7 @@ type Store struct {
 	wconn *sql.Conn   // that connection, held from Open to Close
 	stmts *writeStmts // prepared once on wconn
 	rdb   *sql.DB     // read-only pool
+	ckpt  *checkpointer
 
 	log      *slog.Logger
 	maxBatch int
@@ -193,6 +195,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.token <- struct{}{}
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -229,6 +232,15 @@ func (s *Store) setUp(ctx context.Context, path string) error {
 	if s.stmts, err = prepareWriter(ctx, s.wconn); err != nil {
 		return err
 	}
+	cdb, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return fmt.Errorf("store: opening the checkpointer's connection: %w", err)
+	}
+	cdb.SetMaxOpenConns(1)
+	s.ckpt = newCheckpointer(cdb)
+	if err := cdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: opening the checkpointer's connection: %w", err)
+	}
 	s.log.Debug("store opened", slog.String("path", path), slog.Int("schema_version", version))
 	return nil
 }
@@ -257,11 +269,12 @@ func dsn(path string, writer bool) string {
 		// choice, may lose the last commits on power loss, and those are
 		// messages whose senders were already told they arrived.
 		q.Add("_pragma", "synchronous(FULL)")
-		// A WAL that keeps its size: checkpointed every walCheckpointPages
-		// and then written again from its start, and cut back only if
-		// something (a long reader) let it grow past walSizeLimit.
-		// docs/performance.md says why.
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+		// A WAL that keeps its size: checkpointed by the store's
+		// checkpointer, never inside a commit (checkpoint.go), written
+		// again from its start, and cut back only if something (a long
+		// reader) let it grow past walSizeLimit. docs/performance.md
+		// says why.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 		// Taking the write lock at BEGIN rather than at the first insert
 		// means a lock conflict (another process) waits in busy_timeout
@@ -290,6 +303,7 @@ func (s *Store) SetQuarantineMax(n int) { s.quarantineMax.Store(int64(n)) }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		<-s.ckpt.done
 		s.drain()
 		s.summary.flush(s)
 		close(s.done)
@@ -313,6 +327,11 @@ func (s *Store) closeDBs() error {
 	if s.rdb != nil {
 		if err := s.rdb.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("store: closing read pool: %w", err))
+		}
+	}
+	if s.ckpt != nil {
+		if err := s.ckpt.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: closing the checkpointer's connection: %w", err))
 		}
 	}
 	// The write connection closes last: as the last connection to the file

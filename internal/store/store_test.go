@@ -641,7 +641,7 @@ func TestOpen(t *testing.T) {
 			{"synchronous", "2"}, // FULL
 			{"foreign_keys", "1"},
 			{"busy_timeout", fmt.Sprint(busyTimeoutMS)},
-			{"wal_autocheckpoint", fmt.Sprint(walCheckpointPages)},
+			{"wal_autocheckpoint", "0"}, // the store's checkpointer does it
 			{"journal_size_limit", fmt.Sprint(walSizeLimit)},
 			{"user_version", fmt.Sprint(schemaVersion())},
 		} {
@@ -727,5 +727,33 @@ func TestSentAtKept(t *testing.T) {
 	}
 	if p, _ := s.Get(ctx, plain.ID); p.SentAt != nil || strings.Contains(p.Header(), "sent") {
 		t.Errorf("a message without a sending time: %v %q", p.SentAt, p.Header())
+	}
+}
+
+// TestWALKeepsItsSize checks that the checkpointer, not the commits,
+// keeps the WAL bounded and written again from its start: without it
+// (wal_autocheckpoint is 0) 3000 one-message commits would leave a WAL
+// of some 60 MiB.
+func TestWALKeepsItsSize(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	ctx := context.Background()
+	// A reader now and then, as the inbox and the event stream are.
+	for i := range 3000 {
+		add(t, s, sample(fmt.Sprint("message ", i)))
+		if i%500 == 0 {
+			if _, err := s.Get(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fi, err := os.Stat(filepath.Join(dir, FileName+"-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// walCheckpointPages, what commits add during the last checkpoint
+	// and a page cache's worth of slack.
+	if limit := int64(2 * walCheckpointPages * 4096); fi.Size() > limit {
+		t.Errorf("WAL is %d bytes after 3000 commits, want at most %d", fi.Size(), limit)
 	}
 }

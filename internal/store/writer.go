@@ -164,7 +164,11 @@ func (s *Store) execWrite(ctx context.Context, query string, args ...any) (sql.R
 		return nil, ErrClosed
 	}
 	defer func() { s.token <- struct{}{} }()
-	return s.wconn.ExecContext(ctx, query, args...)
+	res, err := s.wconn.ExecContext(ctx, query, args...)
+	if err == nil {
+		s.ckpt.noteCommit(1)
+	}
+	return res, err
 }
 
 // commit stores batch in one transaction and answers every request in
@@ -197,6 +201,7 @@ func (s *Store) commit(batch []*addRequest) {
 		}
 		return
 	}
+	s.ckpt.noteCommit(len(live))
 	stored := 0
 	for _, r := range live {
 		if r.isMessage() && !r.dup {
