@@ -57,15 +57,11 @@ func runHub(duration time.Duration, levelList string, keep bool, profileDir stri
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "messenger-bench-hub-")
+	work, cleanup, err := workDir("messenger-bench-hub-", keep)
 	if err != nil {
 		return err
 	}
-	if keep {
-		fmt.Println("work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer cleanup()
 	bin, err := buildMessenger(work)
 	if err != nil {
 		return err

@@ -129,19 +129,15 @@ func runSMB(duration time.Duration, levelList string, maxMsgs int, keep bool, re
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "messenger-bench-")
+	work, cleanup, err := workDir("messenger-bench-", keep)
 	if err != nil {
 		return err
 	}
+	defer cleanup()
 	// smbd's message command runs as the guest account, which must reach
 	// the message file inside.
 	if err := os.Chmod(work, 0o755); err != nil {
 		return err
-	}
-	if keep {
-		fmt.Println("work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
 	}
 
 	ours, err := startOurs(work)
@@ -223,4 +219,18 @@ func writeFile(path, content string, mode os.FileMode) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(content), mode)
+}
+
+// workDir makes a temporary directory for one benchmark; cleanup removes
+// it unless keep, in which case its path is printed for a look after.
+func workDir(prefix string, keep bool) (dir string, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	if keep {
+		fmt.Println("work directory:", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }

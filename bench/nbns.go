@@ -58,15 +58,11 @@ func runNBNS(duration time.Duration, levelList string, keep bool, rep *Report) e
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "messenger-bench-nbns-")
+	work, cleanup, err := workDir("messenger-bench-nbns-", keep)
 	if err != nil {
 		return err
 	}
-	if keep {
-		fmt.Println("work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer cleanup()
 	down := func() {
 		exec.Command("ip", "netns", "del", nsServers).Run()
 		exec.Command("ip", "netns", "del", nsLoad).Run()

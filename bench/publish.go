@@ -29,15 +29,11 @@ func runPublish(duration time.Duration, levelList string, maxMsgs int, keep bool
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "messenger-bench-")
+	work, cleanup, err := workDir("messenger-bench-", keep)
 	if err != nil {
 		return err
 	}
-	if keep {
-		fmt.Println("work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	defer cleanup()
 	port, err := freePort()
 	if err != nil {
 		return err
