@@ -17,8 +17,9 @@ import (
 // Go's profiles (/debug/pprof/) there: a debugging aid for the
 // benchmarks (`go run ./bench -pprof hub`), never a setting. It is an
 // environment variable rather than a flag or a config key so that no
-// deployment turns it on by accident, and loopback only because a
-// profile shows message texts in memory.
+// deployment turns it on by accident, and loopback only; even so every
+// local account can read the profiles, which no shared machine should
+// allow (docs/performance.md, "The hub round trip").
 const EnvPprof = "MESSENGER_PPROF"
 
 // startPprof serves the profiles when EnvPprof asks for it, until ctx
