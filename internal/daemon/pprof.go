@@ -15,7 +15,7 @@ import (
 
 // EnvPprof names the variable that, set to a loopback HOST:PORT, serves
 // Go's profiles (/debug/pprof/) there: a debugging aid for the
-// benchmarks (`go run ./bench -pprof hub`), never a setting. It is an
+// benchmarks (`go run ./bench -profile DIR hub`), never a setting. It is an
 // environment variable rather than a flag or a config key so that no
 // deployment turns it on by accident, and loopback only; even so every
 // local account can read the profiles, which no shared machine should
