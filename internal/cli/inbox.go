@@ -203,11 +203,13 @@ func followInbox(ctx context.Context, c *api.Client, q api.ListQuery, from int64
 	})
 }
 
-func writeJSONLines(w io.Writer, msgs []message.Message) error {
+// writeJSONLines prints items as JSON Lines, one object a line, with <, >
+// and & left as they are so that texts read as they were sent.
+func writeJSONLines[T any](w io.Writer, items []T) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	for _, m := range msgs {
-		if err := enc.Encode(m); err != nil {
+	for _, item := range items {
+		if err := enc.Encode(item); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,9 +104,8 @@ messages, 5 network error or timeout, 1 anything else.`,
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(w)
-				for _, d := range deliveries {
-					enc.Encode(d)
+				if err := writeJSONLines(w, deliveries); err != nil {
+					return err
 				}
 			}
 			worst := 0

@@ -203,14 +203,7 @@ origin and, for runtime entries, added.`,
 				}
 				w := cmd.OutOrStdout()
 				if asJSON {
-					enc := json.NewEncoder(w)
-					enc.SetEscapeHTML(false)
-					for _, e := range entries {
-						if err := enc.Encode(e); err != nil {
-							return err
-						}
-					}
-					return nil
+					return writeJSONLines(w, entries)
 				}
 				if len(entries) == 0 {
 					_, err := fmt.Fprintln(w, "Nothing is blocked or trusted.")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -57,13 +56,7 @@ account's tokens; users manage only their own.`,
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(w)
-				for _, t := range tokens {
-					if err := enc.Encode(t); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeJSONLines(w, tokens)
 			}
 			tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tUSER\tCREATED\tLAST USED")
