@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"html"
 	"log/slog"
@@ -318,7 +317,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		id, err := w.open(0, "root")
 		if err != nil {
 			w.Log.Error("web sign-in", slog.Any("err", err))
-			writeError(rw, http.StatusInternalServerError, fmt.Errorf("internal error; see the daemon's log"))
+			writeJSONError(rw, http.StatusInternalServerError, apitype.Error{Error: "internal error; see the daemon's log"})
 			return
 		}
 		w.setSession(rw, r, id)
@@ -326,25 +325,18 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		http.Redirect(rw, r, "/", http.StatusSeeOther)
 	default:
 		rw.Header().Set("Allow", "GET, HEAD, POST")
-		writeError(rw, http.StatusMethodNotAllowed, fmt.Errorf("%s is not allowed here", r.Method))
+		writeJSONError(rw, http.StatusMethodNotAllowed, apitype.Error{Error: fmt.Sprintf("%s is not allowed here", r.Method)})
 	}
 }
 
 func (w *Web) signOut(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", "POST")
-		writeError(rw, http.StatusMethodNotAllowed, fmt.Errorf("%s is not allowed here: sign out with POST", r.Method))
+		writeJSONError(rw, http.StatusMethodNotAllowed, apitype.Error{Error: fmt.Sprintf("%s is not allowed here: sign out with POST", r.Method)})
 		return
 	}
 	w.close(r)
 	http.SetCookie(rw, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: w.secure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(rw, r, SignInPath, http.StatusSeeOther)
-}
-
-// writeError answers with the API's JSON error body.
-func writeError(rw http.ResponseWriter, code int, err error) {
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(code)
-	json.NewEncoder(rw).Encode(apitype.Error{Error: err.Error()})
 }
