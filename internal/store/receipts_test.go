@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/apitype"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 func owedSample(hubID string) OwedReceipt {
@@ -138,27 +138,9 @@ func TestPaidReceipts(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the writer and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // Past the cap the oldest receipts go, and the log says so.
 func TestOwedReceiptsBounded(t *testing.T) {
-	var logged syncBuffer
+	var logged syncbuf.Buffer
 	s := openStore(t, t.TempDir(), Options{ReceiptsOwedMax: 3, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	for _, id := range []string{"01", "02", "03"} {
 		owe(t, s, owedSample(id))

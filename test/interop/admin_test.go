@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // serveAsync starts cmd and returns its output once it exits.
-func serveAsync(t *testing.T, cmd *exec.Cmd) (out *syncBuffer, done <-chan error) {
+func serveAsync(t *testing.T, cmd *exec.Cmd) (out *syncbuf.Buffer, done <-chan error) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // capture is a running dumpcap on the loopback interface.
@@ -27,7 +29,7 @@ func startCapture(t *testing.T, port int) *capture {
 	requirePeer(t, "tshark")
 	requireRoot(t, "capturing on lo")
 	c := &capture{t: t, file: filepath.Join(t.TempDir(), "capture.pcapng"), port: port}
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	c.cmd = exec.Command(dumpcap, "-q", "-i", "lo", "-f", "tcp port "+strconv.Itoa(port), "-w", c.file)
 	c.cmd.Stderr = &stderr
 	if err := c.cmd.Start(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // cupsServerBin is where Debian's cups-daemon keeps its backends, filters
@@ -114,7 +115,7 @@ Browsing No
 `, port, dir))
 
 	cmd := exec.Command(cupsd, "-f", "-c", conf, "-s", filesConf)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/netsend/messenger/internal/alert"
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // sessionBus starts a private D-Bus session bus and returns its address.
@@ -91,7 +92,7 @@ func TestDesktopAgentNotifies(t *testing.T) {
 	display := startXvfb(t)
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "DISPLAY=" + display}
 	mon := exec.Command("dbus-monitor", "--address", bus, "type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
-	var monOut syncBuffer
+	var monOut syncbuf.Buffer
 	mon.Stdout = &monOut
 	if err := mon.Start(); err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func TestDesktopAgentNotifies(t *testing.T) {
 	env = append(env, "PATH="+fakeBin+":"+os.Getenv("PATH"))
 
 	// No --name: every name the caller (root) may read.
-	agentErr := &syncBuffer{}
+	agentErr := &syncbuf.Buffer{}
 	agent := exec.Command(binary, "--data-dir", d.dataDir, "agent")
 	agent.Env = append(os.Environ(), env...)
 	agent.Stderr = agentErr

@@ -15,13 +15,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/netsend/messenger/internal/api"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // binary is the messenger binary built once for the whole package.
@@ -96,26 +96,9 @@ type daemon struct {
 	// account, say); the binary runs directly otherwise.
 	as     func(prog string, args ...string) *exec.Cmd
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *syncbuf.Buffer
+	stderr *syncbuf.Buffer
 	done   chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startDaemon runs messenger serve on loopback high ports with a fresh data
@@ -181,7 +164,7 @@ func (d *daemon) start() {
 // launch runs the daemon and waits until its API answers; an error says
 // why it did not come up (it is no longer running then).
 func (d *daemon) launch() error {
-	d.stdout, d.stderr = &syncBuffer{}, &syncBuffer{}
+	d.stdout, d.stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	switch {
 	case d.as != nil:
 		d.cmd = d.as(binary, d.args...)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/netsend/messenger/internal/message"
 	"github.com/netsend/messenger/internal/store"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // seedStore stores n messages in dataDir before a daemon opens it: old
@@ -117,7 +118,7 @@ func TestInboxListVerbs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	follow := exec.CommandContext(ctx, binary, "--data-dir", dataDir, "inbox", "--follow", "--json", "--grep", "fresh", "--limit", "1")
-	var fout syncBuffer
+	var fout syncbuf.Buffer
 	follow.Stdout = &fout
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)

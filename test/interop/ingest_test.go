@@ -19,6 +19,7 @@ import (
 
 	"github.com/netsend/messenger/internal/alert/notice"
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // ingestToken makes a random token and the hex SHA-256 the configuration
@@ -248,7 +249,7 @@ func hashOf(token string) string {
 // alertmanager is one running prometheus-alertmanager on loopback.
 type alertmanager struct {
 	base   string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 }
 
 // startAlertmanager runs the real Alertmanager on loopback, clustering
@@ -278,7 +279,7 @@ receivers:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	am := &alertmanager{base: "http://127.0.0.1:" + strconv.Itoa(freePort(t)), stderr: &syncBuffer{}}
+	am := &alertmanager{base: "http://127.0.0.1:" + strconv.Itoa(freePort(t)), stderr: &syncbuf.Buffer{}}
 	cmd := exec.Command(bin, "--config.file="+conf, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+strings.TrimPrefix(am.base, "http://"), "--cluster.listen-address=", "--log.level=debug")
 	cmd.Stdout, cmd.Stderr = am.stderr, am.stderr

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // The real nats-server, built once per test binary from the module go.mod
@@ -63,7 +65,7 @@ type natsNode struct {
 	port, routePort, monitorPort int
 	confPath                     string
 	cmd                          *exec.Cmd
-	log                          *syncBuffer
+	log                          *syncbuf.Buffer
 	done                         chan struct{}
 }
 
@@ -131,7 +133,7 @@ func (c *natsCluster) writeConfigs() {
 
 func (n *natsNode) start() {
 	n.t.Helper()
-	n.log = &syncBuffer{}
+	n.log = &syncbuf.Buffer{}
 	n.cmd = exec.Command(natsServerPath, "-c", n.confPath)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // testNet is two network namespaces joined by a veth pair, 10.99.0.1/24
@@ -69,7 +71,7 @@ func (n *testNet) in(ns string, prog string, args ...string) (string, error) {
 type sambaPeer struct {
 	dir, conf string
 	procs     []*exec.Cmd
-	logs      []*syncBuffer
+	logs      []*syncbuf.Buffer
 }
 
 func writeSambaConf(t *testing.T, dir, netbiosName, iface string, extra ...string) string {
@@ -127,7 +129,7 @@ func startSamba(t *testing.T, ns, conf string, daemons ...string) *sambaPeer {
 	p := &sambaPeer{dir: filepath.Dir(conf), conf: conf}
 	for _, d := range daemons {
 		prog := requirePeer(t, d)
-		log := &syncBuffer{}
+		log := &syncbuf.Buffer{}
 		cmd := exec.Command(prog, "--foreground", "--debug-stdout", "-s", conf)
 		if ns != "" {
 			cmd = exec.Command("ip", "netns", "exec", ns, prog, "--foreground", "--debug-stdout", "-s", conf)
@@ -345,7 +347,7 @@ func TestBroadcastBetweenNamespaces(t *testing.T) {
 
 	capFile := filepath.Join(t.TempDir(), "dgram.pcapng")
 	dumpcap := requirePeer(t, "dumpcap")
-	var capErr syncBuffer
+	var capErr syncbuf.Buffer
 	capture := exec.Command("ip", "netns", "exec", n.B, dumpcap, "-q", "-i", n.IfB, "-f", "udp port 137 or udp port 138", "-w", capFile)
 	capture.Stderr = &capErr
 	if err := capture.Start(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netsend/messenger/internal/message"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // netrsend runs the independent request builder (Impacket NDR, hand-built
@@ -207,7 +208,7 @@ func startUDPCapture(t *testing.T, port int) *udpCapture {
 	dumpcap := requirePeer(t, "dumpcap")
 	requirePeer(t, "tshark")
 	c := &udpCapture{t: t, file: filepath.Join(t.TempDir(), "rpc.pcapng")}
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	c.cmd = exec.Command(dumpcap, "-q", "-i", "lo", "-f", "udp port "+strconv.Itoa(port), "-w", c.file)
 	c.cmd.Stderr = &stderr
 	if err := c.cmd.Start(); err != nil {

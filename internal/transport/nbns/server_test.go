@@ -20,6 +20,7 @@ import (
 	"github.com/netsend/messenger/internal/names"
 	"github.com/netsend/messenger/internal/netbios"
 	"github.com/netsend/messenger/internal/policy"
+	"github.com/netsend/messenger/internal/syncbuf"
 )
 
 // startServer runs a responder on an ephemeral loopback port with the
@@ -241,7 +242,7 @@ func TestStrangerGetsNoLargerAnswer(t *testing.T) {
 // 500 forged requests are not 500 lines.
 func TestNodeStatusRefusalsRateLimited(t *testing.T) {
 	s, _, _ := startServer(t, "192.0.2.0/24")
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	s.cfg.PacketLog = slog.New(lograte.NewLevel(slog.NewTextHandler(&buf, nil), slog.LevelInfo, 5, time.Hour))
 	for i := range 500 {
 		handleFrom(t, s, "203.0.113.9:137", netbios.NodeStatusRequest(uint16(i), ""))
@@ -249,23 +250,6 @@ func TestNodeStatusRefusalsRateLimited(t *testing.T) {
 	if n := strings.Count(buf.String(), "node status refused"); n != 5 {
 		t.Errorf("%d log lines for 500 refused node status requests, want 5", n)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // nbnsCount reads one of the name service's counters.
